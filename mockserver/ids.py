@@ -1,0 +1,50 @@
+"""ULID-based identifiers, as the cloud issues them: ``wallet_``/``wtxn_``/``cust_`` + 26 characters.
+
+A ULID is 48 bits of milliseconds followed by 80 random bits, in Crockford base32. Ids made
+within the same millisecond keep increasing (the random part is bumped), so sorting ids sorts by
+creation. A seeded generator gives the same sequence on every run, for stable test snapshots.
+"""
+from __future__ import annotations
+
+import os
+import random
+import threading
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_RANDOM_BITS = 80
+
+
+def encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, digit = divmod(value, 32)
+        chars.append(CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+class IdGenerator:
+    """Makes monotonic ULIDs; random by default, reproducible when given a seed."""
+
+    def __init__(self, seed: int | None = None):
+        self._random = random.Random(seed) if seed is not None else None
+        self._lock = threading.Lock()
+        self._last_ms = -1
+        self._last_random = 0
+
+    def _random_part(self) -> int:
+        if self._random is not None:
+            return self._random.getrandbits(_RANDOM_BITS)
+        return int.from_bytes(os.urandom(10), "big")
+
+    def ulid(self, ms: int) -> str:
+        with self._lock:
+            if ms <= self._last_ms:
+                ms = self._last_ms
+                rand = (self._last_random + 1) % (1 << _RANDOM_BITS)
+            else:
+                rand = self._random_part()
+            self._last_ms, self._last_random = ms, rand
+        return encode((ms << _RANDOM_BITS) | rand, 26)
+
+    def new(self, prefix: str, ms: int) -> str:
+        return prefix + self.ulid(ms)

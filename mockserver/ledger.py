@@ -1,0 +1,113 @@
+"""The wallet ledger: every balance change is a transaction, and the balance is their sum.
+
+Credits carry ``credits_available`` (what is left of the grant); debits consume it, lowest
+priority number first, then the soonest expiry, then the largest grant, as the cloud does.
+Credits whose expiry date has passed are expired lazily, whenever the wallet is touched.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from . import errors, money
+from .store import Transaction, Wallet, World
+
+CREDIT, DEBIT = "credit", "debit"
+
+
+def _record(world: World, wallet: Wallet, kind: str, credits: Decimal, reason: str,
+            reference_type: str, reference_id: str | None, now: datetime, **extra) -> Transaction:
+    before = wallet.credit_balance
+    after = money.amount(before + credits if kind == CREDIT else before - credits)
+    txn_id = world.new_id("wtxn_", now)
+    txn = Transaction(
+        id=txn_id, wallet_id=wallet.id, type=kind, credit_amount=credits,
+        amount=money.amount(money.multiply(credits, wallet.conversion_rate)),
+        credit_balance_before=before, credit_balance_after=after,
+        transaction_reason=reason, reference_type=reference_type,
+        reference_id=reference_id or txn_id, created_at=now, **extra)
+    world.transactions.setdefault(wallet.id, []).append(txn)
+    set_credit_balance(wallet, after, now)
+    return txn
+
+
+def set_credit_balance(wallet: Wallet, credits: Decimal, now: datetime) -> None:
+    wallet.credit_balance = credits
+    wallet.balance = money.amount(money.multiply(credits, wallet.conversion_rate))
+    wallet.updated_at = now
+
+
+def credit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: datetime, *,
+           reference_type: str = "EXTERNAL", reference_id: str | None = None,
+           expiry_date: datetime | None = None, priority: int | None = None,
+           description: str = "", metadata: dict | None = None,
+           idempotency_key: str = "") -> Transaction:
+    if expiry_date is not None:
+        _note_expiry(world, wallet.id, expiry_date)
+    return _record(world, wallet, CREDIT, credits, reason, reference_type, reference_id, now,
+                   credits_available=credits, expiry_date=expiry_date, priority=priority,
+                   description=description, metadata=metadata or {},
+                   idempotency_key=idempotency_key)
+
+
+def _consumption_order(txn: Transaction):
+    # NULL priority and NULL expiry sort last, as they do in the cloud's SQL.
+    return (txn.priority is None, txn.priority or 0,
+            txn.expiry_date is None, txn.expiry_date.timestamp() if txn.expiry_date else 0,
+            -txn.credit_amount)
+
+
+def _eligible_credits(world: World, wallet: Wallet, now: datetime) -> list[Transaction]:
+    credits = [t for t in world.transactions.get(wallet.id, ())
+               if t.type == CREDIT and t.credits_available > 0
+               and (t.expiry_date is None or t.expiry_date >= now)]
+    credits.sort(key=_consumption_order)
+    return credits
+
+
+def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: datetime, *,
+          reference_type: str = "REQUEST", reference_id: str | None = None,
+          description: str = "", idempotency_key: str = "") -> Transaction:
+    """Take ``credits`` out of the wallet, consuming grants in the cloud's order."""
+    sources = _eligible_credits(world, wallet, now)
+    if sum((t.credits_available for t in sources), money.ZERO) < credits:
+        raise errors.validation("Insufficient balance to process debit operation",
+                                "insufficient balance", wallet_id=wallet.id)
+    remaining = credits
+    for source in sources:
+        if remaining <= 0:
+            break
+        taken = min(source.credits_available, remaining)
+        source.credits_available -= taken
+        remaining -= taken
+    return _record(world, wallet, DEBIT, credits, reason, reference_type, reference_id, now,
+                   description=description, idempotency_key=idempotency_key)
+
+
+def _note_expiry(world: World, wallet_id: str, expiry: datetime) -> None:
+    current = world.next_expiry.get(wallet_id)
+    if current is None or expiry < current:
+        world.next_expiry[wallet_id] = expiry
+
+
+def expire_due(world: World, wallet: Wallet, now: datetime) -> list[Transaction]:
+    """Write a CREDIT_EXPIRED debit for what is left of each grant whose expiry has passed.
+
+    The world remembers each wallet's next expiry, so a wallet with nothing due costs one lookup.
+    """
+    due = world.next_expiry.get(wallet.id)
+    if due is None or due >= now:
+        return []
+    del world.next_expiry[wallet.id]
+    expired = []
+    for grant in list(world.transactions.get(wallet.id, ())):
+        if grant.type != CREDIT or grant.expiry_date is None or grant.credits_available <= 0:
+            continue
+        if grant.expiry_date >= now:
+            _note_expiry(world, wallet.id, grant.expiry_date)
+            continue
+        left = grant.credits_available
+        grant.credits_available = money.ZERO
+        expired.append(_record(world, wallet, DEBIT, left, "CREDIT_EXPIRED", "REQUEST", None, now,
+                               description=f"Credits expired from transaction {grant.id}"))
+    return expired

@@ -1,0 +1,57 @@
+"""Decimal arithmetic with the precision the cloud's ledger keeps (Postgres numeric columns).
+
+Balances and amounts keep 9 decimal places (numeric(20,9)), ``credits_available`` 8, the
+conversion rate 5 (numeric(10,5)). Rounding is half away from zero, as Postgres rounds.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Context, Decimal
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+AMOUNT_PLACES = Decimal("1e-9")
+AVAILABLE_PLACES = Decimal("1e-8")
+RATE_PLACES = Decimal("1e-5")
+MAX_AMOUNT = Decimal("99999999999.999999999")   # numeric(20,9)
+MAX_RATE = Decimal("99999.99999")               # numeric(10,5)
+
+# Enough digits for any product of two stored values; division uses 16 digits like the cloud.
+_EXACT = Context(prec=60)
+_DIVISION = Context(prec=16)
+
+
+def amount(value: Decimal) -> Decimal:
+    return value.quantize(AMOUNT_PLACES, rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+def available(value: Decimal) -> Decimal:
+    return value.quantize(AVAILABLE_PLACES, rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+def rate(value: Decimal) -> Decimal:
+    return value.quantize(RATE_PLACES, rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+def multiply(a: Decimal, b: Decimal) -> Decimal:
+    return _EXACT.multiply(a, b)
+
+
+def divide(a: Decimal, b: Decimal) -> Decimal:
+    return _DIVISION.divide(a, b)
+
+
+def normalize(value: Decimal) -> Decimal:
+    """Shortest form without an exponent: 100.000 -> 100, 2.50 -> 2.5 (as the cloud prints them)."""
+    if value == 0:
+        return ZERO
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text)
+
+
+def to_decimal(value) -> Decimal:
+    """A JSON number (int, Decimal) as a Decimal; callers have already checked the type."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(value)
