@@ -17,22 +17,27 @@ CREDIT, DEBIT = "credit", "debit"
 
 def _record(world: World, wallet: Wallet, kind: str, credits: Decimal, reason: str,
             reference_type: str, reference_id: str | None, now: datetime, **extra) -> Transaction:
+    """Write one transaction and move the wallet's balances.
+
+    ``credits`` may carry more places than the ledger keeps (money converted at a rate); as in
+    the cloud, amounts are computed from the exact value and each stored figure is rounded once.
+    """
     before = wallet.credit_balance
-    after = money.amount(before + credits if kind == CREDIT else before - credits)
+    exact_after = before + credits if kind == CREDIT else before - credits
     txn_id = world.new_id("wtxn_", now)
     txn = Transaction(
-        id=txn_id, wallet_id=wallet.id, type=kind, credit_amount=credits,
+        id=txn_id, wallet_id=wallet.id, type=kind, credit_amount=money.amount(credits),
         amount=money.amount(money.multiply(credits, wallet.conversion_rate)),
-        credit_balance_before=before, credit_balance_after=after,
+        credit_balance_before=before, credit_balance_after=money.amount(exact_after),
         transaction_reason=reason, reference_type=reference_type,
         reference_id=reference_id or txn_id, created_at=now, **extra)
     world.transactions.setdefault(wallet.id, []).append(txn)
-    set_credit_balance(wallet, after, now)
+    set_credit_balance(wallet, exact_after, now)
     return txn
 
 
 def set_credit_balance(wallet: Wallet, credits: Decimal, now: datetime) -> None:
-    wallet.credit_balance = credits
+    wallet.credit_balance = money.amount(credits)
     wallet.balance = money.amount(money.multiply(credits, wallet.conversion_rate))
     wallet.updated_at = now
 
@@ -45,7 +50,7 @@ def credit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: dat
     if expiry_date is not None:
         _note_expiry(world, wallet.id, expiry_date)
     return _record(world, wallet, CREDIT, credits, reason, reference_type, reference_id, now,
-                   credits_available=credits, expiry_date=expiry_date, priority=priority,
+                   credits_available=money.amount(credits), expiry_date=expiry_date, priority=priority,
                    description=description, metadata=metadata or {},
                    idempotency_key=idempotency_key)
 

@@ -202,8 +202,8 @@ def top_up(world: World, wallet_id: str, body: dict[str, Any]) -> Wallet:
 
     credits = money.amount(_bounded("credits_to_add", body.get("credits_to_add", 0)))
     if credits == 0 and body.get("amount"):
-        money_in = _bounded("amount", body["amount"])
-        credits = money.amount(money.divide(money_in, wallet.conversion_rate))
+        # Money becomes credits at the wallet's rate (16 significant digits, as the cloud divides).
+        credits = money.divide(_bounded("amount", body["amount"]), wallet.conversion_rate)
     expiry = None
     if body.get("expiry_date_utc") is not None:
         try:
@@ -212,7 +212,7 @@ def top_up(world: World, wallet_id: str, body: dict[str, Any]) -> Wallet:
             raise errors.validation("expiry_date_utc must be an RFC 3339 timestamp",
                                     "invalid expiry_date_utc",
                                     expiry_date_utc=body["expiry_date_utc"]) from None
-    if credits <= 0:
+    if money.amount(credits) <= 0:
         raise errors.validation("Credits to add must be a positive value",
                                 "credits_to_add must be greater than 0",
                                 credits_to_add=_details_number(credits))

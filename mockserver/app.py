@@ -1,0 +1,143 @@
+"""The WSGI application: request id, auth, routing from the spec, validation, handler, response.
+
+``create_app`` builds one sandbox: the spec is loaded and compiled once, every operation of it
+becomes a route bound to the handler of the same ``operationId``, and state lives in one store.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from . import auth, errors, jsonio, validation
+from .config import Settings
+from .ids import IdGenerator
+from .operations import HANDLERS
+from .spec import Operation, Spec
+from .store import Store
+
+log = logging.getLogger("mockserver")
+JSON = "application/json"
+
+
+class Sandbox:
+    """What one running sandbox holds: its settings, the compiled spec and the state."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.spec = Spec.load(settings.spec)
+        self.store = Store(settings.id_seed)
+        self.request_ids = IdGenerator()
+
+
+def json_response(status: int, body: Any) -> Response:
+    if body is None:
+        return Response(status=status)
+    return Response(jsonio.dumps(body), status=status, mimetype=JSON)
+
+
+def error_response(error: errors.ApiError) -> Response:
+    return json_response(error.status, error.body())
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build a sandbox app. ``overrides`` are Settings fields, e.g. ``create_app(id_seed=1)``."""
+    settings = settings or Settings(**overrides)
+    sandbox = Sandbox(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["mockserver"] = sandbox
+
+    missing = [op.operation_id for op in sandbox.spec.operations if op.operation_id not in HANDLERS]
+    if missing:
+        raise RuntimeError(f"no handler for operations: {', '.join(missing)}")
+    for op in sandbox.spec.operations:
+        app.add_url_rule(op.url_rule, endpoint=op.operation_id,
+                         view_func=_operation_view(sandbox, op), methods=[op.method])
+
+    @app.before_request
+    def start() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-ID") or sandbox.request_ids.ulid(
+            int(time.time() * 1000))
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if settings.log_requests:
+            elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            log.info("%s %s %d %.1fms key=%s rid=%s", request.method, request.path,
+                     response.status_code, elapsed,
+                     auth.mask(request.headers.get(auth.API_KEY_HEADER)), g.get("request_id"))
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        # Unknown path (404), wrong method (405), body too large (413): the API's own envelope.
+        message = {404: "Route not found", 405: "Method not allowed",
+                   413: "Request body too large"}.get(exc.code, exc.name)
+        details = {"method": request.method, "path": request.path}
+        if exc.code == 413:
+            details = {"max_body_bytes": settings.max_body_bytes}
+        internal = f"{exc.code} {message.lower()}"
+        response = error_response(errors.ApiError(exc.code or 500, message, internal, details))
+        if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(errors.ApiError(500, "An unexpected error occurred",
+                                              f"{type(exc).__name__}: {exc}"))
+
+    @app.get("/_mock/health")
+    def health() -> Response:
+        return json_response(200, {"status": "ok", "worlds": len(sandbox.store)})
+
+    return app
+
+
+def _operation_view(sandbox: Sandbox, op: Operation):
+    handler = HANDLERS[op.operation_id]
+    check_responses = sandbox.settings.validate_responses
+
+    def view(**path_args: str) -> Response:
+        api_key = request.headers.get(auth.API_KEY_HEADER)
+        if not api_key:
+            return json_response(401, auth.UNAUTHORIZED)
+        world = sandbox.store.world(api_key, request.headers.get(auth.ENVIRONMENT_HEADER, ""))
+        try:
+            params = validation.check_parameters(op, path_args, request.args)
+            body = validation.check_body(op, request.get_data())
+            with world.lock:
+                status, payload = handler(world, params, body)
+        except errors.ApiError as error:
+            status, payload = error.status, error.body()
+        if check_responses:
+            _self_check(op, status, payload)
+        return json_response(status, payload)
+
+    view.__name__ = op.operation_id
+    return view
+
+
+class ResponseMismatch(AssertionError):
+    """The sandbox produced a response its own spec does not allow (a bug in the sandbox)."""
+
+
+def _self_check(op: Operation, status: int, payload: Any) -> None:
+    if str(status) not in op.responses:
+        raise ResponseMismatch(f"{op.operation_id} answered {status}, which the spec does not declare")
+    validator = op.response_validator(status)
+    if validator is None:
+        if payload is not None:
+            raise ResponseMismatch(f"{op.operation_id} {status} must have no body")
+        return
+    problems = [f"{'.'.join(map(str, e.absolute_path)) or '<body>'}: {e.message}"
+                for e in validator.iter_errors(payload)]
+    if problems:
+        raise ResponseMismatch(f"{op.operation_id} {status} breaks the spec: " + "; ".join(problems))

@@ -1,0 +1,48 @@
+"""Settings of one sandbox: defaults, overridable by environment variables and command-line flags."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+ENV_PREFIX = "FLEXPRICE_MOCK_"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    spec: str | None = None              # path of openapi.yaml; None: the one shipped in the package
+    faults: str | None = None            # YAML file of fault rules loaded at start
+    fixtures: str | None = None          # directory of fixture YAML files
+    id_seed: int | None = None           # seed for deterministic ids
+    max_body_bytes: int = 1024 * 1024    # larger request bodies get 413
+    validate_responses: bool = False     # check every response against the spec (tests turn it on)
+    log_requests: bool = True            # one log line per request
+    threads: int = 8                     # WSGI worker threads
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then ``FLEXPRICE_MOCK_<NAME>`` variables, then explicit overrides (not None)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _convert(name: str, kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("bool"):
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes", "on")
+    except ValueError:
+        raise SystemExit(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

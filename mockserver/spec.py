@@ -1,0 +1,130 @@
+"""The OpenAPI document, loaded once: operations, their parameters and compiled schemas.
+
+``openapi.yaml`` is the single source of the HTTP surface. Every ``$ref`` is inlined at load,
+and each operation gets validators compiled once, so a request pays only for validation.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft4Validator
+
+DEFAULT_SPEC = Path(__file__).with_name("openapi.yaml")
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class Parameter:
+    name: str
+    location: str          # path | query | header
+    required: bool
+    schema: dict[str, Any]
+    validator: Draft4Validator = field(init=False)
+
+    def __post_init__(self):
+        self.validator = Draft4Validator(self.schema)
+
+    @property
+    def type(self) -> str:
+        return self.schema.get("type", "string")
+
+
+@dataclass
+class Operation:
+    operation_id: str
+    method: str            # upper case
+    path: str              # as in the spec, e.g. /wallets/{id}
+    base_path: str         # the server url, e.g. /v1
+    parameters: list[Parameter]
+    body_schema: dict[str, Any] | None
+    body_required: bool
+    responses: dict[str, dict[str, Any] | None]    # status -> JSON schema (None: no body)
+    body_validator: Draft4Validator | None = None
+    response_validators: dict[str, Draft4Validator] = field(default_factory=dict)
+
+    @property
+    def url_rule(self) -> str:
+        """The path as a Flask/Werkzeug rule: ``/v1/wallets/<id>``."""
+        return self.base_path + re.sub(r"\{([^}]+)\}", r"<\1>", self.path)
+
+    def response_validator(self, status: int) -> Draft4Validator | None:
+        return self.response_validators.get(str(status)) or self.response_validators.get("default")
+
+
+class SpecError(Exception):
+    """The spec file is missing, unreadable or not the OpenAPI document we expect."""
+
+
+def _resolve(node: Any, root: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if ref in seen:
+                raise SpecError(f"circular $ref {ref}")
+            if not ref.startswith("#/"):
+                raise SpecError(f"only local $refs are supported, got {ref}")
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            return _resolve(target, root, seen + (ref,))
+        return {k: _resolve(v, root, seen) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, root, seen) for v in node]
+    return node
+
+
+def _json_schema(response_or_body: dict[str, Any] | None) -> dict[str, Any] | None:
+    content = (response_or_body or {}).get("content") or {}
+    media = content.get("application/json")
+    return copy.deepcopy(media.get("schema")) if media else None
+
+
+class Spec:
+    def __init__(self, document: dict[str, Any], source: str = "<memory>"):
+        self.source = source
+        self.document = document
+        servers = document.get("servers") or [{"url": ""}]
+        self.base_path = servers[0].get("url", "").rstrip("/")
+        resolved = _resolve(document.get("paths") or {}, document)
+        self.operations: list[Operation] = []
+        for path, item in resolved.items():
+            shared = item.get("parameters", [])
+            for method in METHODS:
+                if method in item:
+                    self.operations.append(self._operation(path, method, item[method], shared))
+        self.by_id = {op.operation_id: op for op in self.operations}
+
+    def _operation(self, path: str, method: str, raw: dict[str, Any], shared: list) -> Operation:
+        if "operationId" not in raw:
+            raise SpecError(f"{method.upper()} {path} has no operationId")
+        params = [Parameter(p["name"], p["in"], bool(p.get("required")), p.get("schema") or {})
+                  for p in shared + raw.get("parameters", [])]
+        body = raw.get("requestBody")
+        body_schema = _json_schema(body)
+        responses = {str(code): _json_schema(r) for code, r in (raw.get("responses") or {}).items()}
+        op = Operation(raw["operationId"], method.upper(), path, self.base_path, params,
+                       body_schema, bool(body and body.get("required")), responses)
+        if body_schema is not None:
+            op.body_validator = Draft4Validator(body_schema)
+        op.response_validators = {code: Draft4Validator(schema)
+                                  for code, schema in responses.items() if schema is not None}
+        return op
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Spec":
+        path = Path(path or DEFAULT_SPEC)
+        try:
+            document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        except OSError as exc:
+            raise SpecError(f"cannot read spec {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise SpecError(f"spec {path} is not valid YAML: {exc}") from None
+        if not isinstance(document, dict) or "paths" not in document:
+            raise SpecError(f"spec {path} has no 'paths': is it an OpenAPI document?")
+        return cls(document, str(path))

@@ -1,0 +1,175 @@
+"""Request validation against the spec: parameters coerced and checked, the body parsed and checked.
+
+Every problem is collected (not only the first); the error names the first one in plain words
+(``config.allowed_price_types[0] must be one of: ALL, USAGE, FIXED``) and ``details.errors``
+lists them all, each with its field, where it was (body, query, path) and what is wrong.
+"""
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import ApiError
+from .spec import Operation, Parameter
+
+_INTEGER = re.compile(r"^-?\d{1,18}$")
+_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer",
+               "boolean": "a boolean", "object": "an object", "array": "an array"}
+
+
+class _Problem(tuple):
+    """(location, field, problem, keyword): one thing wrong with the request."""
+
+    def as_dict(self) -> dict[str, str]:
+        location, field, problem, _ = self
+        return {"field": field, "in": location, "problem": problem}
+
+    def sentence(self) -> str:
+        location, field, problem, _ = self
+        where = "request body" if location == "body" and not field else field
+        if location in ("query", "path", "header"):
+            where = f"{location} parameter {field}"
+        return f"{where} {problem}"
+
+
+def _field_path(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(error: ValidationError) -> tuple[str, str]:
+    """(field, problem) for a jsonschema error, in words a user reads."""
+    field = _field_path(error.absolute_path)
+    keyword, value = error.validator, error.validator_value
+    if keyword == "required":
+        missing = re.match(r"'(.*)' is a required property", error.message)
+        name = missing.group(1) if missing else str(value)
+        return (f"{field}.{name}" if field else name), "is required"
+    if keyword == "type":
+        wanted = value if isinstance(value, str) else value[0]
+        found = "null" if error.instance is None else type(error.instance).__name__
+        found = {"dict": "an object", "list": "an array", "str": "a string", "bool": "a boolean",
+                 "int": "an integer", "float": "a number", "Decimal": "a number"}.get(found, found)
+        return field, f"must be {_TYPE_WORDS.get(wanted, wanted)}, not {found}"
+    if keyword == "enum":
+        return field, "must be one of: " + ", ".join(map(str, value))
+    if keyword == "minimum":
+        return field, f"must be at least {value}"
+    if keyword == "maximum":
+        return field, f"must be at most {value}"
+    if keyword == "maxLength":
+        return field, f"must be at most {value} characters long"
+    if keyword == "minLength":
+        return field, f"must be at least {value} characters long"
+    if keyword == "additionalProperties":
+        return field, error.message
+    return field, error.message
+
+
+def _schema_problems(validator: Draft4Validator, instance: Any, location: str) -> list[_Problem]:
+    problems = []
+    for error in validator.iter_errors(instance):
+        field, problem = _describe(error)
+        problems.append(_Problem((location, field, problem, error.validator)))
+    # Missing fields first (the cloud's binder reports them first), then in document order.
+    problems.sort(key=lambda p: (p[3] != "required", p[1]))
+    return problems
+
+
+def _fail(problems: list[_Problem]) -> ApiError:
+    return ApiError(400, problems[0].sentence(),
+                    f"request validation failed: {len(problems)} problem(s)",
+                    {"errors": [p.as_dict() for p in problems]})
+
+
+# ---- body ----------------------------------------------------------------------------------
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a JSON body; numbers with a fraction become exact Decimals. Bad JSON is a 400."""
+    if not raw.strip():
+        raise ApiError(400, "Invalid request format", "EOF",
+                       {"errors": [{"field": "", "in": "body", "problem": "is empty"}]})
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, InvalidOperation) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ApiError(400, "Invalid request format", reason,
+                       {"errors": [{"field": "", "in": "body",
+                                    "problem": f"is not valid JSON ({reason})"}]}) from None
+
+
+# ---- parameters ----------------------------------------------------------------------------
+
+def _coerce(param: Parameter, raw: str) -> Any:
+    """A query or path string as the parameter's type; ValueError says what was expected."""
+    kind = param.type
+    if kind == "integer":
+        if not _INTEGER.match(raw.strip()):
+            raise ValueError("must be an integer")
+        return int(raw)
+    if kind == "number":
+        try:
+            number = Decimal(raw.strip())
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not number.is_finite():
+            raise ValueError("must be a finite number")
+        return number
+    if kind == "boolean":
+        lowered = raw.strip().lower()
+        if lowered not in ("true", "false", "1", "0"):
+            raise ValueError("must be true or false")
+        return lowered in ("true", "1")
+    if kind == "array":
+        item = Parameter(param.name, param.location, False, param.schema.get("items") or {})
+        return [_coerce(item, part) for part in raw.split(",") if part != ""]
+    return raw
+
+
+def check_parameters(op: Operation, path_args: dict[str, str], query) -> dict[str, Any]:
+    """Path and query parameters, coerced to their types and checked against their schemas."""
+    values: dict[str, Any] = {}
+    problems: list[_Problem] = []
+    for param in op.parameters:
+        source = path_args if param.location == "path" else query if param.location == "query" else None
+        if source is None or param.name not in source:
+            if param.required:
+                problems.append(_Problem((param.location, param.name, "is required", "required")))
+            continue
+        raw = source.get(param.name)
+        try:
+            value = _coerce(param, raw)
+        except ValueError as exc:
+            problems.append(_Problem((param.location, param.name, str(exc), "type")))
+            continue
+        for error in param.validator.iter_errors(value):
+            _, problem = _describe(error)
+            problems.append(_Problem((param.location, param.name, problem, error.validator)))
+        values[param.name] = value
+    if problems:
+        raise _fail(problems)
+    return values
+
+
+def check_body(op: Operation, raw: bytes) -> Any:
+    """The parsed body, or None when the operation takes none. Raises ApiError with every problem."""
+    if op.body_validator is None:
+        return None
+    if not raw.strip() and not op.body_required:
+        return None
+    body = parse_json(raw)
+    problems = _schema_problems(op.body_validator, body, "body")
+    if problems:
+        raise _fail(problems)
+    return body

@@ -1,0 +1,96 @@
+"""Domain objects as the API's JSON shapes (WalletResponse, CustomerResponse, ...).
+
+Decimals stay ``Decimal`` here, trimmed to their shortest form; the JSON encoder writes them
+as exact JSON numbers. Empty optional fields are left out as the cloud's ``omitempty`` does.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from . import money
+from .clock import format_timestamp
+from .store import SYSTEM_USER, Customer, Transaction, Wallet, World
+
+_n = money.normalize
+_t = format_timestamp
+
+
+def wallet(w: Wallet) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": w.id, "customer_id": w.customer_id}
+    if w.name:
+        body["name"] = w.name
+    body["currency"] = w.currency
+    if w.description:
+        body["description"] = w.description
+    body["balance"] = _n(w.balance)
+    body["credit_balance"] = _n(w.credit_balance)
+    body["wallet_status"] = w.wallet_status
+    if w.metadata:
+        body["metadata"] = w.metadata
+    body["auto_topup_trigger"] = w.auto_topup_trigger
+    body["auto_topup_min_balance"] = _n(w.auto_topup_min_balance)
+    body["auto_topup_amount"] = _n(w.auto_topup_amount)
+    body["wallet_type"] = w.wallet_type
+    body["config"] = w.config
+    body["conversion_rate"] = _n(w.conversion_rate)
+    body["created_at"] = _t(w.created_at)
+    body["updated_at"] = _t(w.updated_at)
+    return body
+
+
+def wallet_balance(world: World, w: Wallet, now: datetime) -> dict[str, Any]:
+    """The real-time balance: with no invoices or usage in the sandbox, it is the balance itself."""
+    body = wallet(w)
+    body.update(environment_id=world.environment_id, tenant_id=world.tenant_id,
+                status="published", created_by=SYSTEM_USER, updated_by=SYSTEM_USER)
+    if w.wallet_status != "active":
+        body.update(real_time_balance=money.ZERO, real_time_credit_balance=money.ZERO,
+                    balance_updated_at=_t(w.updated_at))
+        return body
+    body.update(real_time_balance=_n(w.balance),
+                real_time_credit_balance=_n(money.divide(w.balance, w.conversion_rate)),
+                balance_updated_at=_t(now), unpaid_invoice_amount=money.ZERO,
+                current_period_usage=money.ZERO)
+    return body
+
+
+def transaction(t: Transaction) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": t.id, "wallet_id": t.wallet_id, "type": t.type,
+        "amount": _n(t.amount), "credit_amount": _n(t.credit_amount),
+        "credit_balance_before": _n(t.credit_balance_before),
+        "credit_balance_after": _n(t.credit_balance_after),
+        "transaction_status": t.transaction_status,
+    }
+    if t.expiry_date is not None:
+        body["expiry_date"] = _t(t.expiry_date)
+    if t.priority is not None:
+        body["priority"] = t.priority
+    body["credits_available"] = _n(t.credits_available)
+    for name in ("transaction_reason", "reference_type", "reference_id", "description"):
+        value = getattr(t, name)
+        if value:
+            body[name] = value
+    if t.metadata:
+        body["metadata"] = t.metadata
+    body["created_at"] = body["updated_at"] = _t(t.created_at)
+    return body
+
+
+def customer(world: World, c: Customer) -> dict[str, Any]:
+    return {
+        "id": c.id, "external_id": c.external_id, "name": c.name, "email": c.email,
+        "address_line1": c.address_line1, "address_line2": c.address_line2,
+        "address_city": c.address_city, "address_state": c.address_state,
+        "address_postal_code": c.address_postal_code, "address_country": c.address_country,
+        "metadata": c.metadata, "environment_id": world.environment_id,
+        "tenant_id": world.tenant_id, "status": c.status,
+        "created_at": _t(c.created_at), "updated_at": _t(c.updated_at),
+        "created_by": SYSTEM_USER, "updated_by": SYSTEM_USER,
+    }
+
+
+def page(items: list[dict[str, Any]], total: int, limit: int, offset: int) -> dict[str, Any]:
+    return {"items": items, "pagination": {"total": total, "limit": limit, "offset": offset}}
+
