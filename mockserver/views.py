@@ -1,7 +1,8 @@
 """Domain objects as the API's JSON shapes (WalletResponse, CustomerResponse, ...).
 
 Decimals stay ``Decimal`` here, trimmed to their shortest form; the JSON encoder writes them
-as exact JSON numbers. Empty optional fields are left out as the cloud's ``omitempty`` does.
+as exact JSON numbers. Transactions leave empty optional fields out, as the cloud's
+``omitempty`` does.
 """
 from __future__ import annotations
 
@@ -17,26 +18,18 @@ _t = format_timestamp
 
 
 def wallet(w: Wallet) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": w.id, "customer_id": w.customer_id}
-    if w.name:
-        body["name"] = w.name
-    body["currency"] = w.currency
-    if w.description:
-        body["description"] = w.description
-    body["balance"] = _n(w.balance)
-    body["credit_balance"] = _n(w.credit_balance)
-    body["wallet_status"] = w.wallet_status
-    if w.metadata:
-        body["metadata"] = w.metadata
-    body["auto_topup_trigger"] = w.auto_topup_trigger
-    body["auto_topup_min_balance"] = _n(w.auto_topup_min_balance)
-    body["auto_topup_amount"] = _n(w.auto_topup_amount)
-    body["wallet_type"] = w.wallet_type
-    body["config"] = w.config
-    body["conversion_rate"] = _n(w.conversion_rate)
-    body["created_at"] = _t(w.created_at)
-    body["updated_at"] = _t(w.updated_at)
-    return body
+    # Every field of the seed page's response is always present (name, description and metadata
+    # included, even when empty), so clients generated from it find what they expect.
+    return {
+        "id": w.id, "customer_id": w.customer_id, "name": w.name, "currency": w.currency,
+        "description": w.description, "balance": _n(w.balance),
+        "credit_balance": _n(w.credit_balance), "wallet_status": w.wallet_status,
+        "metadata": w.metadata, "auto_topup_trigger": w.auto_topup_trigger,
+        "auto_topup_min_balance": _n(w.auto_topup_min_balance),
+        "auto_topup_amount": _n(w.auto_topup_amount), "wallet_type": w.wallet_type,
+        "config": w.config, "conversion_rate": _n(w.conversion_rate),
+        "created_at": _t(w.created_at), "updated_at": _t(w.updated_at),
+    }
 
 
 def wallet_balance(world: World, w: Wallet, now: datetime) -> dict[str, Any]:
