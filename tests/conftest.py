@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+import simplejson
 
 from mockserver import create_app
 from mockserver.server import make_server
@@ -50,7 +51,7 @@ class Api:
             sent["x-api-key"] = api_key
         sent.update(headers or {})
         if json_body is not None:
-            data = json.dumps(json_body, default=str)
+            data = simplejson.dumps(json_body, use_decimal=True)
         reply = self._send(method, path, data, sent)
         assert_conforms(method, path, reply.status, reply.headers.get("Content-Type"), reply.raw)
         return reply
