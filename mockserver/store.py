@@ -10,10 +10,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from .clock import Clock, millis
 from .ids import IdGenerator
+from .journal import Journal
 
 SYSTEM_USER = "00000000-0000-0000-0000-000000000000"
 
@@ -90,12 +91,14 @@ class TopUpRecord:
 class World:
     """Everything one API key (in one environment) can see."""
 
-    def __init__(self, tenant_id: str, environment_id: str, id_seed: int | None = None):
+    def __init__(self, tenant_id: str, environment_id: str, id_seed: int | None = None,
+                 journal_size: int = 1000):
         self.tenant_id = tenant_id
         self.environment_id = environment_id
         self.lock = threading.RLock()
         self.clock = Clock()
         self.ids = IdGenerator(id_seed)
+        self.journal = Journal(journal_size)                   # requests made in this world
         self.customers: dict[str, Customer] = {}
         self.customer_by_external_id: dict[str, str] = {}     # published customers only
         self.wallets: dict[str, Wallet] = {}
@@ -128,10 +131,13 @@ def tenant_id_for(api_key: str) -> str:
 class Store:
     """All worlds, keyed by (API key, environment id); a world is created the first time it is used."""
 
-    def __init__(self, id_seed: int | None = None):
+    def __init__(self, id_seed: int | None = None, journal_size: int = 1000,
+                 setup: Callable[[World, str], None] | None = None):
         self._worlds: dict[tuple[str, str], World] = {}
         self._lock = threading.Lock()
         self.id_seed = id_seed
+        self.journal_size = journal_size
+        self.setup = setup          # fills a new world (fixtures) before anyone can see it
 
     def world(self, api_key: str, environment_id: str = "") -> World:
         key = (api_key, environment_id)
@@ -140,7 +146,10 @@ class Store:
             with self._lock:
                 world = self._worlds.get(key)
                 if world is None:
-                    world = World(tenant_id_for(api_key), environment_id, self.id_seed)
+                    world = World(tenant_id_for(api_key), environment_id, self.id_seed,
+                                  self.journal_size)
+                    if self.setup is not None:
+                        self.setup(world, api_key)
                     self._worlds[key] = world
         return world
 
@@ -148,10 +157,11 @@ class Store:
         with self._lock:
             return list(self._worlds.items())
 
-    def reset(self, api_key: str | None = None) -> int:
-        """Forget every world, or only the worlds of one key (all its environments). Returns how many."""
+    def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
+        """Forget every world, or one key's worlds (all its environments, or one). Returns how many."""
         with self._lock:
-            doomed = [k for k in self._worlds if api_key is None or k[0] == api_key]
+            doomed = [k for k in self._worlds if (api_key is None or k[0] == api_key)
+                      and (environment_id is None or k[1] == environment_id)]
             for k in doomed:
                 del self._worlds[k]
         return len(doomed)
