@@ -32,8 +32,9 @@ def serve(app, host: str, port: int, threads: int) -> None:
     log.info("flexprice-mock listening on http://%s:%s/v1 (health: /_mock/health)",
              host, server.effective_port)
     try:
-        server.run()
+        server.run()   # returns (waitress stops its threads) on KeyboardInterrupt or SystemExit
     except KeyboardInterrupt:
-        log.info("shutting down")
+        pass
     finally:
+        log.info("shutting down")
         server.close()
