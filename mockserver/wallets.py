@@ -37,7 +37,8 @@ def _missing(struct: str, field: str, go_name: str) -> errors.ApiError:
     """The cloud's binding error for a required field that is empty."""
     text = (f"Key: '{struct}.{go_name}' Error:Field validation for '{go_name}' "
             f"failed on the 'required' tag")
-    return errors.ApiError(400, "Invalid request format", text, {field: "is required"})
+    return errors.ApiError(400, "Invalid request format", text,
+                           {"errors": [{"field": field, "in": "body", "problem": "must not be empty"}]})
 
 
 # ---- reading -------------------------------------------------------------------------------
