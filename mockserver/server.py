@@ -7,17 +7,60 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
+import struct
 import threading
 
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import WSGITask
 
 log = logging.getLogger("mockserver")
+
+# The application may call ``environ[DROP_CONNECTION](reset=...)`` to end the connection instead
+# of answering: nothing it returns is sent; ``reset`` ends it with a TCP RST, otherwise with FIN.
+DROP_CONNECTION = "mockserver.drop_connection"
+
+
+class _DroppableTask(WSGITask):
+    """A WSGI task whose application can drop the connection (fault injection needs a real one)."""
+
+    drop = None          # None: answer as usual; "reset" or "close": send nothing, end the socket
+
+    def get_environment(self):
+        environ = super().get_environment()
+        environ[DROP_CONNECTION] = self._request_drop
+        return environ
+
+    def _request_drop(self, reset: bool = False) -> None:
+        self.drop = "reset" if reset else "close"
+        self.content_length = None     # nothing will be written: no "too few bytes" warning
+
+    def write(self, data):
+        if self.drop is None:
+            super().write(data)
+
+    def finish(self):
+        if self.drop is None:
+            return super().finish()
+        if self.drop == "reset":
+            # Linger on, timeout 0: close() sends RST instead of FIN, so the client sees a reset.
+            self.channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+        # The channel closes the socket from waitress's own loop once this task is done.
+        self.close_on_finish = True
+
+
+class _DroppableChannel(HTTPChannel):
+    task_class = _DroppableTask
 
 
 def make_server(app, host: str, port: int, threads: int):
     # No proxy headers, no long URIs: the defaults are fine; channel_timeout bounds idle sockets.
-    return create_server(app, host=host, port=port, threads=threads, ident="flexprice-mock",
-                         channel_timeout=120)
+    server = create_server(app, host=host, port=port, threads=threads, ident="flexprice-mock",
+                           channel_timeout=120)
+    server.channel_class = _DroppableChannel
+    return server
 
 
 def serve(app, host: str, port: int, threads: int) -> None:
