@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import yaml
 from jsonschema import Draft4Validator
 
@@ -19,16 +20,38 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class CompiledSchema:
+    """A schema checked by fastjsonschema's generated code first, by jsonschema only on failure.
+
+    The happy path costs a couple of microseconds instead of tens; jsonschema remains the
+    authority for what is wrong (every error, with its path and keyword).
+    """
+
+    def __init__(self, schema: dict[str, Any]):
+        self.schema = schema
+        # use_default=False: the check must never write defaults into the request body.
+        self._fast = fastjsonschema.compile(schema, use_default=False, use_formats=False,
+                                            detailed_exceptions=False)
+        self._full = Draft4Validator(schema)
+
+    def iter_errors(self, instance: Any):
+        try:
+            self._fast(instance)
+            return iter(())
+        except fastjsonschema.JsonSchemaException:
+            return self._full.iter_errors(instance)
+
+
 @dataclass
 class Parameter:
     name: str
     location: str          # path | query | header
     required: bool
     schema: dict[str, Any]
-    validator: Draft4Validator = field(init=False)
+    validator: CompiledSchema = field(init=False)
 
     def __post_init__(self):
-        self.validator = Draft4Validator(self.schema)
+        self.validator = CompiledSchema(self.schema)
 
     @property
     def type(self) -> str:
@@ -45,15 +68,15 @@ class Operation:
     body_schema: dict[str, Any] | None
     body_required: bool
     responses: dict[str, dict[str, Any] | None]    # status -> JSON schema (None: no body)
-    body_validator: Draft4Validator | None = None
-    response_validators: dict[str, Draft4Validator] = field(default_factory=dict)
+    body_validator: CompiledSchema | None = None
+    response_validators: dict[str, CompiledSchema] = field(default_factory=dict)
 
     @property
     def url_rule(self) -> str:
         """The path as a Flask/Werkzeug rule: ``/v1/wallets/<id>``."""
         return self.base_path + re.sub(r"\{([^}]+)\}", r"<\1>", self.path)
 
-    def response_validator(self, status: int) -> Draft4Validator | None:
+    def response_validator(self, status: int) -> CompiledSchema | None:
         return self.response_validators.get(str(status)) or self.response_validators.get("default")
 
 
@@ -111,8 +134,8 @@ class Spec:
         op = Operation(raw["operationId"], method.upper(), path, self.base_path, params,
                        body_schema, bool(body and body.get("required")), responses)
         if body_schema is not None:
-            op.body_validator = Draft4Validator(body_schema)
-        op.response_validators = {code: Draft4Validator(schema)
+            op.body_validator = CompiledSchema(body_schema)
+        op.response_validators = {code: CompiledSchema(schema)
                                   for code, schema in responses.items() if schema is not None}
         return op
 

@@ -11,11 +11,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
-from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
 
 from .errors import ApiError
-from .spec import Operation, Parameter
+from .spec import CompiledSchema, Operation, Parameter
 
 _INTEGER = re.compile(r"^-?\d{1,18}$")
 _TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer",
@@ -73,7 +72,7 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     return field, error.message
 
 
-def _schema_problems(validator: Draft4Validator, instance: Any, location: str) -> list[_Problem]:
+def _schema_problems(validator: CompiledSchema, instance: Any, location: str) -> list[_Problem]:
     problems = []
     for error in validator.iter_errors(instance):
         field, problem = _describe(error)
