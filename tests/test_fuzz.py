@@ -42,6 +42,9 @@ schema.app = FUZZ_APP
 schema.config.generation.update(
     modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES,
     deterministic=not RANDOM, database="none", with_security_parameters=False)
+# Chain through the links openapi.yaml declares (customer -> wallet -> top-up ...): the guessed
+# ones start from reads of random ids, which only ever find nothing.
+schema.config.phases.stateful.inference.algorithms = []
 
 
 class Tally:
