@@ -12,8 +12,10 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import auth, errors, jsonio, validation
+from . import admin, auth, errors, fault_http, fixtures, jsonio, validation
 from .config import Settings
+from .fault_routes import fault_blueprint
+from .faults import FaultEngine
 from .ids import IdGenerator
 from .operations import HANDLERS
 from .spec import Operation, Spec
@@ -29,8 +31,18 @@ class Sandbox:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.spec = Spec.load(settings.spec)
-        self.store = Store(settings.id_seed)
+        # Fixtures are read (and checked) once; every new world is filled from them.
+        self.fixtures = fixtures.load(settings.fixtures, self.spec) if settings.fixtures else []
+        self.store = Store(settings.id_seed, settings.journal_size,
+                           setup=self._fill if self.fixtures else None)
         self.request_ids = IdGenerator()
+        self.faults = FaultEngine((op.operation_id for op in self.spec.operations),
+                                  max_hold=settings.fault_max_hold)
+        if settings.faults:
+            self.faults.load_file(settings.faults)
+
+    def _fill(self, world, api_key: str) -> None:
+        fixtures.apply_matching(self.fixtures, world, api_key)
 
 
 def json_response(status: int, body: Any) -> Response:
@@ -50,6 +62,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["mockserver"] = sandbox
+    app.wsgi_app = fault_http.ConnectionDrops(app.wsgi_app)
+    app.register_blueprint(fault_blueprint(sandbox.faults))
+    app.register_blueprint(admin.admin_blueprint(sandbox))
 
     missing = [op.operation_id for op in sandbox.spec.operations if op.operation_id not in HANDLERS]
     if missing:
@@ -67,6 +82,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     @app.after_request
     def finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        admin.record(sandbox.store, response)
         if settings.log_requests:
             elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
             log.info("%s %s %d %.1fms key=%s rid=%s", request.method, request.path,
@@ -111,6 +127,14 @@ def _operation_view(sandbox: Sandbox, op: Operation):
             return json_response(401, auth.UNAUTHORIZED)
         world = sandbox.store.world(api_key, request.headers.get(auth.ENVIRONMENT_HEADER, ""))
         try:
+            fault = fault_http.decide(sandbox.faults, op.operation_id, op.responses, api_key)
+        except errors.ApiError as error:
+            return error_response(error)
+        if fault is not None:
+            early = fault_http.before_handler(fault)
+            if early is not None:
+                return early
+        try:
             params = validation.check_parameters(op, path_args, request.args)
             body = validation.check_body(op, request.get_data())
             with world.lock:
@@ -119,7 +143,8 @@ def _operation_view(sandbox: Sandbox, op: Operation):
             status, payload = error.status, error.body()
         if check_responses:
             _self_check(op, status, payload)
-        return json_response(status, payload)
+        response = json_response(status, payload)
+        return fault_http.after_handler(fault, response) if fault is not None else response
 
     view.__name__ = op.operation_id
     return view

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from .config import ENV_PREFIX, Settings
+from .faults import FaultFileError
+from .fixtures import FixtureError
 from .spec import SpecError
+
+DEFAULT_FIXTURES = "fixtures"     # looked for in the working directory
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -18,9 +23,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
     parser.add_argument("--spec", help="OpenAPI document to serve (default: the bundled openapi.yaml)")
     parser.add_argument("--faults", help="YAML file of fault rules to load at start")
-    parser.add_argument("--fixtures", help="directory of fixture YAML files")
+    parser.add_argument("--fault-max-hold", type=int,
+                        help="longest a timeout or latency fault holds a request, seconds (default 30)")
+    parser.add_argument("--fixtures", help="directory (or one file) of fixture YAML files loaded into "
+                        f"every new world (default: ./{DEFAULT_FIXTURES} when it exists)")
+    parser.add_argument("--no-fixtures", action="store_true",
+                        help=f"start with empty worlds even when ./{DEFAULT_FIXTURES} exists")
+    parser.add_argument("--journal-size", type=int,
+                        help="requests kept per world in the request journal (default 1000; 0: none)")
     parser.add_argument("--id-seed", type=int, help="seed for deterministic ids")
     parser.add_argument("--max-body-bytes", type=int, help="largest request body accepted (413 above)")
+    parser.add_argument("--max-worlds", type=int,
+                        help="most worlds (API key + environment) held at once (default 10000; 429 above)")
+    parser.add_argument("--max-objects-per-world", type=int,
+                        help="most customers + wallets + transactions in one world (default 200000; 429 above)")
+    parser.add_argument("--admin-token",
+                        help="require this X-Mock-Admin-Token on /_mock/ controls, from any address "
+                             "(default: no token, loopback clients only)")
     parser.add_argument("--threads", type=int, help="worker threads (default 8)")
     parser.add_argument("--validate-responses", action="store_const", const=True,
                         help="check every response against the spec (a bug in the sandbox gives 500)")
@@ -33,12 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
+    no_fixtures = vars(args).pop("no_fixtures")
     settings = Settings.from_env(**vars(args))
+    if no_fixtures:
+        settings.fixtures = None
+    elif settings.fixtures is None and os.path.isdir(DEFAULT_FIXTURES):
+        settings.fixtures = DEFAULT_FIXTURES
     from .app import create_app
     from .server import serve
     try:
         app = create_app(settings)
-    except SpecError as exc:
+    except (SpecError, FaultFileError, FixtureError) as exc:
         print(f"flexprice-mock: {exc}", file=sys.stderr)
         return 2
     serve(app, settings.host, settings.port, settings.threads)
