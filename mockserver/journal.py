@@ -5,7 +5,6 @@ and only reading the journal turns them into JSON. The oldest entries fall off p
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 import threading
 from collections import deque
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .clock import format_timestamp
+from .faults import glob_regex   # the same path globs as fault rules
 
 BODY_LIMIT = 64 * 1024        # bytes of a request body kept per entry; the rest is cut
 
@@ -57,16 +57,18 @@ class Journal:
 
     def entries(self, method: str | None = None, path: str | None = None,
                 status: str | None = None, limit: int | None = None) -> list[Entry]:
-        """Newest first. ``path`` is a glob (``/v1/wallets/*``); ``status`` is ``404`` or ``4xx``."""
+        """Newest first. ``path`` is a glob (``*`` one segment, ``**`` any depth); ``status`` is
+        ``404`` or ``4xx``."""
         with self._lock:
             snapshot = list(self._entries)
         snapshot.reverse()
         wanted_method = method.upper() if method else None
+        path_regex = glob_regex(path) if path else None
         found = []
         for entry in snapshot:
             if wanted_method and entry.method != wanted_method:
                 continue
-            if path and not fnmatch.fnmatchcase(entry.path, path):
+            if path_regex and not path_regex.match(entry.path):
                 continue
             if status and not status_matches(entry.status, status):
                 continue

@@ -13,9 +13,10 @@ from .conftest import Api, Reply, make_customer, make_wallet, new_key
 FROZEN = {"now": "2027-01-01T00:00:00Z", "frozen": True}
 
 
-def local_api(**settings) -> Api:
+def local_api(app=None, **settings) -> Api:
     """A client of a sandbox of its own, for controls that act on every world."""
-    client = create_app(validate_responses=True, log_requests=False, **settings).test_client()
+    app = app or create_app(validate_responses=True, log_requests=False, **settings)
+    client = app.test_client()
 
     def send(method, path, data, headers):
         r = client.open(path, method=method, data=data, headers=headers)
