@@ -5,6 +5,8 @@ becomes a route bound to the handler of the same ``operationId``, and state live
 """
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import time
 from typing import Any
@@ -23,6 +25,11 @@ from .store import Store
 
 log = logging.getLogger("mockserver")
 JSON = "application/json"
+ADMIN_PREFIX = "/_mock/"
+HEALTH_PATH = "/_mock/health"
+ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"
+# Operations that add customers, wallets or transactions: refused (429) in a full world.
+GROWS_WORLD = frozenset({"createCustomer", "createWallet", "topUpWallet", "terminateWallet"})
 
 
 class Sandbox:
@@ -34,7 +41,8 @@ class Sandbox:
         # Fixtures are read (and checked) once; every new world is filled from them.
         self.fixtures = fixtures.load(settings.fixtures, self.spec) if settings.fixtures else []
         self.store = Store(settings.id_seed, settings.journal_size,
-                           setup=self._fill if self.fixtures else None)
+                           setup=self._fill if self.fixtures else None,
+                           max_worlds=settings.max_worlds)
         self.request_ids = IdGenerator()
         self.faults = FaultEngine((op.operation_id for op in self.spec.operations),
                                   max_hold=settings.fault_max_hold)
@@ -43,6 +51,13 @@ class Sandbox:
 
     def _fill(self, world, api_key: str) -> None:
         fixtures.apply_matching(self.fixtures, world, api_key)
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return False
 
 
 def json_response(status: int, body: Any) -> Response:
@@ -79,6 +94,23 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         g.request_id = request.headers.get("X-Request-ID") or sandbox.request_ids.ulid(
             int(time.time() * 1000))
 
+    @app.before_request
+    def admin_gate() -> Response | None:
+        # Controls (/_mock/..., whoever adds them) answer loopback clients only, or, with an admin
+        # token configured, whoever sends it; the health check stays open for probes.
+        if not request.path.startswith(ADMIN_PREFIX) or request.path == HEALTH_PATH:
+            return None
+        if settings.admin_token is None:
+            if _is_loopback(request.remote_addr):
+                return None
+            reason = "sandbox controls answer loopback clients only (or configure an admin token)"
+        else:
+            sent = request.headers.get(ADMIN_TOKEN_HEADER, "")
+            if hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
+                return None
+            reason = f"sandbox controls need the {ADMIN_TOKEN_HEADER} header with the admin token"
+        return error_response(errors.ApiError(403, "Forbidden", reason, {"path": request.path}))
+
     @app.after_request
     def finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
@@ -104,13 +136,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
+    @app.errorhandler(errors.ApiError)
+    def api_error(error: errors.ApiError) -> Response:
+        return error_response(error)
+
     @app.errorhandler(Exception)
     def crash(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(errors.ApiError(500, "An unexpected error occurred",
                                               f"{type(exc).__name__}: {exc}"))
 
-    @app.get("/_mock/health")
+    @app.get(HEALTH_PATH)
     def health() -> Response:
         return json_response(200, {"status": "ok", "worlds": len(sandbox.store)})
 
@@ -120,6 +156,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 def _operation_view(sandbox: Sandbox, op: Operation):
     handler = HANDLERS[op.operation_id]
     check_responses = sandbox.settings.validate_responses
+    grows_world = op.operation_id in GROWS_WORLD
 
     def view(**path_args: str) -> Response:
         api_key = request.headers.get(auth.API_KEY_HEADER)
@@ -136,8 +173,10 @@ def _operation_view(sandbox: Sandbox, op: Operation):
                 return early
         try:
             params = validation.check_parameters(op, path_args, request.args)
-            body = validation.check_body(op, request.get_data())
+            body = validation.check_body(op, request.get_data, request.headers.get("Content-Type"))
             with world.lock:
+                if grows_world:
+                    world.ensure_room(sandbox.settings.max_objects_per_world)
                 status, payload = handler(world, params, body)
         except errors.ApiError as error:
             status, payload = error.status, error.body()

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable
 
+from . import errors
 from .clock import Clock, millis
 from .ids import IdGenerator
 from .journal import Journal
@@ -113,6 +114,20 @@ class World:
     def new_id(self, prefix: str, moment: datetime) -> str:
         return self.ids.new(prefix, millis(moment))
 
+    def object_count(self) -> int:
+        """Customers, wallets and transactions held: what a world's memory grows with."""
+        return (len(self.customers) + len(self.wallets)
+                + sum(len(found) for found in self.transactions.values()))
+
+    def ensure_room(self, limit: int) -> None:
+        """Refuse (429) to add objects to a world that already holds ``limit`` of them."""
+        held = self.object_count()
+        if held >= limit:
+            raise errors.ApiError(
+                429, f"Sandbox limit reached: a world holds at most {limit} customers, wallets "
+                     "and transactions; reset it to start again", "too many objects in this world",
+                {"limit": "max_objects_per_world", "max": limit, "held": held})
+
     def clear(self) -> None:
         self.customers.clear()
         self.customer_by_external_id.clear()
@@ -132,8 +147,9 @@ class Store:
     """All worlds, keyed by (API key, environment id); a world is created the first time it is used."""
 
     def __init__(self, id_seed: int | None = None, journal_size: int = 1000,
-                 setup: Callable[[World, str], None] | None = None):
+                 setup: Callable[[World, str], None] | None = None, max_worlds: int | None = None):
         self._worlds: dict[tuple[str, str], World] = {}
+        self.max_worlds = max_worlds    # None: no limit
         self._lock = threading.Lock()
         self.id_seed = id_seed
         self.journal_size = journal_size
@@ -146,12 +162,20 @@ class Store:
             with self._lock:
                 world = self._worlds.get(key)
                 if world is None:
+                    self._ensure_room()
                     world = World(tenant_id_for(api_key), environment_id, self.id_seed,
                                   self.journal_size)
                     if self.setup is not None:
                         self.setup(world, api_key)
                     self._worlds[key] = world
         return world
+
+    def _ensure_room(self) -> None:
+        if self.max_worlds is not None and len(self._worlds) >= self.max_worlds:
+            raise errors.ApiError(
+                429, f"Sandbox limit reached: at most {self.max_worlds} worlds (API key and "
+                     "environment pairs) at once; reset the sandbox or reuse a key",
+                "too many worlds", {"limit": "max_worlds", "max": self.max_worlds})
 
     def worlds(self) -> list[tuple[tuple[str, str], World]]:
         with self._lock:

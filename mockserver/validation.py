@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from jsonschema.exceptions import ValidationError
 
@@ -17,6 +17,9 @@ from .errors import ApiError
 from .spec import CompiledSchema, Operation, Parameter
 
 _INTEGER = re.compile(r"^-?\d{1,18}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_DEPTH = 32             # nesting of a request body; real ones need 4
+JSON_MEDIA_TYPE = "application/json"
 _TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer",
                "boolean": "a boolean", "object": "an object", "array": "an array"}
 
@@ -94,18 +97,57 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
+def _unusable(value: Any) -> str | None:
+    """Why a parsed body cannot be used although it is JSON: nested deeper than MAX_DEPTH, or a
+    string holding half of a UTF-16 pair (a lone ``\\ud800`` escape), which no reply could echo."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_DEPTH:
+                return f"nested too deeply (at most {MAX_DEPTH} levels)"
+            children = list(item.items()) if isinstance(item, dict) else [(None, v) for v in item]
+            for key, child in children:
+                if key is not None and _SURROGATE.search(key):
+                    return "a key holds a lone UTF-16 surrogate escape"
+                pending.append((child, depth + 1))
+        elif isinstance(item, str) and _SURROGATE.search(item):
+            return "a string holds a lone UTF-16 surrogate escape"
+    return None
+
+
+def _invalid_json(reason: str) -> ApiError:
+    problem = {"field": "", "in": "body", "problem": f"is not valid JSON ({reason})"}
+    return ApiError(400, "Invalid request format", reason, {"errors": [problem]})
+
+
 def parse_json(raw: bytes) -> Any:
     """Parse a JSON body; numbers with a fraction become exact Decimals. Bad JSON is a 400."""
     if not raw.strip():
         raise ApiError(400, "Invalid request format", "EOF",
                        {"errors": [{"field": "", "in": "body", "problem": "is empty"}]})
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        value = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, RecursionError, InvalidOperation) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise ApiError(400, "Invalid request format", reason,
-                       {"errors": [{"field": "", "in": "body",
-                                    "problem": f"is not valid JSON ({reason})"}]}) from None
+        raise _invalid_json(reason) from None
+    reason = _unusable(value)
+    if reason:
+        raise _invalid_json(reason)
+    return value
+
+
+def check_content_type(content_type: str | None) -> None:
+    """A body declared as anything but JSON is refused (415); an undeclared one is read as JSON."""
+    if not content_type:
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == JSON_MEDIA_TYPE or media_type.endswith("+json"):
+        return
+    raise ApiError(415, f"Content-Type must be {JSON_MEDIA_TYPE}, not {media_type or 'empty'}",
+                   "unsupported media type",
+                   {"errors": [{"field": "Content-Type", "in": "header",
+                                "problem": f"must be {JSON_MEDIA_TYPE}, not {media_type or 'empty'}"}]})
 
 
 # ---- parameters ----------------------------------------------------------------------------
@@ -161,10 +203,16 @@ def check_parameters(op: Operation, path_args: dict[str, str], query) -> dict[st
     return values
 
 
-def check_body(op: Operation, raw: bytes) -> Any:
-    """The parsed body, or None when the operation takes none. Raises ApiError with every problem."""
+def check_body(op: Operation, read: Callable[[], bytes], content_type: str | None = None) -> Any:
+    """The parsed body, or None when the operation takes none. Raises ApiError with every problem.
+
+    ``read`` is called only for an operation that takes a body: any other ignores what was sent,
+    so a stray body on a GET is neither read nor refused (no 413 or 415 the spec does not declare).
+    """
     if op.body_validator is None:
         return None
+    check_content_type(content_type)
+    raw = read()
     if not raw.strip() and not op.body_required:
         return None
     body = parse_json(raw)
