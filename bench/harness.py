@@ -1,0 +1,200 @@
+"""Shared plumbing for the benchmark scripts: locating tools, starting servers, running wrk.
+
+Nothing here installs anything: a missing tool is reported with the command that installs it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+SPEC = ROOT / "openapi.yaml"
+RESULTS = BENCH / "results"
+LUA = BENCH / "wrk.lua"
+PRISM_VERSION = "5.14"
+PRISM_LOCAL = BENCH / ".node" / "node_modules" / ".bin" / "prism"
+
+INSTALL = {
+    "wrk": "apt-get install -y wrk",
+    "prism": f"npm install --prefix bench/.node @stoplight/prism-cli@{PRISM_VERSION}   (needs Node 20: apt-get install -y nodejs npm)",
+    "flexprice-mock": "pip install -e .",
+    "py-spy": "pip install py-spy",
+}
+
+ENDPOINTS = {"create": "POST /v1/wallets", "get": "GET /v1/wallets/{id}",
+             "topup": "POST /v1/wallets/{id}/top-up"}
+API_KEY = "bench"
+CREATE_BODY = {"customer_id": "cust_bench_setup", "currency": "usd", "initial_credits_to_load": 1}
+
+
+class MissingTool(SystemExit):
+    """Exits with the message (status 1) unless caught."""
+
+
+def need(tool: str) -> str:
+    """Path of a required tool, or exit telling the user how to install it."""
+    path = str(PRISM_LOCAL) if tool == "prism" and PRISM_LOCAL.exists() else shutil.which(tool)
+    if not path:
+        raise MissingTool(f"missing `{tool}`; install it with:\n    {INSTALL[tool]}")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, key: str | None = API_KEY,
+         timeout: float = 5.0) -> tuple[int, dict | None]:
+    """One request with the stdlib client (keeps the harness dependency-free)."""
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["x-api-key"] = key
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            return resp.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+@dataclass
+class Target:
+    """A server under test: how to start it, where its API lives, how to tell it is up."""
+    name: str
+    argv: list[str]              # "{port}" is replaced by the chosen port
+    prefix: str                  # path prefix of the wallet routes
+    health: str                  # path polled until it answers 200
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    startup_s: float = 0.0
+    log: Path | None = None
+    env: dict = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, cpus: set[int] | None = None, timeout: float = 60.0) -> float:
+        """Spawn and wait for the first 200 on the health path; returns spawn-to-healthy seconds."""
+        self.port = free_port()
+        RESULTS.mkdir(exist_ok=True)
+        self.log = RESULTS / f"{self.name}.log"
+        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
+        logf = open(self.log, "wb")
+        t0 = time.perf_counter()
+        # own session so that stop() can end the whole process group it made, and only that
+        self.proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT,
+                                     env={**os.environ, **self.env}, start_new_session=True,
+                                     preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        logf.close()
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
+                                   f"log:\n{self.log.read_text()[-3000:]}")
+            try:
+                if http("GET", self.base + self.health, timeout=1.0)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.perf_counter() - t0 > timeout:
+                self.stop()
+                raise RuntimeError(f"{self.name} not healthy after {timeout}s; log: {self.log}")
+            time.sleep(0.002)  # fine-grained polling: the start-to-healthy target is 1 s
+        self.startup_s = time.perf_counter() - t0
+        return self.startup_s
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.proc.pid)
+
+    def cpu_s(self) -> float:
+        """CPU time (user + system, all threads) the server has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def create_wallet(self, key: str = API_KEY) -> str:
+        status, body = http("POST", self.base + self.prefix + "/wallets", CREATE_BODY, key=key)
+        if status != 200 or not body or "id" not in body:
+            raise RuntimeError(f"{self.name}: POST {self.prefix}/wallets answered {status} {body}")
+        return body["id"]
+
+
+def loadavg() -> float:
+    """1-minute load average: anything else busy on the machine makes every figure noisier."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (VmRSS is in kB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def ours(extra: list[str] | None = None) -> Target:
+    # started as the README starts it: the console script on its defaults, only the port chosen
+    return Target("ours", [need("flexprice-mock"), "--port", "{port}", *(extra or [])],
+                  prefix="/v1", health="/_mock/health")
+
+
+def prism() -> Target:
+    # Prism ignores `servers` when routing (it only checks them when a request carries
+    # ?__server=...), so /v1/wallets is a 404 there and the routes live at /wallets.
+    return Target("prism", [need("prism"), "mock", "-h", "127.0.0.1", "-p", "{port}", str(SPEC)],
+                  prefix="", health="/wallets/wallet_health")
+
+
+def ceiling() -> Target:
+    return Target("ceiling", [sys.executable, str(BENCH / "ceiling.py"), "--port", "{port}"],
+                  prefix="/v1", health="/_mock/health")
+
+
+def wrk(target: Target, op: str, connections: int, duration: int, *, wallet: str = "",
+        key: str = API_KEY, threads: int | None = None,
+        cpus: set[int] | None = None, tag: str | None = None) -> dict:
+    """Run wrk with bench/wrk.lua and return the figures its done() hook prints."""
+    # one wrk thread outdrives any of the servers here and leaves the most CPU to them
+    threads = threads or 1
+    env = {**os.environ, "BENCH_OP": op, "BENCH_KEY": key,
+           "BENCH_WALLET": wallet,
+           # a fresh tag per run keeps customer ids and idempotency keys unique across runs
+           "BENCH_TAG": tag or f"{op}{time.monotonic_ns():x}"}
+    argv = [need("wrk"), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
+            "--timeout", "10s", "-s", str(LUA), target.base + target.prefix + "/wallets"]
+    cpu0 = target.cpu_s()
+    out = subprocess.run(argv, env=env, capture_output=True, text=True,
+                         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH "):
+            r = json.loads(line[6:])
+            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+            r["p50_ms"], r["p99_ms"] = r["p50_us"] / 1000, r["p99_us"] / 1000
+            # server CPU per request: unlike req/s, barely moved by other load on the machine
+            r["cpu_us_per_req"] = (target.cpu_s() - cpu0) * 1e6 / max(r["requests"], 1)
+            return r
+    raise RuntimeError(f"wrk {' '.join(argv)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
