@@ -1,0 +1,249 @@
+"""pytest plugin: a Flexprice sandbox for your test suite, with no conftest to write.
+
+Installed with the package (entry point ``pytest11``), it offers:
+
+- ``flexprice_server`` (session): one sandbox on a free loopback port, served by waitress in
+  a thread (or the one at ``--flexprice-url``); ``.url``, ``.base_url``, ``.app``.
+- ``flexprice`` (per test): a fresh API key, so an empty world of its own; ``.url``,
+  ``.base_url``, ``.api_key``, ``.session`` (a ``requests.Session`` sending the key), and the
+  controls: ``add_fault``, ``journal``, ``advance_clock``, ``set_clock``, ``load_fixture``,
+  ``state``, ``load_state``, ``seed_ids``, ``reset``.
+- ``flexprice_app`` (per test): the same controls in-process, over Flask's test client
+  (``.client`` sends the key), for suites that do not want a socket.
+- ``flexprice_settings`` (session): the sandbox's ``Settings``; override it in a conftest to
+  load fixtures or seed ids.
+
+The key's world is reset when the test ends. Nothing is imported or started until a test asks
+for one of these fixtures, so installing the package costs other suites nothing.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from . import jsonio
+from .config import Settings
+
+ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"
+API_KEY_HEADER = "x-api-key"
+
+
+class FlexpriceControlError(AssertionError):
+    """A sandbox control refused the call (a bad fault rule, fixture, clock move, ...)."""
+
+    def __init__(self, method: str, path: str, status: int, body: Any):
+        message = body.get("error", {}).get("message") if isinstance(body, dict) else body
+        super().__init__(f"{method} {path} answered {status}: {message}")
+        self.status, self.body = status, body
+
+
+def new_api_key() -> str:
+    return f"sk_test_{uuid.uuid4().hex}"
+
+
+class SandboxControls:
+    """The ``/_mock/`` controls for one API key; subclasses say how a request is sent."""
+
+    api_key: str
+
+    def _send(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+    def control(self, method: str, path: str, body: Any = None, *, text: str | None = None,
+                content_type: str = "application/json") -> Any:
+        """Call a control as this key and return its JSON; a refusal raises FlexpriceControlError."""
+        headers = {API_KEY_HEADER: self.api_key, "Content-Type": content_type}
+        data = text if text is not None else (None if body is None else jsonio.dumps(body))
+        status, raw = self._send(method, path, data, headers)
+        parsed = json.loads(raw, parse_float=Decimal) if raw else None
+        if status >= 400:
+            raise FlexpriceControlError(method, path, status, parsed)
+        return parsed
+
+    # faults
+    def add_fault(self, rule: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        """Add a fault rule for this key, e.g. ``add_fault(path="/v1/wallets/*", status=503, first=1)``."""
+        return self.control("POST", "/_mock/faults", {**(rule or {}), **fields})
+
+    def clear_faults(self) -> Any:
+        return self.control("DELETE", "/_mock/faults")
+
+    # journal
+    def journal(self, method: str | None = None, path: str | None = None,
+                status: int | str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Requests this key made, newest first; ``path`` is a glob, ``status`` 404 or ``"4xx"``."""
+        filters = {"method": method, "path": path, "status": status, "limit": limit}
+        query = "&".join(f"{k}={v}" for k, v in filters.items() if v is not None)
+        return self.control("GET", "/_mock/journal" + (f"?{query}" if query else ""))["items"]
+
+    def clear_journal(self) -> int:
+        return self.control("DELETE", "/_mock/journal")["cleared"]
+
+    # clock and ids
+    def clock(self) -> dict[str, Any]:
+        return self.control("GET", "/_mock/clock")
+
+    def set_clock(self, now: str | None = None, frozen: bool | None = None) -> dict[str, Any]:
+        """Put this world's clock at ``now`` (RFC 3339) and/or freeze it; returns what expired."""
+        body = {k: v for k, v in (("now", now), ("frozen", frozen)) if v is not None}
+        return self.control("PUT", "/_mock/clock", body)
+
+    def advance_clock(self, by: str | int | float | timedelta) -> dict[str, Any]:
+        """Move the clock forward (``"P30D"``, seconds, or a timedelta); returns what expired."""
+        if isinstance(by, timedelta):
+            by = by.total_seconds()
+        return self.control("POST", "/_mock/clock/advance", {"by": by})
+
+    def seed_ids(self, seed: int | None) -> None:
+        self.control("PUT", "/_mock/ids", {"seed": seed})
+
+    # fixtures and state
+    def load_fixture(self, fixture: str | Path | dict[str, Any]) -> dict[str, Any]:
+        """Load a fixture (a YAML file path, YAML text or a dict) into this world."""
+        if isinstance(fixture, dict):
+            return self.control("POST", "/_mock/fixtures", fixture)
+        if isinstance(fixture, Path) or (isinstance(fixture, str) and "\n" not in fixture
+                                         and fixture.endswith((".yaml", ".yml"))):
+            fixture = Path(fixture).read_text(encoding="utf-8")
+        return self.control("POST", "/_mock/fixtures", text=fixture, content_type="application/yaml")
+
+    def state(self) -> dict[str, Any]:
+        return self.control("GET", "/_mock/state")
+
+    def load_state(self, document: dict[str, Any]) -> dict[str, Any]:
+        return self.control("PUT", "/_mock/state", document)
+
+    def reset(self) -> None:
+        """Empty this key's world (fixtures, if configured, fill it again on next use)."""
+        self.control("POST", "/_mock/reset")
+
+
+class FlexpriceClient(SandboxControls):
+    """One test's handle on a sandbox over HTTP: its own API key, a session that sends it."""
+
+    def __init__(self, url: str, api_key: str, admin_token: str | None = None):
+        import requests    # a test dependency: imported only when a test asks for the sandbox
+
+        self.url = url.rstrip("/")
+        self.base_url = self.url + "/v1"
+        self.api_key = api_key
+        self.session = requests.Session()
+        self.session.headers[API_KEY_HEADER] = api_key
+        self._admin_headers = {ADMIN_TOKEN_HEADER: admin_token} if admin_token else {}
+
+    def _send(self, method, path, body, headers):
+        reply = self.session.request(method, self.url + path, data=body,
+                                     headers={**headers, **self._admin_headers}, timeout=30)
+        return reply.status_code, reply.content
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class FlexpriceInProcess(SandboxControls):
+    """The same handle over Flask's test client: no socket, no thread."""
+
+    def __init__(self, app, api_key: str):
+        self.app = app
+        self.api_key = api_key
+        self.client = app.test_client()
+        self.client.environ_base["HTTP_X_API_KEY"] = api_key
+
+    def _send(self, method, path, body, headers):
+        reply = self.client.open(path, method=method, data=body, headers=headers)
+        return reply.status_code, reply.get_data()
+
+
+class FlexpriceServer:
+    """The session's sandbox: the app and the URL it answers on."""
+
+    def __init__(self, url: str, app=None, admin_token: str | None = None):
+        self.url = url.rstrip("/")
+        self.base_url = self.url + "/v1"
+        self.app = app
+        self.admin_token = admin_token
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flexprice-mock", "Flexprice wallet sandbox")
+    group.addoption("--flexprice-url", default=None,
+                    help="use the sandbox already running at this URL instead of starting one")
+    group.addoption("--flexprice-admin-token", default=None,
+                    help=f"send this {ADMIN_TOKEN_HEADER} to the sandbox's /_mock/ controls")
+
+
+@pytest.fixture(scope="session")
+def flexprice_settings() -> Settings:
+    """How the session's sandbox is configured; override this fixture to change it."""
+    return Settings(host="127.0.0.1", port=0, log_requests=False, validate_responses=True)
+
+
+def _build_app(settings: Settings):
+    from .app import create_app
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def flexprice_server(request: pytest.FixtureRequest,
+                     flexprice_settings: Settings) -> Iterator[FlexpriceServer]:
+    """One sandbox for the whole session, on a real socket."""
+    url = request.config.getoption("--flexprice-url")
+    token = (request.config.getoption("--flexprice-admin-token")
+             or getattr(flexprice_settings, "admin_token", None))
+    if url:
+        yield FlexpriceServer(url, admin_token=token)
+        return
+    from .server import make_server
+
+    app = _build_app(flexprice_settings)
+    server = make_server(app, flexprice_settings.host, flexprice_settings.port,
+                         flexprice_settings.threads)
+    thread = threading.Thread(target=server.run, name="flexprice-mock", daemon=True)
+    thread.start()
+    try:
+        yield FlexpriceServer(f"http://{flexprice_settings.host}:{server.effective_port}", app, token)
+    finally:
+        server.close()      # the daemon thread ends with the process
+
+
+@pytest.fixture
+def flexprice(flexprice_server: FlexpriceServer) -> Iterator[FlexpriceClient]:
+    """A fresh API key (an empty world) on the session's sandbox, with its controls."""
+    handle = FlexpriceClient(flexprice_server.url, new_api_key(), flexprice_server.admin_token)
+    try:
+        yield handle
+    finally:
+        _forget(handle)
+        handle.close()
+
+
+@pytest.fixture(scope="session")
+def flexprice_wsgi_app(flexprice_settings: Settings):
+    """The session's in-process sandbox (a Flask app), for ``flexprice_app``."""
+    return _build_app(flexprice_settings)
+
+
+@pytest.fixture
+def flexprice_app(flexprice_wsgi_app) -> Iterator[FlexpriceInProcess]:
+    """A fresh API key on an in-process sandbox: ``.client`` is a Flask test client sending it."""
+    handle = FlexpriceInProcess(flexprice_wsgi_app, new_api_key())
+    try:
+        yield handle
+    finally:
+        _forget(handle)
+
+
+def _forget(handle: SandboxControls) -> None:
+    """Free what the test left: its world and its fault rules."""
+    for method, path in (("POST", "/_mock/reset"), ("DELETE", "/_mock/faults")):
+        try:
+            handle.control(method, path)
+        except Exception:   # a sandbox that went away, or an older one without faults
+            pass
