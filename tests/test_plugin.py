@@ -158,3 +158,11 @@ def test_clock_and_ids_make_runs_repeatable(flexprice):
     assert flexprice.load_fixture(ACME)["wallets"][0]["id"] == first
     assert flexprice.clock() == {"now": "2027-01-01T00:00:00.000000Z", "frozen": True}
     assert flexprice.clear_journal() == 0
+
+
+def test_the_readme_shows_this_files_example_verbatim():
+    here = Path(__file__).read_text(encoding="utf-8")
+    example = here[here.index("ACME = "):here.index("# ---- end of the README example")].rstrip()
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("# test_billing.py\n") + len("# test_billing.py\n")
+    assert readme[start:readme.index("```", start)].rstrip() == example
