@@ -499,6 +499,8 @@ class FaultEngine:
                api_key: str | None) -> Fault | None:
         """The fault for this call: every matching live rule counts it, the first that fires wins
         (only that one counts a hit)."""
+        if not self._rules:
+            return None             # the common case takes no lock
         chosen: Rule | None = None
         with self._lock:
             for rule in self._rules:

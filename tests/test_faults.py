@@ -344,6 +344,17 @@ def test_in_process_a_dropped_connection_raises_connection_dropped(api):
     assert api.get(f"/v1/wallets/{wallet['id']}").json["credit_balance"] == 3
 
 
+def test_the_journal_records_each_fault(api):
+    wallet = make_wallet(api)
+    api.get(f"/v1/wallets/{wallet['id']}", headers={"Prefer": "code=404"})
+    with pytest.raises(ConnectionDropped):
+        api.get(f"/v1/wallets/{wallet['id']}", headers={"X-Mock-Fault": "reset"})
+    entries = api.get("/_mock/journal").json["items"]
+    assert [(e["status"], e["fault"]) for e in entries[:2]] == [
+        (499, {"kind": "reset", "rule": None}),
+        (404, {"kind": "status", "rule": None, "status": 404})]
+
+
 def test_faults_hold_no_longer_than_the_sandbox_allows():
     client = create_app(fault_max_hold=1, log_requests=False).test_client()
     reply = client.post("/_mock/faults", json={"timeout": "3600s", "latency": "5s..7200s"})
