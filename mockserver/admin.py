@@ -220,26 +220,30 @@ def _object_body(allowed: tuple[str, ...]) -> dict[str, Any]:
 # ---- recording ---------------------------------------------------------------------------------
 
 def record(store: Store, response: Response) -> None:
-    """Journal one API request in its key's world (the app's after_request; kept cheap)."""
-    api_key = request.headers.get(auth.API_KEY_HEADER)
-    if not api_key or request.path.startswith("/_mock/"):
+    """Journal one API request in its key's world (the app's after_request; kept cheap).
+
+    Flask's ``request`` and ``g`` are proxies that cost a lookup per use: bind them once.
+    """
+    req = request._get_current_object()
+    headers = req.headers
+    api_key = headers.get(auth.API_KEY_HEADER)
+    path = req.path
+    if not api_key or path.startswith("/_mock/"):
         return
     try:
-        w = store.world(api_key, request.headers.get(auth.ENVIRONMENT_HEADER, ""))
+        w = store.world(api_key, headers.get(auth.ENVIRONMENT_HEADER, ""))
     except errors.ApiError:     # no room for another world: the answer already says so
         return
     if not w.journal.size:
         return
-    started = g.get("started")
+    context = g._get_current_object().__dict__
+    started = context.get("started")
     elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
-    w.journal.record(journal.new_entry(
-        datetime.now(timezone.utc), request.method, request.path,
-        request.query_string, _body(), response.status_code, elapsed,
-        g.get("request_id", ""), auth.mask(api_key), g.get("fault")))
-
-
-def _body() -> bytes:
     try:
-        return request.get_data(cache=True)
+        body = req.get_data(cache=True)
     except HTTPException:     # a body over the size limit: the journal keeps none of it
-        return b""
+        body = b""
+    w.journal.record(journal.new_entry(
+        datetime.now(timezone.utc), req.method, path, req.query_string, body,
+        response.status_code, elapsed, context.get("request_id", ""), auth.mask(api_key),
+        context.get("fault")))
