@@ -76,6 +76,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     sandbox = Sandbox(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # A path with "//" (an id or lookup key holding "/") is a plain 404, not a 308 to another path.
+    app.url_map.merge_slashes = False
     app.extensions["mockserver"] = sandbox
     app.wsgi_app = fault_http.ConnectionDrops(app.wsgi_app)
     app.register_blueprint(fault_blueprint(sandbox.faults))

@@ -289,6 +289,8 @@ def test_a_missing_content_type_is_read_as_json(http):
     ("GET", "/v1/nope", 404, "Route not found"),
     ("GET", "/v2/wallets", 404, "Route not found"),
     ("GET", "/v1/wallets/a%2Fb", 404, "Route not found"),
+    ("GET", "/v1/customers/lookup/a%2F%2Fb", 404, "Route not found"),    # never a 308 elsewhere
+    ("GET", "/v1//customers", 404, "Route not found"),
     ("PATCH", "/v1/wallets/wallet_1", 405, "Method not allowed"),
     ("DELETE", "/v1/wallets", 405, "Method not allowed"),
 ])
