@@ -15,7 +15,8 @@ import time
 from flask import Response, g, request
 
 from . import auth, errors, jsonio
-from .faults import Fault, FaultEngine, FaultError, error_message, parse_prefer
+from .faults import (DEFAULT_RETRY_AFTER, Fault, FaultEngine, FaultError, error_message,
+                     parse_prefer)
 from .server import DROP_CONNECTION
 
 FAULT_HEADER = "X-Mock-Fault"
@@ -42,7 +43,8 @@ def decide(engine: FaultEngine, operation_id: str, declared: dict, api_key: str)
         raise _bad_header(PREFER_HEADER, error) from None
     if code is not None:
         if code >= 400:
-            return Fault(kind="status", status=code)
+            return Fault(kind="status", status=code,
+                         retry_after=DEFAULT_RETRY_AFTER if code == 429 else None)
         if str(code) not in declared:
             raise errors.validation(
                 f"Prefer: code={code} is not a response of {operation_id}",

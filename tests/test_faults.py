@@ -267,6 +267,7 @@ def test_prism_prefer_code(client, wallet):
     reply = client.call("GET", path, headers={"Prefer": "code=404"})
     assert reply.status_code == 404 and reply.json()["error"]["message"] == "Resource not found"
     assert client.call("GET", path, headers={"Prefer": "code=200"}).json()["id"] == wallet["id"]
+    assert client.call("GET", path, headers={"Prefer": "code=429"}).headers["Retry-After"] == "1"
     reply = client.call("GET", path, headers={"Prefer": "code=201"})
     assert reply.status_code == 400
     assert reply.json()["error"]["message"] == "Prefer: code=201 is not a response of getWallet"
