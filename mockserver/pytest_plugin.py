@@ -19,7 +19,6 @@ for one of these fixtures, so installing the package costs other suites nothing.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -200,17 +199,15 @@ def flexprice_server(request: pytest.FixtureRequest,
     if url:
         yield FlexpriceServer(url, admin_token=token)
         return
-    from .server import make_server
+    from .server import BackgroundServer
 
     app = _build_app(flexprice_settings)
-    server = make_server(app, flexprice_settings.host, flexprice_settings.port,
-                         flexprice_settings.threads)
-    thread = threading.Thread(target=server.run, name="flexprice-mock", daemon=True)
-    thread.start()
+    server = BackgroundServer(app, flexprice_settings.host, flexprice_settings.port,
+                              flexprice_settings.threads)
     try:
-        yield FlexpriceServer(f"http://{flexprice_settings.host}:{server.effective_port}", app, token)
+        yield FlexpriceServer(server.url, app, token)
     finally:
-        server.close()      # the daemon thread ends with the process
+        server.stop()
 
 
 @pytest.fixture

@@ -63,6 +63,22 @@ def make_server(app, host: str, port: int, threads: int):
     return server
 
 
+class BackgroundServer:
+    """The app served on a socket from a daemon thread: for test suites (and the pytest plugin)."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 8):
+        self._server = make_server(app, host, port, threads)
+        self.url = f"http://{host}:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._server.run, name="flexprice-mock", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        # Let requests still held (e.g. by a timeout fault) finish before the sockets close,
+        # so no worker thread writes to a closed descriptor.
+        self._server.task_dispatcher.shutdown(timeout=timeout)
+        self._server.close()
+
+
 def serve(app, host: str, port: int, threads: int) -> None:
     """Serve until Ctrl-C or SIGTERM, then close the listening socket and return."""
     server = make_server(app, host, port, threads)

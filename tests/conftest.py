@@ -5,7 +5,6 @@ Every response that reaches a test through ``api`` or ``http`` is checked agains
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +15,7 @@ import requests
 import simplejson
 
 from mockserver import create_app
-from mockserver.server import make_server
+from mockserver.server import BackgroundServer
 
 from .contract import assert_conforms
 
@@ -80,11 +79,9 @@ def app():
 @pytest.fixture(scope="session")
 def live_url(app):
     """The same app served by waitress on a free loopback port, for tests that need a socket."""
-    server = make_server(app, "127.0.0.1", 0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    server = BackgroundServer(app)
+    yield server.url
+    server.stop()
 
 
 def new_key() -> str:
