@@ -22,8 +22,8 @@ from schemathesis.checks import allow_header_conformance, ignored_auth, positive
 from mockserver import create_app
 from mockserver.spec import DEFAULT_SPEC
 
-EXAMPLES = int(os.environ.get("FLEXPRICE_FUZZ_EXAMPLES", "60"))
-STATEFUL_RUNS = int(os.environ.get("FLEXPRICE_FUZZ_STATEFUL_RUNS", str(max(EXAMPLES // 2, 10))))
+EXAMPLES = int(os.environ.get("FLEXPRICE_FUZZ_EXAMPLES", "200"))
+STATEFUL_RUNS = int(os.environ.get("FLEXPRICE_FUZZ_STATEFUL_RUNS", str(EXAMPLES)))
 RANDOM = os.environ.get("FLEXPRICE_FUZZ_RANDOM", "") not in ("", "0")
 
 EXCLUDED_CHECKS = [
