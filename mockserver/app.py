@@ -164,7 +164,6 @@ def _operation_view(sandbox: Sandbox, op: Operation):
         api_key = request.headers.get(auth.API_KEY_HEADER)
         if not api_key:
             return json_response(401, auth.UNAUTHORIZED)
-        world = sandbox.store.world(api_key, request.headers.get(auth.ENVIRONMENT_HEADER, ""))
         try:
             fault = fault_http.decide(sandbox.faults, op.operation_id, op.responses, api_key)
         except errors.ApiError as error:
@@ -176,6 +175,8 @@ def _operation_view(sandbox: Sandbox, op: Operation):
         try:
             params = validation.check_parameters(op, path_args, request.args)
             body = validation.check_body(op, request.get_data, request.headers.get("Content-Type"))
+            # Only now: a request refused by validation never creates a world.
+            world = sandbox.store.world(api_key, request.headers.get(auth.ENVIRONMENT_HEADER, ""))
             with world.lock:
                 if grows_world:
                     world.ensure_room(sandbox.settings.max_objects_per_world)

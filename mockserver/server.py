@@ -56,9 +56,11 @@ class _DroppableChannel(HTTPChannel):
 
 
 def make_server(app, host: str, port: int, threads: int):
-    # No proxy headers, no long URIs: the defaults are fine; channel_timeout bounds idle sockets.
+    # channel_timeout bounds idle sockets. The app answers an oversized body with 413 in the API's
+    # envelope; waitress's own cap (8x larger) only stops absurd bodies before they are buffered.
+    max_body = app.extensions["mockserver"].settings.max_body_bytes
     server = create_server(app, host=host, port=port, threads=threads, ident="flexprice-mock",
-                           channel_timeout=120)
+                           channel_timeout=120, max_request_body_size=8 * max_body)
     server.channel_class = _DroppableChannel
     return server
 
