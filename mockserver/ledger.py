@@ -32,6 +32,7 @@ def _record(world: World, wallet: Wallet, kind: str, credits: Decimal, reason: s
         transaction_reason=reason, reference_type=reference_type,
         reference_id=reference_id or txn_id, created_at=now, **extra)
     world.transactions.setdefault(wallet.id, []).append(txn)
+    world.transaction_count += 1
     set_credit_balance(wallet, exact_after, now)
     return txn
 

@@ -79,6 +79,7 @@ def restore(world: World, document: Any) -> None:
     world.wallets.update(parsed.wallets)
     world.wallets_by_customer.update(parsed.wallets_by_customer)
     world.transactions.update(parsed.transactions)
+    world.transaction_count = sum(map(len, parsed.transactions.values()))
     world.top_ups.update(parsed.top_ups)
     world.next_expiry.update(parsed.next_expiry)
     if parsed.clock is not None:

@@ -105,6 +105,7 @@ class World:
         self.wallets: dict[str, Wallet] = {}
         self.wallets_by_customer: dict[str, list[str]] = {}
         self.transactions: dict[str, list[Transaction]] = {}  # wallet id -> oldest first
+        self.transaction_count = 0                             # kept, so counting costs nothing
         self.top_ups: dict[str, TopUpRecord] = {}              # idempotency key -> first result
         self.next_expiry: dict[str, datetime] = {}             # wallet id -> soonest unexpired grant
 
@@ -116,8 +117,7 @@ class World:
 
     def object_count(self) -> int:
         """Customers, wallets and transactions held: what a world's memory grows with."""
-        return (len(self.customers) + len(self.wallets)
-                + sum(len(found) for found in self.transactions.values()))
+        return len(self.customers) + len(self.wallets) + self.transaction_count
 
     def ensure_room(self, limit: int) -> None:
         """Refuse (429) to add objects to a world that already holds ``limit`` of them."""
@@ -134,6 +134,7 @@ class World:
         self.wallets.clear()
         self.wallets_by_customer.clear()
         self.transactions.clear()
+        self.transaction_count = 0
         self.top_ups.clear()
         self.next_expiry.clear()
 

@@ -87,3 +87,13 @@ def test_concurrent_top_ups_lose_nothing(world):
         t.join()
     assert wallet.credit_balance == Decimal(8)
     assert len(world.transactions[wallet.id]) == 800
+
+
+def test_object_count_follows_every_write(world):
+    wallet = wallets.create(world, {"customer_id": "c", "currency": "usd", "initial_credits_to_load": 2})
+    top_up(world, wallet, 1)
+    wallets.terminate(world, wallet.id)
+    held = sum(len(found) for found in world.transactions.values())
+    assert held == 3 and world.object_count() == len(world.wallets) + held
+    world.clear()
+    assert world.object_count() == 0
