@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Request, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import auth, errors, fixtures, jsonio, journal, statefile, timetravel, validation, views
@@ -219,12 +219,11 @@ def _object_body(allowed: tuple[str, ...]) -> dict[str, Any]:
 
 # ---- recording ---------------------------------------------------------------------------------
 
-def record(store: Store, response: Response) -> None:
+def record(store: Store, req: Request, context: dict, response: Response) -> None:
     """Journal one API request in its key's world (the app's after_request; kept cheap).
 
-    Flask's ``request`` and ``g`` are proxies that cost a lookup per use: bind them once.
+    ``req`` is Flask's request and ``context`` the attributes of ``g``, resolved once by the caller.
     """
-    req = request._get_current_object()
     headers = req.headers
     api_key = headers.get(auth.API_KEY_HEADER)
     path = req.path
@@ -236,7 +235,6 @@ def record(store: Store, response: Response) -> None:
         return
     if not w.journal.size:
         return
-    context = g._get_current_object().__dict__
     started = context.get("started")
     elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
     try:

@@ -60,6 +60,21 @@ def _is_loopback(address: str | None) -> bool:
         return False
 
 
+def _admin_gate(settings: Settings, req) -> Response | None:
+    """Controls (/_mock/..., whoever adds them) answer loopback clients only, or, with an admin
+    token configured, whoever sends it; the health check stays open for probes."""
+    if settings.admin_token is None:
+        if _is_loopback(req.remote_addr):
+            return None
+        reason = "sandbox controls answer loopback clients only (or configure an admin token)"
+    else:
+        sent = req.headers.get(ADMIN_TOKEN_HEADER, "")
+        if hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
+            return None
+        reason = f"sandbox controls need the {ADMIN_TOKEN_HEADER} header with the admin token"
+    return error_response(errors.ApiError(403, "Forbidden", reason, {"path": req.path}))
+
+
 def json_response(status: int, body: Any) -> Response:
     if body is None:
         return Response(status=status)
@@ -91,37 +106,29 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
                          view_func=_operation_view(sandbox, op), methods=[op.method])
 
     @app.before_request
-    def start() -> None:
-        g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-ID") or sandbox.request_ids.ulid(
+    def begin() -> Response | None:
+        # One hook, and Flask's proxies resolved once: this runs on every request.
+        req = request._get_current_object()
+        context = g._get_current_object()
+        context.started = time.perf_counter()
+        context.request_id = req.headers.get("X-Request-ID") or sandbox.request_ids.ulid(
             int(time.time() * 1000))
-
-    @app.before_request
-    def admin_gate() -> Response | None:
-        # Controls (/_mock/..., whoever adds them) answer loopback clients only, or, with an admin
-        # token configured, whoever sends it; the health check stays open for probes.
-        if not request.path.startswith(ADMIN_PREFIX) or request.path == HEALTH_PATH:
-            return None
-        if settings.admin_token is None:
-            if _is_loopback(request.remote_addr):
-                return None
-            reason = "sandbox controls answer loopback clients only (or configure an admin token)"
-        else:
-            sent = request.headers.get(ADMIN_TOKEN_HEADER, "")
-            if hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
-                return None
-            reason = f"sandbox controls need the {ADMIN_TOKEN_HEADER} header with the admin token"
-        return error_response(errors.ApiError(403, "Forbidden", reason, {"path": request.path}))
+        path = req.path
+        if path.startswith(ADMIN_PREFIX) and path != HEALTH_PATH:
+            return _admin_gate(settings, req)
+        return None
 
     @app.after_request
     def finish(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        admin.record(sandbox.store, response)
+        req = request._get_current_object()
+        context = vars(g._get_current_object())
+        request_id = context.get("request_id", "")
+        response.headers["X-Request-ID"] = request_id
+        admin.record(sandbox.store, req, context, response)
         if settings.log_requests:
-            elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-            log.info("%s %s %d %.1fms key=%s rid=%s", request.method, request.path,
-                     response.status_code, elapsed,
-                     auth.mask(request.headers.get(auth.API_KEY_HEADER)), g.get("request_id"))
+            elapsed = (time.perf_counter() - context.get("started", time.perf_counter())) * 1000
+            log.info("%s %s %d %.1fms key=%s rid=%s", req.method, req.path, response.status_code,
+                     elapsed, auth.mask(req.headers.get(auth.API_KEY_HEADER)), request_id)
         return response
 
     @app.errorhandler(HTTPException)
@@ -161,11 +168,13 @@ def _operation_view(sandbox: Sandbox, op: Operation):
     grows_world = op.operation_id in GROWS_WORLD
 
     def view(**path_args: str) -> Response:
-        api_key = request.headers.get(auth.API_KEY_HEADER)
+        req = request._get_current_object()
+        headers = req.headers
+        api_key = headers.get(auth.API_KEY_HEADER)
         if not api_key:
             return json_response(401, auth.UNAUTHORIZED)
         try:
-            fault = fault_http.decide(sandbox.faults, op.operation_id, op.responses, api_key)
+            fault = fault_http.decide(sandbox.faults, op.operation_id, op.responses, api_key, req)
         except errors.ApiError as error:
             return error_response(error)
         if fault is not None:
@@ -173,10 +182,9 @@ def _operation_view(sandbox: Sandbox, op: Operation):
             if early is not None:
                 return early
         try:
-            params = validation.check_parameters(op, path_args, request.args)
-            body = validation.check_body(op, request.get_data, request.headers.get("Content-Type"))
-            # Only now: a request refused by validation never creates a world.
-            world = sandbox.store.world(api_key, request.headers.get(auth.ENVIRONMENT_HEADER, ""))
+            params = validation.check_parameters(op, path_args, req.args)
+            body = validation.check_body(op, req.get_data, headers.get("Content-Type"))
+            world = sandbox.store.world(api_key, headers.get(auth.ENVIRONMENT_HEADER, ""))
             with world.lock:
                 if grows_world:
                     world.ensure_room(sandbox.settings.max_objects_per_world)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Response, g, request
+from flask import Request, Response, g, request
 
 from . import auth, errors, jsonio
 from .faults import (DEFAULT_RETRY_AFTER, Fault, FaultEngine, FaultError, error_message,
@@ -29,16 +29,18 @@ class ConnectionDropped(ConnectionError):
     """A fault dropped the connection, and no socket was there to drop (in-process client)."""
 
 
-def decide(engine: FaultEngine, operation_id: str, declared: dict, api_key: str) -> Fault | None:
+def decide(engine: FaultEngine, operation_id: str, declared: dict, api_key: str,
+           req: Request) -> Fault | None:
     """The fault this request gets, or None; a bad fault header is the client's 400."""
-    header = request.headers.get(FAULT_HEADER)
+    headers = req.headers
+    header = headers.get(FAULT_HEADER)
     if header is not None:
         try:
             return engine.one_off(header)
         except FaultError as error:
             raise _bad_header(FAULT_HEADER, error) from None
     try:
-        code = parse_prefer(request.headers.get(PREFER_HEADER))
+        code = parse_prefer(headers.get(PREFER_HEADER))
     except FaultError as error:
         raise _bad_header(PREFER_HEADER, error) from None
     if code is not None:
@@ -51,7 +53,7 @@ def decide(engine: FaultEngine, operation_id: str, declared: dict, api_key: str)
                 "prefer code not declared", header=PREFER_HEADER,
                 declared=sorted(declared))
         # A declared success code is what the handler answers anyway.
-    return engine.decide(request.method, request.path, operation_id, api_key)
+    return engine.decide(req.method, req.path, operation_id, api_key)
 
 
 def _bad_header(header: str, error: FaultError) -> errors.ApiError:
