@@ -6,5 +6,8 @@ from typing import Any
 import simplejson
 
 
+_ENCODER = simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
-    return simplejson.dumps(value, use_decimal=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
