@@ -84,6 +84,7 @@ class Target:
     startup_s: float = 0.0
     log: Path | None = None
     env: dict = field(default_factory=dict)
+    cwd: Path = ROOT
 
     @property
     def base(self) -> str:
@@ -98,7 +99,7 @@ class Target:
         logf = open(self.log, "wb")
         t0 = time.perf_counter()
         # own session so that stop() can end the whole process group it made, and only that
-        self.proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT,
+        self.proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=self.cwd,
                                      env={**os.environ, **self.env}, start_new_session=True,
                                      preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         logf.close()
@@ -157,9 +158,11 @@ def rss_mb(pid: int) -> float:
 
 
 def ours(extra: list[str] | None = None) -> Target:
-    # started as the README starts it: the console script on its defaults, only the port chosen
+    # started as the README starts it: the console script on its defaults, only the port chosen;
+    # run from bench/results, not the repo root, whose ./fixtures it would load into every world
+    RESULTS.mkdir(exist_ok=True)
     return Target("ours", [need("flexprice-mock"), "--port", "{port}", *(extra or [])],
-                  prefix="/v1", health="/_mock/health")
+                  prefix="/v1", health="/_mock/health", cwd=RESULTS)
 
 
 def prism() -> Target:

@@ -1,6 +1,6 @@
 """Benchmark of issue 6: our sandbox vs Stoplight Prism vs a bare Flask ceiling, side by side.
 
-    python bench/run.py                  # full run, ~6 min of load plus the memory part
+    python bench/run.py                  # full run: ~10 min of load, then the memory part
     python bench/run.py --quick          # short durations, for a smoke test
     python bench/run.py --targets prism,ceiling --no-memory
 
@@ -237,7 +237,8 @@ def main() -> None:
             print(f"memory part failed: {e}", flush=True)
 
     lines = ["", "## Throughput and latency (wrk, same machine)", ""] + table(res, a)
-    lines += ["", "`!` = some non-2xx answers or errors (see JSON).", "",
+    lines += ["", "Prism answers the same operations at /wallets... (it ignores the spec's `servers`). "
+              "`!` = some non-2xx answers or errors (see JSON).", "",
               "## Server CPU per request (lower is better)", ""] + cpu_table(res, a)
     lines += ["", "## Start to healthy", "",
               "| server | median ms | worst ms |", "|---|---|---|"]
