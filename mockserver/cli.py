@@ -73,5 +73,5 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, FaultFileError, FixtureError) as exc:
         print(f"flexprice-mock: {exc}", file=sys.stderr)
         return 2
-    serve(app, settings.host, settings.port, settings.threads)
+    serve(app, settings)
     return 0

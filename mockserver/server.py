@@ -16,6 +16,8 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 from waitress.task import WSGITask
 
+from .config import Settings
+
 log = logging.getLogger("mockserver")
 
 # The application may call ``environ[DROP_CONNECTION](reset=...)`` to end the connection instead
@@ -56,12 +58,12 @@ class _DroppableChannel(HTTPChannel):
     task_class = _DroppableTask
 
 
-def make_server(app, host: str, port: int, threads: int):
+def make_server(app, host: str, port: int, threads: int,
+                max_body_bytes: int = Settings.max_body_bytes):
     # channel_timeout bounds idle sockets. The app answers an oversized body with 413 in the API's
     # envelope; waitress's own cap (8x larger) only stops absurd bodies before they are buffered.
-    max_body = app.extensions["mockserver"].settings.max_body_bytes
     server = create_server(app, host=host, port=port, threads=threads, ident="flexprice-mock",
-                           channel_timeout=120, max_request_body_size=8 * max_body)
+                           channel_timeout=120, max_request_body_size=8 * max_body_bytes)
     server.channel_class = _DroppableChannel
     return server
 
@@ -81,7 +83,8 @@ class BackgroundServer:
     """The app served on a socket from a daemon thread: for test suites (and the pytest plugin)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 8):
-        self._server = make_server(app, host, port, threads)
+        settings = app.extensions["mockserver"].settings
+        self._server = make_server(app, host, port, threads, settings.max_body_bytes)
         self.url = f"http://{host}:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="flexprice-mock", daemon=True)
         self._thread.start()
@@ -93,9 +96,10 @@ class BackgroundServer:
         self._server.close()
 
 
-def serve(app, host: str, port: int, threads: int) -> None:
+def serve(app, settings: Settings) -> None:
     """Serve until Ctrl-C or SIGTERM, then close the listening socket and return."""
-    server = make_server(app, host, port, threads)
+    host = settings.host
+    server = make_server(app, host, settings.port, settings.threads, settings.max_body_bytes)
     tune_garbage_collector()
 
     def stop(signum, frame):
