@@ -17,19 +17,26 @@ FALLBACK_THREADS = 8  # the thread count the sandbox documents, if mockserver ca
 
 
 def make_server(host: str, port: int):
-    """A waitress server made by the sandbox's own factory (same threads, timeouts, ...), so
-    the only difference from `flexprice-mock` is the app; plain waitress if there is none."""
+    """A waitress server made by the sandbox's own factory (same threads, timeouts, ...) and its
+    garbage-collector tuning, so the only difference from `flexprice-mock` is the app; plain
+    waitress if the sandbox can't be imported or its factory can't serve a foreign app."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # works from a fresh clone
     try:
+        from mockserver import server
         from mockserver.config import Settings
-        from mockserver.server import make_server as ours
-    except ImportError:
+        threads = Settings.from_env().threads
+        made = server.make_server(app, host, port, threads)
+    except Exception as exc:  # noqa: BLE001 - any mismatch: say so and use the documented default
         from waitress.server import create_server
-        print(f"ceiling: mockserver not importable; waitress threads={FALLBACK_THREADS}", flush=True)
+        print(f"ceiling: mockserver's server factory unusable ({exc!r}); "
+              f"plain waitress, threads={FALLBACK_THREADS}", flush=True)
         return create_server(app, host=host, port=port, threads=FALLBACK_THREADS)
-    threads = Settings.from_env().threads
-    print(f"ceiling: mockserver.server.make_server, threads={threads}", flush=True)
-    return ours(app, host, port, threads)
+    tune = getattr(server, "tune_garbage_collector", None)
+    if tune:
+        tune()
+    print(f"ceiling: mockserver.server.make_server, threads={threads}"
+          + (", tune_garbage_collector()" if tune else ""), flush=True)
+    return made
 
 
 WALLET = {"id": "wallet_01JW2K8X9F7QZ3M5N6P7R8S9TV", "customer_id": "cust_1", "currency": "usd",
