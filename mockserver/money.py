@@ -20,8 +20,18 @@ _EXACT = Context(prec=60)
 _DIVISION = Context(prec=16)
 
 
+# Decimals are immutable, and a world holds several per wallet and per transaction, mostly the
+# same few values (0, 1, 100, ...): stored amounts share one object per value, up to a bound.
+_SHARED: dict[Decimal, Decimal] = {}
+_SHARED_MAX = 4096
+
+
 def amount(value: Decimal) -> Decimal:
-    return value.quantize(AMOUNT_PLACES, rounding=ROUND_HALF_UP, context=_EXACT)
+    rounded = value.quantize(AMOUNT_PLACES, rounding=ROUND_HALF_UP, context=_EXACT)
+    shared = _SHARED.get(rounded)
+    if shared is None and len(_SHARED) < _SHARED_MAX:
+        shared = _SHARED.setdefault(rounded, rounded)
+    return shared if shared is not None else rounded
 
 
 def available(value: Decimal) -> Decimal:

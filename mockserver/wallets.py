@@ -6,6 +6,7 @@ against the spec) and return domain objects, or raise ``ApiError``. No HTTP here
 """
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from . import errors, ledger, money
 from .clock import UTC, format_timestamp, parse_timestamp
 from .store import TopUpRecord, Transaction, Wallet, World
 
+# Shared by every wallet created without a config (configs are replaced, never changed in place).
 DEFAULT_CONFIG = {"allowed_price_types": ["ALL"]}
 TOP_UP_REASONS = ("FREE_CREDIT_GRANT", "PURCHASED_CREDIT_INVOICED", "PURCHASED_CREDIT_DIRECT",
                   "SUBSCRIPTION_CREDIT_GRANT")
@@ -116,10 +118,11 @@ def create(world: World, body: dict[str, Any]) -> Wallet:
 
     wallet = Wallet(
         id=world.new_id("wallet_", now), customer_id=customer_id, currency=normalized_currency,
-        wallet_type=wallet_type, name=body.get("name") or DEFAULT_NAMES[wallet_type] + currency,
+        wallet_type=wallet_type,
+        name=body.get("name") or sys.intern(DEFAULT_NAMES[wallet_type] + currency),
         conversion_rate=rate, created_at=now, updated_at=now,
         description=body.get("description", ""), metadata=dict(body.get("metadata") or {}),
-        config=_copy_config(body.get("config", DEFAULT_CONFIG)),
+        config=_copy_config(body["config"]) if "config" in body else DEFAULT_CONFIG,
         auto_topup_trigger=body.get("auto_topup_trigger") or "disabled",
         auto_topup_min_balance=money.amount(_bounded("auto_topup_min_balance",
                                                      body.get("auto_topup_min_balance", 0))),
