@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
+from . import logs
 from .config import ENV_PREFIX, Settings
 from .faults import FaultFileError
 from .fixtures import FixtureError
@@ -48,18 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def configure_logging() -> None:
-    """One line per request on stderr, cheaply: the server's log records need no caller, thread
-    or process information (the logging docs' own advice for speed), so none is gathered."""
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    configure_logging()
+    logs.configure()
     no_fixtures = vars(args).pop("no_fixtures")
     settings = Settings.from_env(**vars(args))
     if no_fixtures:
