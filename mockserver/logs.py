@@ -52,10 +52,14 @@ def configure() -> None:
     records (the logging documentation's own advice when speed matters)."""
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    # Our own buffered writer on stderr's descriptor: sys.stderr writes through on every line.
-    stream = io.TextIOWrapper(io.BufferedWriter(io.FileIO(sys.stderr.fileno(), "w", closefd=False),
-                                                buffer_size=64 * 1024),
-                              encoding="utf-8", errors="backslashreplace")
-    handler = BatchedStreamHandler(stream)
+    try:
+        # Our own buffered writer on stderr's descriptor: sys.stderr writes through on every line.
+        raw = io.FileIO(sys.stderr.fileno(), "w", closefd=False)
+    except (AttributeError, OSError, ValueError):     # stderr replaced, e.g. captured by a test
+        handler = logging.StreamHandler(sys.stderr)
+    else:
+        stream = io.TextIOWrapper(io.BufferedWriter(raw, buffer_size=64 * 1024),
+                                  encoding="utf-8", errors="backslashreplace")
+        handler = BatchedStreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
