@@ -1,4 +1,4 @@
-"""Benchmark of issue 6: our sandbox vs Stoplight Prism vs a bare Flask ceiling, side by side.
+"""Benchmark: our sandbox vs Stoplight Prism vs a bare Flask ceiling, side by side.
 
     python bench/run.py                  # full run: ~10 min of load, then the memory part
     python bench/run.py --quick          # short durations, for a smoke test
@@ -20,7 +20,7 @@ import time
 import harness
 from harness import ENDPOINTS, RESULTS, need, wrk
 
-GATED = ("create", "get")   # the endpoints the issue sets targets for
+GATED = ("create", "get")   # the endpoints with throughput targets
 FACTORIES = {"ours": harness.ours, "prism": harness.prism, "ceiling": harness.ceiling}
 
 
@@ -165,7 +165,7 @@ def cpu_table(res: dict, a) -> list[str]:
 
 
 def verdicts(res: dict, mem: dict | None, a) -> list[tuple[str, bool, str]]:
-    """The issue's targets, each with pass/fail and the figure behind it."""
+    """The performance targets, each with pass/fail and the figure behind it."""
     out = []
     if "ours" not in res:
         return out
