@@ -173,6 +173,8 @@ def _coerce(param: Parameter, raw: str) -> Any:
             raise ValueError("must be true or false")
         return lowered in ("true", "1")
     if kind == "array":
+        if not raw.strip():
+            raise ValueError("must be a comma-separated list of values, not empty")
         item = Parameter(param.name, param.location, False, param.schema.get("items") or {})
         return [_coerce(item, part) for part in raw.split(",") if part != ""]
     return raw

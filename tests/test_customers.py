@@ -110,3 +110,10 @@ def test_delete_refused_while_wallets_are_active(api):
     assert api.get("/v1/customers/lookup/del").status == 404
     assert api.delete(f"/v1/customers/{customer['id']}").error["message"] == "Customer does not exist"
     assert api.post("/v1/customers", {"external_id": "del", "name": "New"}).status == 201
+
+
+def test_an_empty_list_parameter_is_refused(api):
+    reply = api.get("/v1/customers?customer_ids=")
+    assert reply.status == 400
+    assert reply.error["message"] == (
+        "query parameter customer_ids must be a comma-separated list of values, not empty")

@@ -71,6 +71,22 @@ def after_call(context, case, response):
     TALLY.count(response.status_code)
 
 
+LIST_PARAMETERS = {p.name for op in FUZZ_APP.extensions["mockserver"].spec.operations
+                   for p in op.parameters if p.location == "query" and p.type == "array"}
+
+
+@schema.hook
+def filter_query(context, query):
+    """Skip 'invalid' query values that read as valid ones once written in a URL: a scalar for a
+    list parameter (``customer_ids=false`` is the list ``["false"]``), or an object (its keys
+    become other, unknown parameters). The server cannot tell them apart, nor could the cloud."""
+    if not query:
+        return True
+    return not any(isinstance(value, dict)
+                   or (name in LIST_PARAMETERS and not isinstance(value, list))
+                   for name, value in query.items())
+
+
 @schema.parametrize()
 @settings(suppress_health_check=list(HealthCheck), deadline=None)
 def test_every_operation_answers_within_the_spec(case):
