@@ -88,16 +88,22 @@ def new_key() -> str:
     return f"sk_test_{uuid.uuid4().hex}"
 
 
-@pytest.fixture
-def api(app) -> Api:
-    """In-process client (Flask test client) with a fresh API key: an empty world per test."""
+def client_of(app, environ: dict | None = None) -> Api:
+    """An in-process client (Flask test client) of ``app`` with a fresh API key; ``environ``
+    sets WSGI values such as REMOTE_ADDR."""
     client = app.test_client()
 
     def send(method, path, data, headers):
-        r = client.open(path, method=method, data=data, headers=headers)
+        r = client.open(path, method=method, data=data, headers=headers, environ_base=environ or {})
         return Reply(r.status_code, r.headers, r.get_data())
 
     return Api(send, new_key())
+
+
+@pytest.fixture
+def api(app) -> Api:
+    """In-process client of the session's app with a fresh API key: an empty world per test."""
+    return client_of(app)
 
 
 @pytest.fixture

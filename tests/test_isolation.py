@@ -15,7 +15,7 @@ from mockserver.auth import mask
 from mockserver.cli import parse_args
 from mockserver.config import Settings
 
-from .conftest import Api, Reply, new_key
+from .conftest import Api, client_of, new_key
 
 # ---- no cross-key visibility ------------------------------------------------------------------
 
@@ -30,16 +30,6 @@ WALLET = st.fixed_dictionaries({"currency": st.sampled_from(["usd", "eur", "inr"
 WORLD = st.lists(st.tuples(CUSTOMER, st.lists(WALLET, max_size=2)), min_size=1, max_size=4)
 # Every key but the owner must see (nothing) the same as a fresh key, also in another environment.
 OUTSIDERS = [(lambda key: key + "x", ""), (lambda key: key.upper(), ""), (lambda key: key, "other-env")]
-
-
-def client_of(app, environ: dict | None = None) -> Api:
-    client = app.test_client()
-
-    def send(method, path, data, headers):
-        r = client.open(path, method=method, data=data, headers=headers, environ_base=environ or {})
-        return Reply(r.status_code, r.headers, r.get_data())
-
-    return Api(send, new_key())
 
 
 def fill(owner: Api, world: list) -> tuple[list[dict], list[dict]]:

@@ -9,17 +9,7 @@ import pytest
 
 from mockserver import create_app, operations
 
-from .conftest import Api, Reply, new_key
-
-
-def client_of(app) -> Api:
-    client = app.test_client()
-
-    def send(method, path, data, headers):
-        r = client.open(path, method=method, data=data, headers=headers)
-        return Reply(r.status_code, r.headers, r.get_data())
-
-    return Api(send, new_key())
+from .conftest import client_of, new_key
 
 
 def test_the_suite_runs_with_the_self_check_on(app):
