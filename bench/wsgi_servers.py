@@ -86,8 +86,10 @@ def main() -> None:
                     runs[name].append(r)
             for name, rs in runs.items():
                 med = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p99_ms", "cpu_us_per_req")}
-                print(f"| {name} | {ENDPOINTS[op]} | {med['rps']:.0f} | {med['p99_ms']:.2f} | "
-                      f"{med['cpu_us_per_req']:.0f} |", flush=True)
+                # gunicorn serves from a child process, which the CPU reading does not see
+                cpu = f"{med['cpu_us_per_req']:.0f}" if med["cpu_us_per_req"] else "–"
+                print(f"| {name} | {ENDPOINTS[op]} | {med['rps']:.0f} | {med['p99_ms']:.2f} | {cpu} |",
+                      flush=True)
     finally:
         for t in targets.values():
             t.stop()
