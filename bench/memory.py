@@ -121,7 +121,7 @@ def table(m: dict) -> list[str]:
             f"({100 * m['rps_change']['get']:+.1f}%) | {o['rps']['create']:.0f} "
             f"({100 * m['rps_change']['create']:+.1f}%) |",
             f"| {n} wallets, {m['worlds']:,} worlds | {s['rss_mb']:.0f} | – | – |",
-            "", f"Start to healthy over these starts: "
+            "", "Start to healthy over these starts: "
             + ", ".join(f"{x * 1000:.0f} ms" for x in m["startup_s"])]
 
 
