@@ -20,10 +20,6 @@ from .store import Store, World
 JOURNAL_FILTERS = ("method", "path", "status", "limit")
 
 
-def _json(status: int, body: Any) -> Response:
-    return Response(jsonio.dumps(body), status=status, mimetype="application/json")
-
-
 def admin_blueprint(sandbox) -> Blueprint:
     """The ``/_mock/`` controls of one sandbox (its store, spec and fixtures)."""
     bp = Blueprint("mock_admin", __name__, url_prefix="/_mock")
@@ -31,7 +27,7 @@ def admin_blueprint(sandbox) -> Blueprint:
 
     @bp.errorhandler(errors.ApiError)
     def api_error(error: errors.ApiError) -> Response:
-        return _json(error.status, error.body())
+        return jsonio.response(error.status, error.body())
 
     def world() -> World:
         api_key = request.headers.get(auth.API_KEY_HEADER)
@@ -48,9 +44,9 @@ def admin_blueprint(sandbox) -> Blueprint:
         everything = _flag("all")
         api_key = request.headers.get(auth.API_KEY_HEADER)
         if everything or not api_key:
-            return _json(200, {"reset": store.reset(), "scope": "all"})
+            return jsonio.response(200, {"reset": store.reset(), "scope": "all"})
         environment = request.headers.get(auth.ENVIRONMENT_HEADER)
-        return _json(200, {"reset": store.reset(api_key, environment),
+        return jsonio.response(200, {"reset": store.reset(api_key, environment),
                            "scope": "key" if environment is None else "environment"})
 
     # ---- state -------------------------------------------------------------------------------
@@ -59,7 +55,7 @@ def admin_blueprint(sandbox) -> Blueprint:
     def export_state() -> Response:
         w = world()
         with w.lock:
-            return _json(200, statefile.export(w))
+            return jsonio.response(200, statefile.export(w))
 
     @bp.put("/state")
     def import_state() -> Response:
@@ -71,7 +67,7 @@ def admin_blueprint(sandbox) -> Blueprint:
             except statefile.StateError as error:
                 raise errors.validation(f"Invalid state document: {error}", "invalid state document",
                                         field=error.field, problem=error.problem) from None
-            return _json(200, {"customers": len(w.customers), "wallets": len(w.wallets),
+            return jsonio.response(200, {"customers": len(w.customers), "wallets": len(w.wallets),
                                "transactions": sum(map(len, w.transactions.values())),
                                "idempotency": len(w.top_ups), **timetravel.view(w)})
 
@@ -91,12 +87,12 @@ def admin_blueprint(sandbox) -> Blueprint:
         limit = _positive_int("limit")
         w = world()
         found = w.journal.entries(request.args.get("method"), request.args.get("path"), status, limit)
-        return _json(200, {"items": [journal.as_json(e) for e in found], "count": len(found),
+        return jsonio.response(200, {"items": [journal.as_json(e) for e in found], "count": len(found),
                            "capacity": w.journal.size})
 
     @bp.delete("/journal")
     def clear_journal() -> Response:
-        return _json(200, {"cleared": world().journal.clear()})
+        return jsonio.response(200, {"cleared": world().journal.clear()})
 
     # ---- fixtures ----------------------------------------------------------------------------
 
@@ -116,14 +112,14 @@ def admin_blueprint(sandbox) -> Blueprint:
             except fixtures.FixtureError as error:
                 statefile.restore(w, before)     # all or nothing
                 raise _fixture_error(error) from None
-            return _json(201, {"customers": [views.customer(w, c) for c in made_customers],
+            return jsonio.response(201, {"customers": [views.customer(w, c) for c in made_customers],
                                "wallets": [views.wallet(x) for x in made_wallets]})
 
     # ---- clock and ids -----------------------------------------------------------------------
 
     @bp.get("/clock")
     def read_clock() -> Response:
-        return _json(200, timetravel.view(world()))
+        return jsonio.response(200, timetravel.view(world()))
 
     @bp.put("/clock")
     def set_clock() -> Response:
@@ -169,13 +165,13 @@ def admin_blueprint(sandbox) -> Blueprint:
         w = world()
         with w.lock:
             w.ids = IdGenerator(seed)
-        return _json(200, {"seed": seed})
+        return jsonio.response(200, {"seed": seed})
 
     return bp
 
 
 def _clock_moved(w: World, expired) -> Response:
-    return _json(200, {**timetravel.view(w), "expired": [views.transaction(t) for t in expired]})
+    return jsonio.response(200, {**timetravel.view(w), "expired": [views.transaction(t) for t in expired]})
 
 
 def _fixture_error(error: fixtures.FixtureError) -> errors.ApiError:

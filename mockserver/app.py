@@ -24,7 +24,6 @@ from .spec import Operation, Spec
 from .store import Store
 
 log = logging.getLogger("mockserver")
-JSON = "application/json"
 ADMIN_PREFIX = "/_mock/"
 HEALTH_PATH = "/_mock/health"
 ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"
@@ -75,14 +74,8 @@ def _admin_gate(settings: Settings, req) -> Response | None:
     return error_response(errors.ApiError(403, "Forbidden", reason, {"path": req.path}))
 
 
-def json_response(status: int, body: Any) -> Response:
-    if body is None:
-        return Response(status=status)
-    return Response(jsonio.dumps(body), status=status, mimetype=JSON)
-
-
 def error_response(error: errors.ApiError) -> Response:
-    return json_response(error.status, error.body())
+    return jsonio.response(error.status, error.body())
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -157,7 +150,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     @app.get(HEALTH_PATH)
     def health() -> Response:
-        return json_response(200, {"status": "ok", "worlds": len(sandbox.store)})
+        return jsonio.response(200, {"status": "ok", "worlds": len(sandbox.store)})
 
     return app
 
@@ -172,7 +165,7 @@ def _operation_view(sandbox: Sandbox, op: Operation):
         headers = req.headers
         api_key = headers.get(auth.API_KEY_HEADER)
         if not api_key:
-            return json_response(401, auth.UNAUTHORIZED)
+            return jsonio.response(401, auth.UNAUTHORIZED)
         try:
             fault = fault_http.decide(sandbox.faults, op.operation_id, op.responses, api_key, req)
         except errors.ApiError as error:
@@ -193,7 +186,7 @@ def _operation_view(sandbox: Sandbox, op: Operation):
             status, payload = error.status, error.body()
         if check_responses:
             _self_check(op, status, payload)
-        response = json_response(status, payload)
+        response = jsonio.response(status, payload)
         return fault_http.after_handler(fault, response) if fault is not None else response
 
     view.__name__ = op.operation_id

@@ -93,7 +93,7 @@ def status_response(fault: Fault) -> Response:
     else:
         message, internal = error_message(status)
         body = errors.ApiError(status, fault.message or message, internal).body()
-    response = Response(jsonio.dumps(body), status=status, mimetype="application/json")
+    response = jsonio.response(status, body)
     if fault.retry_after is not None:
         response.headers["Retry-After"] = str(fault.retry_after)
     response.headers[FAULT_HEADER] = _label(fault)

@@ -6,7 +6,6 @@ with the header sees only that key's rules, so parallel tests never disturb each
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -14,12 +13,8 @@ from . import auth, errors, jsonio
 from .faults import FaultEngine, FaultError
 
 
-def _json(status: int, body: Any) -> Response:
-    return Response(jsonio.dumps(body), status=status, mimetype="application/json")
-
-
 def _error(error: errors.ApiError) -> Response:
-    return _json(error.status, error.body())
+    return jsonio.response(error.status, error.body())
 
 
 def _not_found(rule_id: str) -> Response:
@@ -49,25 +44,25 @@ def fault_blueprint(engine: FaultEngine) -> Blueprint:
             return _error(errors.validation(f"Invalid fault rule: {error}", str(error),
                                             field=error.field, problem=error.problem))
         added = [engine.get(rule.id) for rule in rules]
-        return _json(201, added if isinstance(body, list) else added[0])
+        return jsonio.response(201, added if isinstance(body, list) else added[0])
 
     @faults.get("")
     def list_rules() -> Response:
         rules = engine.rules(caller_key())
-        return _json(200, {"items": rules, "total": len(rules)})
+        return jsonio.response(200, {"items": rules, "total": len(rules)})
 
     @faults.get("/<rule_id>")
     def get_rule(rule_id: str) -> Response:
         rule = engine.get(rule_id)
-        return _json(200, rule) if rule else _not_found(rule_id)
+        return jsonio.response(200, rule) if rule else _not_found(rule_id)
 
     @faults.delete("/<rule_id>")
     def delete_rule(rule_id: str) -> Response:
         rule = engine.remove(rule_id)
-        return _json(200, rule) if rule else _not_found(rule_id)
+        return jsonio.response(200, rule) if rule else _not_found(rule_id)
 
     @faults.delete("")
     def clear() -> Response:
-        return _json(200, {"deleted": engine.clear(caller_key())})
+        return jsonio.response(200, {"deleted": engine.clear(caller_key())})
 
     return faults

@@ -4,6 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 import simplejson
+from flask import Response
+
+JSON = "application/json"
 
 
 _ENCODER = simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), ensure_ascii=False)
@@ -11,3 +14,10 @@ _ENCODER = simplejson.JSONEncoder(use_decimal=True, separators=(",", ":"), ensur
 
 def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+def response(status: int, body: Any) -> Response:
+    """An HTTP response carrying ``body`` as JSON; ``None`` is an empty body (204)."""
+    if body is None:
+        return Response(status=status)
+    return Response(dumps(body), status=status, mimetype=JSON)
