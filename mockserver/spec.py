@@ -57,6 +57,11 @@ class Parameter:
     def type(self) -> str:
         return self.schema.get("type", "string")
 
+    @property
+    def item_type(self) -> str:
+        """The type of an array parameter's items."""
+        return (self.schema.get("items") or {}).get("type", "string")
+
 
 @dataclass
 class Operation:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from jsonschema.exceptions import ValidationError
 
 from .errors import ApiError
-from .spec import CompiledSchema, Operation, Parameter
+from .spec import CompiledSchema, Operation
 
 _INTEGER = re.compile(r"^-?\d{1,18}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -152,9 +152,8 @@ def check_content_type(content_type: str | None) -> None:
 
 # ---- parameters ----------------------------------------------------------------------------
 
-def _coerce(param: Parameter, raw: str) -> Any:
-    """A query or path string as the parameter's type; ValueError says what was expected."""
-    kind = param.type
+def _coerce(kind: str, raw: str, item_kind: str = "string") -> Any:
+    """A query or path string as a value of the parameter's type; ValueError says what was expected."""
     if kind == "integer":
         if not _INTEGER.match(raw.strip()):
             raise ValueError("must be an integer")
@@ -175,8 +174,7 @@ def _coerce(param: Parameter, raw: str) -> Any:
     if kind == "array":
         if not raw.strip():
             raise ValueError("must be a comma-separated list of values, not empty")
-        item = Parameter(param.name, param.location, False, param.schema.get("items") or {})
-        return [_coerce(item, part) for part in raw.split(",") if part != ""]
+        return [_coerce(item_kind, part) for part in raw.split(",") if part != ""]
     return raw
 
 
@@ -192,7 +190,7 @@ def check_parameters(op: Operation, path_args: dict[str, str], query) -> dict[st
             continue
         raw = source.get(param.name)
         try:
-            value = _coerce(param, raw)
+            value = _coerce(param.type, raw, param.item_type)
         except ValueError as exc:
             problems.append(_Problem((param.location, param.name, str(exc), "type")))
             continue
