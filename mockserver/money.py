@@ -51,13 +51,25 @@ def divide(a: Decimal, b: Decimal) -> Decimal:
 
 
 def normalize(value: Decimal) -> Decimal:
-    """Shortest form without an exponent: 100.000 -> 100, 2.50 -> 2.5 (as the cloud prints them)."""
+    """Shortest form without an exponent: 100.000 -> 100, 2.50 -> 2.5 (as the cloud prints them).
+
+    The result depends on the value alone, and responses repeat the same few values: remembered.
+    """
+    known = _NORMALIZED.get(value)
+    if known is not None:
+        return known
     if value == 0:
         return ZERO
     text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return Decimal(text)
+    shortest = Decimal(text)
+    if len(_NORMALIZED) < _SHARED_MAX:
+        _NORMALIZED[value] = shortest
+    return shortest
+
+
+_NORMALIZED: dict[Decimal, Decimal] = {}
 
 
 def to_decimal(value) -> Decimal:

@@ -131,9 +131,11 @@ def parse_json(raw: bytes) -> Any:
     except (ValueError, RecursionError, InvalidOperation) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise _invalid_json(reason) from None
-    reason = _unusable(value)
-    if reason:
-        raise _invalid_json(reason)
+    # The walk is needed only when the text could hold deep nesting or a \u escape.
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH or b"\\u" in raw:
+        reason = _unusable(value)
+        if reason:
+            raise _invalid_json(reason)
     return value
 
 
