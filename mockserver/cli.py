@@ -58,11 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     elif settings.fixtures is None and os.path.isdir(DEFAULT_FIXTURES):
         settings.fixtures = DEFAULT_FIXTURES
     from .app import create_app
-    from .server import serve
+    from .server import ListenError, serve
     try:
         app = create_app(settings)
     except (SpecError, FaultFileError, FixtureError) as exc:
         print(f"flexprice-mock: {exc}", file=sys.stderr)
         return 2
-    serve(app, settings)
+    try:
+        serve(app, settings)
+    except ListenError as exc:
+        print(f"flexprice-mock: {exc}", file=sys.stderr)
+        return 2
     return 0

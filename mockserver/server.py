@@ -105,10 +105,17 @@ class BackgroundServer:
         self._server.close()
 
 
+class ListenError(Exception):
+    """The server could not open its listening socket."""
+
+
 def serve(app, settings: Settings) -> None:
     """Serve until Ctrl-C or SIGTERM, then close the listening socket and return."""
     host = settings.host
-    server = make_server(app, host, settings.port, settings.threads, settings.max_body_bytes)
+    try:
+        server = make_server(app, host, settings.port, settings.threads, settings.max_body_bytes)
+    except OSError as exc:     # the port is taken, the address is not this machine's, ...
+        raise ListenError(f"cannot listen on {host}:{settings.port}: {exc.strerror}") from None
     tune_garbage_collector()
 
     def stop(signum, frame):

@@ -78,3 +78,14 @@ def test_help_lists_the_options():
     assert result.returncode == 0
     for option in ("--host", "--port", "--spec", "FLEXPRICE_MOCK_"):
         assert option in result.stdout
+
+
+def test_a_taken_port_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "mockserver", "--port", str(port)],
+                                capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
