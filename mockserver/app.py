@@ -49,7 +49,13 @@ class Sandbox:
             self.faults.load_file(settings.faults)
 
     def _fill(self, world, api_key: str) -> None:
-        fixtures.apply_matching(self.fixtures, world, api_key)
+        try:
+            fixtures.apply_matching(self.fixtures, world, api_key)
+        except fixtures.FixtureError as exc:
+            # Checked at start, a fixture can still go stale (an expiry date that has passed):
+            # the sandbox's fault, said plainly; the world is not created and nothing is kept.
+            raise errors.ApiError(500, "The sandbox's fixtures could not be loaded into this world",
+                                  str(exc), {"fixture": exc.source}) from None
 
 
 def _is_loopback(address: str | None) -> bool:

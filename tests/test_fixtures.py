@@ -184,3 +184,22 @@ def test_a_fixture_refused_at_run_time_changes_nothing(api):
     assert reply.error["message"].startswith("Invalid fixture: request body:3: customers[1]: ")
     assert api.get("/v1/customers/lookup/fresh").status == 404
     assert api.get("/v1/customers").json["pagination"]["total"] == 1
+
+
+def test_a_fixture_gone_stale_is_a_plain_500_and_creates_no_world(tmp_path, monkeypatch):
+    write(tmp_path, "a.yaml", ACME)
+    api = local_api(fixtures=str(tmp_path))
+    stale = FixtureError(str(tmp_path / "a.yaml"), 7, "customers[0].wallets[0]",
+                         "Expiry date must be in the future")
+
+    def refuse(*args):
+        raise stale
+
+    monkeypatch.setattr("mockserver.fixtures.apply_matching", refuse)
+    reply = api.get("/v1/customers")
+    assert reply.status == 500
+    assert reply.error["message"] == "The sandbox's fixtures could not be loaded into this world"
+    assert reply.error["internal_error"] == str(stale)
+    assert reply.error["details"] == {"fixture": str(tmp_path / "a.yaml")}
+    monkeypatch.undo()
+    assert [c["external_id"] for c in api.get("/v1/customers").json["items"]] == ["acme"]
