@@ -47,7 +47,7 @@ def admin_blueprint(sandbox) -> Blueprint:
             return jsonio.response(200, {"reset": store.reset(), "scope": "all"})
         environment = request.headers.get(auth.ENVIRONMENT_HEADER)
         return jsonio.response(200, {"reset": store.reset(api_key, environment),
-                           "scope": "key" if environment is None else "environment"})
+                                     "scope": "key" if environment is None else "environment"})
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -68,8 +68,8 @@ def admin_blueprint(sandbox) -> Blueprint:
                 raise errors.validation(f"Invalid state document: {error}", "invalid state document",
                                         field=error.field, problem=error.problem) from None
             return jsonio.response(200, {"customers": len(w.customers), "wallets": len(w.wallets),
-                               "transactions": sum(map(len, w.transactions.values())),
-                               "idempotency": len(w.top_ups), **timetravel.view(w)})
+                                         "transactions": w.transaction_count,
+                                         "idempotency": len(w.top_ups), **timetravel.view(w)})
 
     # ---- journal -----------------------------------------------------------------------------
 
@@ -87,8 +87,8 @@ def admin_blueprint(sandbox) -> Blueprint:
         limit = _positive_int("limit")
         w = world()
         found = w.journal.entries(request.args.get("method"), request.args.get("path"), status, limit)
-        return jsonio.response(200, {"items": [journal.as_json(e) for e in found], "count": len(found),
-                           "capacity": w.journal.size})
+        return jsonio.response(200, {"items": [journal.as_json(e) for e in found],
+                                     "count": len(found), "capacity": w.journal.size})
 
     @bp.delete("/journal")
     def clear_journal() -> Response:
@@ -113,7 +113,7 @@ def admin_blueprint(sandbox) -> Blueprint:
                 statefile.restore(w, before)     # all or nothing
                 raise _fixture_error(error) from None
             return jsonio.response(201, {"customers": [views.customer(w, c) for c in made_customers],
-                               "wallets": [views.wallet(x) for x in made_wallets]})
+                                         "wallets": [views.wallet(x) for x in made_wallets]})
 
     # ---- clock and ids -----------------------------------------------------------------------
 
@@ -171,7 +171,8 @@ def admin_blueprint(sandbox) -> Blueprint:
 
 
 def _clock_moved(w: World, expired) -> Response:
-    return jsonio.response(200, {**timetravel.view(w), "expired": [views.transaction(t) for t in expired]})
+    return jsonio.response(200, {**timetravel.view(w),
+                                 "expired": [views.transaction(t) for t in expired]})
 
 
 def _fixture_error(error: fixtures.FixtureError) -> errors.ApiError:
