@@ -26,7 +26,6 @@ from .store import Store
 log = logging.getLogger("mockserver")
 ADMIN_PREFIX = "/_mock/"
 HEALTH_PATH = "/_mock/health"
-ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"
 # Operations that add customers, wallets or transactions: refused (429) in a full world.
 GROWS_WORLD = frozenset({"createCustomer", "createWallet", "topUpWallet", "terminateWallet"})
 
@@ -73,10 +72,10 @@ def _admin_gate(settings: Settings, req) -> Response | None:
             return None
         reason = "sandbox controls answer loopback clients only (or configure an admin token)"
     else:
-        sent = req.headers.get(ADMIN_TOKEN_HEADER, "")
+        sent = req.headers.get(auth.ADMIN_TOKEN_HEADER, "")
         if hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
             return None
-        reason = f"sandbox controls need the {ADMIN_TOKEN_HEADER} header with the admin token"
+        reason = f"sandbox controls need the {auth.ADMIN_TOKEN_HEADER} header with the admin token"
     return error_response(errors.ApiError(403, "Forbidden", reason, {"path": req.path}))
 
 

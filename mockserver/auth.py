@@ -3,6 +3,7 @@ from __future__ import annotations
 
 API_KEY_HEADER = "x-api-key"
 ENVIRONMENT_HEADER = "X-Environment-ID"
+ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"    # required on /_mock/ controls when a token is set
 UNAUTHORIZED = {"error": "Unauthorized"}
 
 

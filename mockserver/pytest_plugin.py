@@ -24,14 +24,13 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlencode
 
 import pytest
 
 from . import jsonio
+from .auth import ADMIN_TOKEN_HEADER, API_KEY_HEADER
 from .config import Settings
-
-ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"
-API_KEY_HEADER = "x-api-key"
 
 
 class FlexpriceControlError(AssertionError):
@@ -79,7 +78,7 @@ class SandboxControls:
                 status: int | str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Requests this key made, newest first; ``path`` is a glob, ``status`` 404 or ``"4xx"``."""
         filters = {"method": method, "path": path, "status": status, "limit": limit}
-        query = "&".join(f"{k}={v}" for k, v in filters.items() if v is not None)
+        query = urlencode({k: v for k, v in filters.items() if v is not None})
         return self.control("GET", "/_mock/journal" + (f"?{query}" if query else ""))["items"]
 
     def clear_journal(self) -> int:
