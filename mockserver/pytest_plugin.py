@@ -193,8 +193,7 @@ def flexprice_server(request: pytest.FixtureRequest,
                      flexprice_settings: Settings) -> Iterator[FlexpriceServer]:
     """One sandbox for the whole session, on a real socket."""
     url = request.config.getoption("--flexprice-url")
-    token = (request.config.getoption("--flexprice-admin-token")
-             or getattr(flexprice_settings, "admin_token", None))
+    token = request.config.getoption("--flexprice-admin-token") or flexprice_settings.admin_token
     if url:
         yield FlexpriceServer(url, admin_token=token)
         return
@@ -238,8 +237,8 @@ def flexprice_app(flexprice_wsgi_app) -> Iterator[FlexpriceInProcess]:
 
 def _forget(handle: SandboxControls) -> None:
     """Free what the test left: its world and its fault rules."""
-    for method, path in (("POST", "/_mock/reset"), ("DELETE", "/_mock/faults")):
+    for cleanup in (handle.reset, handle.clear_faults):
         try:
-            handle.control(method, path)
+            cleanup()
         except Exception:   # a sandbox that went away, or an older one without faults
             pass
