@@ -5,11 +5,12 @@ import argparse
 import os
 import sys
 
-from . import logs
+from . import api
 from .config import ENV_PREFIX, Settings
-from .faults import FaultFileError
-from .fixtures import FixtureError
-from .spec import SpecError
+from .controls.fixtures import FixtureError
+from .faults.rules import FaultFileError
+from .http import logs
+from .http.spec import SpecError
 
 DEFAULT_FIXTURES = "fixtures"     # looked for in the working directory
 
@@ -17,11 +18,15 @@ DEFAULT_FIXTURES = "fixtures"     # looked for in the working directory
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="flexprice-mock",
-        description="A local, stateful, spec-validated Flexprice Wallets API sandbox. "
+        description="A local, stateful, spec-validated Flexprice Wallets API sandbox, serving API "
+                    f"version {api.DEFAULT} by default (also: {', '.join(api.VERSIONS[:-1])}). "
                     f"Every option can also be set as {ENV_PREFIX}<OPTION> (e.g. {ENV_PREFIX}PORT).")
+    parser.add_argument("--api-version", metavar="VERSION",
+                        help=f"Flexprice API version to serve: {', '.join(api.VERSIONS)} or latest "
+                             f"(default {api.DEFAULT})")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
-    parser.add_argument("--spec", help="OpenAPI document to serve (default: the bundled openapi.yaml)")
+    parser.add_argument("--spec", help="OpenAPI document to serve (default: the API version's own)")
     parser.add_argument("--faults", help="YAML file of fault rules to load at start")
     parser.add_argument("--fault-max-hold", type=int,
                         help="longest a timeout or latency fault holds a request, seconds (default 30)")
@@ -53,12 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
     no_fixtures = vars(args).pop("no_fixtures")
     settings = Settings.from_env(**vars(args))
+    try:
+        settings.api_version = api.resolve(settings.api_version)
+    except ValueError as exc:
+        print(f"flexprice-mock: --api-version: {exc}", file=sys.stderr)
+        return 2
     if no_fixtures:
         settings.fixtures = None
     elif settings.fixtures is None and os.path.isdir(DEFAULT_FIXTURES):
         settings.fixtures = DEFAULT_FIXTURES
-    from .app import create_app
-    from .server import ListenError, serve
+    from .http.app import create_app
+    from .http.server import ListenError, serve
     try:
         app = create_app(settings)
     except (SpecError, FaultFileError, FixtureError) as exc:

@@ -5,6 +5,9 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .api import DEFAULT as DEFAULT_API_VERSION
+from .text import FALSE_WORDS, TRUE_WORDS, boolean
+
 ENV_PREFIX = "FLEXPRICE_MOCK_"
 
 
@@ -12,7 +15,8 @@ ENV_PREFIX = "FLEXPRICE_MOCK_"
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
-    spec: str | None = None              # path of openapi.yaml; None: the one shipped in the package
+    api_version: str = DEFAULT_API_VERSION  # the API version served ("latest": the newest)
+    spec: str | None = None              # an OpenAPI document to serve instead of the version's own
     faults: str | None = None            # YAML file of fault rules loaded at start
     fault_max_hold: int = 30             # seconds a timeout or latency fault may hold a request
     fixtures: str | None = None          # directory of fixture YAML files
@@ -45,9 +49,7 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
         if kind.startswith("int"):
             return int(raw)
         if kind.startswith("bool"):
-            if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                raise ValueError(raw)
-            return raw.lower() in ("1", "true", "yes", "on")
+            return boolean(raw, (TRUE_WORDS, FALSE_WORDS))
     except ValueError:
         raise SystemExit(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

@@ -19,6 +19,7 @@ for one of these fixtures, so installing the package costs other suites nothing.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -27,17 +28,20 @@ from typing import Any, Iterator
 from urllib.parse import urlencode
 
 import pytest
+import simplejson
 
-from . import jsonio
-from .auth import ADMIN_TOKEN_HEADER, API_KEY_HEADER
-from .config import Settings
+from .http.auth import ADMIN_TOKEN_HEADER, API_KEY_HEADER
+from .config import DEFAULT_API_VERSION, ENV_PREFIX, Settings
 
 
 class FlexpriceControlError(AssertionError):
     """A sandbox control refused the call (a bad fault rule, fixture, clock move, ...)."""
 
     def __init__(self, method: str, path: str, status: int, body: Any):
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else body
+        message = body
+        if isinstance(body, dict):     # either version's error body
+            inner = body.get("error")
+            message = inner.get("message") if isinstance(inner, dict) else body.get("message")
         super().__init__(f"{method} {path} answered {status}: {message}")
         self.status, self.body = status, body
 
@@ -58,7 +62,7 @@ class SandboxControls:
                 content_type: str = "application/json") -> Any:
         """Call a control as this key and return its JSON; a refusal raises FlexpriceControlError."""
         headers = {API_KEY_HEADER: self.api_key, "Content-Type": content_type}
-        data = text if text is not None else (None if body is None else jsonio.dumps(body))
+        data = text if text is not None else (None if body is None else simplejson.dumps(body, use_decimal=True))
         status, raw = self._send(method, path, data, headers)
         parsed = json.loads(raw, parse_float=Decimal) if raw else None
         if status >= 400:
@@ -175,16 +179,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="use the sandbox already running at this URL instead of starting one")
     group.addoption("--flexprice-admin-token", default=None,
                     help=f"send this {ADMIN_TOKEN_HEADER} to the sandbox's /_mock/ controls")
+    group.addoption("--flexprice-api-version", default=None,
+                    help="Flexprice API version the session's sandbox serves (default: the "
+                         "flexprice_api_version ini setting, FLEXPRICE_MOCK_API_VERSION, or the latest)")
+    parser.addini("flexprice_api_version", "Flexprice API version the session's sandbox serves")
 
 
 @pytest.fixture(scope="session")
-def flexprice_settings() -> Settings:
+def flexprice_settings(pytestconfig: pytest.Config) -> Settings:
     """How the session's sandbox is configured; override this fixture to change it."""
-    return Settings(host="127.0.0.1", port=0, log_requests=False, validate_responses=True)
+    version = (pytestconfig.getoption("--flexprice-api-version")
+               or pytestconfig.getini("flexprice_api_version")
+               or os.environ.get(ENV_PREFIX + "API_VERSION") or DEFAULT_API_VERSION)
+    return Settings(host="127.0.0.1", port=0, log_requests=False, validate_responses=True,
+                    api_version=version)
 
 
 def _build_app(settings: Settings):
-    from .app import create_app
+    from .http.app import create_app
     return create_app(settings)
 
 
@@ -197,7 +209,7 @@ def flexprice_server(request: pytest.FixtureRequest,
     if url:
         yield FlexpriceServer(url, admin_token=token)
         return
-    from .server import BackgroundServer
+    from .http.server import BackgroundServer
 
     app = _build_app(flexprice_settings)
     server = BackgroundServer(app, flexprice_settings.host, flexprice_settings.port,

@@ -1,0 +1,54 @@
+"""The API versions the sandbox serves, one package each, over the same domain.
+
+A version is its OpenAPI document, the handlers bound to its ``operationId``s (which parse
+requests into domain calls and shape the answers), and its error body. The server serves one
+version, chosen at start (``--api-version``); ``latest`` names the newest.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..domain.errors import ApiError
+from ..domain.models import Customer, Transaction, Wallet
+from ..domain.world import World
+
+Result = tuple[int, Any]
+Handler = Callable[[World, dict[str, Any], Any], Result]
+
+VERSIONS = ("2025-05-24",)
+LATEST = VERSIONS[-1]
+DEFAULT = LATEST
+ALIASES = {"latest": LATEST}
+
+
+@dataclass(frozen=True)
+class ApiVersion:
+    name: str
+    spec_path: Path
+    handlers: dict[str, Handler]
+    grows_world: frozenset[str]               # operations refused (429) in a full world
+    error_body: Callable[[ApiError], dict[str, Any]]
+    unauthorized: dict[str, Any]
+    # How the controls show domain objects (fixtures loaded, credits expired by the clock).
+    show_customer: Callable[[World, Customer], dict[str, Any]]
+    show_wallet: Callable[[World, Wallet], dict[str, Any]]
+    show_transaction: Callable[[World, Transaction], dict[str, Any]]
+    # Operations a fixture goes through: create customer, create wallet, top up.
+    fixture_operations: tuple[str, str, str]
+
+
+def resolve(name: str) -> str:
+    """A version name as given (``latest`` included) to the version it means; ValueError if none."""
+    version = ALIASES.get(name, name)
+    if version not in VERSIONS:
+        raise ValueError(f"unknown API version {name!r} (known: {', '.join(VERSIONS)}, latest)")
+    return version
+
+
+def load(name: str) -> ApiVersion:
+    module = importlib.import_module(f".v{resolve(name).replace('-', '_')}", __name__)
+    version: ApiVersion = module.VERSION
+    return version

@@ -1,0 +1,218 @@
+"""Sandbox controls under ``/_mock/``: reset, state export and import, the request journal,
+fixtures, each world's clock and its id seed.
+
+A control that concerns one world names it as the API does: the ``x-api-key`` header and,
+optionally, ``X-Environment-ID``. Answers are JSON; errors use the served API version's error body.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+from flask import Blueprint, Response, request
+
+from ..domain import errors
+from ..domain.ids import IdGenerator
+from ..domain.world import World
+from ..http import auth, jsonio, validation
+from ..state import journal, statefile
+from ..text import boolean
+from . import fixtures, timetravel
+
+if TYPE_CHECKING:
+    from ..http.app import Sandbox
+
+JOURNAL_FILTERS = ("method", "path", "status", "limit")
+
+
+def admin_blueprint(sandbox: Sandbox) -> Blueprint:
+    """The ``/_mock/`` controls of one sandbox (its store, spec, version and fixtures)."""
+    bp = Blueprint("mock_admin", __name__, url_prefix="/_mock")
+    store = sandbox.store
+    version = sandbox.version
+
+    @bp.errorhandler(errors.ApiError)
+    def api_error(error: errors.ApiError) -> Response:
+        return sandbox.error_response(error)
+
+    def caller() -> tuple[str, str]:
+        api_key = request.headers.get(auth.API_KEY_HEADER)
+        if not api_key:
+            raise errors.validation(f"The {auth.API_KEY_HEADER} header is required: it names the "
+                                    "world this control acts on", "missing api key",
+                                    header=auth.API_KEY_HEADER)
+        return api_key, request.headers.get(auth.ENVIRONMENT_HEADER, "")
+
+    @contextmanager
+    def world() -> Iterator[World]:
+        """The caller's world, inside its unit of work."""
+        with store.session(*caller()) as w:
+            yield w
+
+    def clock_moved(w: World, expired: list) -> Response:
+        return jsonio.response(200, {**timetravel.view(w),
+                                     "expired": [version.show_transaction(w, t) for t in expired]})
+
+    # ---- reset -------------------------------------------------------------------------------
+
+    @bp.post("/reset")
+    def reset() -> Response:
+        everything = _flag("all")
+        api_key = request.headers.get(auth.API_KEY_HEADER)
+        if everything or not api_key:
+            return jsonio.response(200, {"reset": store.reset(), "scope": "all"})
+        environment = request.headers.get(auth.ENVIRONMENT_HEADER)
+        return jsonio.response(200, {"reset": store.reset(api_key, environment),
+                                     "scope": "key" if environment is None else "environment"})
+
+    # ---- state -------------------------------------------------------------------------------
+
+    @bp.get("/state")
+    def export_state() -> Response:
+        with world() as w:
+            return jsonio.response(200, statefile.export(w, version.name))
+
+    @bp.put("/state")
+    def import_state() -> Response:
+        document = validation.parse_json(request.get_data())
+        with world() as w:
+            try:
+                statefile.restore(w, document, version.name)
+            except statefile.StateError as error:
+                raise errors.validation(f"Invalid state document: {error}", "invalid state document",
+                                        field=error.field, problem=error.problem) from None
+            return jsonio.response(200, {"customers": len(w.customers), "wallets": len(w.wallets),
+                                         "transactions": w.transaction_count,
+                                         "idempotency": len(w.top_ups), **timetravel.view(w)})
+
+    # ---- journal -----------------------------------------------------------------------------
+
+    @bp.get("/journal")
+    def read_journal() -> Response:
+        for name in request.args:
+            if name not in JOURNAL_FILTERS:
+                raise errors.validation(f"query parameter {name} is not a journal filter "
+                                        f"(expected: {', '.join(JOURNAL_FILTERS)})",
+                                        "unknown filter", parameter=name)
+        status = request.args.get("status")
+        if status is not None and not journal.valid_status_pattern(status):
+            raise errors.validation("query parameter status must be a status code (404) or a class (4xx)",
+                                    "invalid status filter", status=status)
+        limit = _positive_int("limit")
+        book = store.journal(*caller())
+        found = book.entries(request.args.get("method"), request.args.get("path"), status, limit)
+        return jsonio.response(200, {"items": [journal.as_json(e) for e in found],
+                                     "count": len(found), "capacity": book.size})
+
+    @bp.delete("/journal")
+    def clear_journal() -> Response:
+        return jsonio.response(200, {"cleared": store.journal(*caller()).clear()})
+
+    # ---- fixtures ----------------------------------------------------------------------------
+
+    @bp.post("/fixtures")
+    def load_fixture() -> Response:
+        text = request.get_data().decode("utf-8", errors="replace")
+        try:
+            fixture = fixtures.parse(text, "request body", sandbox.spec)
+        except fixtures.FixtureError as error:
+            raise _fixture_error(error) from None
+        with world() as w:
+            before = statefile.export(w, version.name)
+            del before["clock"]
+            try:
+                made_customers, made_wallets = fixtures.apply(fixture, w, version)
+            except fixtures.FixtureError as error:
+                statefile.restore(w, before, version.name)     # all or nothing
+                w.events.clear()
+                raise _fixture_error(error) from None
+            return jsonio.response(201, {"customers": made_customers, "wallets": made_wallets})
+
+    # ---- clock and ids -----------------------------------------------------------------------
+
+    @bp.get("/clock")
+    def read_clock() -> Response:
+        with world() as w:
+            return jsonio.response(200, timetravel.view(w))
+
+    @bp.put("/clock")
+    def set_clock() -> Response:
+        body = _object_body(("now", "frozen"))
+        if not body:
+            raise errors.validation("Give now (an RFC 3339 timestamp), frozen (true or false), or both",
+                                    "empty clock update")
+        instant = timetravel.parse_instant(body["now"]) if body.get("now") is not None else None
+        frozen = body.get("frozen")
+        if frozen is not None and not isinstance(frozen, bool):
+            raise errors.validation("frozen must be true or false", "invalid frozen", frozen=repr(frozen))
+        with world() as w:
+            return clock_moved(w, timetravel.set_clock(w, instant, frozen))
+
+    @bp.delete("/clock")
+    def reset_clock() -> Response:
+        with world() as w:
+            w.clock.reset()
+            return clock_moved(w, timetravel.sweep(w))
+
+    @bp.post("/clock/advance")
+    def advance_clock() -> Response:
+        body = _object_body(("by",))
+        if "by" not in body:
+            raise errors.validation("by is required: seconds or an ISO 8601 duration such as P30D",
+                                    "missing by", by="is required")
+        with world() as w:
+            return clock_moved(w, timetravel.advance(w, body["by"]))
+
+    @bp.put("/ids")
+    def seed_ids() -> Response:
+        body = _object_body(("seed",))
+        if "seed" not in body:
+            raise errors.validation("seed is required: an integer, or null for random ids",
+                                    "missing seed", seed="is required")
+        seed = body["seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise errors.validation("seed must be an integer or null", "invalid seed", seed=repr(seed))
+        with world() as w:
+            w.ids = IdGenerator(seed)
+        return jsonio.response(200, {"seed": seed})
+
+    return bp
+
+
+def _fixture_error(error: fixtures.FixtureError) -> errors.ApiError:
+    details = {"field": error.where or "<document>", "problem": error.problem}
+    if error.line:
+        details["line"] = error.line
+    return errors.validation(f"Invalid fixture: {error}", "invalid fixture", **details)
+
+
+def _flag(name: str) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return False
+    try:
+        return raw == "" or boolean(raw)
+    except ValueError:
+        raise errors.validation(f"query parameter {name} must be true or false", f"invalid {name}",
+                                **{name: raw}) from None
+
+
+def _positive_int(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise errors.validation(f"query parameter {name} must be a positive integer",
+                                f"invalid {name}", **{name: raw})
+    return int(raw)
+
+
+def _object_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    body = validation.parse_json(request.get_data())
+    if not isinstance(body, dict):
+        raise errors.validation("The request body must be a JSON object", "body is not an object")
+    for name in body:
+        if name not in allowed:
+            raise errors.validation(f"{name} is not a field here (expected: {', '.join(allowed)})",
+                                    "unknown field", field=name)
+    return body

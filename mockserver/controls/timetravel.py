@@ -1,0 +1,81 @@
+"""Moving a world's clock, as Stripe's test clocks do, but locally and synchronously.
+
+After a move every wallet of the world is swept, so credits whose expiry has passed are
+expired at once (a CREDIT_EXPIRED debit each), not on the next time the wallet is touched.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import isodate
+
+from ..domain import errors
+from ..domain import ledger
+from ..domain.clock import format_timestamp, parse_timestamp
+from ..domain.models import Transaction
+from ..domain.world import World
+
+
+def parse_duration(value: Any) -> timedelta | isodate.Duration:
+    """Seconds (a number) or an ISO 8601 duration (``P30D``, ``PT1H30M``, ``P1M``: calendar months)."""
+    if isinstance(value, bool):
+        raise errors.validation("by must be seconds (a number) or an ISO 8601 duration such as P30D",
+                                "invalid duration", by=value)
+    if isinstance(value, (int, Decimal)):
+        try:
+            return timedelta(seconds=float(value))
+        except OverflowError:
+            raise errors.validation("by is too large", "duration out of range", by=str(value)) from None
+    if isinstance(value, str):
+        try:
+            return isodate.parse_duration(value.strip())
+        except (ValueError, InvalidOperation):
+            pass
+    raise errors.validation("by must be seconds (a number) or an ISO 8601 duration such as P30D",
+                            "invalid duration", by=value if isinstance(value, str) else repr(value))
+
+
+def parse_instant(value: Any, name: str = "now") -> datetime:
+    try:
+        return parse_timestamp(value)
+    except (ValueError, TypeError):
+        raise errors.validation(f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
+                                "invalid timestamp", **{name: value if isinstance(value, str) else repr(value)}) from None
+
+
+def advance(world: World, by: Any) -> list[Transaction]:
+    """Move the clock forward by ``by``; returns the expiry transactions the move caused."""
+    duration = parse_duration(by)
+    now = world.now()
+    try:
+        target = now + duration
+    except OverflowError:
+        raise errors.validation("by moves the clock out of range", "duration out of range",
+                                by=str(by)) from None
+    if target < now:
+        raise errors.validation("by must not be negative (set the clock with PUT /_mock/clock instead)",
+                                "negative duration", by=str(by))
+    world.clock.set(target, freeze=world.clock.frozen)
+    return sweep(world)
+
+
+def set_clock(world: World, instant: datetime | None, frozen: bool | None) -> list[Transaction]:
+    """Put the clock at ``instant`` (or keep its time) and freeze or unfreeze it."""
+    target = world.now() if instant is None else instant
+    world.clock.set(target, freeze=world.clock.frozen if frozen is None else frozen)
+    return sweep(world)
+
+
+def sweep(world: World) -> list[Transaction]:
+    """Expire whatever is due in every wallet of the world, now."""
+    now = world.now()
+    expired: list[Transaction] = []
+    for wallet in world.wallets.values():
+        expired.extend(ledger.expire_due(world, wallet, now))
+    return expired
+
+
+def view(world: World) -> dict[str, Any]:
+    return {"now": format_timestamp(world.now()), "frozen": world.clock.frozen}

@@ -1,0 +1,137 @@
+"""The things a world holds: customers, wallets, their ledger and invoices. Plain data, no rules.
+
+Amounts are ``Decimal`` with the ledger's precision (see ``money``); times are UTC datetimes.
+Both API versions read and write these; each encodes them in its own fields at the edge.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+SYSTEM_USER = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(slots=True)
+class Customer:
+    id: str
+    external_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    email: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    address_city: str = ""
+    address_state: str = ""
+    address_postal_code: str = ""
+    address_country: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    status: str = "published"
+    timezone: str = "UTC"
+    contact: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AutoTopup:
+    """Add ``amount`` credits when the credit balance falls to ``threshold`` or below."""
+    enabled: bool
+    threshold: Decimal
+    amount: Decimal
+    invoicing: bool = False
+    cooldown_value: int | None = None     # with cooldown_unit: the least time between two top-ups
+    cooldown_unit: str | None = None      # second | minute | hour | day
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLevel:
+    threshold: Decimal
+    condition: str                        # below | above
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    critical: AlertLevel | None = None
+    warning: AlertLevel | None = None
+    info: AlertLevel | None = None
+    alert_enabled: bool = False
+
+
+@dataclass(slots=True)
+class Wallet:
+    id: str
+    customer_id: str
+    currency: str
+    wallet_type: str
+    name: str
+    conversion_rate: Decimal
+    created_at: datetime
+    updated_at: datetime
+    topup_conversion_rate: Decimal = Decimal(1)
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=lambda: {"allowed_price_types": ["ALL"]})
+    auto_topup: AutoTopup | None = None
+    alert_settings: AlertSettings | None = None
+    alert_state: str = "ok"
+    balance: Decimal = Decimal(0)
+    credit_balance: Decimal = Decimal(0)
+    wallet_status: str = "active"
+    last_auto_topup_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Transaction:
+    id: str
+    wallet_id: str
+    type: str                      # credit | debit
+    credit_amount: Decimal
+    amount: Decimal
+    credit_balance_before: Decimal
+    credit_balance_after: Decimal
+    transaction_reason: str
+    reference_type: str
+    reference_id: str
+    created_at: datetime
+    credits_available: Decimal = Decimal(0)
+    transaction_status: str = "completed"
+    expiry_date: datetime | None = None
+    priority: int | None = None
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str = ""
+    updated_at: datetime | None = None          # None: never changed after it was written
+    conversion_rate: Decimal | None = None      # the wallet's rate, on debits
+    topup_conversion_rate: Decimal | None = None  # the rate money was converted at, on credits
+    parent_transaction_id: str | None = None    # a bonus names the purchase it came with
+
+
+@dataclass(slots=True)
+class Invoice:
+    """The invoice of a top-up paid later: its credit waits, pending, until it is settled."""
+    id: str
+    wallet_id: str
+    transaction_id: str
+    amount: Decimal
+    currency: str
+    created_at: datetime
+    status: str = "pending"        # pending | paid | voided
+    settled_at: datetime | None = None
+    auto_topup: bool = False
+
+
+@dataclass(slots=True)
+class TopUpRecord:
+    """What a top-up with an idempotency key did, so a retry can be answered (or refused)."""
+    wallet_id: str
+    fingerprint: tuple
+    result: Wallet
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened in a world, raised by the domain and sent once the change is kept."""
+    name: str                      # e.g. wallet.created, wallet.transaction.created
+    entity_id: str
+    at: datetime

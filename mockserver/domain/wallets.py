@@ -1,0 +1,341 @@
+"""Wallet rules: open, change, credit, debit, settle, terminate, and read a wallet's ledger.
+
+Functions take a world and typed values (each API version parses its requests into them) and
+return domain objects, or raise ``ApiError``. No HTTP, no API field names. They run inside the
+world's unit of work, and raise the events that webhooks send.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Callable
+
+from . import errors, ledger, money
+from .models import AutoTopup, Invoice, TopUpRecord, Transaction, Wallet
+from .world import World
+
+ACTIVE, CLOSED = "active", "closed"
+COOLDOWN_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+def get(world: World, wallet_id: str) -> Wallet:
+    wallet = world.wallets.get(wallet_id)
+    if wallet is None:
+        raise errors.not_found("Wallet not found", "ent: wallet not found", wallet_id=wallet_id)
+    ledger.expire_due(world, wallet, world.now())
+    return wallet
+
+
+def active_wallets_of(world: World, customer_id: str) -> list[Wallet]:
+    now = world.now()
+    result = []
+    for wallet_id in world.wallets_by_customer.get(customer_id, ()):
+        wallet = world.wallets[wallet_id]
+        if wallet.wallet_status == ACTIVE:
+            ledger.expire_due(world, wallet, now)
+            result.append(wallet)
+    return result
+
+
+def all_wallets(world: World, wallet_ids: list[str] | None = None,
+                status: str | None = None) -> list[Wallet]:
+    """Wallets of the world, oldest first, optionally only some ids or one status."""
+    now = world.now()
+    wanted = set(wallet_ids) if wallet_ids else None
+    found = []
+    for wallet in world.wallets.values():
+        if (wanted is None or wallet.id in wanted) and status in (None, wallet.wallet_status):
+            ledger.expire_due(world, wallet, now)
+            found.append(wallet)
+    return found
+
+
+# ---- open ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class NewWallet:
+    customer_id: str
+    currency: str                     # stored lower case
+    wallet_type: str
+    name: str
+    conversion_rate: Decimal
+    topup_conversion_rate: Decimal
+    config: dict[str, Any]
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    auto_topup: AutoTopup | None = None
+    alert_settings: Any = None
+    initial_credits: Decimal = money.ZERO
+    initial_credits_expiry: datetime | None = None
+
+
+def ensure_unique(world: World, customer_id: str, currency: str, wallet_type: str) -> None:
+    """One active wallet per customer, currency and type (409), on normalised values."""
+    currency = currency.lower()
+    for other in active_wallets_of(world, customer_id):
+        if other.currency == currency and other.wallet_type == wallet_type:
+            raise errors.conflict(
+                "A customer can only have one active wallet per currency and wallet type",
+                "customer already has an active wallet with the same currency and wallet type",
+                customer_id=customer_id, wallet_id=other.id, currency=currency,
+                wallet_type=wallet_type)
+
+
+def create(world: World, new: NewWallet) -> Wallet:
+    """Open a wallet; initial credits become a FREE_CREDIT_GRANT (its event comes first)."""
+    ensure_unique(world, new.customer_id, new.currency, new.wallet_type)
+    now = world.now()
+    wallet = Wallet(
+        id=world.new_id("wallet_", now), customer_id=new.customer_id,
+        currency=new.currency.lower(), wallet_type=new.wallet_type, name=new.name,
+        conversion_rate=new.conversion_rate, topup_conversion_rate=new.topup_conversion_rate,
+        created_at=now, updated_at=now, description=new.description,
+        metadata=dict(new.metadata), config=new.config, auto_topup=new.auto_topup,
+        alert_settings=new.alert_settings)
+    world.wallets[wallet.id] = wallet
+    world.wallets_by_customer.setdefault(wallet.customer_id, []).append(wallet.id)
+    if new.initial_credits > 0:
+        txn = ledger.credit(world, wallet, new.initial_credits, "FREE_CREDIT_GRANT", now,
+                            reference_id=world.ids.ulid(int(now.timestamp() * 1000)),
+                            expiry_date=new.initial_credits_expiry,
+                            topup_conversion_rate=wallet.topup_conversion_rate)
+        world.emit("wallet.transaction.created", txn.id)
+    world.emit("wallet.created", wallet.id)
+    return wallet
+
+
+# ---- change --------------------------------------------------------------------------------
+
+CHANGEABLE = frozenset({"name", "description", "metadata", "config", "auto_topup", "alert_settings",
+                        "alert_state"})
+
+
+def update(world: World, wallet: Wallet, changes: dict[str, Any]) -> Wallet:
+    """Set the given attributes (names of ``Wallet``'s fields) of a wallet."""
+    for name, value in changes.items():
+        if name not in CHANGEABLE:
+            raise ValueError(f"a wallet's {name} cannot be changed")
+        setattr(wallet, name, value)
+    wallet.updated_at = world.now()
+    world.emit("wallet.updated", wallet.id)
+    return wallet
+
+
+# ---- credit --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """A top-up, in credits; ``invoiced`` ones wait, pending, until their invoice is settled."""
+    credits: Decimal
+    reason: str
+    idempotency_key: str = ""
+    expiry: datetime | None = None
+    priority: int | None = None
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    reference_type: str = "EXTERNAL"
+    reference_id: str = ""
+    invoiced: bool = False
+    bonus_credits: Decimal | None = None
+    bonus_expiry: datetime | None = None
+
+
+@dataclass(slots=True)
+class TopUpResult:
+    transaction: Transaction
+    wallet: Wallet
+    invoice: Invoice | None = None
+    bonus: Transaction | None = None
+
+
+def idempotency_record(world: World, key: str) -> TopUpRecord | None:
+    return world.top_ups.get(key) if key else None
+
+
+def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()) -> TopUpResult:
+    """Credit a wallet (or write its pending credit and an invoice); remembers the idempotency key."""
+    now = world.now()
+    ledger.expire_due(world, wallet, now)
+    reference_id = credit.reference_id or credit.idempotency_key or world.ids.ulid(
+        int(now.timestamp() * 1000))
+    invoice = None
+    if credit.invoiced:
+        txn = ledger.pending_credit(world, wallet, credit.credits, credit.reason, now,
+                                    idempotency_key=credit.idempotency_key,
+                                    expiry_date=credit.expiry, priority=credit.priority,
+                                    description=credit.description, metadata=credit.metadata)
+        invoice = Invoice(id=world.new_id("inv_", now), wallet_id=wallet.id, transaction_id=txn.id,
+                          amount=txn.amount, currency=wallet.currency, created_at=now)
+        world.invoices[invoice.id] = invoice
+        txn.reference_type, txn.reference_id = "INVOICE", invoice.id
+    else:
+        txn = ledger.credit(world, wallet, credit.credits, credit.reason, now,
+                            reference_type=credit.reference_type, reference_id=reference_id,
+                            expiry_date=credit.expiry, priority=credit.priority,
+                            description=credit.description, metadata=credit.metadata,
+                            idempotency_key=credit.idempotency_key,
+                            topup_conversion_rate=wallet.topup_conversion_rate)
+        world.emit("wallet.transaction.created", txn.id)
+    bonus = None
+    if credit.bonus_credits is not None and not credit.invoiced:
+        bonus = ledger.credit(world, wallet, credit.bonus_credits, "PURCHASED_CREDIT_BONUS", now,
+                              reference_id=reference_id, expiry_date=credit.bonus_expiry,
+                              description=f"Bonus credits for transaction {txn.id}",
+                              topup_conversion_rate=wallet.topup_conversion_rate,
+                              parent_transaction_id=txn.id)
+    if credit.idempotency_key:
+        world.top_ups[credit.idempotency_key] = TopUpRecord(wallet.id, fingerprint, snapshot(wallet))
+    return TopUpResult(txn, wallet, invoice, bonus)
+
+
+def snapshot(wallet: Wallet) -> Wallet:
+    """A copy of the wallet as it is now, for answering a retry later."""
+    copied = Wallet(**{f.name: getattr(wallet, f.name) for f in fields(Wallet)})
+    copied.metadata, copied.config = dict(wallet.metadata), copy.deepcopy(wallet.config)
+    return copied
+
+
+def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, Transaction]:
+    """Pay an invoiced top-up (its credit completes) or void it (its credit fails)."""
+    invoice = world.invoices.get(invoice_id)
+    if invoice is None:
+        raise errors.not_found(f"Invoice {invoice_id} was not found", "invoice not found",
+                               invoice_id=invoice_id)
+    if invoice.status != "pending":
+        raise errors.invalid_operation(f"Invoice {invoice_id} is already {invoice.status}",
+                                       "invoice already settled", invoice_id=invoice_id,
+                                       status=invoice.status)
+    wallet = world.wallets[invoice.wallet_id]
+    now = world.now()
+    txn = next(t for t in world.transactions[wallet.id] if t.id == invoice.transaction_id)
+    invoice.status, invoice.settled_at = ("paid" if paid else "voided"), now
+    if paid:
+        ledger.complete(world, wallet, txn, now)
+        world.emit("wallet.transaction.updated", txn.id)
+    else:
+        txn.transaction_status, txn.updated_at = "failed", now
+    return invoice, txn
+
+
+# ---- debit ---------------------------------------------------------------------------------
+
+def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, *, idempotency_key: str = "",
+          description: str = "", metadata: dict[str, str] | None = None,
+          overdraft: bool = False) -> Transaction:
+    txn = ledger.debit(world, wallet, credits, reason, world.now(), idempotency_key=idempotency_key,
+                       description=description, metadata=metadata, overdraft=overdraft)
+    world.emit("wallet.transaction.created", txn.id)
+    return txn
+
+
+# ---- auto top-up ---------------------------------------------------------------------------
+
+def auto_top_up(world: World, wallet: Wallet) -> TopUpResult | None:
+    """Add the wallet's auto top-up credits if its balance fell to the threshold (or below),
+    unless a cooldown is running or an earlier auto top-up still waits for its invoice."""
+    rule = wallet.auto_topup
+    if rule is None or not rule.enabled or wallet.wallet_status != ACTIVE:
+        return None
+    if wallet.credit_balance > rule.threshold or rule.amount <= 0:
+        return None
+    now = world.now()
+    if rule.cooldown_value and wallet.last_auto_topup_at is not None:
+        cooldown = timedelta(seconds=rule.cooldown_value * COOLDOWN_UNITS[rule.cooldown_unit or "second"])
+        if now < wallet.last_auto_topup_at + cooldown:
+            return None
+    if any(i.auto_topup and i.status == "pending" and i.wallet_id == wallet.id
+           for i in world.invoices.values()):
+        return None
+    reason = "PURCHASED_CREDIT_INVOICED" if rule.invoicing else "PURCHASED_CREDIT_DIRECT"
+    result = top_up(world, wallet, Credit(credits=rule.amount, reason=reason, invoiced=rule.invoicing,
+                                          description="Auto top-up"))
+    if result.invoice is not None:
+        result.invoice.auto_topup = True
+    wallet.last_auto_topup_at = now
+    return result
+
+
+# ---- terminate -----------------------------------------------------------------------------
+
+def terminate(world: World, wallet: Wallet) -> Wallet:
+    if wallet.wallet_status == CLOSED:
+        raise errors.validation("Wallet is already terminated", "wallet is already closed")
+    now = world.now()
+    if wallet.credit_balance > 0:
+        txn = ledger.debit(world, wallet, wallet.credit_balance, "WALLET_TERMINATION", now,
+                           description="Wallet termination - remaining balance debit",
+                           idempotency_key=wallet.id)
+        world.emit("wallet.transaction.created", txn.id)
+    ledger.set_credit_balance(wallet, money.ZERO, now)
+    wallet.wallet_status = CLOSED
+    world.emit("wallet.terminated", wallet.id)
+    return wallet
+
+
+# ---- transactions --------------------------------------------------------------------------
+
+SORTABLE: dict[str, Callable[[Transaction], Any]] = {
+    "created_at": lambda t: (t.created_at, t.id), "updated_at": lambda t: (t.updated_at or t.created_at, t.id),
+    "amount": lambda t: (t.amount, t.id), "credit_amount": lambda t: (t.credit_amount, t.id)}
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionQuery:
+    """Which transactions to list: every field set must match (None: any)."""
+    wallet_ids: tuple[str, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    type: str | None = None
+    transaction_status: str | None = None
+    transaction_reason: str | None = None
+    priority: int | None = None
+    reference_type: str | None = None
+    reference_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    expiry_before: datetime | None = None
+    expiry_after: datetime | None = None
+    credits_available_gt: Decimal | None = None
+    sort: str = "created_at"
+    descending: bool = True
+    offset: int = 0
+    limit: int = 50
+
+    def keeps(self, t: Transaction) -> bool:
+        return ((self.ids is None or t.id in self.ids)
+                and self.type in (None, t.type)
+                and self.transaction_status in (None, t.transaction_status)
+                and self.transaction_reason in (None, t.transaction_reason)
+                and self.priority in (None, t.priority)
+                and self.reference_type in (None, t.reference_type)
+                and self.reference_id in (None, t.reference_id)
+                and (self.created_from is None or t.created_at >= self.created_from)
+                and (self.created_to is None or t.created_at <= self.created_to)
+                and (self.expiry_before is None
+                     or (t.expiry_date is not None and t.expiry_date <= self.expiry_before))
+                and (self.expiry_after is None
+                     or (t.expiry_date is not None and t.expiry_date >= self.expiry_after))
+                and (self.credits_available_gt is None
+                     or t.credits_available > self.credits_available_gt))
+
+
+def transactions(world: World, query: TransactionQuery) -> tuple[list[Transaction], int]:
+    """Transactions matching ``query``, sorted (newest first by default); returns (page, total)."""
+    now = world.now()
+    wallet_ids = query.wallet_ids if query.wallet_ids is not None else tuple(world.wallets)
+    matching = []
+    for wallet_id in wallet_ids:
+        wallet = world.wallets.get(wallet_id)
+        if wallet is None:
+            continue
+        ledger.expire_due(world, wallet, now)
+        matching.extend(t for t in world.transactions.get(wallet_id, ()) if query.keeps(t))
+    matching.sort(key=SORTABLE[query.sort], reverse=query.descending)
+    return matching[query.offset:query.offset + query.limit], len(matching)
+
+
+def transaction(world: World, wallet_id: str, transaction_id: str) -> Transaction:
+    return next(t for t in world.transactions[wallet_id] if t.id == transaction_id)

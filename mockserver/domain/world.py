@@ -1,0 +1,65 @@
+"""A world: everything one API key (in one environment) can see, and its own clock and ids.
+
+The domain functions read and change a world; they never lock it. The store hands a world out
+inside a unit of work (``store.session``) that holds its lock and sends the events it raised.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import errors
+from .clock import Clock, millis
+from .ids import IdGenerator
+from .models import Customer, Event, Invoice, TopUpRecord, Transaction, Wallet
+
+
+class World:
+    def __init__(self, tenant_id: str, environment_id: str, id_seed: int | None = None):
+        self.tenant_id = tenant_id
+        self.environment_id = environment_id
+        self.clock = Clock()
+        self.ids = IdGenerator(id_seed)
+        self.customers: dict[str, Customer] = {}
+        self.customer_by_external_id: dict[str, str] = {}     # published customers only
+        self.wallets: dict[str, Wallet] = {}
+        self.wallets_by_customer: dict[str, list[str]] = {}
+        self.transactions: dict[str, list[Transaction]] = {}  # wallet id -> oldest first
+        self.transaction_count = 0                             # kept, so counting costs nothing
+        self.top_ups: dict[str, TopUpRecord] = {}              # idempotency key -> first result
+        self.next_expiry: dict[str, datetime] = {}             # wallet id -> soonest unexpired grant
+        self.invoices: dict[str, Invoice] = {}
+        self.events: list[Event] = []                          # raised, not yet sent
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def new_id(self, prefix: str, moment: datetime) -> str:
+        return self.ids.new(prefix, millis(moment))
+
+    def emit(self, name: str, entity_id: str) -> None:
+        self.events.append(Event(name, entity_id, self.now()))
+
+    def object_count(self) -> int:
+        """Customers, wallets and transactions held: what a world's memory grows with."""
+        return len(self.customers) + len(self.wallets) + self.transaction_count
+
+    def ensure_room(self, limit: int) -> None:
+        """Refuse (429) to add objects to a world that already holds ``limit`` of them."""
+        held = self.object_count()
+        if held >= limit:
+            raise errors.ApiError(
+                429, f"Sandbox limit reached: a world holds at most {limit} customers, wallets "
+                     "and transactions; reset it to start again", "too many objects in this world",
+                {"limit": "max_objects_per_world", "max": limit, "held": held})
+
+    def clear(self) -> None:
+        self.customers.clear()
+        self.customer_by_external_id.clear()
+        self.wallets.clear()
+        self.wallets_by_customer.clear()
+        self.transactions.clear()
+        self.transaction_count = 0
+        self.top_ups.clear()
+        self.next_expiry.clear()
+        self.invoices.clear()
+        self.events.clear()

@@ -1,0 +1,257 @@
+"""The WSGI application: request id, auth, routing from the spec, validation, handler, response.
+
+``create_app`` builds one sandbox serving one API version: its document is loaded and compiled
+once, every operation becomes a route bound to the version's handler of the same ``operationId``,
+and every change to a world goes through the store's unit of work.
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from flask import Flask, Request, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from .. import api
+from ..config import Settings
+from ..controls import admin, fixtures
+from ..controls.faults import fault_blueprint
+from ..domain import errors
+from ..domain.ids import IdGenerator
+from ..domain.world import World
+from ..faults.rules import FaultEngine
+from ..state import journal
+from ..state.store import Store
+from . import auth, jsonio, validation
+from . import faults as fault_http
+from .spec import Operation, Spec
+
+log = logging.getLogger("mockserver")
+ADMIN_PREFIX = "/_mock/"
+HEALTH_PATH = "/_mock/health"
+
+
+class Sandbox:
+    """What one running sandbox holds: its settings, its API version, the compiled spec, the state."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.version = api.load(settings.api_version)
+        self.spec = Spec.load(settings.spec or self.version.spec_path)
+        # Fixtures are read (and checked) once; every new world is filled from them.
+        self.fixtures = (fixtures.load(settings.fixtures, self.spec, self.version)
+                         if settings.fixtures else [])
+        self.store = Store(settings.id_seed, settings.journal_size,
+                           setup=self._fill if self.fixtures else None,
+                           max_worlds=settings.max_worlds)
+        self.request_ids = IdGenerator()
+        self.faults = FaultEngine((op.operation_id for op in self.spec.operations),
+                                  max_hold=settings.fault_max_hold)
+        if settings.faults:
+            self.faults.load_file(settings.faults)
+
+    def error_response(self, error: errors.ApiError) -> Response:
+        return jsonio.response(error.status, self.version.error_body(error))
+
+    def _fill(self, world: World, api_key: str) -> None:
+        try:
+            fixtures.apply_matching(self.fixtures, world, api_key, self.version)
+        except fixtures.FixtureError as exc:
+            # Checked at start, a fixture can still go stale (an expiry date that has passed):
+            # the sandbox's fault, said plainly; the world is not created and nothing is kept.
+            raise errors.ApiError(500, "The sandbox's fixtures could not be loaded into this world",
+                                  str(exc), {"fixture": exc.source}) from None
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _admin_gate(sandbox: Sandbox, req: Request) -> Response | None:
+    """Controls (/_mock/..., whoever adds them) answer loopback clients only, or, with an admin
+    token configured, whoever sends it; the health check stays open for probes."""
+    token = sandbox.settings.admin_token
+    if token is None:
+        if _is_loopback(req.remote_addr):
+            return None
+        reason = "sandbox controls answer loopback clients only (or configure an admin token)"
+    else:
+        sent = req.headers.get(auth.ADMIN_TOKEN_HEADER, "")
+        if hmac.compare_digest(sent.encode(), token.encode()):
+            return None
+        reason = f"sandbox controls need the {auth.ADMIN_TOKEN_HEADER} header with the admin token"
+    return sandbox.error_response(errors.ApiError(403, "Forbidden", reason, {"path": req.path}))
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build a sandbox app. ``overrides`` are Settings fields, e.g. ``create_app(id_seed=1)``."""
+    settings = settings or Settings(**overrides)
+    sandbox = Sandbox(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # A path with "//" (an id or lookup key holding "/") is a plain 404, not a 308 to another path.
+    app.url_map.merge_slashes = False
+    app.extensions["mockserver"] = sandbox
+    app.wsgi_app = fault_http.ConnectionDrops(app.wsgi_app)  # type: ignore[method-assign]
+    app.register_blueprint(fault_blueprint(sandbox.faults, sandbox.error_response))
+    app.register_blueprint(admin.admin_blueprint(sandbox))
+
+    handlers = sandbox.version.handlers
+    missing = [op.operation_id for op in sandbox.spec.operations if op.operation_id not in handlers]
+    if missing:
+        raise RuntimeError(f"no handler for operations: {', '.join(missing)}")
+    for op in sandbox.spec.operations:
+        app.add_url_rule(op.url_rule, endpoint=op.operation_id,
+                         view_func=_operation_view(sandbox, op), methods=[op.method])
+    api_prefix = sandbox.spec.base_path + "/"
+
+    @app.before_request
+    def begin() -> Response | None:
+        # One hook, and Flask's proxies resolved once: this runs on every request.
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        context = g._get_current_object()  # type: ignore[attr-defined]
+        context.started = time.perf_counter()
+        context.request_id = req.headers.get("X-Request-ID") or sandbox.request_ids.ulid(
+            int(time.time() * 1000))
+        path = req.path
+        if path.startswith(ADMIN_PREFIX) and path != HEALTH_PATH:
+            return _admin_gate(sandbox, req)
+        return None
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        context = vars(g._get_current_object())  # type: ignore[attr-defined]
+        request_id = context.get("request_id", "")
+        response.headers["X-Request-ID"] = request_id
+        if req.path.startswith(api_prefix):
+            _record(sandbox.store, req, context, response)
+        if settings.log_requests:
+            elapsed = (time.perf_counter() - context.get("started", time.perf_counter())) * 1000
+            log.info("%s %s %d %.1fms key=%s rid=%s", req.method, req.path, response.status_code,
+                     elapsed, auth.mask(req.headers.get(auth.API_KEY_HEADER)), request_id)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        # Unknown path (404), wrong method (405), body too large (413): the API's own body.
+        message = {404: "Route not found", 405: "Method not allowed",
+                   413: "Request body too large"}.get(exc.code or 500, exc.name)
+        details: dict[str, Any] = {"method": request.method, "path": request.path}
+        if exc.code == 413:
+            details = {"max_body_bytes": settings.max_body_bytes}
+        internal = f"{exc.code} {message.lower()}"
+        response = sandbox.error_response(errors.ApiError(exc.code or 500, message, internal, details))
+        valid_methods = getattr(exc, "valid_methods", None)
+        if exc.code == 405 and valid_methods:
+            response.headers["Allow"] = ", ".join(valid_methods)
+        return response
+
+    @app.errorhandler(errors.ApiError)
+    def api_error(error: errors.ApiError) -> Response:
+        return sandbox.error_response(error)
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return sandbox.error_response(errors.ApiError(500, "An unexpected error occurred",
+                                                      f"{type(exc).__name__}: {exc}"))
+
+    @app.get(HEALTH_PATH)
+    def health() -> Response:
+        return jsonio.response(200, {"status": "ok", "api_version": sandbox.version.name,
+                                     "worlds": len(sandbox.store)})
+
+    return app
+
+
+def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
+    version = sandbox.version
+    handler = version.handlers[op.operation_id]
+    check_responses = sandbox.settings.validate_responses
+    grows_world = op.operation_id in version.grows_world
+    max_objects = sandbox.settings.max_objects_per_world
+    store = sandbox.store
+
+    def view(**path_args: str) -> Response:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        headers = req.headers
+        api_key = headers.get(auth.API_KEY_HEADER)
+        if not api_key:
+            return jsonio.response(401, version.unauthorized)
+        try:
+            fault = fault_http.decide(sandbox.faults, op.operation_id, op.responses, api_key, req)
+        except errors.ApiError as error:
+            return sandbox.error_response(error)
+        if fault is not None:
+            early = fault_http.before_handler(fault, version)
+            if early is not None:
+                return early
+        try:
+            params = validation.check_parameters(op, path_args, req.args, headers)
+            body = validation.check_body(op, req.get_data, headers.get("Content-Type"))
+            with store.session(api_key, headers.get(auth.ENVIRONMENT_HEADER, "")) as world:
+                if grows_world:
+                    world.ensure_room(max_objects)
+                status, payload = handler(world, params, body)
+        except errors.ApiError as error:
+            status, payload = error.status, version.error_body(error)
+        if check_responses:
+            _self_check(op, status, payload)
+        response = jsonio.response(status, payload)
+        return fault_http.after_handler(fault, response) if fault is not None else response
+
+    view.__name__ = op.operation_id
+    return view
+
+
+class ResponseMismatch(AssertionError):
+    """The sandbox produced a response its own spec does not allow (a bug in the sandbox)."""
+
+
+def _self_check(op: Operation, status: int, payload: Any) -> None:
+    if str(status) not in op.responses and "default" not in op.responses:
+        raise ResponseMismatch(f"{op.operation_id} answered {status}, which the spec does not declare")
+    validator = op.response_validator(status)
+    if validator is None:
+        if payload is not None:
+            raise ResponseMismatch(f"{op.operation_id} {status} must have no body")
+        return
+    problems = [f"{'.'.join(map(str, e.absolute_path)) or '<body>'}: {e.message}"
+                for e in validator.iter_errors(payload)]
+    if problems:
+        raise ResponseMismatch(f"{op.operation_id} {status} breaks the spec: " + "; ".join(problems))
+
+
+def _record(store: Store, req: Request, context: dict, response: Response) -> None:
+    """Journal one API request in its key's world (the app's after_request; kept cheap).
+
+    ``req`` is Flask's request and ``context`` the attributes of ``g``, resolved once by the caller.
+    """
+    headers = req.headers
+    api_key = headers.get(auth.API_KEY_HEADER)
+    if not api_key:
+        return
+    try:
+        book = store.journal(api_key, headers.get(auth.ENVIRONMENT_HEADER, ""))
+    except errors.ApiError:     # no room for another world: the answer already says so
+        return
+    if not book.size:
+        return
+    started = context.get("started")
+    elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+    try:
+        body = req.get_data(cache=True)
+    except HTTPException:     # a body over the size limit: the journal keeps none of it
+        body = b""
+    book.record(journal.new_entry(
+        datetime.now(timezone.utc), req.method, req.path, req.query_string, body,
+        response.status_code, elapsed, context.get("request_id", ""), auth.mask(api_key),
+        context.get("fault")))

@@ -1,0 +1,107 @@
+"""The memory store: one world per (API key, environment), created on first use, and the unit
+of work through which every change to a world goes.
+
+``with store.session(key, env) as world:`` takes the world's lock, lets the caller change it,
+and, once the block ends without an error, hands the domain events it raised to the listeners
+(webhooks, later): events never leave for a change that was not kept.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from ..domain import errors
+from ..domain.models import Event
+from ..domain.world import World
+from .journal import Journal
+
+Listener = Callable[[tuple[str, str], list[Event]], None]
+
+
+def tenant_id_for(api_key: str) -> str:
+    """A stable tenant id derived from the key, so the key itself is never echoed back."""
+    return "tenant_" + hashlib.sha256(api_key.encode()).hexdigest()[:26]
+
+
+class Slot:
+    """A world with what the store keeps beside it: its lock and its request journal."""
+
+    __slots__ = ("world", "lock", "journal")
+
+    def __init__(self, world: World, journal_size: int):
+        self.world = world
+        self.lock = threading.RLock()
+        self.journal = Journal(journal_size)
+
+
+class Store:
+    """All worlds, keyed by (API key, environment id)."""
+
+    def __init__(self, id_seed: int | None = None, journal_size: int = 1000,
+                 setup: Callable[[World, str], None] | None = None, max_worlds: int | None = None):
+        self._slots: dict[tuple[str, str], Slot] = {}
+        self.max_worlds = max_worlds    # None: no limit
+        self._lock = threading.Lock()
+        self.id_seed = id_seed
+        self.journal_size = journal_size
+        self.setup = setup          # fills a new world (fixtures) before anyone can see it
+        self.listeners: list[Listener] = []
+
+    def _slot(self, api_key: str, environment_id: str) -> Slot:
+        key = (api_key, environment_id)
+        slot = self._slots.get(key)
+        if slot is None:
+            with self._lock:
+                slot = self._slots.get(key)
+                if slot is None:
+                    self._ensure_room()
+                    world = World(tenant_id_for(api_key), environment_id, self.id_seed)
+                    if self.setup is not None:
+                        self.setup(world, api_key)
+                        world.events.clear()     # fixtures are the world's starting point
+                    slot = self._slots[key] = Slot(world, self.journal_size)
+        return slot
+
+    @contextmanager
+    def session(self, api_key: str, environment_id: str = "") -> Iterator[World]:
+        """The unit of work on one world: its lock held, its events sent once the block succeeds."""
+        slot = self._slot(api_key, environment_id)
+        with slot.lock:
+            world = slot.world
+            try:
+                yield world
+            except BaseException:
+                world.events.clear()
+                raise
+            events, world.events = world.events, []
+        if events:
+            for listener in self.listeners:
+                listener((api_key, environment_id), events)
+
+    def journal(self, api_key: str, environment_id: str = "") -> Journal:
+        return self._slot(api_key, environment_id).journal
+
+    def _ensure_room(self) -> None:
+        if self.max_worlds is not None and len(self._slots) >= self.max_worlds:
+            raise errors.ApiError(
+                429, f"Sandbox limit reached: at most {self.max_worlds} worlds (API key and "
+                     "environment pairs) at once; reset the sandbox or reuse a key",
+                "too many worlds", {"limit": "max_worlds", "max": self.max_worlds})
+
+    def worlds(self) -> list[tuple[tuple[str, str], World]]:
+        with self._lock:
+            return [(key, slot.world) for key, slot in self._slots.items()]
+
+    def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
+        """Forget every world, or one key's worlds (all its environments, or one). Returns how many."""
+        with self._lock:
+            doomed = [k for k in self._slots if (api_key is None or k[0] == api_key)
+                      and (environment_id is None or k[1] == environment_id)]
+            for k in doomed:
+                del self._slots[k]
+        return len(doomed)
+
+    def __len__(self) -> int:
+        return len(self._slots)
