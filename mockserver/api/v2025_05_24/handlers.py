@@ -78,11 +78,11 @@ def get_customer_wallets(world: World, params, body) -> Result:
 
 
 def create_customer(world: World, params, body) -> Result:
-    return 201, views.customer(world, customers.create(world, body))
+    return 201, views.customer(world, customers.create(world, requests.new_customer(body)))
 
 
 def _customer_page(world: World, query: dict[str, Any]) -> Result:
-    found, total = customers.search(world, query)
+    found, total = customers.search(world, requests.customer_query(query))
     return 200, views.page([views.customer(world, c) for c in found], total,
                            query.get("limit", 50), query.get("offset", 0))
 
@@ -100,11 +100,17 @@ def get_customer(world: World, params, body) -> Result:
 
 
 def update_customer(world: World, params, body) -> Result:
-    return 200, views.customer(world, customers.update(world, params["id"], body))
+    changes = requests.customer_changes(body)
+    return 200, views.customer(world, customers.update(world, customers.get(world, params["id"]),
+                                                       changes))
 
 
 def delete_customer(world: World, params, body) -> Result:
-    customers.delete(world, params["id"])
+    customer = world.customers.get(params["id"])
+    if customer is None:
+        raise errors.not_found("Customer does not exist", "customer does not exist",
+                               customer_id=params["id"])
+    customers.delete(world, customer)
     return 204, None
 
 

@@ -1,0 +1,89 @@
+"""Request checks both API versions make the same way: the cloud's validator errors (details
+keyed by the Go field name), e-mail and country codes, and the customer list's ``filters``."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Callable
+
+from ..domain import errors
+from ..domain.clock import parse_timestamp
+from ..domain.models import Customer
+
+ADDRESS_FIELDS = ("address_line1", "address_line2", "address_city", "address_state",
+                  "address_postal_code", "address_country")
+TEXT_FIELDS = ("external_id", "name", "email") + ADDRESS_FIELDS
+# ISO 3166-1 alpha-2, the codes the cloud's validator accepts for address_country.
+COUNTRIES = frozenset("""
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
+BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE
+EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM
+HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC
+LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA
+NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW
+SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO
+TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW""".split())
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+GO_NAMES = {"external_id": "ExternalID", "email": "Email", "address_country": "AddressCountry",
+            "name": "Name", "contact": "Contact", "timezone": "Timezone"}
+
+
+def field_error(struct: str, failures: list[tuple[str, str]]) -> errors.ApiError:
+    """The cloud's validator failure: ``details`` maps each Go field name to the validator's text."""
+    details = {}
+    for field, tag in failures:
+        go_name = GO_NAMES[field]
+        details[go_name] = (f"Key: '{struct}.{go_name}' Error:Field validation for '{go_name}' "
+                            f"failed on the '{tag}' tag")
+    first = next(iter(details.values()))
+    return errors.ApiError(400, "Request validation failed", first, details)
+
+
+def contact_failures(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """Validator failures of the e-mail and country fields, as (field, tag)."""
+    failures = []
+    if body.get("email") and not EMAIL.match(body["email"]):
+        failures.append(("email", "email"))
+    country = body.get("address_country")
+    if country:
+        if len(country) != 2:
+            failures.append(("address_country", "len"))
+        elif country not in COUNTRIES:
+            failures.append(("address_country", "iso3166_1_alpha2"))
+    return failures
+
+
+def time_value(value: Any, name: str, message: str = "Invalid filter parameters") -> datetime:
+    try:
+        return parse_timestamp(value)
+    except (ValueError, TypeError):
+        raise errors.validation(message, f"{name} must be an RFC 3339 timestamp",
+                                **{name: str(value)}) from None
+
+
+def customer_condition(cond: dict[str, Any]) -> Callable[[Customer], bool]:
+    """One entry of a customer search's ``filters``: field, operator and a value under the key
+    of its kind."""
+    field, operator = cond.get("field"), cond.get("operator", "eq")
+    if field not in TEXT_FIELDS + ("id", "status", "created_at", "updated_at"):
+        raise errors.validation("Invalid filter", f"cannot filter customers by {field!r}", field=field)
+    value = next((v for v in (cond.get("value") or {}).values() if v is not None), None)
+    if value is None:
+        raise errors.validation("Invalid filter", f"filter on {field!r} has no value", field=field)
+    tests: dict[str, Callable[[Any], bool]]
+    if field in ("created_at", "updated_at"):
+        moment = time_value(value, field)
+        tests = {"before": lambda a: a < moment, "lt": lambda a: a < moment,
+                 "after": lambda a: a > moment, "gt": lambda a: a > moment,
+                 "eq": lambda a: a == moment}
+    else:
+        options = {str(v) for v in value} if isinstance(value, list) else {str(value)}
+        text = str(value)
+        tests = {"eq": lambda a: a == text, "contains": lambda a: text.lower() in a.lower(),
+                 "in": lambda a: a in options, "not_in": lambda a: a not in options,
+                 "gt": lambda a: a > text, "lt": lambda a: a < text}
+    if operator not in tests:
+        raise errors.validation("Invalid filter", f"operator {operator!r} does not apply to {field!r}",
+                                field=field, operator=operator)
+    test = tests[operator]
+    return lambda c: test(getattr(c, field))
