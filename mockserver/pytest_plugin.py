@@ -122,6 +122,18 @@ class SandboxControls:
     def load_state(self, document: dict[str, Any]) -> dict[str, Any]:
         return self.control("PUT", "/_mock/state", document)
 
+    # invoices of top-ups paid later (PURCHASED_CREDIT_INVOICED)
+    def invoices(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/_mock/invoices")["items"]
+
+    def pay_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Settle an invoiced top-up as paid: its pending credit completes."""
+        return self.control("POST", f"/_mock/invoices/{invoice_id}/pay")
+
+    def void_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Void an invoiced top-up: its pending credit fails and the balance stays."""
+        return self.control("POST", f"/_mock/invoices/{invoice_id}/void")
+
     def reset(self) -> None:
         """Empty this key's world (fixtures, if configured, fill it again on next use)."""
         self.control("POST", "/_mock/reset")

@@ -18,7 +18,7 @@ from ..domain.world import World
 Result = tuple[int, Any]
 Handler = Callable[[World, dict[str, Any], Any], Result]
 
-VERSIONS = ("2025-05-24",)
+VERSIONS = ("2025-05-24", "2026-08-22")
 LATEST = VERSIONS[-1]
 DEFAULT = LATEST
 ALIASES = {"latest": LATEST}

@@ -1,5 +1,5 @@
 """Sandbox controls under ``/_mock/``: reset, state export and import, the request journal,
-fixtures, each world's clock and its id seed.
+fixtures, each world's clock and its id seed, and settling the invoices of top-ups paid later.
 
 A control that concerns one world names it as the API does: the ``x-api-key`` header and,
 optionally, ``X-Environment-ID``. Answers are JSON; errors use the served API version's error body.
@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from flask import Blueprint, Response, request
 
-from ..domain import errors
+from ..domain import errors, money, wallets
+from ..domain.clock import format_timestamp
 from ..domain.ids import IdGenerator
+from ..domain.models import Invoice
 from ..domain.world import World
 from ..http import auth, jsonio, validation
 from ..state import journal, statefile
@@ -163,6 +165,24 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
         with world() as w:
             return clock_moved(w, timetravel.advance(w, body["by"]))
 
+    # ---- invoices of top-ups paid later ------------------------------------------------------
+
+    @bp.get("/invoices")
+    def list_invoices() -> Response:
+        with world() as w:
+            items = [_invoice(i) for i in w.invoices.values()]
+        return jsonio.response(200, {"items": items, "total": len(items)})
+
+    @bp.post("/invoices/<invoice_id>/<outcome>")
+    def settle_invoice(invoice_id: str, outcome: str) -> Response:
+        if outcome not in ("pay", "void"):
+            raise errors.not_found("Route not found", "404 route not found", path=request.path)
+        with world() as w:
+            invoice, txn = wallets.settle_invoice(w, invoice_id, paid=outcome == "pay")
+            return jsonio.response(200, {"invoice": _invoice(invoice),
+                                         "wallet_transaction": version.show_transaction(w, txn),
+                                         "wallet": version.show_wallet(w, w.wallets[invoice.wallet_id])})
+
     @bp.put("/ids")
     def seed_ids() -> Response:
         body = _object_body(("seed",))
@@ -177,6 +197,14 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
         return jsonio.response(200, {"seed": seed})
 
     return bp
+
+
+def _invoice(invoice: Invoice) -> dict[str, Any]:
+    return {"id": invoice.id, "wallet_id": invoice.wallet_id,
+            "wallet_transaction_id": invoice.transaction_id, "amount": str(money.normalize(invoice.amount)),
+            "currency": invoice.currency, "status": invoice.status, "auto_topup": invoice.auto_topup,
+            "created_at": format_timestamp(invoice.created_at),
+            "settled_at": format_timestamp(invoice.settled_at) if invoice.settled_at else None}
 
 
 def _fixture_error(error: fixtures.FixtureError) -> errors.ApiError:

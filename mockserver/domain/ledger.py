@@ -27,16 +27,24 @@ def _record(world: World, wallet: Wallet, kind: str, credits: Decimal, reason: s
     before = wallet.credit_balance
     exact_after = before + credits if kind == CREDIT else before - credits
     txn_id = world.new_id("wtxn_", now)
+    # Money moved: a credit at the rate it was bought at, a debit at the wallet's rate.
+    rate = wallet.topup_conversion_rate if kind == CREDIT else wallet.conversion_rate
     txn = Transaction(
         id=txn_id, wallet_id=wallet.id, type=kind, credit_amount=money.amount(credits),
-        amount=money.amount(money.multiply(credits, wallet.conversion_rate)),
+        amount=money.amount(money.multiply(credits, rate)),
         credit_balance_before=before, credit_balance_after=money.amount(exact_after),
         transaction_reason=reason, reference_type=reference_type,
-        reference_id=reference_id or txn_id, created_at=now, **extra)
-    world.transactions.setdefault(wallet.id, []).append(txn)
-    world.transaction_count += 1
+        reference_id=txn_id if reference_id is None else reference_id, created_at=now, **extra)
+    _keep(world, txn)
     set_credit_balance(wallet, exact_after, now)
     return txn
+
+
+def _keep(world: World, txn: Transaction) -> None:
+    world.transactions.setdefault(txn.wallet_id, []).append(txn)
+    world.transaction_count += 1
+    if txn.idempotency_key:
+        world.transaction_keys.setdefault(txn.idempotency_key, txn.id)
 
 
 def set_credit_balance(wallet: Wallet, credits: Decimal, now: datetime) -> None:
@@ -54,29 +62,41 @@ def credit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: dat
     if expiry_date is not None:
         _note_expiry(world, wallet.id, expiry_date)
     return _record(world, wallet, CREDIT, credits, reason, reference_type, reference_id, now,
-                   credits_available=money.amount(credits), expiry_date=expiry_date, priority=priority,
+                   credits_available=_spendable(wallet.credit_balance, credits),
+                   expiry_date=expiry_date, priority=priority,
                    description=description, metadata=metadata or {},
                    idempotency_key=idempotency_key, topup_conversion_rate=topup_conversion_rate,
                    parent_transaction_id=parent_transaction_id)
 
 
+def _spendable(before: Decimal, credits: Decimal) -> Decimal:
+    """What a credit adds to the spendable grants: all of it, or, on a wallet overdrawn by a
+    manual debit, only the part that lifts the balance above zero."""
+    if before >= 0:
+        return money.amount(credits)
+    return money.amount(max(money.ZERO, before + credits))
+
+
 def pending_credit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: datetime, *,
                    expiry_date: datetime | None = None, priority: int | None = None,
                    description: str = "", metadata: dict | None = None,
-                   idempotency_key: str = "") -> Transaction:
-    """A credit that waits for its invoice: written, but the balance does not move yet."""
+                   idempotency_key: str = "", reference_type: str = "EXTERNAL",
+                   reference_id: str = "", parent_transaction_id: str | None = None) -> Transaction:
+    """A credit that waits for its invoice: written, but the balance does not move yet (and
+    nothing can spend it: only completed credits are consumed)."""
     before = wallet.credit_balance
     txn = Transaction(
         id=world.new_id("wtxn_", now), wallet_id=wallet.id, type=CREDIT,
         credit_amount=money.amount(credits),
-        amount=money.amount(money.multiply(credits, wallet.conversion_rate)),
+        amount=money.amount(money.multiply(credits, wallet.topup_conversion_rate)),
         credit_balance_before=before, credit_balance_after=before, transaction_reason=reason,
-        reference_type="INVOICE", reference_id="", created_at=now, transaction_status="pending",
+        reference_type=reference_type, reference_id=reference_id, created_at=now,
+        transaction_status="pending", credits_available=_spendable(before, credits),
         expiry_date=expiry_date, priority=priority, description=description,
         metadata=metadata or {}, idempotency_key=idempotency_key,
-        topup_conversion_rate=wallet.topup_conversion_rate)
-    world.transactions.setdefault(wallet.id, []).append(txn)
-    world.transaction_count += 1
+        topup_conversion_rate=wallet.topup_conversion_rate,
+        parent_transaction_id=parent_transaction_id)
+    _keep(world, txn)
     return txn
 
 
@@ -85,7 +105,7 @@ def complete(world: World, wallet: Wallet, txn: Transaction, now: datetime) -> N
     before = wallet.credit_balance
     txn.credit_balance_before = before
     txn.credit_balance_after = money.amount(before + txn.credit_amount)
-    txn.credits_available = txn.credit_amount
+    txn.credits_available = _spendable(before, txn.credit_amount)
     txn.transaction_status, txn.updated_at = "completed", now
     if txn.expiry_date is not None:
         _note_expiry(world, wallet.id, txn.expiry_date)
@@ -101,7 +121,7 @@ def _consumption_order(txn: Transaction):
 
 def _eligible_credits(world: World, wallet: Wallet, now: datetime) -> list[Transaction]:
     credits = [t for t in world.transactions.get(wallet.id, ())
-               if t.type == CREDIT and t.credits_available > 0
+               if t.type == CREDIT and t.credits_available > 0 and t.transaction_status == "completed"
                and (t.expiry_date is None or t.expiry_date >= now)]
     credits.sort(key=_consumption_order)
     return credits
@@ -110,25 +130,31 @@ def _eligible_credits(world: World, wallet: Wallet, now: datetime) -> list[Trans
 def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: datetime, *,
           reference_type: str = "REQUEST", reference_id: str | None = None,
           description: str = "", idempotency_key: str = "", metadata: dict | None = None,
-          overdraft: bool = False) -> Transaction:
+          overdraft: bool = False, note_sources: bool = False) -> Transaction:
     """Take ``credits`` out of the wallet, consuming grants in the cloud's order.
 
     With ``overdraft`` (a manual debit) the balance may go below zero once the grants run out.
+    ``note_sources`` lists the grants consumed in the debit's metadata (``consumed_credit_tx_ids``).
     """
     sources = _eligible_credits(world, wallet, now)
     if not overdraft and sum((t.credits_available for t in sources), money.ZERO) < credits:
-        raise errors.validation("Insufficient balance to process debit operation",
-                                "insufficient balance", wallet_id=wallet.id)
+        raise errors.invalid_operation("Insufficient balance to process debit operation",
+                                       "insufficient balance", wallet_id=wallet.id)
     remaining = credits
+    consumed = []
     for source in sources:
         if remaining <= 0:
             break
         taken = min(source.credits_available, remaining)
         source.credits_available -= taken
         remaining -= taken
+        consumed.append(source.id)
+    metadata = dict(metadata or {})
+    if note_sources and consumed:
+        metadata["consumed_credit_tx_ids"] = ",".join(consumed)
     return _record(world, wallet, DEBIT, credits, reason, reference_type, reference_id, now,
                    description=description, idempotency_key=idempotency_key,
-                   metadata=metadata or {}, conversion_rate=wallet.conversion_rate)
+                   metadata=metadata, conversion_rate=wallet.conversion_rate)
 
 
 def _note_expiry(world: World, wallet_id: str, expiry: datetime) -> None:
@@ -148,7 +174,8 @@ def expire_due(world: World, wallet: Wallet, now: datetime) -> list[Transaction]
     del world.next_expiry[wallet.id]
     expired = []
     for grant in list(world.transactions.get(wallet.id, ())):
-        if grant.type != CREDIT or grant.expiry_date is None or grant.credits_available <= 0:
+        if (grant.type != CREDIT or grant.expiry_date is None or grant.credits_available <= 0
+                or grant.transaction_status != "completed"):
             continue
         if grant.expiry_date >= now:
             _note_expiry(world, wallet.id, grant.expiry_date)

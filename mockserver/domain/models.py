@@ -78,7 +78,6 @@ class Wallet:
     balance: Decimal = Decimal(0)
     credit_balance: Decimal = Decimal(0)
     wallet_status: str = "active"
-    last_auto_topup_at: datetime | None = None
 
 
 @dataclass(slots=True)

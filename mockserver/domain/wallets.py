@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from . import errors, ledger, money
-from .models import AutoTopup, Invoice, TopUpRecord, Transaction, Wallet
+from .models import AlertSettings, AutoTopup, Invoice, TopUpRecord, Transaction, Wallet
 from .world import World
 
 ACTIVE, CLOSED = "active", "closed"
@@ -68,9 +68,11 @@ class NewWallet:
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     auto_topup: AutoTopup | None = None
-    alert_settings: Any = None
+    alert_settings: AlertSettings | None = None
     initial_credits: Decimal = money.ZERO
     initial_credits_expiry: datetime | None = None
+    # The initial grant's idempotency key, from the new wallet's id (None: no key).
+    initial_credits_key: Callable[[Wallet, Decimal, datetime], str] | None = None
 
 
 def ensure_unique(world: World, customer_id: str, currency: str, wallet_type: str) -> None:
@@ -99,9 +101,10 @@ def create(world: World, new: NewWallet) -> Wallet:
     world.wallets[wallet.id] = wallet
     world.wallets_by_customer.setdefault(wallet.customer_id, []).append(wallet.id)
     if new.initial_credits > 0:
+        key = new.initial_credits_key(wallet, new.initial_credits, now) if new.initial_credits_key else ""
         txn = ledger.credit(world, wallet, new.initial_credits, "FREE_CREDIT_GRANT", now,
-                            reference_id=world.ids.ulid(int(now.timestamp() * 1000)),
-                            expiry_date=new.initial_credits_expiry,
+                            reference_id=key or world.ids.ulid(int(now.timestamp() * 1000)),
+                            expiry_date=new.initial_credits_expiry, idempotency_key=key,
                             topup_conversion_rate=wallet.topup_conversion_rate)
         world.emit("wallet.transaction.created", txn.id)
     world.emit("wallet.created", wallet.id)
@@ -157,38 +160,43 @@ def idempotency_record(world: World, key: str) -> TopUpRecord | None:
 
 
 def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()) -> TopUpResult:
-    """Credit a wallet (or write its pending credit and an invoice); remembers the idempotency key."""
+    """Credit a wallet (or, invoiced, write its pending credit and an invoice), with its bonus;
+    remembers the idempotency key."""
     now = world.now()
     ledger.expire_due(world, wallet, now)
-    reference_id = credit.reference_id or credit.idempotency_key or world.ids.ulid(
-        int(now.timestamp() * 1000))
-    invoice = None
+    key = credit.idempotency_key
+    reference_id = credit.reference_id or key or world.ids.ulid(int(now.timestamp() * 1000))
+    invoice = bonus = None
     if credit.invoiced:
         txn = ledger.pending_credit(world, wallet, credit.credits, credit.reason, now,
-                                    idempotency_key=credit.idempotency_key,
-                                    expiry_date=credit.expiry, priority=credit.priority,
-                                    description=credit.description, metadata=credit.metadata)
+                                    idempotency_key=key, expiry_date=credit.expiry,
+                                    priority=credit.priority, description=credit.description,
+                                    metadata=credit.metadata, reference_id=reference_id)
+        if credit.bonus_credits is not None:
+            bonus = ledger.pending_credit(world, wallet, credit.bonus_credits,
+                                          "PURCHASED_CREDIT_BONUS", now, expiry_date=credit.bonus_expiry,
+                                          description="Bonus credits for purchase",
+                                          metadata=credit.metadata, reference_id=reference_id,
+                                          parent_transaction_id=txn.id)
         invoice = Invoice(id=world.new_id("inv_", now), wallet_id=wallet.id, transaction_id=txn.id,
                           amount=txn.amount, currency=wallet.currency, created_at=now)
         world.invoices[invoice.id] = invoice
-        txn.reference_type, txn.reference_id = "INVOICE", invoice.id
     else:
         txn = ledger.credit(world, wallet, credit.credits, credit.reason, now,
                             reference_type=credit.reference_type, reference_id=reference_id,
                             expiry_date=credit.expiry, priority=credit.priority,
                             description=credit.description, metadata=credit.metadata,
-                            idempotency_key=credit.idempotency_key,
-                            topup_conversion_rate=wallet.topup_conversion_rate)
+                            idempotency_key=key, topup_conversion_rate=wallet.topup_conversion_rate)
         world.emit("wallet.transaction.created", txn.id)
-    bonus = None
-    if credit.bonus_credits is not None and not credit.invoiced:
-        bonus = ledger.credit(world, wallet, credit.bonus_credits, "PURCHASED_CREDIT_BONUS", now,
-                              reference_id=reference_id, expiry_date=credit.bonus_expiry,
-                              description=f"Bonus credits for transaction {txn.id}",
-                              topup_conversion_rate=wallet.topup_conversion_rate,
-                              parent_transaction_id=txn.id)
-    if credit.idempotency_key:
-        world.top_ups[credit.idempotency_key] = TopUpRecord(wallet.id, fingerprint, snapshot(wallet))
+        if credit.bonus_credits is not None:
+            bonus = ledger.credit(world, wallet, credit.bonus_credits, "PURCHASED_CREDIT_BONUS", now,
+                                  reference_type="", reference_id="", expiry_date=credit.bonus_expiry,
+                                  description="Bonus credits for purchase",
+                                  metadata=credit.metadata,
+                                  topup_conversion_rate=wallet.topup_conversion_rate,
+                                  parent_transaction_id=txn.id)
+    if key:
+        world.top_ups[key] = TopUpRecord(wallet.id, fingerprint, snapshot(wallet))
     return TopUpResult(txn, wallet, invoice, bonus)
 
 
@@ -200,7 +208,7 @@ def snapshot(wallet: Wallet) -> Wallet:
 
 
 def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, Transaction]:
-    """Pay an invoiced top-up (its credit completes) or void it (its credit fails)."""
+    """Pay an invoiced top-up (its credit, and bonus, complete) or void it (they fail)."""
     invoice = world.invoices.get(invoice_id)
     if invoice is None:
         raise errors.not_found(f"Invoice {invoice_id} was not found", "invoice not found",
@@ -211,69 +219,139 @@ def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, 
                                        status=invoice.status)
     wallet = world.wallets[invoice.wallet_id]
     now = world.now()
-    txn = next(t for t in world.transactions[wallet.id] if t.id == invoice.transaction_id)
+    txn = transaction(world, wallet.id, invoice.transaction_id)
+    bonuses = [t for t in world.transactions[wallet.id] if t.parent_transaction_id == txn.id]
     invoice.status, invoice.settled_at = ("paid" if paid else "voided"), now
+    for row in [txn, *bonuses]:
+        if paid:
+            ledger.complete(world, wallet, row, now)
+        else:
+            row.transaction_status, row.updated_at = "failed", now
     if paid:
-        ledger.complete(world, wallet, txn, now)
         world.emit("wallet.transaction.updated", txn.id)
-    else:
-        txn.transaction_status, txn.updated_at = "failed", now
     return invoice, txn
 
 
 # ---- debit ---------------------------------------------------------------------------------
 
 def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, *, idempotency_key: str = "",
-          description: str = "", metadata: dict[str, str] | None = None,
-          overdraft: bool = False) -> Transaction:
-    txn = ledger.debit(world, wallet, credits, reason, world.now(), idempotency_key=idempotency_key,
-                       description=description, metadata=metadata, overdraft=overdraft)
+          description: str = "", metadata: dict[str, str] | None = None) -> Transaction:
+    """A manual debit: allowed past zero, so the balance may go negative."""
+    now = world.now()
+    ledger.expire_due(world, wallet, now)
+    txn = ledger.debit(world, wallet, credits, reason, now, idempotency_key=idempotency_key,
+                       reference_id=world.new_id("wtxn_", now), description=description,
+                       metadata=metadata, overdraft=True, note_sources=True)
     world.emit("wallet.transaction.created", txn.id)
     return txn
 
 
 # ---- auto top-up ---------------------------------------------------------------------------
 
-def auto_top_up(world: World, wallet: Wallet) -> TopUpResult | None:
-    """Add the wallet's auto top-up credits if its balance fell to the threshold (or below),
-    unless a cooldown is running or an earlier auto top-up still waits for its invoice."""
-    rule = wallet.auto_topup
-    if rule is None or not rule.enabled or wallet.wallet_status != ACTIVE:
-        return None
-    if wallet.credit_balance > rule.threshold or rule.amount <= 0:
-        return None
-    now = world.now()
-    if rule.cooldown_value and wallet.last_auto_topup_at is not None:
-        cooldown = timedelta(seconds=rule.cooldown_value * COOLDOWN_UNITS[rule.cooldown_unit or "second"])
-        if now < wallet.last_auto_topup_at + cooldown:
-            return None
-    if any(i.auto_topup and i.status == "pending" and i.wallet_id == wallet.id
-           for i in world.invoices.values()):
-        return None
-    reason = "PURCHASED_CREDIT_INVOICED" if rule.invoicing else "PURCHASED_CREDIT_DIRECT"
-    result = top_up(world, wallet, Credit(credits=rule.amount, reason=reason, invoiced=rule.invoicing,
-                                          description="Auto top-up"))
-    if result.invoice is not None:
-        result.invoice.auto_topup = True
-    wallet.last_auto_topup_at = now
-    return result
+AUTO_TOP_UP_DESCRIPTION = "Auto top-up triggered for low ongoing balance"
+AUTO_TOP_UP_ROUNDS = 100     # a direct auto top-up repeats until the balance is above the threshold
+
+
+def auto_top_up(world: World, wallet: Wallet) -> list[TopUpResult]:
+    """Add the wallet's auto top-up credits while its balance is at the threshold or below,
+    unless a cooldown runs or an earlier auto top-up still waits for its invoice."""
+    done: list[TopUpResult] = []
+    while len(done) < AUTO_TOP_UP_ROUNDS:
+        rule = wallet.auto_topup
+        if (rule is None or not rule.enabled or wallet.wallet_status != ACTIVE
+                or wallet.credit_balance > rule.threshold or rule.amount <= 0):
+            break
+        now = world.now()
+        last = _last_auto_top_up(world, wallet)
+        if last is not None:
+            if last.transaction_status == "pending":
+                break
+            if rule.cooldown_value and rule.cooldown_unit:
+                pause = timedelta(seconds=rule.cooldown_value * COOLDOWN_UNITS[rule.cooldown_unit])
+                if now < last.created_at + pause:
+                    break
+        key = world.new_id("wtxn_", now)
+        result = top_up(world, wallet, Credit(
+            credits=rule.amount, invoiced=rule.invoicing,
+            reason="PURCHASED_CREDIT_INVOICED" if rule.invoicing else "PURCHASED_CREDIT_DIRECT",
+            idempotency_key=key, description=AUTO_TOP_UP_DESCRIPTION,
+            metadata={"auto_topup": "true"}))
+        if result.invoice is not None:
+            result.invoice.auto_topup = True
+        done.append(result)
+    return done
+
+
+def _last_auto_top_up(world: World, wallet: Wallet) -> Transaction | None:
+    for txn in reversed(world.transactions.get(wallet.id, ())):
+        if txn.metadata.get("auto_topup") == "true":
+            return txn
+    return None
 
 
 # ---- terminate -----------------------------------------------------------------------------
 
 def terminate(world: World, wallet: Wallet) -> Wallet:
+    """Close a wallet; what is left of its credits goes out as a WALLET_TERMINATION debit."""
     if wallet.wallet_status == CLOSED:
-        raise errors.validation("Wallet is already terminated", "wallet is already closed")
+        raise errors.invalid_operation("Wallet is already terminated", "wallet is already closed")
     now = world.now()
-    if wallet.credit_balance > 0:
-        txn = ledger.debit(world, wallet, wallet.credit_balance, "WALLET_TERMINATION", now,
-                           description="Wallet termination - remaining balance debit",
-                           idempotency_key=wallet.id)
-        world.emit("wallet.transaction.created", txn.id)
-    ledger.set_credit_balance(wallet, money.ZERO, now)
-    wallet.wallet_status = CLOSED
+    _close(world, wallet, "Wallet termination - remaining balance debit", wallet.id, now)
     world.emit("wallet.terminated", wallet.id)
     return wallet
+
+
+def _close(world: World, wallet: Wallet, description: str, idempotency_key: str,
+           now: datetime) -> Decimal:
+    """Debit the whole credit balance (if any) and close the wallet; returns the credits taken."""
+    ledger.expire_due(world, wallet, now)
+    left = wallet.credit_balance
+    if left > 0:
+        txn = ledger.debit(world, wallet, left, "WALLET_TERMINATION", now, description=description,
+                           idempotency_key=idempotency_key, reference_id=world.new_id("wtxn_", now))
+        world.emit("wallet.transaction.created", txn.id)
+    wallet.wallet_status, wallet.updated_at = CLOSED, now
+    return left
+
+
+def convert_to_postpaid(world: World, wallet: Wallet) -> Wallet:
+    """Close a prepaid wallet and open a postpaid one in its currency holding its credits."""
+    if wallet.wallet_type != "PRE_PAID":
+        raise errors.invalid_operation("Only prepaid wallets can be converted to postpaid",
+                                       "wallet is not prepaid", wallet_id=wallet.id,
+                                       wallet_type=wallet.wallet_type)
+    if wallet.wallet_status != ACTIVE:
+        raise errors.invalid_operation("Only active wallets can be converted",
+                                       "wallet is not active", wallet_id=wallet.id,
+                                       wallet_status=wallet.wallet_status)
+    for other in active_wallets_of(world, wallet.customer_id):
+        if other.wallet_type == "POST_PAID" and other.currency == wallet.currency:
+            raise errors.conflict("A customer can only have one active postpaid wallet per currency",
+                                  "customer already has an active postpaid wallet",
+                                  customer_id=wallet.customer_id, wallet_id=other.id,
+                                  currency=wallet.currency)
+    now = world.now()
+    moved = _close(world, wallet, "Wallet conversion - prepaid to postpaid",
+                   f"{wallet.id}_conversion_debit", now)
+    new = Wallet(
+        id=world.new_id("wallet_", now), customer_id=wallet.customer_id, currency=wallet.currency,
+        wallet_type="POST_PAID", name=f"Postpaid Wallet - {wallet.currency.upper()}",
+        conversion_rate=wallet.conversion_rate, topup_conversion_rate=wallet.topup_conversion_rate,
+        created_at=now, updated_at=now, description=f"Converted from prepaid wallet {wallet.id}",
+        metadata={"converted_from": wallet.id}, config={"allowed_price_types": ["ALL"]},
+        auto_topup=wallet.auto_topup, alert_settings=wallet.alert_settings)
+    world.wallets[new.id] = new
+    world.wallets_by_customer.setdefault(new.customer_id, []).append(new.id)
+    if moved > 0:
+        txn = ledger.credit(world, new, moved, "FREE_CREDIT_GRANT", now, reference_type="REQUEST",
+                            reference_id=world.new_id("wtxn_", now),
+                            description=f"Credits transferred from prepaid wallet {wallet.id}",
+                            idempotency_key=f"credit_grant-{new.id}",
+                            topup_conversion_rate=new.topup_conversion_rate)
+        world.emit("wallet.transaction.created", txn.id)
+    world.emit("wallet.terminated", wallet.id)
+    world.emit("wallet.created", new.id)
+    return new
 
 
 # ---- transactions --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ inside a unit of work (``store.session``) that holds its lock and sends the even
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from . import errors
 from .clock import Clock, millis
@@ -26,8 +27,11 @@ class World:
         self.transactions: dict[str, list[Transaction]] = {}  # wallet id -> oldest first
         self.transaction_count = 0                             # kept, so counting costs nothing
         self.top_ups: dict[str, TopUpRecord] = {}              # idempotency key -> first result
+        self.transaction_keys: dict[str, str] = {}             # idempotency key -> transaction id
         self.next_expiry: dict[str, datetime] = {}             # wallet id -> soonest unexpired grant
         self.invoices: dict[str, Invoice] = {}
+        # wallet id -> (real-time balance, when it was computed): what "cached" balance reads see
+        self.balance_cache: dict[str, tuple[Decimal, datetime]] = {}
         self.events: list[Event] = []                          # raised, not yet sent
 
     def now(self) -> datetime:
@@ -60,6 +64,8 @@ class World:
         self.transactions.clear()
         self.transaction_count = 0
         self.top_ups.clear()
+        self.transaction_keys.clear()
         self.next_expiry.clear()
         self.invoices.clear()
+        self.balance_cache.clear()
         self.events.clear()

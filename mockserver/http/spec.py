@@ -1,6 +1,6 @@
 """The OpenAPI document, loaded once: operations, their parameters and compiled schemas.
 
-``openapi.yaml`` is the single source of the HTTP surface. Every ``$ref`` is inlined at load,
+An API version's document is the single source of its HTTP surface. Every ``$ref`` is inlined at load,
 and each operation gets validators compiled once, so a request pays only for validation.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ import fastjsonschema
 import yaml
 from jsonschema import Draft4Validator
 
-DEFAULT_SPEC = Path(__file__).with_name("openapi.yaml")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -48,6 +47,7 @@ class Parameter:
     location: str          # path | query | header
     required: bool
     schema: dict[str, Any]
+    explode: bool = False  # an array sent as repeated keys (?a=1&a=2), not as "1,2"
     validator: CompiledSchema = field(init=False)
 
     def __post_init__(self):
@@ -110,7 +110,27 @@ def _resolve(node: Any, root: dict[str, Any], seen: tuple[str, ...] = ()) -> Any
 def _json_schema(response_or_body: dict[str, Any] | None) -> dict[str, Any] | None:
     content = (response_or_body or {}).get("content") or {}
     media = content.get("application/json")
-    return copy.deepcopy(media.get("schema")) if media else None
+    return _nullable(copy.deepcopy(media.get("schema"))) if media else None
+
+
+def _nullable(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable: true`` as JSON Schema says it (a ``null`` type), in place."""
+    if isinstance(node, list):
+        for item in node:
+            _nullable(item)
+    elif isinstance(node, dict):
+        for value in node.values():
+            _nullable(value)
+        if node.pop("nullable", False):
+            kind = node.get("type")
+            if isinstance(kind, str):
+                node["type"] = [kind, "null"]
+                if "enum" in node:
+                    node["enum"] = [*node["enum"], None]
+            elif kind is None:
+                inner = {k: node.pop(k) for k in list(node) if k not in ("description", "example")}
+                node["anyOf"] = [inner, {"type": "null"}]
+    return node
 
 
 class Spec:
@@ -131,7 +151,9 @@ class Spec:
     def _operation(self, path: str, method: str, raw: dict[str, Any], shared: list) -> Operation:
         if "operationId" not in raw:
             raise SpecError(f"{method.upper()} {path} has no operationId")
-        params = [Parameter(p["name"], p["in"], bool(p.get("required")), p.get("schema") or {})
+        params = [Parameter(p["name"], p["in"], bool(p.get("required")),
+                            _nullable(copy.deepcopy(p.get("schema") or {})),
+                            bool(p.get("explode", p.get("style", "form") == "form")))
                   for p in shared + raw.get("parameters", [])]
         body = raw.get("requestBody")
         body_schema = _json_schema(body)
@@ -145,8 +167,8 @@ class Spec:
         return op
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Spec":
-        path = Path(path or DEFAULT_SPEC)
+    def load(cls, path: str | Path) -> "Spec":
+        path = Path(path)
         try:
             document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
         except OSError as exc:

@@ -188,7 +188,10 @@ def check_parameters(op: Operation, path_args: dict[str, str], query: Any,
             continue
         raw = source.get(param.name)
         try:
-            value = _coerce(param.type, raw, param.item_type)
+            if param.type == "array" and param.explode and param.location == "query":
+                value = [_coerce(param.item_type, part) for part in source.getlist(param.name)]
+            else:
+                value = _coerce(param.type, raw, param.item_type)
         except ValueError as exc:
             problems.append(_Problem((param.location, param.name, str(exc), "type")))
             continue

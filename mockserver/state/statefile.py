@@ -89,6 +89,10 @@ def restore(world: World, document: Any, api_version: str) -> None:
     world.wallets_by_customer.update(parsed.wallets_by_customer)
     world.transactions.update(parsed.transactions)
     world.transaction_count = sum(map(len, parsed.transactions.values()))
+    for txns in parsed.transactions.values():
+        for txn in txns:
+            if txn.idempotency_key:
+                world.transaction_keys.setdefault(txn.idempotency_key, txn.id)
     world.top_ups.update(parsed.top_ups)
     world.next_expiry.update(parsed.next_expiry)
     world.invoices.update(parsed.invoices)

@@ -136,9 +136,13 @@ def test_events_leave_only_when_the_unit_of_work_succeeds():
 
 def test_an_overdraft_debit_takes_the_balance_below_zero(world):
     wallet = open_wallet(world, initial=3)
-    wallets.debit(world, wallet, Decimal(5), "MANUAL_BALANCE_DEBIT", overdraft=True)
+    debit = wallets.debit(world, wallet, Decimal(5), "MANUAL_BALANCE_DEBIT")
+    grant = world.transactions[wallet.id][0]
     assert wallet.credit_balance == Decimal(-2)
+    assert debit.metadata == {"consumed_credit_tx_ids": grant.id}
     assert [t.credits_available for t in world.transactions[wallet.id]] == [0, 0]
+    refill = top_up(world, wallet, 5).transaction
+    assert (wallet.credit_balance, refill.credits_available) == (3, 3)   # only what is above zero
 
 
 def test_an_invoiced_credit_waits_for_its_invoice(world):

@@ -1,0 +1,34 @@
+"""API version 2026-08-22 (the current one): decimals as trimmed JSON strings, the flat
+``{"code", "message", "http_status_code", "details"}`` error body, a reused idempotency key
+refused with 409, invoiced top-ups pending until their invoice is settled."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...domain.errors import ApiError
+from .. import ApiVersion
+from . import views
+from .handlers import GROWS_WORLD, HANDLERS
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": error.code, "message": error.message,
+                            "http_status_code": error.status}
+    if error.details:
+        body["details"] = error.details
+    return body
+
+
+VERSION = ApiVersion(
+    name="2026-08-22",
+    spec_path=Path(__file__).with_name("openapi.yaml"),
+    handlers=HANDLERS,
+    grows_world=GROWS_WORLD,
+    error_body=error_body,
+    unauthorized={"error": "Unauthorized"},
+    show_customer=views.customer,
+    show_wallet=views.wallet,
+    show_transaction=views.transaction,
+    fixture_operations=("createCustomer", "createWallet", "topUpWallet"),
+)
