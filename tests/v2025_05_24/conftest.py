@@ -5,72 +5,27 @@ document. The suite of API version 2025-05-24: every sandbox here serves that ve
 """
 from __future__ import annotations
 
-import json
-import uuid
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
-import simplejson
 
 import mockserver
 from mockserver import Settings
 from mockserver.http.server import BackgroundServer
 
-from .contract import assert_conforms
+from .. import support
+from ..support import Reply, new_key
+from .contract import CONTRACT
+
+__all__ = ["Api", "Reply", "new_key", "create_app", "client_of", "make_customer", "make_wallet"]
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: Any
-    raw: bytes
+class Api(support.Api):
+    """A client of this suite's version, checking replies against its document."""
 
-    @property
-    def json(self) -> Any:
-        return json.loads(self.raw, parse_float=Decimal) if self.raw else None
-
-    @property
-    def error(self) -> dict:
-        return self.json["error"]
-
-
-class Api:
-    """Calls the sandbox as one API key; every reply is checked against the spec."""
-
-    def __init__(self, send, api_key: str | None):
-        self._send = send
-        self.api_key = api_key
-
-    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
-                headers: dict[str, str] | None = None, key: str | None = "default") -> Reply:
-        sent = {"Content-Type": "application/json"}
-        api_key = self.api_key if key == "default" else key
-        if api_key is not None:
-            sent["x-api-key"] = api_key
-        sent.update(headers or {})
-        if json_body is not None:
-            data = simplejson.dumps(json_body, use_decimal=True)
-        reply = self._send(method, path, data, sent)
-        assert_conforms(method, path, reply.status, reply.headers.get("Content-Type"), reply.raw)
-        return reply
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, json=None, **kw):
-        return self.request("POST", path, json_body=json, **kw)
-
-    def put(self, path, json=None, **kw):
-        return self.request("PUT", path, json_body=json, **kw)
-
-    def delete(self, path, **kw):
-        return self.request("DELETE", path, **kw)
-
-    def as_key(self, api_key: str) -> "Api":
-        return Api(self._send, api_key)
+    def __init__(self, send, api_key: str | None, contract: support.Contract = CONTRACT):
+        super().__init__(send, api_key, contract)
 
 
 API_VERSION = "2025-05-24"
@@ -105,10 +60,6 @@ def live_url(app):
     server = BackgroundServer(app)
     yield server.url
     server.stop()
-
-
-def new_key() -> str:
-    return f"sk_test_{uuid.uuid4().hex}"
 
 
 def client_of(app, environ: dict | None = None) -> Api:

@@ -1,0 +1,113 @@
+"""What every suite shares: a client that checks each reply against its API version's
+document (independently of the sandbox's own self-check), and fresh API keys."""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import simplejson
+from jsonschema import Draft4Validator
+
+from mockserver import api
+from mockserver.http.spec import Operation, Spec
+
+
+def new_key() -> str:
+    return f"sk_test_{uuid.uuid4().hex}"
+
+
+class Contract:
+    """Finds the operation of a request by method and path, and checks a response's status,
+    content type and body against what the version's document declares."""
+
+    def __init__(self, version: str):
+        self.spec = Spec.load(api.load(version).spec_path)
+        routes = []
+        for op in self.spec.operations:
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(self.spec.base_path + op.path))
+            routes.append((op.path.count("{"), re.compile(pattern + "$"), op))
+        routes.sort(key=lambda r: r[0])   # static segments win, as in the router
+        self._routes = routes
+
+    def operation_for(self, method: str, path: str) -> Operation | None:
+        for _, pattern, op in self._routes:
+            if op.method == method.upper() and pattern.match(path):
+                return op
+        return None
+
+    def assert_conforms(self, method: str, path: str, status: int, content_type: str | None,
+                        raw: bytes) -> None:
+        """Fail the test when a response to an API operation is not what the document declares."""
+        op = self.operation_for(method, path.split("?")[0])
+        if op is None:
+            return
+        declared = str(status) if str(status) in op.responses else "default"
+        assert declared in op.responses, f"{op.operation_id} answered undeclared status {status}"
+        schema = op.responses[declared]
+        if schema is None:
+            assert raw == b"", f"{op.operation_id} {status} must have no body, got {raw[:200]!r}"
+            return
+        assert content_type and content_type.startswith("application/json"), content_type
+        body = json.loads(raw, parse_float=Decimal)
+        errors = [f"{list(e.absolute_path)}: {e.message}"
+                  for e in Draft4Validator(schema).iter_errors(body)]
+        assert not errors, f"{op.operation_id} {status} breaks its document: {errors}"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Any
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw, parse_float=Decimal) if self.raw else None
+
+    @property
+    def error(self) -> dict:
+        return self.json["error"]
+
+
+class Api:
+    """Calls the sandbox as one API key; every reply is checked against the spec."""
+
+    def __init__(self, send, api_key: str | None, contract: "Contract"):
+        self._send = send
+        self.api_key = api_key
+        self.contract = contract
+
+    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
+                headers: dict[str, str] | None = None, key: str | None = "default") -> Reply:
+        sent = {"Content-Type": "application/json"}
+        api_key = self.api_key if key == "default" else key
+        if api_key is not None:
+            sent["x-api-key"] = api_key
+        sent.update(headers or {})
+        if json_body is not None:
+            data = simplejson.dumps(json_body, use_decimal=True)
+        reply = self._send(method, path, data, sent)
+        self.contract.assert_conforms(method, path, reply.status, reply.headers.get("Content-Type"),
+                                      reply.raw)
+        return reply
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.request("POST", path, json_body=json, **kw)
+
+    def put(self, path, json=None, **kw):
+        return self.request("PUT", path, json_body=json, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def as_key(self, api_key: str) -> "Api":
+        return Api(self._send, api_key, self.contract)
+
+
