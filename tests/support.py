@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import requests
 import simplejson
 from jsonschema import Draft4Validator
 
-from mockserver import api
+import mockserver
+from mockserver import Settings, api
 from mockserver.http.spec import Operation, Spec
 
 
@@ -111,3 +113,51 @@ class Api:
         return Api(self._send, api_key, self.contract)
 
 
+
+
+class Suite:
+    """One API version's test suite: its contract, its sandboxes and its clients."""
+
+    def __init__(self, version: str):
+        self.version = version
+        self.contract = Contract(version)
+
+    def create_app(self, **settings: Any):
+        """A sandbox of this suite's API version."""
+        return mockserver.create_app(api_version=self.version, **settings)
+
+    def settings(self) -> Settings:
+        return Settings(host="127.0.0.1", port=0, log_requests=False, validate_responses=True,
+                        api_version=self.version)
+
+    def client_of(self, app, environ: dict | None = None) -> Api:
+        """An in-process client (Flask test client) of ``app`` with a fresh API key; ``environ``
+        sets WSGI values such as REMOTE_ADDR."""
+        client = app.test_client()
+
+        def send(method, path, data, headers):
+            r = client.open(path, method=method, data=data, headers=headers,
+                            environ_base=environ or {})
+            return Reply(r.status_code, r.headers, r.get_data())
+
+        return Api(send, new_key(), self.contract)
+
+    def http_client(self, url: str, session: requests.Session) -> Api:
+        """A client over a real socket (``requests``) with a fresh API key."""
+        def send(method, path, data, headers):
+            r = session.request(method, url + path, data=data, headers=headers, timeout=10)
+            return Reply(r.status_code, r.headers, r.content)
+
+        return Api(send, new_key(), self.contract)
+
+
+def make_customer(api: Api, external_id: str = "acme-1", **fields) -> dict:
+    reply = api.post("/v1/customers", {"external_id": external_id, "name": "Acme Inc.", **fields})
+    assert reply.status == 201, reply.json
+    return reply.json
+
+
+def make_wallet(api: Api, customer_id: str = "cust_test", **fields) -> dict:
+    reply = api.post("/v1/wallets", {"customer_id": customer_id, "currency": "usd", **fields})
+    assert reply.status == 200, reply.json
+    return reply.json

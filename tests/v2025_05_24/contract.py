@@ -1,8 +1,7 @@
 """The 2025-05-24 document's contract, checked on every reply this suite receives."""
 from __future__ import annotations
 
-from ..support import Contract
+from .conftest import CONTRACT
 
-CONTRACT = Contract("2025-05-24")
 assert_conforms = CONTRACT.assert_conforms
 operation_for = CONTRACT.operation_for
