@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from collections.abc import Mapping
 from typing import Any
 
 from .api import DEFAULT as DEFAULT_API_VERSION
@@ -31,9 +32,10 @@ class Settings:
     threads: int = 8                     # WSGI worker threads
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``FLEXPRICE_MOCK_<NAME>`` variables, then explicit overrides (not None)."""
-        environ = os.environ if environ is None else environ
+        if environ is None:
+            environ = os.environ
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())

@@ -208,7 +208,7 @@ def _invoice(invoice: Invoice) -> dict[str, Any]:
 
 
 def _fixture_error(error: fixtures.FixtureError) -> errors.ApiError:
-    details = {"field": error.where or "<document>", "problem": error.problem}
+    details: dict[str, Any] = {"field": error.where or "<document>", "problem": error.problem}
     if error.line:
         details["line"] = error.line
     return errors.validation(f"Invalid fixture: {error}", "invalid fixture", **details)

@@ -332,7 +332,7 @@ def parse_rule(raw: Any, *, rule_id: str, max_hold: float,
             if name in raw:
                 raise FaultError(name, "only goes with a status fault")
 
-    rule = dict(id=rule_id, action=action)
+    rule: dict[str, Any] = {"id": rule_id, "action": action}
     if "id" in raw:
         rule["id"] = _rule_id(raw["id"])
     if "description" in raw:

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     def begin() -> Response | None:
         # One hook, and Flask's proxies resolved once: this runs on every request.
         req = request._get_current_object()  # type: ignore[attr-defined]
-        context = g._get_current_object()  # type: ignore[attr-defined]
+        context = g._get_current_object()
         context.started = time.perf_counter()
         context.request_id = req.headers.get("X-Request-ID") or sandbox.request_ids.ulid(
             int(time.time() * 1000))
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     @app.after_request
     def finish(response: Response) -> Response:
         req = request._get_current_object()  # type: ignore[attr-defined]
-        context = vars(g._get_current_object())  # type: ignore[attr-defined]
+        context = vars(g._get_current_object())
         request_id = context.get("request_id", "")
         response.headers["X-Request-ID"] = request_id
         if req.path.startswith(api_prefix):

@@ -31,7 +31,7 @@ class BatchedStreamHandler(logging.StreamHandler):
         """Called by StreamHandler after every record: deliberately nothing (see the module doc)."""
 
     def flush_now(self) -> None:
-        with self.lock:
+        with self.lock:  # type: ignore[union-attr]   # created by Handler.__init__
             try:
                 self.stream.flush()
             except (OSError, ValueError):     # stderr closed under us: nothing to save

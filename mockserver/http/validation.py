@@ -127,9 +127,9 @@ def parse_json(raw: bytes) -> Any:
         raise _invalid_json(reason) from None
     # The walk is needed only when the text could hold deep nesting or a \u escape.
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH or b"\\u" in raw:
-        reason = _unusable(value)
-        if reason:
-            raise _invalid_json(reason)
+        unusable = _unusable(value)
+        if unusable:
+            raise _invalid_json(unusable)
     return value
 
 

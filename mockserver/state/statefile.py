@@ -56,7 +56,7 @@ def export(world: World, api_version: str) -> dict[str, Any]:
 
 
 def _dump(record: Any) -> dict[str, Any]:
-    return {f.name: _dump_value(f.type, getattr(record, f.name)) for f in fields(record)}
+    return {f.name: _dump_value(str(f.type), getattr(record, f.name)) for f in fields(record)}
 
 
 def _dump_value(kind: str, value: Any) -> Any:
@@ -239,7 +239,7 @@ def _load(cls: type, item: Any, where: str) -> Any:
             if f.default is MISSING and f.default_factory is MISSING:
                 raise StateError(f"{where}.{name}", "is required")
             continue
-        values[name] = _load_value(f.type, item[name], f"{where}.{name}")
+        values[name] = _load_value(str(f.type), item[name], f"{where}.{name}")
     return cls(**values)
 
 

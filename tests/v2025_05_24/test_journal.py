@@ -145,3 +145,15 @@ def test_a_fault_rule_that_fired_shows_in_the_journal(api):
     assert entries[0]["fault"] is None
     assert entries[1]["status"] == 500
     assert entries[1]["fault"] == {"kind": "status", "rule": rule.json["id"], "status": 500}
+
+
+def test_paths_outside_the_api_are_not_journalled_and_create_no_world():
+    app = create_app(log_requests=False)
+    client = app.test_client()
+    reply = client.get("/favicon.ico", headers={"x-api-key": new_key()})
+    assert reply.status_code == 404 and reply.get_json()["error"]["message"] == "Route not found"
+    assert client.get("/_mock/health").get_json()["worlds"] == 0
+    api_miss = client.get("/v1/nowhere", headers={"x-api-key": "sk_journal_probe"})
+    assert api_miss.status_code == 404
+    entries = client.get("/_mock/journal", headers={"x-api-key": "sk_journal_probe"}).get_json()
+    assert [(e["path"], e["status"]) for e in entries["items"]] == [("/v1/nowhere", 404)]

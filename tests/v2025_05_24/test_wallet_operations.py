@@ -110,6 +110,8 @@ def test_amount_converts_at_the_rate_like_the_cloud(api):
 
 
 def test_top_up_rules(api):
+    # A frozen clock at 10:00 UTC, so "later today" is always still today.
+    api.put("/_mock/clock", {"now": "2027-01-01T10:00:00Z", "frozen": True})
     wallet = make_wallet(api)
     wid = wallet["id"]
     reply = top_up(api, wid, "k", credits_to_add=0)
@@ -122,10 +124,9 @@ def test_top_up_rules(api):
     assert len(reply.error["details"]["allowed_reasons"]) == 4
     reply = top_up(api, wid, "k", credits_to_add=1, expiry_date_utc="2020-01-01T00:00:00Z")
     assert reply.error["message"] == "Expiry date must be in the future"
-    today_later = datetime.now(timezone.utc).replace(hour=23, minute=59).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if datetime.now(timezone.utc).hour < 23:
-        assert top_up(api, wid, "k", credits_to_add=1,
-                      expiry_date_utc=today_later).error["message"] == "Expiry date must be in the future"
+    # Credits expire at 00:00 UTC of their day, so a time later today is already past.
+    assert top_up(api, wid, "k", credits_to_add=1, expiry_date_utc="2027-01-01T23:59:00Z"
+                  ).error["message"] == "Expiry date must be in the future"
     reply = top_up(api, wid, "k", credits_to_add=1, priority=-1)
     assert reply.status == 400 and "priority" in reply.error["internal_error"]
     reply = top_up(api, wid, "k", credits_to_add=1, expiry_date_utc="next week")
