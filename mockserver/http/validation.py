@@ -50,10 +50,7 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return (f"{field}.{name}" if field else name), "is required"
     if keyword == "type":
         wanted = value if isinstance(value, str) else value[0]
-        found = "null" if error.instance is None else type(error.instance).__name__
-        found = {"dict": "an object", "list": "an array", "str": "a string", "bool": "a boolean",
-                 "int": "an integer", "float": "a number", "Decimal": "a number"}.get(found, found)
-        return field, f"must be {_TYPE_WORDS.get(wanted, wanted)}, not {found}"
+        return field, f"must be {_TYPE_WORDS.get(wanted, wanted)}, not {_kind(error.instance)}"
     if keyword == "enum":
         return field, "must be one of: " + ", ".join(map(str, value))
     if keyword == "minimum":
@@ -66,7 +63,26 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return field, f"must be at least {value} characters long"
     if keyword == "additionalProperties":
         return field, error.message
+    if keyword in ("oneOf", "anyOf") and _is_decimal(value):
+        shown = repr(error.instance) if isinstance(error.instance, str) else _kind(error.instance)
+        return field, f"must be a decimal: a string such as \"10.5\" or a number, not {shown}"
     return field, error.message
+
+
+def _kind(instance: Any) -> str:
+    """What a JSON value is, in words: ``null``, ``a boolean``, ``an object``."""
+    if instance is None:
+        return "null"
+    name = type(instance).__name__
+    return {"dict": "an object", "list": "an array", "str": "a string", "bool": "a boolean",
+            "int": "an integer", "float": "a number", "Decimal": "a number"}.get(name, name)
+
+
+def _is_decimal(choices: Any) -> bool:
+    """A choice of a numeric string or a number: how a version that sends decimals as strings
+    declares one it reads."""
+    kinds = {c.get("type") for c in choices or () if isinstance(c, dict)}
+    return kinds == {"string", "number"}
 
 
 def _schema_problems(validator: CompiledSchema, instance: Any, location: str) -> list[_Problem]:
