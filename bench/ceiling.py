@@ -22,7 +22,7 @@ def make_server(host: str, port: int):
     waitress if the sandbox can't be imported or its factory can't serve a foreign app."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # works from a fresh clone
     try:
-        from mockserver import server
+        from mockserver.http import server
         from mockserver.config import Settings
         threads = Settings.from_env().threads
         made = server.make_server(app, host, port, threads)
@@ -34,7 +34,7 @@ def make_server(host: str, port: int):
     tune = getattr(server, "tune_garbage_collector", None)
     if tune:
         tune()
-    print(f"ceiling: mockserver.server.make_server, threads={threads}"
+    print(f"ceiling: mockserver.http.server.make_server, threads={threads}"
           + (", tune_garbage_collector()" if tune else ""), flush=True)
     return made
 

@@ -20,8 +20,9 @@ THREADS = 8
 
 def serve(name: str, port: int) -> None:
     """Run the sandbox under one server (called in the child process)."""
-    from mockserver import Settings, create_app, logs
-    from mockserver.server import make_server, tune_garbage_collector
+    from mockserver import Settings, create_app
+    from mockserver.http import logs
+    from mockserver.http.server import make_server, tune_garbage_collector
 
     logs.configure()
     app = create_app(Settings(port=port))
