@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-CODES = {400: "validation_error", 401: "unauthorized", 403: "permission_denied",
-         404: "not_found", 405: "method_not_allowed", 409: "already_exists",
-         413: "request_too_large", 415: "unsupported_media_type", 429: "too_many_requests",
-         501: "not_implemented", 503: "service_unavailable"}
+# The cloud's codes only (clients may match on them): a request the sandbox refuses where the
+# cloud has no such check (a wrong method, a body too large or not JSON) is a validation_error.
+CODES = {400: "validation_error", 403: "permission_denied", 404: "not_found",
+         405: "validation_error", 409: "already_exists", 413: "validation_error",
+         415: "validation_error", 429: "too_many_requests", 501: "not_implemented",
+         503: "service_unavailable"}
 
 
 class ApiError(Exception):
@@ -24,7 +26,7 @@ class ApiError(Exception):
         self.message = message
         self.internal_error = internal_error or message
         self.details = details
-        self.code = code or CODES.get(status, "internal_error" if status >= 500 else "invalid_request")
+        self.code = code or CODES.get(status, "internal_error" if status >= 500 else "validation_error")
 
 
 def validation(message: str, internal_error: str | None = None, **details: Any) -> ApiError:

@@ -82,7 +82,10 @@ class Operation:
         return self.base_path + re.sub(r"\{([^}]+)\}", r"<\1>", self.path)
 
     def response_validator(self, status: int) -> CompiledSchema | None:
-        return self.response_validators.get(str(status)) or self.response_validators.get("default")
+        """The schema of the answer with ``status``; None for one declared without a body."""
+        if str(status) in self.responses:
+            return self.response_validators.get(str(status))
+        return self.response_validators.get("default")
 
 
 class SpecError(Exception):

@@ -1,0 +1,280 @@
+"""The bad-input catalogue of version 2026-08-22: what a client can get wrong, the exact answer in
+this version's error body, and proof that a refused request changed nothing.
+
+Each refused request is followed by a look at the world (customers, the wallet, its ledger): it
+must be exactly what it was before.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from urllib.parse import quote
+
+import pytest
+
+from mockserver.http.validation import MAX_DEPTH
+
+from .conftest import Api, Reply, create_app, make_customer, make_wallet, new_key
+
+TOP_UP = {"credits_to_add": "10", "transaction_reason": "PURCHASED_CREDIT_DIRECT"}
+
+
+@pytest.fixture
+def seeded(api):
+    """A world with one customer and one wallet holding 5 credits."""
+    customer = make_customer(api, "acme-1")
+    wallet = make_wallet(api, customer["id"], initial_credits_to_load="5")
+    return api, customer, wallet
+
+
+def snapshot(api: Api, wallet_id: str) -> tuple:
+    """Everything a refused request could have touched, as the API shows it."""
+    customers = api.get("/v1/customers?limit=1000")
+    wallet = api.get(f"/v1/wallets/{wallet_id}")
+    ledger = api.get(f"/v1/wallets/{wallet_id}/transactions?limit=1000")
+    assert (customers.status, wallet.status, ledger.status) == (200, 200, 200)
+    return customers.json, wallet.json, ledger.json
+
+
+def send_raw(api: Api, method: str, path: str, raw: bytes | str,
+             content_type: str = "application/json") -> Reply:
+    return api.request(method, path, data=raw, headers={"Content-Type": content_type})
+
+
+def assert_refused(reply: Reply, status: int, message: str, problem: str | None = None,
+                   code: str = "validation_error") -> None:
+    body = reply.json
+    assert reply.status == status, body
+    assert (body["code"], body["message"], body["http_status_code"]) == (code, message, status)
+    if problem is not None:
+        assert body["details"]["errors"][0]["problem"] == problem
+
+
+# ---- the body as a whole --------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, problem", [
+    (b"", "is empty"),
+    (b'{"credits_to_add": "10",', None),
+    (b"{'credits_to_add': '10'}", None),
+    (b"\xff\xfe{}", None),
+    ('{"credits_to_add": NaN}', "is not valid JSON (NaN is not a valid JSON number)"),
+    ('{"credits_to_add": Infinity}', "is not valid JSON (Infinity is not a valid JSON number)"),
+    ('{"credits_to_add": 1' + "0" * 5000 + "}", None),
+])
+def test_a_body_that_is_not_json_is_refused_and_changes_nothing(seeded, raw, problem):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
+    assert_refused(reply, 400, "Invalid request format", problem)
+    assert reply.json["details"]["errors"][0]["in"] == "body"
+    assert snapshot(api, wallet["id"]) == before
+
+
+@pytest.mark.parametrize("raw, found", [("[]", "an array"), ('"top-up"', "a string"),
+                                        ("42", "an integer"), ("null", "null")])
+def test_json_that_is_not_an_object_is_refused(seeded, raw, found):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
+    assert_refused(reply, 400, f"request body must be an object, not {found}")
+    assert snapshot(api, wallet["id"]) == before
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH, 100_000])
+def test_deeply_nested_json_is_refused(seeded, depth):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    nested = "[" * depth + "]" * depth
+    raw = f'{{"credits_to_add": "1", "transaction_reason": "FREE_CREDIT_GRANT", "extra": {nested}}}'
+    reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
+    assert_refused(reply, 400, "Invalid request format")
+    assert snapshot(api, wallet["id"]) == before
+
+
+# ---- fields -----------------------------------------------------------------------------------
+
+DECIMAL = 'must be a decimal: a string such as "10.5" or a number'
+
+
+@pytest.mark.parametrize("body, message, field", [
+    ({"customer_id": "cust_1", "currency": 840}, "currency must be a string, not an integer", "currency"),
+    ({"customer_id": ["cust_1"], "currency": "usd"}, "customer_id must be a string, not an array",
+     "customer_id"),
+    ({"customer_id": "cust_1", "currency": "usd", "conversion_rate": "two"},
+     f"conversion_rate {DECIMAL}, not 'two'", "conversion_rate"),
+    ({"customer_id": "cust_1", "currency": "usd", "conversion_rate": ""},
+     f"conversion_rate {DECIMAL}, not ''", "conversion_rate"),
+    ({"customer_id": "cust_1", "currency": "usd", "initial_credits_to_load": True},
+     f"initial_credits_to_load {DECIMAL}, not a boolean", "initial_credits_to_load"),
+    ({"customer_id": "cust_1", "currency": "usd", "topup_conversion_rate": None},
+     f"topup_conversion_rate {DECIMAL}, not null", "topup_conversion_rate"),
+    ({"customer_id": "cust_1", "currency": "usd", "metadata": {"tier": 3}},
+     "metadata.tier must be a string, not an integer", "metadata.tier"),
+    ({"customer_id": "cust_1"}, "currency is required", "currency"),
+    ({"customer_id": "cust_1", "currency": "usd", "wallet_type": "PROMOTIONAL"},
+     "wallet_type must be one of: PRE_PAID, POST_PAID", "wallet_type"),
+    ({"customer_id": "cust_1", "currency": "usd", "auto_topup": {"threshold": "x"}},
+     f"auto_topup.threshold {DECIMAL}, not 'x'", "auto_topup.threshold"),
+])
+def test_wrong_types_and_nulls_name_the_field(seeded, body, message, field):
+    api, customer, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    reply = api.post("/v1/wallets", body)
+    assert_refused(reply, 400, message)
+    assert reply.json["details"]["errors"][0]["field"] == field
+    assert snapshot(api, wallet["id"]) == before
+    assert api.get(f"/v1/customers/{customer['id']}/wallets").json == [wallet]
+
+
+def test_decimals_are_read_from_strings_and_numbers_alike(api):
+    as_string = make_wallet(api, "cust_s", initial_credits_to_load="12.50", conversion_rate="0.5")
+    as_number = make_wallet(api, "cust_n", initial_credits_to_load=12.5, conversion_rate=0.5)
+    for wallet in (as_string, as_number):
+        assert (wallet["credit_balance"], wallet["balance"], wallet["conversion_rate"]) == (
+            "12.5", "6.25", "0.5")
+
+
+def test_unknown_fields_are_ignored_as_the_cloud_ignores_them(api):
+    reply = api.post("/v1/customers", {"external_id": "acme-9", "name": "Acme", "favourite_colour": "blue",
+                                       "id": "cust_mine", "status": "deleted"})
+    assert reply.status == 201, reply.json
+    assert "favourite_colour" not in reply.json
+    assert reply.json["id"] != "cust_mine" and reply.json["id"].startswith("cust_")
+    assert reply.json["status"] == "published"
+    assert api.get(f"/v1/customers/{reply.json['id']}").json == reply.json
+
+
+# ---- numbers --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("credits, message, details", [
+    ('"0"', "Credits to add must be a positive value", {"credits_to_add": "0"}),
+    ('"-5"', "Credits to add must be a positive value", {"credits_to_add": "-5"}),
+    ("-0.000000001", "Credits to add must be a positive value", {"credits_to_add": "-0.000000001"}),
+    ('"0.0000000004"', "Credits to add must be a positive value", {"credits_to_add": "0.0000000004"}),
+    ('"1e400"', "credits_to_add must be at most 99999999999.999999999 in absolute value", None),
+    ('"100000000000"', "credits_to_add must be at most 99999999999.999999999 in absolute value", None),
+])
+def test_zero_negative_tiny_and_huge_amounts_are_refused(seeded, credits, message, details):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    raw = f'{{"credits_to_add": {credits}, "transaction_reason": "FREE_CREDIT_GRANT"}}'
+    reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
+    assert_refused(reply, 400, message)
+    if details is not None:
+        assert reply.json["details"] == details
+    assert snapshot(api, wallet["id"]) == before
+
+
+@pytest.mark.parametrize("credits, kept", [
+    ('"0.0000000015"', "0.000000002"),        # half away from zero, like numeric(20,9)
+    ("0.0000000025", "0.000000003"),
+    ('"2.123456789"', "2.123456789"),
+    ('"99999999999.999999999"', "99999999999.999999999"),
+])
+def test_precision_beyond_nine_places_is_rounded_like_the_ledger_column(api, credits, kept):
+    wallet = make_wallet(api, "cust_1")
+    raw = f'{{"credits_to_add": {credits}, "transaction_reason": "FREE_CREDIT_GRANT"}}'
+    reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
+    assert reply.status == 200, reply.json
+    assert reply.json["wallet"]["credit_balance"] == kept
+    assert Decimal(reply.json["wallet_transaction"]["credit_amount"]) == Decimal(kept)
+    assert api.get(f"/v1/wallets/{wallet['id']}").json["credit_balance"] == kept
+
+
+# ---- strings --------------------------------------------------------------------------------------
+
+def test_over_long_bounded_strings_are_refused(api):
+    reply = api.post("/v1/customers", {"external_id": "acme-1", "name": "Acme", "address_line1": "x" * 256})
+    assert_refused(reply, 400, "address_line1 must be at most 255 characters long")
+    assert api.get("/v1/customers").json["pagination"]["total"] == 0
+
+
+def test_unicode_and_control_characters_round_trip_exactly(api):
+    name = "Ünïcødé 🚀 名前 \u0000\u0007\t\n\u202e\ufeff end"
+    created = make_customer(api, "ключ-🔑", name=name, metadata={"ключ": "значение\u0001"})
+    assert created["name"] == name and created["external_id"] == "ключ-🔑"
+    assert api.get(f"/v1/customers/external/{quote('ключ-🔑')}").json == created
+    assert api.get(f"/v1/customers/{created['id']}").json["metadata"] == {"ключ": "значение\u0001"}
+
+
+def test_a_lone_surrogate_escape_is_refused(api):
+    reply = send_raw(api, "POST", "/v1/customers", '{"external_id": "acme-1", "name": "\\ud800"}')
+    assert_refused(reply, 400, "Invalid request format")
+    assert "lone UTF-16 surrogate" in reply.json["details"]["errors"][0]["problem"]
+    assert api.get("/v1/customers").json["pagination"]["total"] == 0
+
+
+# ---- size and content type --------------------------------------------------------------------------
+
+def test_a_body_over_the_size_limit_gets_413_and_changes_nothing(seeded):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    raw = json.dumps({**TOP_UP, "description": "x" * (1024 * 1024)})
+    reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
+    assert_refused(reply, 413, "Request body too large", code="validation_error")
+    assert reply.json["details"] == {"max_body_bytes": 1024 * 1024}
+    assert snapshot(api, wallet["id"]) == before
+
+
+def test_the_size_limit_is_configurable():
+    client = create_app(validate_responses=True, log_requests=False, max_body_bytes=200).test_client()
+
+    def send(method, path, data, headers):
+        response = client.open(path, method=method, data=data, headers=headers)
+        return Reply(response.status_code, response.headers, response.get_data())
+
+    api = Api(send, new_key())
+    assert api.post("/v1/customers", {"external_id": "a", "name": "Acme"}).status == 201
+    reply = api.post("/v1/customers", {"external_id": "b", "name": "x" * 300})
+    assert_refused(reply, 413, "Request body too large", code="validation_error")
+    assert api.get("/v1/customers").json["pagination"]["total"] == 1
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_declared_non_json_content_type_gets_415(seeded, content_type):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", json.dumps(TOP_UP), content_type)
+    assert_refused(reply, 415, f"Content-Type must be application/json, not {content_type}",
+                   f"must be application/json, not {content_type}", code="validation_error")
+    assert snapshot(api, wallet["id"]) == before
+
+
+def test_a_missing_content_type_is_read_as_json(http):
+    reply = http.request("POST", "/v1/customers", data=b'{"external_id": "curl", "name": "Acme"}',
+                         headers={"Content-Type": None})
+    assert reply.status == 201, reply.json
+    assert http.get("/v1/customers/external/curl").json["id"] == reply.json["id"]
+
+
+# ---- routes and ids --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path, status, message, code", [
+    ("GET", "/v1/nope", 404, "Route not found", "not_found"),
+    ("GET", "/v1/wallets/a%2Fb", 404, "Route not found", "not_found"),
+    ("GET", "/v1//customers", 404, "Route not found", "not_found"),
+    ("PATCH", "/v1/wallets/wallet_1", 405, "Method not allowed", "validation_error"),
+])
+def test_unknown_paths_and_methods_answer_in_the_error_body(api, method, path, status, message, code):
+    reply = api.request(method, path)
+    assert_refused(reply, status, message, code=code)
+    if status == 405:
+        assert reply.headers["Allow"]
+
+
+@pytest.mark.parametrize("wallet_id", ["🚀", "wallet_" + "x" * 5000, "%00", "..", "wallet 1",
+                                       "' OR 1=1 --"])
+def test_odd_ids_are_just_not_found(seeded, wallet_id):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    path_id = quote(wallet_id, safe="")
+    for method, suffix in [("GET", ""), ("GET", "/balance/real-time"), ("POST", "/terminate")]:
+        reply = api.request(method, f"/v1/wallets/{path_id}{suffix}")
+        assert_refused(reply, 404, "Wallet not found", code="not_found")
+        assert reply.json["details"] == {"wallet_id": wallet_id}
+    # As in the cloud, an unknown wallet simply has no transactions.
+    assert api.get(f"/v1/wallets/{path_id}/transactions").json["items"] == []
+    reply = api.get(f"/v1/customers/{path_id}")
+    assert reply.status == 404 and reply.json["details"] == {"customer_id": wallet_id}
+    assert api.get(f"/v1/customers/external/{path_id}").status == 404
+    assert snapshot(api, wallet["id"]) == before
