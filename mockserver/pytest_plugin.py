@@ -216,16 +216,21 @@ def _build_app(settings: Settings):
 def flexprice_server(request: pytest.FixtureRequest,
                      flexprice_settings: Settings) -> Iterator[FlexpriceServer]:
     """One sandbox for the whole session, on a real socket."""
-    url = request.config.getoption("--flexprice-url")
-    token = request.config.getoption("--flexprice-admin-token") or flexprice_settings.admin_token
+    yield from serve_sandbox(request.config, flexprice_settings)
+
+
+def serve_sandbox(config: pytest.Config, settings: Settings) -> Iterator[FlexpriceServer]:
+    """The sandbox at ``--flexprice-url``, or one started on a free port and stopped after:
+    the body of ``flexprice_server``, for a conftest that wants one per package."""
+    url = config.getoption("--flexprice-url")
+    token = config.getoption("--flexprice-admin-token") or settings.admin_token
     if url:
         yield FlexpriceServer(url, admin_token=token)
         return
     from .http.server import BackgroundServer
 
-    app = _build_app(flexprice_settings)
-    server = BackgroundServer(app, flexprice_settings.host, flexprice_settings.port,
-                              flexprice_settings.threads)
+    app = _build_app(settings)
+    server = BackgroundServer(app, settings.host, settings.port, settings.threads)
     try:
         yield FlexpriceServer(server.url, app, token)
     finally:

@@ -1,6 +1,10 @@
 """Fixtures every API version's suite shares; a suite's own conftest names its version by
 overriding ``suite``. Every reply a test gets through ``api`` or ``http`` is checked against
-that version's document."""
+that version's document.
+
+The sandboxes are made once per package (each version's folder is one), so two versions'
+suites can run in one session, each against its own version.
+"""
 from __future__ import annotations
 
 import pytest
@@ -8,11 +12,12 @@ import requests
 
 from mockserver import api as versions
 from mockserver.http.server import BackgroundServer
+from mockserver.pytest_plugin import serve_sandbox
 
 from .support import Suite
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def suite() -> Suite:
     return Suite(versions.DEFAULT)
 
@@ -23,18 +28,28 @@ def _serve_the_suites_version(monkeypatch, suite):
     monkeypatch.setenv("FLEXPRICE_MOCK_API_VERSION", suite.version)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def flexprice_settings(suite):
     """The plugin's sandbox (``flexprice`` fixtures) serves the suite's version."""
     return suite.settings()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
+def flexprice_server(request, flexprice_settings):
+    yield from serve_sandbox(request.config, flexprice_settings)
+
+
+@pytest.fixture(scope="package")
+def flexprice_wsgi_app(suite, flexprice_settings):
+    return suite.create_app(validate_responses=True, log_requests=False)
+
+
+@pytest.fixture(scope="package")
 def app(suite):
     return suite.create_app(validate_responses=True, log_requests=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_url(app):
     """The same app served by waitress on a free loopback port, for tests that need a socket."""
     server = BackgroundServer(app)
@@ -44,7 +59,7 @@ def live_url(app):
 
 @pytest.fixture
 def api(app, suite):
-    """In-process client of the session's app with a fresh API key: an empty world per test."""
+    """In-process client of the package's app with a fresh API key: an empty world per test."""
     return suite.client_of(app)
 
 

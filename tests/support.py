@@ -121,6 +121,15 @@ class Suite:
     def __init__(self, version: str):
         self.version = version
         self.contract = Contract(version)
+        contract = self.contract
+
+        class SuiteApi(Api):
+            """A client of this suite's version, checking replies against its document."""
+
+            def __init__(self, send, api_key: str | None, contract: Contract = contract):
+                super().__init__(send, api_key, contract)
+
+        self.Api = SuiteApi
 
     def create_app(self, **settings: Any):
         """A sandbox of this suite's API version."""
@@ -140,7 +149,7 @@ class Suite:
                             environ_base=environ or {})
             return Reply(r.status_code, r.headers, r.get_data())
 
-        return Api(send, new_key(), self.contract)
+        return self.Api(send, new_key())
 
     def http_client(self, url: str, session: requests.Session) -> Api:
         """A client over a real socket (``requests``) with a fresh API key."""
@@ -148,7 +157,7 @@ class Suite:
             r = session.request(method, url + path, data=data, headers=headers, timeout=10)
             return Reply(r.status_code, r.headers, r.content)
 
-        return Api(send, new_key(), self.contract)
+        return self.Api(send, new_key())
 
 
 def make_customer(api: Api, external_id: str = "acme-1", **fields) -> dict:

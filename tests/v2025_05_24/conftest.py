@@ -3,25 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from .. import support
-from ..support import Reply, make_customer, make_wallet, new_key
+from ..support import Reply, Suite, make_customer, make_wallet, new_key
 
-SUITE = support.Suite("2025-05-24")
-CONTRACT = SUITE.contract
-create_app = SUITE.create_app
-client_of = SUITE.client_of
+SUITE = Suite("2025-05-24")
+CONTRACT, Api, create_app, client_of = SUITE.contract, SUITE.Api, SUITE.create_app, SUITE.client_of
 
-__all__ = ["Api", "Reply", "new_key", "create_app", "client_of", "make_customer", "make_wallet",
-           "CONTRACT", "SUITE"]
+__all__ = ["CONTRACT", "SUITE", "Api", "Reply", "client_of", "create_app", "make_customer",
+           "make_wallet", "new_key"]
 
 
-class Api(support.Api):
-    """A client of this suite's version, checking replies against its document."""
-
-    def __init__(self, send, api_key: str | None, contract: support.Contract = CONTRACT):
-        super().__init__(send, api_key, contract)
-
-
-@pytest.fixture(scope="session")
-def suite() -> support.Suite:
+@pytest.fixture(scope="package")
+def suite() -> Suite:
     return SUITE
