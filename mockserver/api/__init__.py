@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..domain.errors import ApiError
-from ..domain.models import Customer, Transaction, Wallet
+from ..domain.models import Transaction, Wallet
 from ..domain.world import World
 
 Result = tuple[int, Any]
@@ -32,12 +32,9 @@ class ApiVersion:
     grows_world: frozenset[str]               # operations refused (429) in a full world
     error_body: Callable[[ApiError], dict[str, Any]]
     unauthorized: dict[str, Any]
-    # How the controls show domain objects (fixtures loaded, credits expired by the clock).
-    show_customer: Callable[[World, Customer], dict[str, Any]]
+    # How the controls show domain objects (credits expired by the clock, invoices settled).
     show_wallet: Callable[[World, Wallet], dict[str, Any]]
     show_transaction: Callable[[World, Transaction], dict[str, Any]]
-    # Operations a fixture goes through: create customer, create wallet, top up.
-    fixture_operations: tuple[str, str, str]
 
 
 def resolve(name: str) -> str:

@@ -33,6 +33,8 @@ from ..http.spec import Spec
 from ..text import field_path
 
 TOP_LEVEL = ("description", "keys", "customers")
+# The operations a fixture goes through, the same in every API version.
+FIXTURE_OPERATIONS = ("createCustomer", "createWallet", "topUpWallet", "getWallet")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
@@ -212,8 +214,8 @@ def apply(fixture: Fixture, world: World, version: ApiVersion) -> tuple[list[Any
 
     Runs inside the world's unit of work. A refusal raises FixtureError naming the item.
     """
-    create_customer, create_wallet, top_up = (version.handlers[name]
-                                               for name in version.fixture_operations)
+    create_customer, create_wallet, top_up, get_wallet = (version.handlers[name]
+                                                           for name in FIXTURE_OPERATIONS)
     made_customers, made_wallets = [], []
     for i, item in enumerate(fixture.customers):
         at: tuple = ("customers", i)
@@ -228,8 +230,7 @@ def apply(fixture: Fixture, world: World, version: ApiVersion) -> tuple[list[Any
             for k, top_up_item in enumerate(wallet_item.get("top_ups") or ()):
                 _call(fixture, wat + ("top_ups", k), top_up, world, {"id": wallet["id"]},
                       {"idempotency_key": "", **top_up_item})
-            made_wallets.append(_call(fixture, wat, version.handlers["getWallet"], world,
-                                      {"id": wallet["id"]}, None))
+            made_wallets.append(_call(fixture, wat, get_wallet, world, {"id": wallet["id"]}, None))
     return made_customers, made_wallets
 
 

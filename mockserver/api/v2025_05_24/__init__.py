@@ -25,8 +25,6 @@ VERSION = ApiVersion(
     grows_world=GROWS_WORLD,
     error_body=error_body,
     unauthorized={"error": "Unauthorized"},
-    show_customer=views.customer,
     show_wallet=lambda world, wallet: views.wallet(wallet),
     show_transaction=lambda world, txn: views.transaction(txn),
-    fixture_operations=("createCustomer", "createWallet", "topUpWallet"),
 )

@@ -27,8 +27,6 @@ VERSION = ApiVersion(
     grows_world=GROWS_WORLD,
     error_body=error_body,
     unauthorized={"error": "Unauthorized"},
-    show_customer=views.customer,
     show_wallet=views.wallet,
     show_transaction=views.transaction,
-    fixture_operations=("createCustomer", "createWallet", "topUpWallet"),
 )
