@@ -189,8 +189,11 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
                             idempotency_key=key, topup_conversion_rate=wallet.topup_conversion_rate)
         world.emit("wallet.transaction.created", txn.id)
         if credit.bonus_credits is not None:
+            # The cloud leaves a direct bonus's reference empty, which the published document
+            # does not allow: it gets the purchase's reference, as an invoiced bonus does.
             bonus = ledger.credit(world, wallet, credit.bonus_credits, "PURCHASED_CREDIT_BONUS", now,
-                                  reference_type="", reference_id="", expiry_date=credit.bonus_expiry,
+                                  reference_type=credit.reference_type, reference_id=reference_id,
+                                  expiry_date=credit.bonus_expiry,
                                   description="Bonus credits for purchase",
                                   metadata=credit.metadata,
                                   topup_conversion_rate=wallet.topup_conversion_rate,
@@ -229,6 +232,8 @@ def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, 
             row.transaction_status, row.updated_at = "failed", now
     if paid:
         world.emit("wallet.transaction.updated", txn.id)
+        # The cloud evaluates auto top-up once a purchase completes (its balance-alert event).
+        auto_top_up(world, wallet)
     return invoice, txn
 
 
@@ -314,8 +319,10 @@ def _close(world: World, wallet: Wallet, description: str, idempotency_key: str,
     return left
 
 
-def convert_to_postpaid(world: World, wallet: Wallet) -> Wallet:
-    """Close a prepaid wallet and open a postpaid one in its currency holding its credits."""
+def convert_to_postpaid(world: World, wallet: Wallet,
+                        transfer_key: Callable[[Wallet, Wallet, Decimal], str] | None = None) -> Wallet:
+    """Close a prepaid wallet and open a postpaid one in its currency holding its credits;
+    ``transfer_key`` gives the idempotency key of the credits moved (source, new, credits)."""
     if wallet.wallet_type != "PRE_PAID":
         raise errors.invalid_operation("Only prepaid wallets can be converted to postpaid",
                                        "wallet is not prepaid", wallet_id=wallet.id,
@@ -346,7 +353,8 @@ def convert_to_postpaid(world: World, wallet: Wallet) -> Wallet:
         txn = ledger.credit(world, new, moved, "FREE_CREDIT_GRANT", now, reference_type="REQUEST",
                             reference_id=world.new_id("wtxn_", now),
                             description=f"Credits transferred from prepaid wallet {wallet.id}",
-                            idempotency_key=f"credit_grant-{new.id}",
+                            idempotency_key=(transfer_key(wallet, new, moved) if transfer_key
+                                             else f"credit_grant-{new.id}"),
                             topup_conversion_rate=new.topup_conversion_rate)
         world.emit("wallet.transaction.created", txn.id)
     world.emit("wallet.terminated", wallet.id)

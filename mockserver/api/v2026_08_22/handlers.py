@@ -103,13 +103,19 @@ def modify_wallet(world: World, params, body) -> Result:
         raise errors.validation("Invalid wallet modification request", "unknown modification_type",
                                 modification_type=body.get("modification_type"))
     original = wallets.get(world, params["id"])
-    new = wallets.convert_to_postpaid(world, original)
+    new = wallets.convert_to_postpaid(world, original, requests.transfer_key)
     wallets.auto_top_up(world, new)
     return 200, {"original_wallet": _wallet(world, original), "new_wallet": _wallet(world, new)}
 
 
 def terminate_wallet(world: World, params, body) -> Result:
     return 200, _wallet(world, wallets.terminate(world, wallets.get(world, params["id"])))
+
+
+def _max_live(params: dict[str, Any]) -> int | None:
+    """The ``x-max-live`` header: seconds, used only when it is a positive integer."""
+    raw = (params.get("x-max-live") or "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
 def _balance(world: World, wallet: Wallet, expanded: set[str], from_cache: bool,
@@ -122,7 +128,7 @@ def _balance(world: World, wallet: Wallet, expanded: set[str], from_cache: bool,
         return views.wallet_balance(world, wallet, expand=expand)
     if from_cache:
         cached = world.balance_cache.get(wallet.id)
-        limit = CACHE_TTL if not max_live or max_live <= 0 else min(CACHE_TTL, timedelta(seconds=max_live))
+        limit = CACHE_TTL if max_live is None else min(CACHE_TTL, timedelta(seconds=max_live))
         if cached is not None and now - cached[1] <= limit:
             return views.wallet_balance(world, wallet, balance=cached[0], cached=True, expand=expand)
     world.balance_cache[wallet.id] = (wallet.balance, now)
@@ -138,7 +144,7 @@ def get_wallet_balance(world: World, params, body) -> Result:
 def get_wallet_balance_cached(world: World, params, body) -> Result:
     expanded = requests.expand(params.get("expand"), BREAKDOWN)
     wallet = wallets.get(world, params["id"])
-    return 200, _balance(world, wallet, expanded, True, params.get("x-max-live"))
+    return 200, _balance(world, wallet, expanded, True, _max_live(params))
 
 
 def _transaction_page(world: World, query: dict[str, Any], wallet_ids: tuple[str, ...] | None,
@@ -190,7 +196,7 @@ def get_customer_wallets(world: World, params, body) -> Result:
     found = wallets.active_wallets_of(world, customer.id)
     if not params.get("include_real_time_balance"):
         return 200, [views.wallet_balance(world, w, real_time=False) for w in found]
-    return 200, [_balance(world, w, expanded, bool(params.get("from_cache")), params.get("x-max-live"))
+    return 200, [_balance(world, w, expanded, bool(params.get("from_cache")), _max_live(params))
                  for w in found]
 
 

@@ -71,9 +71,15 @@ def _future(moment: datetime | None, now: datetime, message: str = "Expiry date 
 
 
 def _key(scope: str, **parts: Any) -> str:
-    """An idempotency key as the cloud derives one: the scope and 16 hex digits of a hash."""
-    text = scope + "".join(f":{k}={v}" for k, v in parts.items())
+    """An idempotency key as the cloud derives one: the scope and 16 hex digits of a hash of
+    the parts, sorted by name (``internal/idempotency/generator.go``)."""
+    text = scope + "".join(f":{k}={v}" for k, v in sorted(parts.items()))
     return f"{scope}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def _second(moment: datetime) -> str:
+    """A time as Go's ``Format(time.RFC3339)`` writes a UTC one: to the second, with ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _yyyymmdd(value: int) -> datetime:
@@ -211,6 +217,8 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
     initial = money.amount(decimal(body, "initial_credits_to_load", money.ZERO) or money.ZERO)
     if initial > 0 and expiry is None and body.get("initial_credits_to_load_expiry_date") is not None:
         expiry = _yyyymmdd(body["initial_credits_to_load_expiry_date"])
+        # The cloud checks this date in the top-up that follows its duplicate-wallet check.
+        wallets.ensure_unique(world, customer_id, currency, wallet_type)
         _future(expiry, now, expiry_date=format_timestamp(expiry).replace(".000000", ""))
     return wallets.NewWallet(
         customer_id=customer_id, currency=currency, wallet_type=wallet_type,
@@ -223,8 +231,15 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
 
 
 def initial_credits_key(wallet: Wallet, credits: Decimal, now: datetime) -> str:
-    return _key("credit_grant", wallet_id=wallet.id, credits=dec(credits),
-                reason="FREE_CREDIT_GRANT", timestamp=format_timestamp(now))
+    return _key("credit_grant", wallet_id=wallet.id, credits_to_add=dec(credits),
+                transaction_reason="FREE_CREDIT_GRANT", timestamp=_second(now))
+
+
+def transfer_key(source: Wallet, new: Wallet, credits: Decimal) -> str:
+    """The key of the credits a prepaid wallet hands to the postpaid one it became."""
+    return _key("credit_grant", wallet_id=new.id, source_wallet_id=source.id,
+                credits_to_add=dec(credits), transaction_reason="FREE_CREDIT_GRANT",
+                conversion_transfer="true")
 
 
 def wallet_changes(wallet: Wallet, body: dict[str, Any]) -> dict[str, Any]:
@@ -296,7 +311,7 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
                                 "checkout needs PURCHASED_CREDIT_INVOICED")
     key = body.get("idempotency_key") or _key(
         "wallet_top_up", wallet_id=wallet.id, credits_to_add=dec(credits), transaction_reason=reason,
-        timestamp=now.replace(microsecond=0).isoformat())
+        timestamp=_second(now))
     description = body.get("description", "")
     if invoiced and not description:
         description = "Purchased credits - pending payment"
@@ -308,11 +323,14 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
 
 
 def unused_key(world: World, wallet: Wallet, key: str, kind: str, credits: Decimal) -> None:
-    """A transaction's idempotency key is unique in the world (409 when it was used before)."""
+    """A transaction's idempotency key is unique in the world (409 when it was used before).
+    The details name the money amount of the refused row, as the cloud's insert reports it."""
     if key and key in world.transaction_keys:
+        rate = wallet.topup_conversion_rate if kind == "credit" else wallet.conversion_rate
         raise errors.conflict("A wallet transaction with this idempotency key already exists",
                               "duplicate idempotency key", wallet_id=wallet.id, type=kind,
-                              amount=dec(credits), idempotency_key=key)
+                              amount=dec(money.amount(money.multiply(credits, rate))),
+                              idempotency_key=key)
 
 
 def debit(body: dict[str, Any]) -> tuple[Decimal, str]:
@@ -430,13 +448,18 @@ def customer_query(query: dict[str, Any]) -> customers.CustomerQuery:
     if query.get("email") and not fields.EMAIL.match(query["email"]):
         raise errors.validation("Please provide a valid email", "invalid email", email=query["email"])
     start, end = query.get("start_time"), query.get("end_time")
+    conditions = [fields.customer_condition(c) for c in query.get("filters") or ()]
+    wanted = dict(query.get("metadata") or {})
+    if wanted:      # JSON containment, as the cloud filters metadata
+        conditions.append(lambda c: all(c.metadata.get(k) == v for k, v in wanted.items()))
     return customers.CustomerQuery(
         ids=frozenset(query["customer_ids"]) if query.get("customer_ids") else None,
         external_ids=frozenset(external_ids) if external_ids else None,
         email=query.get("email") or None, status=query.get("status") or "published",
-        created_from=fields.time_value(start, "start_time") if start else None,
-        created_to=fields.time_value(end, "end_time") if end else None,
-        conditions=tuple(fields.customer_condition(c) for c in query.get("filters") or ()),
+        # "" is no timestamp (refused, as in the transaction filter), not "no filter"
+        created_from=fields.time_value(start, "start_time") if start is not None else None,
+        created_to=fields.time_value(end, "end_time") if end is not None else None,
+        conditions=tuple(conditions),
         sort=tuple((rule.get("field"), rule.get("direction") == "desc")
                    for rule in query.get("sort") or ()),
         descending=query.get("order", "desc") == "desc", offset=offset, limit=limit)
