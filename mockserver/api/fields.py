@@ -3,11 +3,13 @@ keyed by the Go field name), e-mail and country codes, and the customer list's `
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from ..domain import errors
-from ..domain.clock import parse_timestamp
+from decimal import Decimal
+
+from ..domain import errors, money
+from ..domain.clock import UTC, parse_timestamp
 from ..domain.models import Customer
 
 ADDRESS_FIELDS = ("address_line1", "address_line2", "address_city", "address_state",
@@ -26,6 +28,31 @@ TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW""".sp
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 GO_NAMES = {"external_id": "ExternalID", "email": "Email", "address_country": "AddressCountry",
             "name": "Name", "contact": "Contact", "timezone": "Timezone"}
+
+
+def within(name: str, number: Decimal, limit: Decimal = money.MAX_AMOUNT) -> Decimal:
+    """A decimal input no larger than what the ledger's columns hold (400 otherwise)."""
+    if number.copy_abs() > limit:     # copy_abs: no context, so 1E+1000000 cannot overflow
+        raise errors.validation(f"{name} must be at most {limit} in absolute value",
+                                f"{name} out of range", **{name: shown(number)})
+    return number
+
+
+def shown(number: Decimal) -> str:
+    """A decimal for an error's details: plain, or in exponent form when plain would be long."""
+    plain = format(money.normalize(number), "f") if abs(number.adjusted()) < 40 else ""
+    return plain or str(number)
+
+
+def yyyymmdd(value: int, name: str) -> datetime:
+    """Midnight UTC of a YYYYMMDD day; out-of-range months and days roll over as Go's time.Date does."""
+    year, month, day = value // 10000, value // 100 % 100, value % 100
+    years, month_index = divmod(year * 12 + month - 1, 12)
+    try:
+        return datetime(years, month_index + 1, 1, tzinfo=UTC) + timedelta(days=day - 1)
+    except (ValueError, OverflowError):
+        raise errors.validation(f"{name} must be a date as YYYYMMDD", "invalid expiry date",
+                                **{name: value}) from None
 
 
 def field_error(struct: str, failures: list[tuple[str, str]]) -> errors.ApiError:

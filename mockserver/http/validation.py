@@ -17,7 +17,7 @@ from ..domain.errors import ApiError
 from ..text import boolean, field_path
 from .spec import CompiledSchema, Operation
 
-_INTEGER = re.compile(r"^-?\d{1,18}$")
+_INTEGER = re.compile(r"-?[0-9]{1,18}\Z")     # ASCII digits only, nothing around them
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_DEPTH = 32             # nesting of a request body; real ones need 4
 JSON_MEDIA_TYPE = "application/json"
@@ -167,7 +167,7 @@ def check_content_type(content_type: str | None) -> None:
 def _coerce(kind: str, raw: str, item_kind: str = "string") -> Any:
     """A query or path string as a value of the parameter's type; ValueError says what was expected."""
     if kind == "integer":
-        if not _INTEGER.match(raw.strip()):
+        if not _INTEGER.match(raw):
             raise ValueError("must be an integer")
         return int(raw)
     if kind == "number":

@@ -153,6 +153,10 @@ def test_unknown_fields_are_ignored_as_the_cloud_ignores_them(api):
     ('"0.0000000004"', "Credits to add must be a positive value", {"credits_to_add": "0.0000000004"}),
     ('"1e400"', "credits_to_add must be at most 99999999999.999999999 in absolute value", None),
     ('"100000000000"', "credits_to_add must be at most 99999999999.999999999 in absolute value", None),
+    ('"1E+1000000"', "credits_to_add must be at most 99999999999.999999999 in absolute value",
+     {"credits_to_add": "1E+1000000"}),        # never an overflow, never a million digits back
+    ("-1e999999", "credits_to_add must be at most 99999999999.999999999 in absolute value",
+     {"credits_to_add": "-1E+999999"}),
 ])
 def test_zero_negative_tiny_and_huge_amounts_are_refused(seeded, credits, message, details):
     api, _, wallet = seeded
@@ -179,6 +183,12 @@ def test_precision_beyond_nine_places_is_rounded_like_the_ledger_column(api, cre
     assert reply.json["wallet"]["credit_balance"] == kept
     assert Decimal(reply.json["wallet_transaction"]["credit_amount"]) == Decimal(kept)
     assert api.get(f"/v1/wallets/{wallet['id']}").json["credit_balance"] == kept
+
+
+@pytest.mark.parametrize("limit", ["1%0A", "%205", "+5", "٣", "5.0", "1e2", ""])
+def test_an_integer_parameter_takes_ascii_digits_only(api, limit):
+    reply = api.get(f"/v1/customers?limit={limit}")
+    assert_refused(reply, 400, "query parameter limit must be an integer")
 
 
 # ---- strings --------------------------------------------------------------------------------------

@@ -30,11 +30,7 @@ def _details_number(value: Decimal) -> str:
 
 def bounded(name: str, value: Any, limit: Decimal = money.MAX_AMOUNT) -> Decimal:
     """A decimal input within what the ledger's columns can hold."""
-    number = money.to_decimal(value)
-    if abs(number) > limit:
-        raise errors.validation(f"{name} must be at most {limit} in absolute value",
-                                f"{name} out of range", **{name: _details_number(number)})
-    return number
+    return fields.within(name, money.to_decimal(value), limit)
 
 
 def _missing(struct: str, field: str, go_name: str) -> errors.ApiError:
@@ -46,15 +42,7 @@ def _missing(struct: str, field: str, go_name: str) -> errors.ApiError:
 
 
 def expiry_from_yyyymmdd(value: int) -> datetime:
-    """Midnight UTC of a YYYYMMDD day; out-of-range months and days roll over as Go's time.Date does."""
-    year, month, day = value // 10000, value // 100 % 100, value % 100
-    years, month_index = divmod(year * 12 + month - 1, 12)
-    try:
-        return datetime(years, month_index + 1, 1, tzinfo=UTC) + timedelta(days=day - 1)
-    except (ValueError, OverflowError):
-        raise errors.validation("initial_credits_to_load_expiry_date must be a date as YYYYMMDD",
-                                "invalid expiry date",
-                                initial_credits_to_load_expiry_date=value) from None
+    return fields.yyyymmdd(value, "initial_credits_to_load_expiry_date")
 
 
 def future_expiry(expiry: datetime, now: datetime, internal: str) -> None:

@@ -43,10 +43,7 @@ def decimal(body: dict[str, Any], name: str, default: Decimal | None = None,
     if number is None or not number.is_finite():
         raise errors.validation(f"{name} must be a decimal such as \"10.5\"", "invalid decimal",
                                 **{name: str(value)})
-    if abs(number) > limit:
-        raise errors.validation(f"{name} must be at most {limit} in absolute value",
-                                f"{name} out of range", **{name: dec(number)})
-    return number
+    return fields.within(name, number, limit)
 
 
 def dec(value: Decimal) -> str:
@@ -83,15 +80,7 @@ def _second(moment: datetime) -> str:
 
 
 def _yyyymmdd(value: int) -> datetime:
-    """Midnight UTC of a YYYYMMDD day; out-of-range months and days roll over as Go's time.Date does."""
-    year, month, day = value // 10000, value // 100 % 100, value % 100
-    years, month_index = divmod(year * 12 + month - 1, 12)
-    try:
-        return datetime(years, month_index + 1, 1, tzinfo=UTC) + timedelta(days=day - 1)
-    except (ValueError, OverflowError):
-        raise errors.validation("initial_credits_to_load_expiry_date must be a date as YYYYMMDD",
-                                "invalid expiry date",
-                                initial_credits_to_load_expiry_date=value) from None
+    return fields.yyyymmdd(value, "initial_credits_to_load_expiry_date")
 
 
 # ---- wallets -------------------------------------------------------------------------------
