@@ -5,6 +5,7 @@ constant JSON object, so its requests/s is the most Flask + waitress can give on
 
     python bench/ceiling.py --port 8081
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,25 +23,40 @@ def make_server(host: str, port: int):
     waitress if the sandbox can't be imported or its factory can't serve a foreign app."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # works from a fresh clone
     try:
-        from mockserver.http import server
         from mockserver.config import Settings
+        from mockserver.http import server
+
         threads = Settings.from_env().threads
         made = server.make_server(app, host, port, threads)
-    except Exception as exc:  # noqa: BLE001 - any mismatch: say so and use the documented default
+    except Exception as exc:
         from waitress.server import create_server
-        print(f"ceiling: mockserver's server factory unusable ({exc!r}); "
-              f"plain waitress, threads={FALLBACK_THREADS}", flush=True)
+
+        print(
+            f"ceiling: mockserver's server factory unusable ({exc!r}); "
+            f"plain waitress, threads={FALLBACK_THREADS}",
+            flush=True,
+        )
         return create_server(app, host=host, port=port, threads=FALLBACK_THREADS)
     tune = getattr(server, "tune_garbage_collector", None)
     if tune:
         tune()
-    print(f"ceiling: mockserver.http.server.make_server, threads={threads}"
-          + (", tune_garbage_collector()" if tune else ""), flush=True)
+    print(
+        f"ceiling: mockserver.http.server.make_server, threads={threads}"
+        + (", tune_garbage_collector()" if tune else ""),
+        flush=True,
+    )
     return made
 
 
-WALLET = {"id": "wallet_01JW2K8X9F7QZ3M5N6P7R8S9TV", "customer_id": "cust_1", "currency": "usd",
-          "balance": 1, "credit_balance": 1, "wallet_status": "active", "wallet_type": "PRE_PAID"}
+WALLET = {
+    "id": "wallet_01JW2K8X9F7QZ3M5N6P7R8S9TV",
+    "customer_id": "cust_1",
+    "currency": "usd",
+    "balance": 1,
+    "credit_balance": 1,
+    "wallet_status": "active",
+    "wallet_type": "PRE_PAID",
+}
 
 app = Flask(__name__)
 

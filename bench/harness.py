@@ -2,6 +2,7 @@
 
 Nothing here installs anything: a missing tool is reported with the command that installs it.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,13 +28,17 @@ PRISM_LOCAL = BENCH / ".node" / "node_modules" / ".bin" / "prism"
 
 INSTALL = {
     "wrk": "apt-get install -y wrk",
-    "prism": f"npm install --prefix bench/.node @stoplight/prism-cli@{PRISM_VERSION}   (needs Node 20: apt-get install -y nodejs npm)",
+    "prism": f"npm install --prefix bench/.node @stoplight/prism-cli@{PRISM_VERSION}"
+    "   (needs Node 20: apt-get install -y nodejs npm)",
     "flexprice-mock": "pip install -e .",
     "py-spy": "pip install py-spy",
 }
 
-ENDPOINTS = {"create": "POST /v1/wallets", "get": "GET /v1/wallets/{id}",
-             "topup": "POST /v1/wallets/{id}/top-up"}
+ENDPOINTS = {
+    "create": "POST /v1/wallets",
+    "get": "GET /v1/wallets/{id}",
+    "topup": "POST /v1/wallets/{id}/top-up",
+}
 API_KEY = "bench"
 CREATE_BODY = {"customer_id": "cust_bench_setup", "currency": "usd", "initial_credits_to_load": 1}
 
@@ -56,8 +61,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http(method: str, url: str, body: dict | None = None, key: str | None = API_KEY,
-         timeout: float = 5.0) -> tuple[int, dict | None]:
+def http(
+    method: str, url: str, body: dict | None = None, key: str | None = API_KEY, timeout: float = 5.0
+) -> tuple[int, dict | None]:
     """One request with the stdlib client (keeps the harness dependency-free)."""
     headers = {"Content-Type": "application/json"}
     if key is not None:
@@ -75,10 +81,11 @@ def http(method: str, url: str, body: dict | None = None, key: str | None = API_
 @dataclass
 class Target:
     """A server under test: how to start it, where its API lives, how to tell it is up."""
+
     name: str
-    argv: list[str]              # "{port}" is replaced by the chosen port
-    prefix: str                  # path prefix of the wallet routes
-    health: str                  # path polled until it answers 200
+    argv: list[str]  # "{port}" is replaced by the chosen port
+    prefix: str  # path prefix of the wallet routes
+    health: str  # path polled until it answers 200
     port: int = 0
     proc: subprocess.Popen | None = None
     startup_s: float = 0.0
@@ -99,14 +106,21 @@ class Target:
         logf = open(self.log, "wb")
         t0 = time.perf_counter()
         # own session so that stop() can end the whole process group it made, and only that
-        self.proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=self.cwd,
-                                     env={**os.environ, **self.env}, start_new_session=True,
-                                     preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        )
         logf.close()
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
-                                   f"log:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}; log:\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 if http("GET", self.base + self.health, timeout=1.0)[0] == 200:
                     break
@@ -161,37 +175,80 @@ def ours(extra: list[str] | None = None) -> Target:
     # started as the README starts it: the console script on its defaults, only the port chosen;
     # run from bench/results, not the repo root, whose ./fixtures it would load into every world
     RESULTS.mkdir(exist_ok=True)
-    return Target("ours", [need("flexprice-mock"), "--port", "{port}", *(extra or [])],
-                  prefix="/v1", health="/_mock/health", cwd=RESULTS)
+    return Target(
+        "ours",
+        [need("flexprice-mock"), "--port", "{port}", *(extra or [])],
+        prefix="/v1",
+        health="/_mock/health",
+        cwd=RESULTS,
+    )
 
 
 def prism() -> Target:
     # Prism ignores `servers` when routing (it only checks them when a request carries
     # ?__server=...), so /v1/wallets is a 404 there and the routes live at /wallets.
-    return Target("prism", [need("prism"), "mock", "-h", "127.0.0.1", "-p", "{port}", str(SPEC)],
-                  prefix="", health="/wallets/wallet_health")
+    return Target(
+        "prism",
+        [need("prism"), "mock", "-h", "127.0.0.1", "-p", "{port}", str(SPEC)],
+        prefix="",
+        health="/wallets/wallet_health",
+    )
 
 
 def ceiling() -> Target:
-    return Target("ceiling", [sys.executable, str(BENCH / "ceiling.py"), "--port", "{port}"],
-                  prefix="/v1", health="/_mock/health")
+    return Target(
+        "ceiling",
+        [sys.executable, str(BENCH / "ceiling.py"), "--port", "{port}"],
+        prefix="/v1",
+        health="/_mock/health",
+    )
 
 
-def wrk(target: Target, op: str, connections: int, duration: int, *, wallet: str = "",
-        key: str = API_KEY, threads: int | None = None,
-        cpus: set[int] | None = None, tag: str | None = None) -> dict:
+def wrk(
+    target: Target,
+    op: str,
+    connections: int,
+    duration: int,
+    *,
+    wallet: str = "",
+    key: str = API_KEY,
+    threads: int | None = None,
+    cpus: set[int] | None = None,
+    tag: str | None = None,
+) -> dict:
     """Run wrk with bench/wrk.lua and return the figures its done() hook prints."""
     # one wrk thread outdrives any of the servers here and leaves the most CPU to them
     threads = threads or 1
-    env = {**os.environ, "BENCH_OP": op, "BENCH_KEY": key,
-           "BENCH_WALLET": wallet,
-           # a fresh tag per run keeps customer ids and idempotency keys unique across runs
-           "BENCH_TAG": tag or f"{op}{time.monotonic_ns():x}"}
-    argv = [need("wrk"), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
-            "--timeout", "10s", "-s", str(LUA), target.base + target.prefix + "/wallets"]
+    env = {
+        **os.environ,
+        "BENCH_OP": op,
+        "BENCH_KEY": key,
+        "BENCH_WALLET": wallet,
+        # a fresh tag per run keeps customer ids and idempotency keys unique across runs
+        "BENCH_TAG": tag or f"{op}{time.monotonic_ns():x}",
+    }
+    argv = [
+        need("wrk"),
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, int(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        target.base + target.prefix + "/wallets",
+    ]
     cpu0 = target.cpu_s()
-    out = subprocess.run(argv, env=env, capture_output=True, text=True,
-                         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+    out = subprocess.run(
+        argv,
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
     for line in out.stdout.splitlines():
         if line.startswith("BENCH "):
             r = json.loads(line[6:])

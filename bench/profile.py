@@ -7,6 +7,7 @@ Samples only the thread holding the GIL (py-spy --gil): with one interpreter loc
 Python work that bounds requests/s. Prints the functions with the most samples, inclusive (it or
 its callees) and self. Time in send/recv and waiting for the GIL is not in these samples.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,6 +78,7 @@ def main() -> None:
     a = p.parse_args()
     spy = need("py-spy")
     from run import cpu_split
+
     server_cpus, wrk_cpus = cpu_split(False)  # as bench/run.py runs it
     t = harness.ours(a.ours_args.split())
     t.start(server_cpus)
@@ -86,9 +88,26 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             raw = a.raw or f"{tmp}/stacks.txt"
             # --nonblocking: sample without pausing the server, so the load stays realistic
-            rec = subprocess.Popen([spy, "record", "--nonblocking", "--gil", "--format", "raw", "-r", "200",
-                                    "-d", str(a.seconds), "-o", raw, "--pid", str(t.proc.pid)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            rec = subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--nonblocking",
+                    "--gil",
+                    "--format",
+                    "raw",
+                    "-r",
+                    "200",
+                    "-d",
+                    str(a.seconds),
+                    "-o",
+                    raw,
+                    "--pid",
+                    str(t.proc.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(0.5)  # let py-spy attach before the load starts
             r = wrk(t, a.endpoint, a.connections, a.seconds, wallet=wallet, cpus=wrk_cpus)
             rec.wait()

@@ -7,6 +7,7 @@ CLI builds it (request log on, to a file), pinned to one CPU, under wrk from the
     pip install cheroot gunicorn      # the candidates besides waitress
     python bench/wsgi_servers.py [--duration 5] [--rounds 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,14 +32,20 @@ def serve(name: str, port: int) -> None:
         make_server(app, "127.0.0.1", port, THREADS).run()
     elif name == "cheroot":
         from cheroot.wsgi import Server
+
         Server(("127.0.0.1", port), app, numthreads=THREADS).safe_start()
     elif name == "gunicorn":
         from gunicorn.app.base import BaseApplication
 
         class One(BaseApplication):
             def load_config(self):
-                for key, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "threads": THREADS,
-                                   "worker_class": "gthread", "accesslog": None}.items():
+                for key, value in {
+                    "bind": f"127.0.0.1:{port}",
+                    "workers": 1,
+                    "threads": THREADS,
+                    "worker_class": "gthread",
+                    "accesslog": None,
+                }.items():
                     self.cfg.set(key, value)
 
             def load(self):
@@ -69,8 +76,15 @@ def main() -> None:
     if a.serve:
         return serve(a.serve, a.port)
     server_cpus, wrk_cpus = {1}, {0}
-    targets = {name: Target(name, [sys.executable, __file__, "--serve", name, "--port", "{port}"],
-                            prefix="/v1", health="/_mock/health") for name in candidates()}
+    targets = {
+        name: Target(
+            name,
+            [sys.executable, __file__, "--serve", name, "--port", "{port}"],
+            prefix="/v1",
+            health="/_mock/health",
+        )
+        for name in candidates()
+    }
     print(f"| server | endpoint | req/s (c={a.connections}) | p99 ms | CPU µs/req |")
     print("|---|---|---|---|---|")
     try:
@@ -89,8 +103,10 @@ def main() -> None:
                 med = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p99_ms", "cpu_us_per_req")}
                 # gunicorn serves from a child process, which the CPU reading does not see
                 cpu = f"{med['cpu_us_per_req']:.0f}" if med["cpu_us_per_req"] else "–"
-                print(f"| {name} | {ENDPOINTS[op]} | {med['rps']:.0f} | {med['p99_ms']:.2f} | {cpu} |",
-                      flush=True)
+                print(
+                    f"| {name} | {ENDPOINTS[op]} | {med['rps']:.0f} | {med['p99_ms']:.2f} | {cpu} |",
+                    flush=True,
+                )
     finally:
         for t in targets.values():
             t.stop()

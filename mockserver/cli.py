@@ -1,4 +1,5 @@
 """``flexprice-mock`` / ``python -m mockserver``: start a sandbox from flags and environment."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,44 +13,72 @@ from .faults.rules import FaultFileError
 from .http import logs
 from .http.spec import SpecError
 
-DEFAULT_FIXTURES = "fixtures"     # looked for in the working directory
+DEFAULT_FIXTURES = "fixtures"  # looked for in the working directory
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="flexprice-mock",
         description="A local, stateful, spec-validated Flexprice Wallets API sandbox, serving API "
-                    f"version {api.DEFAULT} by default (also: {', '.join(api.VERSIONS[:-1])}). "
-                    f"Every option can also be set as {ENV_PREFIX}<OPTION> (e.g. {ENV_PREFIX}PORT).")
-    parser.add_argument("--api-version", metavar="VERSION",
-                        help=f"Flexprice API version to serve: {', '.join(api.VERSIONS)} or latest "
-                             f"(default {api.DEFAULT})")
+        f"version {api.DEFAULT} by default (also: {', '.join(api.VERSIONS[:-1])}). "
+        f"Every option can also be set as {ENV_PREFIX}<OPTION> (e.g. {ENV_PREFIX}PORT).",
+    )
+    parser.add_argument(
+        "--api-version",
+        metavar="VERSION",
+        help=f"Flexprice API version to serve: {', '.join(api.VERSIONS)} or latest (default {api.DEFAULT})",
+    )
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
     parser.add_argument("--spec", help="OpenAPI document to serve (default: the API version's own)")
     parser.add_argument("--faults", help="YAML file of fault rules to load at start")
-    parser.add_argument("--fault-max-hold", type=int,
-                        help="longest a timeout or latency fault holds a request, seconds (default 30)")
-    parser.add_argument("--fixtures", help="directory (or one file) of fixture YAML files loaded into "
-                        f"every new world (default: ./{DEFAULT_FIXTURES} when it exists)")
-    parser.add_argument("--no-fixtures", action="store_true",
-                        help=f"start with empty worlds even when ./{DEFAULT_FIXTURES} exists")
-    parser.add_argument("--journal-size", type=int,
-                        help="requests kept per world in the request journal (default 1000; 0: none)")
+    parser.add_argument(
+        "--fault-max-hold",
+        type=int,
+        help="longest a timeout or latency fault holds a request, seconds (default 30)",
+    )
+    parser.add_argument(
+        "--fixtures",
+        help="directory (or one file) of fixture YAML files loaded into "
+        f"every new world (default: ./{DEFAULT_FIXTURES} when it exists)",
+    )
+    parser.add_argument(
+        "--no-fixtures",
+        action="store_true",
+        help=f"start with empty worlds even when ./{DEFAULT_FIXTURES} exists",
+    )
+    parser.add_argument(
+        "--journal-size",
+        type=int,
+        help="requests kept per world in the request journal (default 1000; 0: none)",
+    )
     parser.add_argument("--id-seed", type=int, help="seed for deterministic ids")
     parser.add_argument("--max-body-bytes", type=int, help="largest request body accepted (413 above)")
-    parser.add_argument("--max-worlds", type=int,
-                        help="most worlds (API key + environment) held at once (default 10000; 429 above)")
-    parser.add_argument("--max-objects-per-world", type=int,
-                        help="most customers + wallets + transactions in one world (default 200000; 429 above)")
-    parser.add_argument("--admin-token",
-                        help="require this X-Mock-Admin-Token on /_mock/ controls, from any address "
-                             "(default: no token, loopback clients only)")
+    parser.add_argument(
+        "--max-worlds",
+        type=int,
+        help="most worlds (API key + environment) held at once (default 10000; 429 above)",
+    )
+    parser.add_argument(
+        "--max-objects-per-world",
+        type=int,
+        help="most customers + wallets + transactions in one world (default 200000; 429 above)",
+    )
+    parser.add_argument(
+        "--admin-token",
+        help="require this X-Mock-Admin-Token on /_mock/ controls, from any address "
+        "(default: no token, loopback clients only)",
+    )
     parser.add_argument("--threads", type=int, help="worker threads (default 8)")
-    parser.add_argument("--validate-responses", action="store_const", const=True,
-                        help="check every response against the spec (a bug in the sandbox gives 500)")
-    parser.add_argument("--quiet", dest="log_requests", action="store_const", const=False,
-                        help="no log line per request")
+    parser.add_argument(
+        "--validate-responses",
+        action="store_const",
+        const=True,
+        help="check every response against the spec (a bug in the sandbox gives 500)",
+    )
+    parser.add_argument(
+        "--quiet", dest="log_requests", action="store_const", const=False, help="no log line per request"
+    )
     return parser.parse_args(argv)
 
 
@@ -69,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.fixtures = DEFAULT_FIXTURES
     from .http.app import create_app
     from .http.server import ListenError, serve
+
     try:
         app = create_app(settings)
     except (SpecError, FaultFileError, FixtureError) as exc:

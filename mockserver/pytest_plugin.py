@@ -16,22 +16,24 @@ Installed with the package (entry point ``pytest11``), it offers:
 The key's world is reset when the test ends. Nothing is imported or started until a test asks
 for one of these fixtures, so installing the package costs other suites nothing.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 import simplejson
 
-from .http.auth import ADMIN_TOKEN_HEADER, API_KEY_HEADER
 from .config import DEFAULT_API_VERSION, ENV_PREFIX, Settings
+from .http.auth import ADMIN_TOKEN_HEADER, API_KEY_HEADER
 
 
 class FlexpriceControlError(AssertionError):
@@ -39,7 +41,7 @@ class FlexpriceControlError(AssertionError):
 
     def __init__(self, method: str, path: str, status: int, body: Any):
         message = body
-        if isinstance(body, dict):     # either version's error body
+        if isinstance(body, dict):  # either version's error body
             inner = body.get("error")
             message = inner.get("message") if isinstance(inner, dict) else body.get("message")
         super().__init__(f"{method} {path} answered {status}: {message}")
@@ -58,11 +60,20 @@ class SandboxControls:
     def _send(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
         raise NotImplementedError
 
-    def control(self, method: str, path: str, body: Any = None, *, text: str | None = None,
-                content_type: str = "application/json") -> Any:
+    def control(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        text: str | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
         """Call a control as this key and return its JSON; a refusal raises FlexpriceControlError."""
         headers = {API_KEY_HEADER: self.api_key, "Content-Type": content_type}
-        data = text if text is not None else (None if body is None else simplejson.dumps(body, use_decimal=True))
+        data = (
+            text if text is not None else (None if body is None else simplejson.dumps(body, use_decimal=True))
+        )
         status, raw = self._send(method, path, data, headers)
         parsed = json.loads(raw, parse_float=Decimal) if raw else None
         if status >= 400:
@@ -78,8 +89,13 @@ class SandboxControls:
         return self.control("DELETE", "/_mock/faults")
 
     # journal
-    def journal(self, method: str | None = None, path: str | None = None,
-                status: int | str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def journal(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Requests this key made, newest first; ``path`` is a glob, ``status`` 404 or ``"4xx"``."""
         filters = {"method": method, "path": path, "status": status, "limit": limit}
         query = urlencode({k: v for k, v in filters.items() if v is not None})
@@ -111,8 +127,9 @@ class SandboxControls:
         """Load a fixture (a YAML file path, YAML text or a dict) into this world."""
         if isinstance(fixture, dict):
             return self.control("POST", "/_mock/fixtures", fixture)
-        if isinstance(fixture, Path) or (isinstance(fixture, str) and "\n" not in fixture
-                                         and fixture.endswith((".yaml", ".yml"))):
+        if isinstance(fixture, Path) or (
+            isinstance(fixture, str) and "\n" not in fixture and fixture.endswith((".yaml", ".yml"))
+        ):
             fixture = Path(fixture).read_text(encoding="utf-8")
         return self.control("POST", "/_mock/fixtures", text=fixture, content_type="application/yaml")
 
@@ -143,7 +160,7 @@ class FlexpriceClient(SandboxControls):
     """One test's handle on a sandbox over HTTP: its own API key, a session that sends it."""
 
     def __init__(self, url: str, api_key: str, admin_token: str | None = None):
-        import requests    # a test dependency: imported only when a test asks for the sandbox
+        import requests  # a test dependency: imported only when a test asks for the sandbox
 
         self.url = url.rstrip("/")
         self.base_url = self.url + "/v1"
@@ -153,8 +170,9 @@ class FlexpriceClient(SandboxControls):
         self._admin_headers = {ADMIN_TOKEN_HEADER: admin_token} if admin_token else {}
 
     def _send(self, method, path, body, headers):
-        reply = self.session.request(method, self.url + path, data=body,
-                                     headers={**headers, **self._admin_headers}, timeout=30)
+        reply = self.session.request(
+            method, self.url + path, data=body, headers={**headers, **self._admin_headers}, timeout=30
+        )
         return reply.status_code, reply.content
 
     def close(self) -> None:
@@ -187,34 +205,49 @@ class FlexpriceServer:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("flexprice-mock", "Flexprice wallet sandbox")
-    group.addoption("--flexprice-url", default=None,
-                    help="use the sandbox already running at this URL instead of starting one")
-    group.addoption("--flexprice-admin-token", default=None,
-                    help=f"send this {ADMIN_TOKEN_HEADER} to the sandbox's /_mock/ controls")
-    group.addoption("--flexprice-api-version", default=None,
-                    help="Flexprice API version the session's sandbox serves (default: the "
-                         "flexprice_api_version ini setting, FLEXPRICE_MOCK_API_VERSION, or the latest)")
+    group.addoption(
+        "--flexprice-url",
+        default=None,
+        help="use the sandbox already running at this URL instead of starting one",
+    )
+    group.addoption(
+        "--flexprice-admin-token",
+        default=None,
+        help=f"send this {ADMIN_TOKEN_HEADER} to the sandbox's /_mock/ controls",
+    )
+    group.addoption(
+        "--flexprice-api-version",
+        default=None,
+        help="Flexprice API version the session's sandbox serves (default: the "
+        "flexprice_api_version ini setting, FLEXPRICE_MOCK_API_VERSION, or the latest)",
+    )
     parser.addini("flexprice_api_version", "Flexprice API version the session's sandbox serves")
 
 
 @pytest.fixture(scope="session")
 def flexprice_settings(pytestconfig: pytest.Config) -> Settings:
     """How the session's sandbox is configured; override this fixture to change it."""
-    version = (pytestconfig.getoption("--flexprice-api-version")
-               or pytestconfig.getini("flexprice_api_version")
-               or os.environ.get(ENV_PREFIX + "API_VERSION") or DEFAULT_API_VERSION)
-    return Settings(host="127.0.0.1", port=0, log_requests=False, validate_responses=True,
-                    api_version=version)
+    version = (
+        pytestconfig.getoption("--flexprice-api-version")
+        or pytestconfig.getini("flexprice_api_version")
+        or os.environ.get(ENV_PREFIX + "API_VERSION")
+        or DEFAULT_API_VERSION
+    )
+    return Settings(
+        host="127.0.0.1", port=0, log_requests=False, validate_responses=True, api_version=version
+    )
 
 
 def _build_app(settings: Settings):
     from .http.app import create_app
+
     return create_app(settings)
 
 
 @pytest.fixture(scope="session")
-def flexprice_server(request: pytest.FixtureRequest,
-                     flexprice_settings: Settings) -> Iterator[FlexpriceServer]:
+def flexprice_server(
+    request: pytest.FixtureRequest, flexprice_settings: Settings
+) -> Iterator[FlexpriceServer]:
     """One sandbox for the whole session, on a real socket."""
     yield from serve_sandbox(request.config, flexprice_settings)
 
@@ -269,5 +302,5 @@ def _forget(handle: SandboxControls) -> None:
     for cleanup in (handle.reset, handle.clear_faults):
         try:
             cleanup()
-        except Exception:   # a sandbox that went away, or an older one without faults
+        except Exception:  # a sandbox that went away, or an older one without faults
             pass

@@ -1,14 +1,18 @@
 """Small text helpers shared by every layer: booleans, field paths, path globs, masked keys."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
 
 
-def boolean(text: str, words: tuple[tuple[str, ...], tuple[str, ...]] = (("true", "1"), ("false", "0"))) -> bool:
+def boolean(
+    text: str, words: tuple[tuple[str, ...], tuple[str, ...]] = (("true", "1"), ("false", "0"))
+) -> bool:
     """``text`` as a boolean, from the given (true words, false words); ValueError otherwise."""
     lowered = text.strip().lower()
     if lowered in words[0]:

@@ -5,6 +5,7 @@ that version's document.
 The sandboxes are made once per package (each version's folder is one), so two versions'
 suites can run in one session, each against its own version.
 """
+
 from __future__ import annotations
 
 import pytest

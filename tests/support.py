@@ -1,5 +1,6 @@
 """What every suite shares: a client that checks each reply against its API version's
 document (independently of the sandbox's own self-check), and fresh API keys."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ class Contract:
         for op in self.spec.operations:
             pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(self.spec.base_path + op.path))
             routes.append((op.path.count("{"), re.compile(pattern + "$"), op))
-        routes.sort(key=lambda r: r[0])   # static segments win, as in the router
+        routes.sort(key=lambda r: r[0])  # static segments win, as in the router
         self._routes = routes
 
     def operation_for(self, method: str, path: str) -> Operation | None:
@@ -41,8 +42,9 @@ class Contract:
                 return op
         return None
 
-    def assert_conforms(self, method: str, path: str, status: int, content_type: str | None,
-                        raw: bytes) -> None:
+    def assert_conforms(
+        self, method: str, path: str, status: int, content_type: str | None, raw: bytes
+    ) -> None:
         """Fail the test when a response to an API operation is not what the document declares."""
         op = self.operation_for(method, path.split("?")[0])
         if op is None:
@@ -55,8 +57,7 @@ class Contract:
             return
         assert content_type and content_type.startswith("application/json"), content_type
         body = json.loads(raw, parse_float=Decimal)
-        errors = [f"{list(e.absolute_path)}: {e.message}"
-                  for e in Draft4Validator(schema).iter_errors(body)]
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in Draft4Validator(schema).iter_errors(body)]
         assert not errors, f"{op.operation_id} {status} breaks its document: {errors}"
 
 
@@ -78,13 +79,21 @@ class Reply:
 class Api:
     """Calls the sandbox as one API key; every reply is checked against the spec."""
 
-    def __init__(self, send, api_key: str | None, contract: "Contract"):
+    def __init__(self, send, api_key: str | None, contract: Contract):
         self._send = send
         self.api_key = api_key
         self.contract = contract
 
-    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
-                headers: dict[str, str] | None = None, key: str | None = "default") -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        key: str | None = "default",
+    ) -> Reply:
         sent = {"Content-Type": "application/json"}
         api_key = self.api_key if key == "default" else key
         if api_key is not None:
@@ -93,8 +102,9 @@ class Api:
         if json_body is not None:
             data = simplejson.dumps(json_body, use_decimal=True)
         reply = self._send(method, path, data, sent)
-        self.contract.assert_conforms(method, path, reply.status, reply.headers.get("Content-Type"),
-                                      reply.raw)
+        self.contract.assert_conforms(
+            method, path, reply.status, reply.headers.get("Content-Type"), reply.raw
+        )
         return reply
 
     def get(self, path, **kw):
@@ -109,10 +119,8 @@ class Api:
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 
-    def as_key(self, api_key: str) -> "Api":
+    def as_key(self, api_key: str) -> Api:
         return Api(self._send, api_key, self.contract)
-
-
 
 
 class Suite:
@@ -136,8 +144,9 @@ class Suite:
         return mockserver.create_app(api_version=self.version, **settings)
 
     def settings(self) -> Settings:
-        return Settings(host="127.0.0.1", port=0, log_requests=False, validate_responses=True,
-                        api_version=self.version)
+        return Settings(
+            host="127.0.0.1", port=0, log_requests=False, validate_responses=True, api_version=self.version
+        )
 
     def client_of(self, app, environ: dict | None = None) -> Api:
         """An in-process client (Flask test client) of ``app`` with a fresh API key; ``environ``
@@ -145,14 +154,14 @@ class Suite:
         client = app.test_client()
 
         def send(method, path, data, headers):
-            r = client.open(path, method=method, data=data, headers=headers,
-                            environ_base=environ or {})
+            r = client.open(path, method=method, data=data, headers=headers, environ_base=environ or {})
             return Reply(r.status_code, r.headers, r.get_data())
 
         return self.Api(send, new_key())
 
     def http_client(self, url: str, session: requests.Session) -> Api:
         """A client over a real socket (``requests``) with a fresh API key."""
+
         def send(method, path, data, headers):
             r = session.request(method, url + path, data=data, headers=headers, timeout=10)
             return Reply(r.status_code, r.headers, r.content)

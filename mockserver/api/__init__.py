@@ -4,12 +4,14 @@ A version is its OpenAPI document, the handlers bound to its ``operationId``s (w
 requests into domain calls and shape the answers), and its error body. The server serves one
 version, chosen at start (``--api-version``); ``latest`` names the newest.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..domain.errors import ApiError
 from ..domain.models import Transaction, Wallet
@@ -29,7 +31,7 @@ class ApiVersion:
     name: str
     spec_path: Path
     handlers: dict[str, Handler]
-    grows_world: frozenset[str]               # operations refused (429) in a full world
+    grows_world: frozenset[str]  # operations refused (429) in a full world
     error_body: Callable[[ApiError], dict[str, Any]]
     unauthorized: dict[str, Any]
     # How the controls show domain objects (credits expired by the clock, invoices settled).

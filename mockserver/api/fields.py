@@ -1,22 +1,30 @@
 """Request checks both API versions make the same way: the cloud's validator errors (details
 keyed by the Go field name), e-mail and country codes, and the customer list's ``filters``."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
-
 from decimal import Decimal
+from typing import Any
 
 from ..domain import errors, money
 from ..domain.clock import UTC, parse_timestamp
 from ..domain.models import Customer
 
-ADDRESS_FIELDS = ("address_line1", "address_line2", "address_city", "address_state",
-                  "address_postal_code", "address_country")
+ADDRESS_FIELDS = (
+    "address_line1",
+    "address_line2",
+    "address_city",
+    "address_state",
+    "address_postal_code",
+    "address_country",
+)
 TEXT_FIELDS = ("external_id", "name", "email") + ADDRESS_FIELDS
 # ISO 3166-1 alpha-2, the codes the cloud's validator accepts for address_country.
-COUNTRIES = frozenset("""
+COUNTRIES = frozenset(
+    """
 AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
 BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE
 EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM
@@ -24,17 +32,27 @@ HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW
 LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA
 NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW
 SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO
-TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW""".split())
+TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW""".split()
+)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-GO_NAMES = {"external_id": "ExternalID", "email": "Email", "address_country": "AddressCountry",
-            "name": "Name", "contact": "Contact", "timezone": "Timezone"}
+GO_NAMES = {
+    "external_id": "ExternalID",
+    "email": "Email",
+    "address_country": "AddressCountry",
+    "name": "Name",
+    "contact": "Contact",
+    "timezone": "Timezone",
+}
 
 
 def within(name: str, number: Decimal, limit: Decimal = money.MAX_AMOUNT) -> Decimal:
     """A decimal input no larger than what the ledger's columns hold (400 otherwise)."""
-    if number.copy_abs() > limit:     # copy_abs: no context, so 1E+1000000 cannot overflow
-        raise errors.validation(f"{name} must be at most {limit} in absolute value",
-                                f"{name} out of range", **{name: shown(number)})
+    if number.copy_abs() > limit:  # copy_abs: no context, so 1E+1000000 cannot overflow
+        raise errors.validation(
+            f"{name} must be at most {limit} in absolute value",
+            f"{name} out of range",
+            **{name: shown(number)},
+        )
     return number
 
 
@@ -51,8 +69,9 @@ def yyyymmdd(value: int, name: str) -> datetime:
     try:
         return datetime(years, month_index + 1, 1, tzinfo=UTC) + timedelta(days=day - 1)
     except (ValueError, OverflowError):
-        raise errors.validation(f"{name} must be a date as YYYYMMDD", "invalid expiry date",
-                                **{name: value}) from None
+        raise errors.validation(
+            f"{name} must be a date as YYYYMMDD", "invalid expiry date", **{name: value}
+        ) from None
 
 
 def field_error(struct: str, failures: list[tuple[str, str]]) -> errors.ApiError:
@@ -60,8 +79,9 @@ def field_error(struct: str, failures: list[tuple[str, str]]) -> errors.ApiError
     details = {}
     for field, tag in failures:
         go_name = GO_NAMES[field]
-        details[go_name] = (f"Key: '{struct}.{go_name}' Error:Field validation for '{go_name}' "
-                            f"failed on the '{tag}' tag")
+        details[go_name] = (
+            f"Key: '{struct}.{go_name}' Error:Field validation for '{go_name}' failed on the '{tag}' tag"
+        )
     first = next(iter(details.values()))
     return errors.ApiError(400, "Request validation failed", first, details)
 
@@ -84,8 +104,9 @@ def time_value(value: Any, name: str, message: str = "Invalid filter parameters"
     try:
         return parse_timestamp(value)
     except (ValueError, TypeError):
-        raise errors.validation(message, f"{name} must be an RFC 3339 timestamp",
-                                **{name: str(value)}) from None
+        raise errors.validation(
+            message, f"{name} must be an RFC 3339 timestamp", **{name: str(value)}
+        ) from None
 
 
 def customer_condition(cond: dict[str, Any]) -> Callable[[Customer], bool]:
@@ -100,17 +121,30 @@ def customer_condition(cond: dict[str, Any]) -> Callable[[Customer], bool]:
     tests: dict[str, Callable[[Any], bool]]
     if field in ("created_at", "updated_at"):
         moment = time_value(value, field)
-        tests = {"before": lambda a: a < moment, "lt": lambda a: a < moment,
-                 "after": lambda a: a > moment, "gt": lambda a: a > moment,
-                 "eq": lambda a: a == moment}
+        tests = {
+            "before": lambda a: a < moment,
+            "lt": lambda a: a < moment,
+            "after": lambda a: a > moment,
+            "gt": lambda a: a > moment,
+            "eq": lambda a: a == moment,
+        }
     else:
         options = {str(v) for v in value} if isinstance(value, list) else {str(value)}
         text = str(value)
-        tests = {"eq": lambda a: a == text, "contains": lambda a: text.lower() in a.lower(),
-                 "in": lambda a: a in options, "not_in": lambda a: a not in options,
-                 "gt": lambda a: a > text, "lt": lambda a: a < text}
+        tests = {
+            "eq": lambda a: a == text,
+            "contains": lambda a: text.lower() in a.lower(),
+            "in": lambda a: a in options,
+            "not_in": lambda a: a not in options,
+            "gt": lambda a: a > text,
+            "lt": lambda a: a < text,
+        }
     if operator not in tests:
-        raise errors.validation("Invalid filter", f"operator {operator!r} does not apply to {field!r}",
-                                field=field, operator=operator)
+        raise errors.validation(
+            "Invalid filter",
+            f"operator {operator!r} does not apply to {field!r}",
+            field=field,
+            operator=operator,
+        )
     test = tests[operator]
     return lambda c: test(getattr(c, field))

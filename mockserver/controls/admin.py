@@ -4,10 +4,12 @@ fixtures, each world's clock and its id seed, and settling the invoices of top-u
 A control that concerns one world names it as the API does: the ``x-api-key`` header and,
 optionally, ``X-Environment-ID``. Answers are JSON; errors use the served API version's error body.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
@@ -40,9 +42,11 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     def caller() -> tuple[str, str]:
         api_key = request.headers.get(auth.API_KEY_HEADER)
         if not api_key:
-            raise errors.validation(f"The {auth.API_KEY_HEADER} header is required: it names the "
-                                    "world this control acts on", "missing api key",
-                                    header=auth.API_KEY_HEADER)
+            raise errors.validation(
+                f"The {auth.API_KEY_HEADER} header is required: it names the world this control acts on",
+                "missing api key",
+                header=auth.API_KEY_HEADER,
+            )
         return api_key, request.headers.get(auth.ENVIRONMENT_HEADER, "")
 
     @contextmanager
@@ -52,8 +56,9 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
             yield w
 
     def clock_moved(w: World, expired: list) -> Response:
-        return jsonio.response(200, {**timetravel.view(w),
-                                     "expired": [version.show_transaction(w, t) for t in expired]})
+        return jsonio.response(
+            200, {**timetravel.view(w), "expired": [version.show_transaction(w, t) for t in expired]}
+        )
 
     # ---- reset -------------------------------------------------------------------------------
 
@@ -64,8 +69,13 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
         if everything or not api_key:
             return jsonio.response(200, {"reset": store.reset(), "scope": "all"})
         environment = request.headers.get(auth.ENVIRONMENT_HEADER)
-        return jsonio.response(200, {"reset": store.reset(api_key, environment),
-                                     "scope": "key" if environment is None else "environment"})
+        return jsonio.response(
+            200,
+            {
+                "reset": store.reset(api_key, environment),
+                "scope": "key" if environment is None else "environment",
+            },
+        )
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -81,11 +91,22 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
             try:
                 statefile.restore(w, document, version.name)
             except statefile.StateError as error:
-                raise errors.validation(f"Invalid state document: {error}", "invalid state document",
-                                        field=error.field, problem=error.problem) from None
-            return jsonio.response(200, {"customers": len(w.customers), "wallets": len(w.wallets),
-                                         "transactions": w.transaction_count,
-                                         "idempotency": len(w.top_ups), **timetravel.view(w)})
+                raise errors.validation(
+                    f"Invalid state document: {error}",
+                    "invalid state document",
+                    field=error.field,
+                    problem=error.problem,
+                ) from None
+            return jsonio.response(
+                200,
+                {
+                    "customers": len(w.customers),
+                    "wallets": len(w.wallets),
+                    "transactions": w.transaction_count,
+                    "idempotency": len(w.top_ups),
+                    **timetravel.view(w),
+                },
+            )
 
     # ---- journal -----------------------------------------------------------------------------
 
@@ -93,18 +114,25 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     def read_journal() -> Response:
         for name in request.args:
             if name not in JOURNAL_FILTERS:
-                raise errors.validation(f"query parameter {name} is not a journal filter "
-                                        f"(expected: {', '.join(JOURNAL_FILTERS)})",
-                                        "unknown filter", parameter=name)
+                raise errors.validation(
+                    f"query parameter {name} is not a journal filter "
+                    f"(expected: {', '.join(JOURNAL_FILTERS)})",
+                    "unknown filter",
+                    parameter=name,
+                )
         status = request.args.get("status")
         if status is not None and not journal.valid_status_pattern(status):
-            raise errors.validation("query parameter status must be a status code (404) or a class (4xx)",
-                                    "invalid status filter", status=status)
+            raise errors.validation(
+                "query parameter status must be a status code (404) or a class (4xx)",
+                "invalid status filter",
+                status=status,
+            )
         limit = _positive_int("limit")
         book = store.journal(*caller())
         found = book.entries(request.args.get("method"), request.args.get("path"), status, limit)
-        return jsonio.response(200, {"items": [journal.as_json(e) for e in found],
-                                     "count": len(found), "capacity": book.size})
+        return jsonio.response(
+            200, {"items": [journal.as_json(e) for e in found], "count": len(found), "capacity": book.size}
+        )
 
     @bp.delete("/journal")
     def clear_journal() -> Response:
@@ -125,7 +153,7 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
             try:
                 made_customers, made_wallets = fixtures.apply(fixture, w, version)
             except fixtures.FixtureError as error:
-                statefile.restore(w, before, version.name)     # all or nothing
+                statefile.restore(w, before, version.name)  # all or nothing
                 w.events.clear()
                 raise _fixture_error(error) from None
             return jsonio.response(201, {"customers": made_customers, "wallets": made_wallets})
@@ -141,8 +169,9 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     def set_clock() -> Response:
         body = _object_body(("now", "frozen"))
         if not body:
-            raise errors.validation("Give now (an RFC 3339 timestamp), frozen (true or false), or both",
-                                    "empty clock update")
+            raise errors.validation(
+                "Give now (an RFC 3339 timestamp), frozen (true or false), or both", "empty clock update"
+            )
         instant = timetravel.parse_instant(body["now"]) if body.get("now") is not None else None
         frozen = body.get("frozen")
         if frozen is not None and not isinstance(frozen, bool):
@@ -160,8 +189,9 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     def advance_clock() -> Response:
         body = _object_body(("by",))
         if "by" not in body:
-            raise errors.validation("by is required: seconds or an ISO 8601 duration such as P30D",
-                                    "missing by", by="is required")
+            raise errors.validation(
+                "by is required: seconds or an ISO 8601 duration such as P30D", "missing by", by="is required"
+            )
         with world() as w:
             return clock_moved(w, timetravel.advance(w, body["by"]))
 
@@ -179,16 +209,22 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
             raise errors.not_found("Route not found", "404 route not found", path=request.path)
         with world() as w:
             invoice, txn = wallets.settle_invoice(w, invoice_id, paid=outcome == "pay")
-            return jsonio.response(200, {"invoice": _invoice(invoice),
-                                         "wallet_transaction": version.show_transaction(w, txn),
-                                         "wallet": version.show_wallet(w, w.wallets[invoice.wallet_id])})
+            return jsonio.response(
+                200,
+                {
+                    "invoice": _invoice(invoice),
+                    "wallet_transaction": version.show_transaction(w, txn),
+                    "wallet": version.show_wallet(w, w.wallets[invoice.wallet_id]),
+                },
+            )
 
     @bp.put("/ids")
     def seed_ids() -> Response:
         body = _object_body(("seed",))
         if "seed" not in body:
-            raise errors.validation("seed is required: an integer, or null for random ids",
-                                    "missing seed", seed="is required")
+            raise errors.validation(
+                "seed is required: an integer, or null for random ids", "missing seed", seed="is required"
+            )
         seed = body["seed"]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise errors.validation("seed must be an integer or null", "invalid seed", seed=repr(seed))
@@ -200,11 +236,17 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
 
 def _invoice(invoice: Invoice) -> dict[str, Any]:
-    return {"id": invoice.id, "wallet_id": invoice.wallet_id,
-            "wallet_transaction_id": invoice.transaction_id, "amount": str(money.normalize(invoice.amount)),
-            "currency": invoice.currency, "status": invoice.status, "auto_topup": invoice.auto_topup,
-            "created_at": format_timestamp(invoice.created_at),
-            "settled_at": format_timestamp(invoice.settled_at) if invoice.settled_at else None}
+    return {
+        "id": invoice.id,
+        "wallet_id": invoice.wallet_id,
+        "wallet_transaction_id": invoice.transaction_id,
+        "amount": str(money.normalize(invoice.amount)),
+        "currency": invoice.currency,
+        "status": invoice.status,
+        "auto_topup": invoice.auto_topup,
+        "created_at": format_timestamp(invoice.created_at),
+        "settled_at": format_timestamp(invoice.settled_at) if invoice.settled_at else None,
+    }
 
 
 def _fixture_error(error: fixtures.FixtureError) -> errors.ApiError:
@@ -221,8 +263,9 @@ def _flag(name: str) -> bool:
     try:
         return raw == "" or boolean(raw)
     except ValueError:
-        raise errors.validation(f"query parameter {name} must be true or false", f"invalid {name}",
-                                **{name: raw}) from None
+        raise errors.validation(
+            f"query parameter {name} must be true or false", f"invalid {name}", **{name: raw}
+        ) from None
 
 
 def _positive_int(name: str) -> int | None:
@@ -230,8 +273,9 @@ def _positive_int(name: str) -> int | None:
     if raw is None:
         return None
     if not raw.isdigit() or int(raw) < 1:
-        raise errors.validation(f"query parameter {name} must be a positive integer",
-                                f"invalid {name}", **{name: raw})
+        raise errors.validation(
+            f"query parameter {name} must be a positive integer", f"invalid {name}", **{name: raw}
+        )
     return int(raw)
 
 
@@ -241,6 +285,7 @@ def _object_body(allowed: tuple[str, ...]) -> dict[str, Any]:
         raise errors.validation("The request body must be a JSON object", "body is not an object")
     for name in body:
         if name not in allowed:
-            raise errors.validation(f"{name} is not a field here (expected: {', '.join(allowed)})",
-                                    "unknown field", field=name)
+            raise errors.validation(
+                f"{name} is not a field here (expected: {', '.join(allowed)})", "unknown field", field=name
+            )
     return body

@@ -15,6 +15,7 @@ line and the problem. It is loaded through the version's own operations, so it o
               - credits_to_add: 50
                 transaction_reason: PURCHASED_CREDIT_DIRECT
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -59,15 +60,17 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     except InvalidOperation:
         number = None
     if number is None or not number.is_finite():
-        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not a finite number",
-                                                node.start_mark)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a finite number", node.start_mark
+        )
     return number
 
 
 _Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regex) for tag, regex in resolvers if tag != _TIMESTAMP_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 @dataclass
@@ -75,7 +78,7 @@ class Fixture:
     source: str
     customers: list[dict[str, Any]]
     keys: list[str] | None = None
-    _root: Any = field(default=None, repr=False)    # the YAML node tree, for line numbers
+    _root: Any = field(default=None, repr=False)  # the YAML node tree, for line numbers
 
     def applies_to(self, api_key: str) -> bool:
         return self.keys is None or any(fnmatch.fnmatchcase(api_key, k) for k in self.keys)
@@ -102,6 +105,7 @@ def item_path(path: tuple) -> str:
 
 
 # ---- reading ------------------------------------------------------------------------------
+
 
 def load(path: str | Path, spec: Spec, version: ApiVersion) -> list[Fixture]:
     """Every fixture of a directory (``*.yaml``, ``*.yml``, by name) or of one file, checked."""
@@ -164,20 +168,30 @@ def _check(fixture: Fixture, document: Any, spec: Spec) -> None:
         raise _fail(fixture, ("customers",), "must be a list")
     customer_schema, wallet_schema, top_up_schema = (
         Draft4Validator(spec.by_id[name].body_schema)
-        for name in ("createCustomer", "createWallet", "topUpWallet"))
+        for name in ("createCustomer", "createWallet", "topUpWallet")
+    )
     for i, customer in enumerate(items):
         at = ("customers", i)
         _item(fixture, customer, customer_schema, at, extra=("wallets",))
         for j, wallet in enumerate(_list(fixture, customer, "wallets", at)):
             wat = at + ("wallets", j)
             if isinstance(wallet, dict) and "customer_id" in wallet:
-                raise _fail(fixture, wat + ("customer_id",),
-                            "is taken from the customer the wallet is listed under; leave it out")
-            _item(fixture, wallet, wallet_schema, wat, extra=("top_ups",),
-                  implied={"customer_id": "cust_fixture"}, hidden=("customer_id",))
+                raise _fail(
+                    fixture,
+                    wat + ("customer_id",),
+                    "is taken from the customer the wallet is listed under; leave it out",
+                )
+            _item(
+                fixture,
+                wallet,
+                wallet_schema,
+                wat,
+                extra=("top_ups",),
+                implied={"customer_id": "cust_fixture"},
+                hidden=("customer_id",),
+            )
             for k, top_up in enumerate(_list(fixture, wallet, "top_ups", wat)):
-                _item(fixture, top_up, top_up_schema, wat + ("top_ups", k),
-                      implied={"idempotency_key": ""})
+                _item(fixture, top_up, top_up_schema, wat + ("top_ups", k), implied={"idempotency_key": ""})
 
 
 def _list(fixture: Fixture, parent: dict, name: str, at: tuple) -> list:
@@ -190,12 +204,12 @@ def _list(fixture: Fixture, parent: dict, name: str, at: tuple) -> list:
 def _no_unknown(fixture: Fixture, item: dict, allowed, at: tuple) -> None:
     for name in item:
         if name not in allowed:
-            raise _fail(fixture, at + (name,),
-                        f"unknown field {name!r} (expected one of: {', '.join(allowed)})")
+            raise _fail(
+                fixture, at + (name,), f"unknown field {name!r} (expected one of: {', '.join(allowed)})"
+            )
 
 
-def _item(fixture: Fixture, item: Any, validator, at: tuple, extra=(), implied=None,
-          hidden=()) -> None:
+def _item(fixture: Fixture, item: Any, validator, at: tuple, extra=(), implied=None, hidden=()) -> None:
     """One customer, wallet or top-up: the API's request schema, and no unknown fields."""
     if not isinstance(item, dict):
         raise _fail(fixture, at, "must be a mapping")
@@ -208,14 +222,16 @@ def _item(fixture: Fixture, item: Any, validator, at: tuple, extra=(), implied=N
 
 # ---- loading into a world ------------------------------------------------------------------
 
+
 def apply(fixture: Fixture, world: World, version: ApiVersion) -> tuple[list[Any], list[Any]]:
     """Create the fixture's customers, wallets and top-ups in ``world`` through the version's own
     operations, so they obey the API's rules; returns the customers and wallets as it shows them.
 
     Runs inside the world's unit of work. A refusal raises FixtureError naming the item.
     """
-    create_customer, create_wallet, top_up, get_wallet = (version.handlers[name]
-                                                           for name in FIXTURE_OPERATIONS)
+    create_customer, create_wallet, top_up, get_wallet = (
+        version.handlers[name] for name in FIXTURE_OPERATIONS
+    )
     made_customers, made_wallets = [], []
     for i, item in enumerate(fixture.customers):
         at: tuple = ("customers", i)
@@ -225,17 +241,23 @@ def apply(fixture: Fixture, world: World, version: ApiVersion) -> tuple[list[Any
         for j, wallet_item in enumerate(item.get("wallets") or ()):
             wat = at + ("wallets", j)
             body = {k: v for k, v in wallet_item.items() if k != "top_ups"}
-            wallet = _call(fixture, wat, create_wallet, world, {},
-                           {**body, "customer_id": customer["id"]})
+            wallet = _call(fixture, wat, create_wallet, world, {}, {**body, "customer_id": customer["id"]})
             for k, top_up_item in enumerate(wallet_item.get("top_ups") or ()):
-                _call(fixture, wat + ("top_ups", k), top_up, world, {"id": wallet["id"]},
-                      {"idempotency_key": "", **top_up_item})
+                _call(
+                    fixture,
+                    wat + ("top_ups", k),
+                    top_up,
+                    world,
+                    {"id": wallet["id"]},
+                    {"idempotency_key": "", **top_up_item},
+                )
             made_wallets.append(_call(fixture, wat, get_wallet, world, {"id": wallet["id"]}, None))
     return made_customers, made_wallets
 
 
-def _call(fixture: Fixture, at: tuple, handler: Handler, world: World, params: dict[str, Any],
-          body: Any) -> Any:
+def _call(
+    fixture: Fixture, at: tuple, handler: Handler, world: World, params: dict[str, Any], body: Any
+) -> Any:
     try:
         return handler(world, params, body)[1]
     except errors.ApiError as error:

@@ -3,6 +3,7 @@
 After a move every wallet of the world is swept, so credits whose expiry has passed are
 expired at once (a CREDIT_EXPIRED debit each), not on the next time the wallet is touched.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -11,8 +12,7 @@ from typing import Any
 
 import isodate
 
-from ..domain import errors
-from ..domain import ledger
+from ..domain import errors, ledger
 from ..domain.clock import format_timestamp, parse_timestamp
 from ..domain.models import Transaction
 from ..domain.world import World
@@ -21,8 +21,9 @@ from ..domain.world import World
 def parse_duration(value: Any) -> timedelta | isodate.Duration:
     """Seconds (a number) or an ISO 8601 duration (``P30D``, ``PT1H30M``, ``P1M``: calendar months)."""
     if isinstance(value, bool):
-        raise errors.validation("by must be seconds (a number) or an ISO 8601 duration such as P30D",
-                                "invalid duration", by=value)
+        raise errors.validation(
+            "by must be seconds (a number) or an ISO 8601 duration such as P30D", "invalid duration", by=value
+        )
     if isinstance(value, (int, Decimal)):
         try:
             return timedelta(seconds=float(value))
@@ -33,16 +34,22 @@ def parse_duration(value: Any) -> timedelta | isodate.Duration:
             return isodate.parse_duration(value.strip())
         except (ValueError, InvalidOperation):
             pass
-    raise errors.validation("by must be seconds (a number) or an ISO 8601 duration such as P30D",
-                            "invalid duration", by=value if isinstance(value, str) else repr(value))
+    raise errors.validation(
+        "by must be seconds (a number) or an ISO 8601 duration such as P30D",
+        "invalid duration",
+        by=value if isinstance(value, str) else repr(value),
+    )
 
 
 def parse_instant(value: Any, name: str = "now") -> datetime:
     try:
         return parse_timestamp(value)
     except (ValueError, TypeError):
-        raise errors.validation(f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
-                                "invalid timestamp", **{name: value if isinstance(value, str) else repr(value)}) from None
+        raise errors.validation(
+            f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
+            "invalid timestamp",
+            **{name: value if isinstance(value, str) else repr(value)},
+        ) from None
 
 
 def advance(world: World, by: Any) -> list[Transaction]:
@@ -52,11 +59,15 @@ def advance(world: World, by: Any) -> list[Transaction]:
     try:
         target = now + duration
     except OverflowError:
-        raise errors.validation("by moves the clock out of range", "duration out of range",
-                                by=str(by)) from None
+        raise errors.validation(
+            "by moves the clock out of range", "duration out of range", by=str(by)
+        ) from None
     if target < now:
-        raise errors.validation("by must not be negative (set the clock with PUT /_mock/clock instead)",
-                                "negative duration", by=str(by))
+        raise errors.validation(
+            "by must not be negative (set the clock with PUT /_mock/clock instead)",
+            "negative duration",
+            by=str(by),
+        )
     world.clock.set(target, freeze=world.clock.frozen)
     return sweep(world)
 

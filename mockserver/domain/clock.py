@@ -1,4 +1,5 @@
 """Each world's clock: real UTC time, optionally frozen or shifted, so tests can travel in time."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

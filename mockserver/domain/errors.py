@@ -4,23 +4,38 @@ The domain and the request checks raise these; each API version turns one into i
 body (``api.<version>.errors``). ``code`` is the cloud's error code (``validation_error``,
 ``not_found``, ...), derived from the status unless a rule names another.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 # The cloud's codes only (clients may match on them): a request the sandbox refuses where the
 # cloud has no such check (a wrong method, a body too large or not JSON) is a validation_error.
-CODES = {400: "validation_error", 403: "permission_denied", 404: "not_found",
-         405: "validation_error", 409: "already_exists", 413: "validation_error",
-         415: "validation_error", 429: "too_many_requests", 501: "not_implemented",
-         503: "service_unavailable"}
+CODES = {
+    400: "validation_error",
+    403: "permission_denied",
+    404: "not_found",
+    405: "validation_error",
+    409: "already_exists",
+    413: "validation_error",
+    415: "validation_error",
+    429: "too_many_requests",
+    501: "not_implemented",
+    503: "service_unavailable",
+}
 
 
 class ApiError(Exception):
     """A client-facing failure: ``message`` is the hint a user reads, ``internal_error`` the raw cause."""
 
-    def __init__(self, status: int, message: str, internal_error: str | None = None,
-                 details: dict[str, Any] | None = None, code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        internal_error: str | None = None,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message

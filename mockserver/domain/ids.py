@@ -4,6 +4,7 @@ A ULID is 48 bits of milliseconds followed by 80 random bits, in Crockford base3
 within the same millisecond keep increasing (the random part is bumped), so sorting ids sorts by
 creation. A seeded generator gives the same sequence on every run, for stable test snapshots.
 """
+
 from __future__ import annotations
 
 import os

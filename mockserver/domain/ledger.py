@@ -4,21 +4,30 @@ Credits carry ``credits_available`` (what is left of the grant); debits consume 
 priority number first, then the soonest expiry, then the largest grant, as the cloud does.
 Credits whose expiry date has passed are expired lazily, whenever the wallet is touched.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from . import errors
-from . import money
+from . import errors, money
 from .models import Transaction, Wallet
 from .world import World
 
 CREDIT, DEBIT = "credit", "debit"
 
 
-def _record(world: World, wallet: Wallet, kind: str, credits: Decimal, reason: str,
-            reference_type: str, reference_id: str | None, now: datetime, **extra) -> Transaction:
+def _record(
+    world: World,
+    wallet: Wallet,
+    kind: str,
+    credits: Decimal,
+    reason: str,
+    reference_type: str,
+    reference_id: str | None,
+    now: datetime,
+    **extra,
+) -> Transaction:
     """Write one transaction and move the wallet's balances.
 
     ``credits`` may carry more places than the ledger keeps (money converted at a rate); as in
@@ -30,11 +39,19 @@ def _record(world: World, wallet: Wallet, kind: str, credits: Decimal, reason: s
     # Money moved: a credit at the rate it was bought at, a debit at the wallet's rate.
     rate = wallet.topup_conversion_rate if kind == CREDIT else wallet.conversion_rate
     txn = Transaction(
-        id=txn_id, wallet_id=wallet.id, type=kind, credit_amount=money.amount(credits),
+        id=txn_id,
+        wallet_id=wallet.id,
+        type=kind,
+        credit_amount=money.amount(credits),
         amount=money.amount(money.multiply(credits, rate)),
-        credit_balance_before=before, credit_balance_after=money.amount(exact_after),
-        transaction_reason=reason, reference_type=reference_type,
-        reference_id=txn_id if reference_id is None else reference_id, created_at=now, **extra)
+        credit_balance_before=before,
+        credit_balance_after=money.amount(exact_after),
+        transaction_reason=reason,
+        reference_type=reference_type,
+        reference_id=txn_id if reference_id is None else reference_id,
+        created_at=now,
+        **extra,
+    )
     _keep(world, txn)
     set_credit_balance(wallet, exact_after, now)
     return txn
@@ -53,20 +70,43 @@ def set_credit_balance(wallet: Wallet, credits: Decimal, now: datetime) -> None:
     wallet.updated_at = now
 
 
-def credit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: datetime, *,
-           reference_type: str = "EXTERNAL", reference_id: str | None = None,
-           expiry_date: datetime | None = None, priority: int | None = None,
-           description: str = "", metadata: dict | None = None,
-           idempotency_key: str = "", topup_conversion_rate: Decimal | None = None,
-           parent_transaction_id: str | None = None) -> Transaction:
+def credit(
+    world: World,
+    wallet: Wallet,
+    credits: Decimal,
+    reason: str,
+    now: datetime,
+    *,
+    reference_type: str = "EXTERNAL",
+    reference_id: str | None = None,
+    expiry_date: datetime | None = None,
+    priority: int | None = None,
+    description: str = "",
+    metadata: dict | None = None,
+    idempotency_key: str = "",
+    topup_conversion_rate: Decimal | None = None,
+    parent_transaction_id: str | None = None,
+) -> Transaction:
     if expiry_date is not None:
         _note_expiry(world, wallet.id, expiry_date)
-    return _record(world, wallet, CREDIT, credits, reason, reference_type, reference_id, now,
-                   credits_available=_spendable(wallet.credit_balance, credits),
-                   expiry_date=expiry_date, priority=priority,
-                   description=description, metadata=metadata or {},
-                   idempotency_key=idempotency_key, topup_conversion_rate=topup_conversion_rate,
-                   parent_transaction_id=parent_transaction_id)
+    return _record(
+        world,
+        wallet,
+        CREDIT,
+        credits,
+        reason,
+        reference_type,
+        reference_id,
+        now,
+        credits_available=_spendable(wallet.credit_balance, credits),
+        expiry_date=expiry_date,
+        priority=priority,
+        description=description,
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
+        topup_conversion_rate=topup_conversion_rate,
+        parent_transaction_id=parent_transaction_id,
+    )
 
 
 def _spendable(before: Decimal, credits: Decimal) -> Decimal:
@@ -77,25 +117,47 @@ def _spendable(before: Decimal, credits: Decimal) -> Decimal:
     return money.amount(max(money.ZERO, before + credits))
 
 
-def pending_credit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: datetime, *,
-                   expiry_date: datetime | None = None, priority: int | None = None,
-                   description: str = "", metadata: dict | None = None,
-                   idempotency_key: str = "", reference_type: str = "EXTERNAL",
-                   reference_id: str = "", parent_transaction_id: str | None = None) -> Transaction:
+def pending_credit(
+    world: World,
+    wallet: Wallet,
+    credits: Decimal,
+    reason: str,
+    now: datetime,
+    *,
+    expiry_date: datetime | None = None,
+    priority: int | None = None,
+    description: str = "",
+    metadata: dict | None = None,
+    idempotency_key: str = "",
+    reference_type: str = "EXTERNAL",
+    reference_id: str = "",
+    parent_transaction_id: str | None = None,
+) -> Transaction:
     """A credit that waits for its invoice: written, but the balance does not move yet (and
     nothing can spend it: only completed credits are consumed)."""
     before = wallet.credit_balance
     txn = Transaction(
-        id=world.new_id("wtxn_", now), wallet_id=wallet.id, type=CREDIT,
+        id=world.new_id("wtxn_", now),
+        wallet_id=wallet.id,
+        type=CREDIT,
         credit_amount=money.amount(credits),
         amount=money.amount(money.multiply(credits, wallet.topup_conversion_rate)),
-        credit_balance_before=before, credit_balance_after=before, transaction_reason=reason,
-        reference_type=reference_type, reference_id=reference_id, created_at=now,
-        transaction_status="pending", credits_available=_spendable(before, credits),
-        expiry_date=expiry_date, priority=priority, description=description,
-        metadata=metadata or {}, idempotency_key=idempotency_key,
+        credit_balance_before=before,
+        credit_balance_after=before,
+        transaction_reason=reason,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        created_at=now,
+        transaction_status="pending",
+        credits_available=_spendable(before, credits),
+        expiry_date=expiry_date,
+        priority=priority,
+        description=description,
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
         topup_conversion_rate=wallet.topup_conversion_rate,
-        parent_transaction_id=parent_transaction_id)
+        parent_transaction_id=parent_transaction_id,
+    )
     _keep(world, txn)
     return txn
 
@@ -114,23 +176,43 @@ def complete(world: World, wallet: Wallet, txn: Transaction, now: datetime) -> N
 
 def _consumption_order(txn: Transaction):
     # NULL priority and NULL expiry sort last, as they do in the cloud's SQL.
-    return (txn.priority is None, txn.priority or 0,
-            txn.expiry_date is None, txn.expiry_date.timestamp() if txn.expiry_date else 0,
-            -txn.credit_amount)
+    return (
+        txn.priority is None,
+        txn.priority or 0,
+        txn.expiry_date is None,
+        txn.expiry_date.timestamp() if txn.expiry_date else 0,
+        -txn.credit_amount,
+    )
 
 
 def _eligible_credits(world: World, wallet: Wallet, now: datetime) -> list[Transaction]:
-    credits = [t for t in world.transactions.get(wallet.id, ())
-               if t.type == CREDIT and t.credits_available > 0 and t.transaction_status == "completed"
-               and (t.expiry_date is None or t.expiry_date >= now)]
+    credits = [
+        t
+        for t in world.transactions.get(wallet.id, ())
+        if t.type == CREDIT
+        and t.credits_available > 0
+        and t.transaction_status == "completed"
+        and (t.expiry_date is None or t.expiry_date >= now)
+    ]
     credits.sort(key=_consumption_order)
     return credits
 
 
-def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: datetime, *,
-          reference_type: str = "REQUEST", reference_id: str | None = None,
-          description: str = "", idempotency_key: str = "", metadata: dict | None = None,
-          overdraft: bool = False, note_sources: bool = False) -> Transaction:
+def debit(
+    world: World,
+    wallet: Wallet,
+    credits: Decimal,
+    reason: str,
+    now: datetime,
+    *,
+    reference_type: str = "REQUEST",
+    reference_id: str | None = None,
+    description: str = "",
+    idempotency_key: str = "",
+    metadata: dict | None = None,
+    overdraft: bool = False,
+    note_sources: bool = False,
+) -> Transaction:
     """Take ``credits`` out of the wallet, consuming grants in the cloud's order.
 
     With ``overdraft`` (a manual debit) the balance may go below zero once the grants run out.
@@ -138,8 +220,9 @@ def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: date
     """
     sources = _eligible_credits(world, wallet, now)
     if not overdraft and sum((t.credits_available for t in sources), money.ZERO) < credits:
-        raise errors.invalid_operation("Insufficient balance to process debit operation",
-                                       "insufficient balance", wallet_id=wallet.id)
+        raise errors.invalid_operation(
+            "Insufficient balance to process debit operation", "insufficient balance", wallet_id=wallet.id
+        )
     remaining = credits
     consumed = []
     for source in sources:
@@ -152,9 +235,20 @@ def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, now: date
     metadata = dict(metadata or {})
     if note_sources and consumed:
         metadata["consumed_credit_tx_ids"] = ",".join(consumed)
-    return _record(world, wallet, DEBIT, credits, reason, reference_type, reference_id, now,
-                   description=description, idempotency_key=idempotency_key,
-                   metadata=metadata, conversion_rate=wallet.conversion_rate)
+    return _record(
+        world,
+        wallet,
+        DEBIT,
+        credits,
+        reason,
+        reference_type,
+        reference_id,
+        now,
+        description=description,
+        idempotency_key=idempotency_key,
+        metadata=metadata,
+        conversion_rate=wallet.conversion_rate,
+    )
 
 
 def _note_expiry(world: World, wallet_id: str, expiry: datetime) -> None:
@@ -174,14 +268,29 @@ def expire_due(world: World, wallet: Wallet, now: datetime) -> list[Transaction]
     del world.next_expiry[wallet.id]
     expired = []
     for grant in list(world.transactions.get(wallet.id, ())):
-        if (grant.type != CREDIT or grant.expiry_date is None or grant.credits_available <= 0
-                or grant.transaction_status != "completed"):
+        if (
+            grant.type != CREDIT
+            or grant.expiry_date is None
+            or grant.credits_available <= 0
+            or grant.transaction_status != "completed"
+        ):
             continue
         if grant.expiry_date >= now:
             _note_expiry(world, wallet.id, grant.expiry_date)
             continue
         left = grant.credits_available
         grant.credits_available = money.ZERO
-        expired.append(_record(world, wallet, DEBIT, left, "CREDIT_EXPIRED", "REQUEST", None, now,
-                               description=f"Credits expired from transaction {grant.id}"))
+        expired.append(
+            _record(
+                world,
+                wallet,
+                DEBIT,
+                left,
+                "CREDIT_EXPIRED",
+                "REQUEST",
+                None,
+                now,
+                description=f"Credits expired from transaction {grant.id}",
+            )
+        )
     return expired

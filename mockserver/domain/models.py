@@ -3,6 +3,7 @@
 Amounts are ``Decimal`` with the ledger's precision (see ``money``); times are UTC datetimes.
 Both API versions read and write these; each encodes them in its own fields at the edge.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,18 +37,19 @@ class Customer:
 @dataclass(frozen=True, slots=True)
 class AutoTopup:
     """Add ``amount`` credits when the credit balance falls to ``threshold`` or below."""
+
     enabled: bool
     threshold: Decimal
     amount: Decimal
     invoicing: bool = False
-    cooldown_value: int | None = None     # with cooldown_unit: the least time between two top-ups
-    cooldown_unit: str | None = None      # second | minute | hour | day
+    cooldown_value: int | None = None  # with cooldown_unit: the least time between two top-ups
+    cooldown_unit: str | None = None  # second | minute | hour | day
 
 
 @dataclass(frozen=True, slots=True)
 class AlertLevel:
     threshold: Decimal
-    condition: str                        # below | above
+    condition: str  # below | above
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ class Wallet:
 class Transaction:
     id: str
     wallet_id: str
-    type: str                      # credit | debit
+    type: str  # credit | debit
     credit_amount: Decimal
     amount: Decimal
     credit_balance_before: Decimal
@@ -100,22 +102,23 @@ class Transaction:
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
-    updated_at: datetime | None = None          # None: never changed after it was written
-    conversion_rate: Decimal | None = None      # the wallet's rate, on debits
+    updated_at: datetime | None = None  # None: never changed after it was written
+    conversion_rate: Decimal | None = None  # the wallet's rate, on debits
     topup_conversion_rate: Decimal | None = None  # the rate money was converted at, on credits
-    parent_transaction_id: str | None = None    # a bonus names the purchase it came with
+    parent_transaction_id: str | None = None  # a bonus names the purchase it came with
 
 
 @dataclass(slots=True)
 class Invoice:
     """The invoice of a top-up paid later: its credit waits, pending, until it is settled."""
+
     id: str
     wallet_id: str
     transaction_id: str
     amount: Decimal
     currency: str
     created_at: datetime
-    status: str = "pending"        # pending | paid | voided
+    status: str = "pending"  # pending | paid | voided
     settled_at: datetime | None = None
     auto_topup: bool = False
 
@@ -123,6 +126,7 @@ class Invoice:
 @dataclass(slots=True)
 class TopUpRecord:
     """What a top-up with an idempotency key did, so a retry can be answered (or refused)."""
+
     wallet_id: str
     fingerprint: tuple
     result: Wallet
@@ -131,6 +135,7 @@ class TopUpRecord:
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened in a world, raised by the domain and sent once the change is kept."""
-    name: str                      # e.g. wallet.created, wallet.transaction.created
+
+    name: str  # e.g. wallet.created, wallet.transaction.created
     entity_id: str
     at: datetime

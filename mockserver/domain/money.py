@@ -3,6 +3,7 @@
 Balances and amounts keep 9 decimal places (numeric(20,9)), ``credits_available`` 8, the
 conversion rate 5 (numeric(10,5)). Rounding is half away from zero, as Postgres rounds.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -12,8 +13,8 @@ ONE = Decimal(1)
 AMOUNT_PLACES = Decimal("1e-9")
 AVAILABLE_PLACES = Decimal("1e-8")
 RATE_PLACES = Decimal("1e-5")
-MAX_AMOUNT = Decimal("99999999999.999999999")   # numeric(20,9)
-MAX_RATE = Decimal("99999.99999")               # numeric(10,5)
+MAX_AMOUNT = Decimal("99999999999.999999999")  # numeric(20,9)
+MAX_RATE = Decimal("99999.99999")  # numeric(10,5)
 
 # Enough digits for any product of two stored values; division uses 16 digits like the cloud.
 _EXACT = Context(prec=60)

@@ -4,13 +4,15 @@ Functions take a world and typed values (each API version parses its requests in
 return domain objects, or raise ``ApiError``. No HTTP, no API field names. They run inside the
 world's unit of work, and raise the events that webhooks send.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from . import errors, ledger, money
 from .models import AlertSettings, AutoTopup, Invoice, TopUpRecord, Transaction, Wallet
@@ -21,6 +23,7 @@ COOLDOWN_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 # ---- reading -------------------------------------------------------------------------------
+
 
 def get(world: World, wallet_id: str) -> Wallet:
     wallet = world.wallets.get(wallet_id)
@@ -41,8 +44,7 @@ def active_wallets_of(world: World, customer_id: str) -> list[Wallet]:
     return result
 
 
-def all_wallets(world: World, wallet_ids: list[str] | None = None,
-                status: str | None = None) -> list[Wallet]:
+def all_wallets(world: World, wallet_ids: list[str] | None = None, status: str | None = None) -> list[Wallet]:
     """Wallets of the world, oldest first, optionally only some ids or one status."""
     now = world.now()
     wanted = set(wallet_ids) if wallet_ids else None
@@ -56,10 +58,11 @@ def all_wallets(world: World, wallet_ids: list[str] | None = None,
 
 # ---- open ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class NewWallet:
     customer_id: str
-    currency: str                     # stored lower case
+    currency: str  # stored lower case
     wallet_type: str
     name: str
     conversion_rate: Decimal
@@ -83,8 +86,11 @@ def ensure_unique(world: World, customer_id: str, currency: str, wallet_type: st
             raise errors.conflict(
                 "A customer can only have one active wallet per currency and wallet type",
                 "customer already has an active wallet with the same currency and wallet type",
-                customer_id=customer_id, wallet_id=other.id, currency=currency,
-                wallet_type=wallet_type)
+                customer_id=customer_id,
+                wallet_id=other.id,
+                currency=currency,
+                wallet_type=wallet_type,
+            )
 
 
 def create(world: World, new: NewWallet) -> Wallet:
@@ -92,20 +98,36 @@ def create(world: World, new: NewWallet) -> Wallet:
     ensure_unique(world, new.customer_id, new.currency, new.wallet_type)
     now = world.now()
     wallet = Wallet(
-        id=world.new_id("wallet_", now), customer_id=new.customer_id,
-        currency=new.currency.lower(), wallet_type=new.wallet_type, name=new.name,
-        conversion_rate=new.conversion_rate, topup_conversion_rate=new.topup_conversion_rate,
-        created_at=now, updated_at=now, description=new.description,
-        metadata=dict(new.metadata), config=new.config, auto_topup=new.auto_topup,
-        alert_settings=new.alert_settings)
+        id=world.new_id("wallet_", now),
+        customer_id=new.customer_id,
+        currency=new.currency.lower(),
+        wallet_type=new.wallet_type,
+        name=new.name,
+        conversion_rate=new.conversion_rate,
+        topup_conversion_rate=new.topup_conversion_rate,
+        created_at=now,
+        updated_at=now,
+        description=new.description,
+        metadata=dict(new.metadata),
+        config=new.config,
+        auto_topup=new.auto_topup,
+        alert_settings=new.alert_settings,
+    )
     world.wallets[wallet.id] = wallet
     world.wallets_by_customer.setdefault(wallet.customer_id, []).append(wallet.id)
     if new.initial_credits > 0:
         key = new.initial_credits_key(wallet, new.initial_credits, now) if new.initial_credits_key else ""
-        txn = ledger.credit(world, wallet, new.initial_credits, "FREE_CREDIT_GRANT", now,
-                            reference_id=key or world.ids.ulid(int(now.timestamp() * 1000)),
-                            expiry_date=new.initial_credits_expiry, idempotency_key=key,
-                            topup_conversion_rate=wallet.topup_conversion_rate)
+        txn = ledger.credit(
+            world,
+            wallet,
+            new.initial_credits,
+            "FREE_CREDIT_GRANT",
+            now,
+            reference_id=key or world.ids.ulid(int(now.timestamp() * 1000)),
+            expiry_date=new.initial_credits_expiry,
+            idempotency_key=key,
+            topup_conversion_rate=wallet.topup_conversion_rate,
+        )
         world.emit("wallet.transaction.created", txn.id)
     world.emit("wallet.created", wallet.id)
     return wallet
@@ -113,8 +135,9 @@ def create(world: World, new: NewWallet) -> Wallet:
 
 # ---- change --------------------------------------------------------------------------------
 
-CHANGEABLE = frozenset({"name", "description", "metadata", "config", "auto_topup", "alert_settings",
-                        "alert_state"})
+CHANGEABLE = frozenset(
+    {"name", "description", "metadata", "config", "auto_topup", "alert_settings", "alert_state"}
+)
 
 
 def update(world: World, wallet: Wallet, changes: dict[str, Any]) -> Wallet:
@@ -130,9 +153,11 @@ def update(world: World, wallet: Wallet, changes: dict[str, Any]) -> Wallet:
 
 # ---- credit --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Credit:
     """A top-up, in credits; ``invoiced`` ones wait, pending, until their invoice is settled."""
+
     credits: Decimal
     reason: str
     idempotency_key: str = ""
@@ -168,36 +193,75 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
     reference_id = credit.reference_id or key or world.ids.ulid(int(now.timestamp() * 1000))
     invoice = bonus = None
     if credit.invoiced:
-        txn = ledger.pending_credit(world, wallet, credit.credits, credit.reason, now,
-                                    idempotency_key=key, expiry_date=credit.expiry,
-                                    priority=credit.priority, description=credit.description,
-                                    metadata=credit.metadata, reference_id=reference_id)
+        txn = ledger.pending_credit(
+            world,
+            wallet,
+            credit.credits,
+            credit.reason,
+            now,
+            idempotency_key=key,
+            expiry_date=credit.expiry,
+            priority=credit.priority,
+            description=credit.description,
+            metadata=credit.metadata,
+            reference_id=reference_id,
+        )
         if credit.bonus_credits is not None:
-            bonus = ledger.pending_credit(world, wallet, credit.bonus_credits,
-                                          "PURCHASED_CREDIT_BONUS", now, expiry_date=credit.bonus_expiry,
-                                          description="Bonus credits for purchase",
-                                          metadata=credit.metadata, reference_id=reference_id,
-                                          parent_transaction_id=txn.id)
-        invoice = Invoice(id=world.new_id("inv_", now), wallet_id=wallet.id, transaction_id=txn.id,
-                          amount=txn.amount, currency=wallet.currency, created_at=now)
+            bonus = ledger.pending_credit(
+                world,
+                wallet,
+                credit.bonus_credits,
+                "PURCHASED_CREDIT_BONUS",
+                now,
+                expiry_date=credit.bonus_expiry,
+                description="Bonus credits for purchase",
+                metadata=credit.metadata,
+                reference_id=reference_id,
+                parent_transaction_id=txn.id,
+            )
+        invoice = Invoice(
+            id=world.new_id("inv_", now),
+            wallet_id=wallet.id,
+            transaction_id=txn.id,
+            amount=txn.amount,
+            currency=wallet.currency,
+            created_at=now,
+        )
         world.invoices[invoice.id] = invoice
     else:
-        txn = ledger.credit(world, wallet, credit.credits, credit.reason, now,
-                            reference_type=credit.reference_type, reference_id=reference_id,
-                            expiry_date=credit.expiry, priority=credit.priority,
-                            description=credit.description, metadata=credit.metadata,
-                            idempotency_key=key, topup_conversion_rate=wallet.topup_conversion_rate)
+        txn = ledger.credit(
+            world,
+            wallet,
+            credit.credits,
+            credit.reason,
+            now,
+            reference_type=credit.reference_type,
+            reference_id=reference_id,
+            expiry_date=credit.expiry,
+            priority=credit.priority,
+            description=credit.description,
+            metadata=credit.metadata,
+            idempotency_key=key,
+            topup_conversion_rate=wallet.topup_conversion_rate,
+        )
         world.emit("wallet.transaction.created", txn.id)
         if credit.bonus_credits is not None:
             # The cloud leaves a direct bonus's reference empty, which the published document
             # does not allow: it gets the purchase's reference, as an invoiced bonus does.
-            bonus = ledger.credit(world, wallet, credit.bonus_credits, "PURCHASED_CREDIT_BONUS", now,
-                                  reference_type=credit.reference_type, reference_id=reference_id,
-                                  expiry_date=credit.bonus_expiry,
-                                  description="Bonus credits for purchase",
-                                  metadata=credit.metadata,
-                                  topup_conversion_rate=wallet.topup_conversion_rate,
-                                  parent_transaction_id=txn.id)
+            bonus = ledger.credit(
+                world,
+                wallet,
+                credit.bonus_credits,
+                "PURCHASED_CREDIT_BONUS",
+                now,
+                reference_type=credit.reference_type,
+                reference_id=reference_id,
+                expiry_date=credit.bonus_expiry,
+                description="Bonus credits for purchase",
+                metadata=credit.metadata,
+                topup_conversion_rate=wallet.topup_conversion_rate,
+                parent_transaction_id=txn.id,
+            )
     if key:
         world.top_ups[key] = TopUpRecord(wallet.id, fingerprint, snapshot(wallet))
     return TopUpResult(txn, wallet, invoice, bonus)
@@ -214,12 +278,16 @@ def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, 
     """Pay an invoiced top-up (its credit, and bonus, complete) or void it (they fail)."""
     invoice = world.invoices.get(invoice_id)
     if invoice is None:
-        raise errors.not_found(f"Invoice {invoice_id} was not found", "invoice not found",
-                               invoice_id=invoice_id)
+        raise errors.not_found(
+            f"Invoice {invoice_id} was not found", "invoice not found", invoice_id=invoice_id
+        )
     if invoice.status != "pending":
-        raise errors.invalid_operation(f"Invoice {invoice_id} is already {invoice.status}",
-                                       "invoice already settled", invoice_id=invoice_id,
-                                       status=invoice.status)
+        raise errors.invalid_operation(
+            f"Invoice {invoice_id} is already {invoice.status}",
+            "invoice already settled",
+            invoice_id=invoice_id,
+            status=invoice.status,
+        )
     wallet = world.wallets[invoice.wallet_id]
     now = world.now()
     txn = transaction(world, wallet.id, invoice.transaction_id)
@@ -239,14 +307,33 @@ def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, 
 
 # ---- debit ---------------------------------------------------------------------------------
 
-def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, *, idempotency_key: str = "",
-          description: str = "", metadata: dict[str, str] | None = None) -> Transaction:
+
+def debit(
+    world: World,
+    wallet: Wallet,
+    credits: Decimal,
+    reason: str,
+    *,
+    idempotency_key: str = "",
+    description: str = "",
+    metadata: dict[str, str] | None = None,
+) -> Transaction:
     """A manual debit: allowed past zero, so the balance may go negative."""
     now = world.now()
     ledger.expire_due(world, wallet, now)
-    txn = ledger.debit(world, wallet, credits, reason, now, idempotency_key=idempotency_key,
-                       reference_id=world.new_id("wtxn_", now), description=description,
-                       metadata=metadata, overdraft=True, note_sources=True)
+    txn = ledger.debit(
+        world,
+        wallet,
+        credits,
+        reason,
+        now,
+        idempotency_key=idempotency_key,
+        reference_id=world.new_id("wtxn_", now),
+        description=description,
+        metadata=metadata,
+        overdraft=True,
+        note_sources=True,
+    )
     world.emit("wallet.transaction.created", txn.id)
     return txn
 
@@ -254,7 +341,7 @@ def debit(world: World, wallet: Wallet, credits: Decimal, reason: str, *, idempo
 # ---- auto top-up ---------------------------------------------------------------------------
 
 AUTO_TOP_UP_DESCRIPTION = "Auto top-up triggered for low ongoing balance"
-AUTO_TOP_UP_ROUNDS = 100     # a direct auto top-up repeats until the balance is above the threshold
+AUTO_TOP_UP_ROUNDS = 100  # a direct auto top-up repeats until the balance is above the threshold
 
 
 def auto_top_up(world: World, wallet: Wallet) -> list[TopUpResult]:
@@ -263,8 +350,13 @@ def auto_top_up(world: World, wallet: Wallet) -> list[TopUpResult]:
     done: list[TopUpResult] = []
     while len(done) < AUTO_TOP_UP_ROUNDS:
         rule = wallet.auto_topup
-        if (rule is None or not rule.enabled or wallet.wallet_status != ACTIVE
-                or wallet.credit_balance > rule.threshold or rule.amount <= 0):
+        if (
+            rule is None
+            or not rule.enabled
+            or wallet.wallet_status != ACTIVE
+            or wallet.credit_balance > rule.threshold
+            or rule.amount <= 0
+        ):
             break
         now = world.now()
         last = _last_auto_top_up(world, wallet)
@@ -276,11 +368,18 @@ def auto_top_up(world: World, wallet: Wallet) -> list[TopUpResult]:
                 if now < last.created_at + pause:
                     break
         key = world.new_id("wtxn_", now)
-        result = top_up(world, wallet, Credit(
-            credits=rule.amount, invoiced=rule.invoicing,
-            reason="PURCHASED_CREDIT_INVOICED" if rule.invoicing else "PURCHASED_CREDIT_DIRECT",
-            idempotency_key=key, description=AUTO_TOP_UP_DESCRIPTION,
-            metadata={"auto_topup": "true"}))
+        result = top_up(
+            world,
+            wallet,
+            Credit(
+                credits=rule.amount,
+                invoiced=rule.invoicing,
+                reason="PURCHASED_CREDIT_INVOICED" if rule.invoicing else "PURCHASED_CREDIT_DIRECT",
+                idempotency_key=key,
+                description=AUTO_TOP_UP_DESCRIPTION,
+                metadata={"auto_topup": "true"},
+            ),
+        )
         if result.invoice is not None:
             result.invoice.auto_topup = True
         done.append(result)
@@ -296,6 +395,7 @@ def _last_auto_top_up(world: World, wallet: Wallet) -> Transaction | None:
 
 # ---- terminate -----------------------------------------------------------------------------
 
+
 def terminate(world: World, wallet: Wallet) -> Wallet:
     """Close a wallet; what is left of its credits goes out as a WALLET_TERMINATION debit."""
     if wallet.wallet_status == CLOSED:
@@ -306,56 +406,89 @@ def terminate(world: World, wallet: Wallet) -> Wallet:
     return wallet
 
 
-def _close(world: World, wallet: Wallet, description: str, idempotency_key: str,
-           now: datetime) -> Decimal:
+def _close(world: World, wallet: Wallet, description: str, idempotency_key: str, now: datetime) -> Decimal:
     """Debit the whole credit balance (if any) and close the wallet; returns the credits taken."""
     ledger.expire_due(world, wallet, now)
     left = wallet.credit_balance
     if left > 0:
-        txn = ledger.debit(world, wallet, left, "WALLET_TERMINATION", now, description=description,
-                           idempotency_key=idempotency_key, reference_id=world.new_id("wtxn_", now))
+        txn = ledger.debit(
+            world,
+            wallet,
+            left,
+            "WALLET_TERMINATION",
+            now,
+            description=description,
+            idempotency_key=idempotency_key,
+            reference_id=world.new_id("wtxn_", now),
+        )
         world.emit("wallet.transaction.created", txn.id)
     wallet.wallet_status, wallet.updated_at = CLOSED, now
     return left
 
 
-def convert_to_postpaid(world: World, wallet: Wallet,
-                        transfer_key: Callable[[Wallet, Wallet, Decimal], str] | None = None) -> Wallet:
+def convert_to_postpaid(
+    world: World, wallet: Wallet, transfer_key: Callable[[Wallet, Wallet, Decimal], str] | None = None
+) -> Wallet:
     """Close a prepaid wallet and open a postpaid one in its currency holding its credits;
     ``transfer_key`` gives the idempotency key of the credits moved (source, new, credits)."""
     if wallet.wallet_type != "PRE_PAID":
-        raise errors.invalid_operation("Only prepaid wallets can be converted to postpaid",
-                                       "wallet is not prepaid", wallet_id=wallet.id,
-                                       wallet_type=wallet.wallet_type)
+        raise errors.invalid_operation(
+            "Only prepaid wallets can be converted to postpaid",
+            "wallet is not prepaid",
+            wallet_id=wallet.id,
+            wallet_type=wallet.wallet_type,
+        )
     if wallet.wallet_status != ACTIVE:
-        raise errors.invalid_operation("Only active wallets can be converted",
-                                       "wallet is not active", wallet_id=wallet.id,
-                                       wallet_status=wallet.wallet_status)
+        raise errors.invalid_operation(
+            "Only active wallets can be converted",
+            "wallet is not active",
+            wallet_id=wallet.id,
+            wallet_status=wallet.wallet_status,
+        )
     for other in active_wallets_of(world, wallet.customer_id):
         if other.wallet_type == "POST_PAID" and other.currency == wallet.currency:
-            raise errors.conflict("A customer can only have one active postpaid wallet per currency",
-                                  "customer already has an active postpaid wallet",
-                                  customer_id=wallet.customer_id, wallet_id=other.id,
-                                  currency=wallet.currency)
+            raise errors.conflict(
+                "A customer can only have one active postpaid wallet per currency",
+                "customer already has an active postpaid wallet",
+                customer_id=wallet.customer_id,
+                wallet_id=other.id,
+                currency=wallet.currency,
+            )
     now = world.now()
-    moved = _close(world, wallet, "Wallet conversion - prepaid to postpaid",
-                   f"{wallet.id}_conversion_debit", now)
+    moved = _close(
+        world, wallet, "Wallet conversion - prepaid to postpaid", f"{wallet.id}_conversion_debit", now
+    )
     new = Wallet(
-        id=world.new_id("wallet_", now), customer_id=wallet.customer_id, currency=wallet.currency,
-        wallet_type="POST_PAID", name=f"Postpaid Wallet - {wallet.currency.upper()}",
-        conversion_rate=wallet.conversion_rate, topup_conversion_rate=wallet.topup_conversion_rate,
-        created_at=now, updated_at=now, description=f"Converted from prepaid wallet {wallet.id}",
-        metadata={"converted_from": wallet.id}, config={"allowed_price_types": ["ALL"]},
-        auto_topup=wallet.auto_topup, alert_settings=wallet.alert_settings)
+        id=world.new_id("wallet_", now),
+        customer_id=wallet.customer_id,
+        currency=wallet.currency,
+        wallet_type="POST_PAID",
+        name=f"Postpaid Wallet - {wallet.currency.upper()}",
+        conversion_rate=wallet.conversion_rate,
+        topup_conversion_rate=wallet.topup_conversion_rate,
+        created_at=now,
+        updated_at=now,
+        description=f"Converted from prepaid wallet {wallet.id}",
+        metadata={"converted_from": wallet.id},
+        config={"allowed_price_types": ["ALL"]},
+        auto_topup=wallet.auto_topup,
+        alert_settings=wallet.alert_settings,
+    )
     world.wallets[new.id] = new
     world.wallets_by_customer.setdefault(new.customer_id, []).append(new.id)
     if moved > 0:
-        txn = ledger.credit(world, new, moved, "FREE_CREDIT_GRANT", now, reference_type="REQUEST",
-                            reference_id=world.new_id("wtxn_", now),
-                            description=f"Credits transferred from prepaid wallet {wallet.id}",
-                            idempotency_key=(transfer_key(wallet, new, moved) if transfer_key
-                                             else f"credit_grant-{new.id}"),
-                            topup_conversion_rate=new.topup_conversion_rate)
+        txn = ledger.credit(
+            world,
+            new,
+            moved,
+            "FREE_CREDIT_GRANT",
+            now,
+            reference_type="REQUEST",
+            reference_id=world.new_id("wtxn_", now),
+            description=f"Credits transferred from prepaid wallet {wallet.id}",
+            idempotency_key=(transfer_key(wallet, new, moved) if transfer_key else f"credit_grant-{new.id}"),
+            topup_conversion_rate=new.topup_conversion_rate,
+        )
         world.emit("wallet.transaction.created", txn.id)
     world.emit("wallet.terminated", wallet.id)
     world.emit("wallet.created", new.id)
@@ -365,13 +498,17 @@ def convert_to_postpaid(world: World, wallet: Wallet,
 # ---- transactions --------------------------------------------------------------------------
 
 SORTABLE: dict[str, Callable[[Transaction], Any]] = {
-    "created_at": lambda t: (t.created_at, t.id), "updated_at": lambda t: (t.updated_at or t.created_at, t.id),
-    "amount": lambda t: (t.amount, t.id), "credit_amount": lambda t: (t.credit_amount, t.id)}
+    "created_at": lambda t: (t.created_at, t.id),
+    "updated_at": lambda t: (t.updated_at or t.created_at, t.id),
+    "amount": lambda t: (t.amount, t.id),
+    "credit_amount": lambda t: (t.credit_amount, t.id),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class TransactionQuery:
     """Which transactions to list: every field set must match (None: any)."""
+
     wallet_ids: tuple[str, ...] | None = None
     ids: tuple[str, ...] | None = None
     type: str | None = None
@@ -391,28 +528,33 @@ class TransactionQuery:
     limit: int = 50
 
     def keeps(self, t: Transaction) -> bool:
-        return ((self.ids is None or t.id in self.ids)
-                and self.type in (None, t.type)
-                and self.transaction_status in (None, t.transaction_status)
-                and self.transaction_reason in (None, t.transaction_reason)
-                and self.priority in (None, t.priority)
-                and self.reference_type in (None, t.reference_type)
-                and self.reference_id in (None, t.reference_id)
-                and (self.created_from is None or t.created_at >= self.created_from)
-                and (self.created_to is None or t.created_at <= self.created_to)
-                and (self.expiry_before is None
-                     or (t.expiry_date is not None and t.expiry_date <= self.expiry_before))
-                and (self.expiry_after is None
-                     or (t.expiry_date is not None and t.expiry_date >= self.expiry_after))
-                and (self.credits_available_gt is None
-                     or t.credits_available > self.credits_available_gt))
+        return (
+            (self.ids is None or t.id in self.ids)
+            and self.type in (None, t.type)
+            and self.transaction_status in (None, t.transaction_status)
+            and self.transaction_reason in (None, t.transaction_reason)
+            and self.priority in (None, t.priority)
+            and self.reference_type in (None, t.reference_type)
+            and self.reference_id in (None, t.reference_id)
+            and (self.created_from is None or t.created_at >= self.created_from)
+            and (self.created_to is None or t.created_at <= self.created_to)
+            and (
+                self.expiry_before is None
+                or (t.expiry_date is not None and t.expiry_date <= self.expiry_before)
+            )
+            and (
+                self.expiry_after is None
+                or (t.expiry_date is not None and t.expiry_date >= self.expiry_after)
+            )
+            and (self.credits_available_gt is None or t.credits_available > self.credits_available_gt)
+        )
 
 
 def transactions(world: World, query: TransactionQuery) -> tuple[list[Transaction], int]:
     """Transactions matching ``query``, sorted (newest first by default); returns (page, total)."""
     now = world.now()
     wallet_ids = query.wallet_ids if query.wallet_ids is not None else tuple(world.wallets)
-    matching = []
+    matching: list[Transaction] = []
     for wallet_id in wallet_ids:
         wallet = world.wallets.get(wallet_id)
         if wallet is None:
@@ -420,7 +562,7 @@ def transactions(world: World, query: TransactionQuery) -> tuple[list[Transactio
         ledger.expire_due(world, wallet, now)
         matching.extend(t for t in world.transactions.get(wallet_id, ()) if query.keeps(t))
     matching.sort(key=SORTABLE[query.sort], reverse=query.descending)
-    return matching[query.offset:query.offset + query.limit], len(matching)
+    return matching[query.offset : query.offset + query.limit], len(matching)
 
 
 def transaction(world: World, wallet_id: str, transaction_id: str) -> Transaction:

@@ -3,6 +3,7 @@
 The domain functions read and change a world; they never lock it. The store hands a world out
 inside a unit of work (``store.session``) that holds its lock and sends the events it raised.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,18 +22,18 @@ class World:
         self.clock = Clock()
         self.ids = IdGenerator(id_seed)
         self.customers: dict[str, Customer] = {}
-        self.customer_by_external_id: dict[str, str] = {}     # published customers only
+        self.customer_by_external_id: dict[str, str] = {}  # published customers only
         self.wallets: dict[str, Wallet] = {}
         self.wallets_by_customer: dict[str, list[str]] = {}
         self.transactions: dict[str, list[Transaction]] = {}  # wallet id -> oldest first
-        self.transaction_count = 0                             # kept, so counting costs nothing
-        self.top_ups: dict[str, TopUpRecord] = {}              # idempotency key -> first result
-        self.transaction_keys: dict[str, str] = {}             # idempotency key -> transaction id
-        self.next_expiry: dict[str, datetime] = {}             # wallet id -> soonest unexpired grant
+        self.transaction_count = 0  # kept, so counting costs nothing
+        self.top_ups: dict[str, TopUpRecord] = {}  # idempotency key -> first result
+        self.transaction_keys: dict[str, str] = {}  # idempotency key -> transaction id
+        self.next_expiry: dict[str, datetime] = {}  # wallet id -> soonest unexpired grant
         self.invoices: dict[str, Invoice] = {}
         # wallet id -> (real-time balance, when it was computed): what "cached" balance reads see
         self.balance_cache: dict[str, tuple[Decimal, datetime]] = {}
-        self.events: list[Event] = []                          # raised, not yet sent
+        self.events: list[Event] = []  # raised, not yet sent
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -52,9 +53,12 @@ class World:
         held = self.object_count()
         if held >= limit:
             raise errors.ApiError(
-                429, f"Sandbox limit reached: a world holds at most {limit} customers, wallets "
-                     "and transactions; reset it to start again", "too many objects in this world",
-                {"limit": "max_objects_per_world", "max": limit, "held": held})
+                429,
+                f"Sandbox limit reached: a world holds at most {limit} customers, wallets "
+                "and transactions; reset it to start again",
+                "too many objects in this world",
+                {"limit": "max_objects_per_world", "max": limit, "held": held},
+            )
 
     def clear(self) -> None:
         self.customers.clear()

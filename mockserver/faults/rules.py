@@ -13,6 +13,7 @@ A rule is *match -> action*, with a schedule, written as one flat mapping (YAML,
 Pure Python, no Flask: ``FaultEngine.decide`` says which ``Fault`` a request gets, the HTTP layer
 applies it.
 """
+
 from __future__ import annotations
 
 import http
@@ -20,9 +21,10 @@ import itertools
 import random
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -36,7 +38,7 @@ KNOWN_FIELDS = ("id", "description") + MATCH_FIELDS + ACTIONS + ACTION_OPTIONS +
 ONE_OFF_FIELDS = ACTIONS + ACTION_OPTIONS
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 MALFORMED_KINDS = ("truncated", "not-json")
-DEFAULT_RETRY_AFTER = 1        # seconds, sent with 429 when the rule names none
+DEFAULT_RETRY_AFTER = 1  # seconds, sent with 429 when the rule names none
 
 # Messages that sound like the cloud (or the gateway in front of it) for each injected status.
 STATUS_MESSAGES = {
@@ -82,13 +84,13 @@ def error_message(status: int) -> tuple[str, str]:
 class Fault:
     """What the HTTP layer must do to one request."""
 
-    kind: str                       # latency | status | timeout | reset | empty | malformed | lost_response
-    rule_id: str | None = None      # None: a one-off fault from a request header
-    delay: float = 0.0              # seconds to wait before anything else
+    kind: str  # latency | status | timeout | reset | empty | malformed | lost_response
+    rule_id: str | None = None  # None: a one-off fault from a request header
+    delay: float = 0.0  # seconds to wait before anything else
     status: int | None = None
     retry_after: int | None = None
     message: str | None = None
-    hold: float = 0.0               # seconds a timeout keeps the request open
+    hold: float = 0.0  # seconds a timeout keeps the request open
     malformed: str | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -188,7 +190,6 @@ def _methods(value: Any) -> frozenset[str]:
     return frozenset(methods)
 
 
-
 def _normalise_keys(raw: dict[str, Any]) -> dict[str, Any]:
     # ``lost-response`` and ``retry-after`` read better in a header; both spellings are one field.
     normalised = {}
@@ -201,12 +202,13 @@ def _normalise_keys(raw: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- rules
 
+
 @dataclass
 class Rule:
     """One parsed rule and its counters (changed only under the engine's lock)."""
 
     id: str
-    action: str | None                       # one of ACTIONS, or None for latency alone
+    action: str | None  # one of ACTIONS, or None for latency alone
     description: str | None = None
     methods: frozenset[str] | None = None
     path: str | None = None
@@ -215,7 +217,7 @@ class Rule:
     status: int | None = None
     retry_after: int | None = None
     message: str | None = None
-    timeout: float | None = None             # hold in seconds (already capped)
+    timeout: float | None = None  # hold in seconds (already capped)
     malformed: str | None = None
     latency: tuple[float, float] | None = None
     probability: float | None = None
@@ -237,12 +239,13 @@ class Rule:
     def expired(self) -> bool:
         return self.times is not None and self.hits >= self.times
 
-    def matches_request(self, method: str, path: str, operation: str | None,
-                        api_key: str | None) -> bool:
-        return ((self.api_key is None or self.api_key == api_key)
-                and (self.methods is None or method.upper() in self.methods)
-                and (self.operation is None or self.operation == operation)
-                and (self._path_regex is None or bool(self._path_regex.match(path))))
+    def matches_request(self, method: str, path: str, operation: str | None, api_key: str | None) -> bool:
+        return (
+            (self.api_key is None or self.api_key == api_key)
+            and (self.methods is None or method.upper() in self.methods)
+            and (self.operation is None or self.operation == operation)
+            and (self._path_regex is None or bool(self._path_regex.match(path)))
+        )
 
     def _scheduled(self, call: int) -> bool:
         if self.nth is not None:
@@ -268,9 +271,16 @@ class Rule:
         retry_after = self.retry_after
         if kind == "status" and self.status == 429 and retry_after is None:
             retry_after = DEFAULT_RETRY_AFTER
-        return Fault(kind=kind, rule_id=self.id, delay=delay, status=self.status,
-                     retry_after=retry_after, message=self.message, hold=self.timeout or 0.0,
-                     malformed=self.malformed)
+        return Fault(
+            kind=kind,
+            rule_id=self.id,
+            delay=delay,
+            status=self.status,
+            retry_after=retry_after,
+            message=self.message,
+            hold=self.timeout or 0.0,
+            malformed=self.malformed,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as it would be written, plus its counters; the key is masked."""
@@ -308,8 +318,9 @@ def _format_ms(seconds: float) -> str:
     return f"{round(seconds * 1000, 3):g}ms"
 
 
-def parse_rule(raw: Any, *, rule_id: str, max_hold: float,
-               known_operations: Iterable[str] = (), one_off: bool = False) -> Rule:
+def parse_rule(
+    raw: Any, *, rule_id: str, max_hold: float, known_operations: Iterable[str] = (), one_off: bool = False
+) -> Rule:
     """Check one rule mapping and build the Rule; a FaultError names the first wrong field."""
     if not isinstance(raw, dict):
         raise FaultError("rule", "must be a mapping of fields, e.g. {status: 503}")
@@ -322,8 +333,9 @@ def parse_rule(raw: Any, *, rule_id: str, max_hold: float,
             raise FaultError(name, f"unknown field (known: {', '.join(allowed)})")
     actions = [name for name in ACTIONS if name in raw]
     if len(actions) > 1:
-        raise FaultError(actions[1], f"a rule has one action, and {actions[0]} is already set "
-                                     "(latency may go with any)")
+        raise FaultError(
+            actions[1], f"a rule has one action, and {actions[0]} is already set (latency may go with any)"
+        )
     if not actions and "latency" not in raw:
         raise FaultError("action", f"a rule needs an action: latency or one of {', '.join(ACTIONS)}")
     action = actions[0] if actions else None
@@ -348,8 +360,9 @@ def parse_rule(raw: Any, *, rule_id: str, max_hold: float,
         operation = _text(raw["operation"], "operation")
         known = sorted(known_operations)
         if known and operation not in known:
-            raise FaultError("operation", f"{operation!r} is not an operationId of the spec "
-                                          f"(known: {', '.join(known)})")
+            raise FaultError(
+                "operation", f"{operation!r} is not an operationId of the spec (known: {', '.join(known)})"
+            )
         rule["operation"] = operation
     if "api_key" in raw:
         rule["api_key"] = _text(raw["api_key"], "api_key")
@@ -365,8 +378,7 @@ def _rule_id(value: Any) -> str:
     return text
 
 
-def _parse_action(raw: dict[str, Any], action: str | None, rule: dict[str, Any],
-                  max_hold: float) -> None:
+def _parse_action(raw: dict[str, Any], action: str | None, rule: dict[str, Any], max_hold: float) -> None:
     if "latency" in raw:
         low, high = _latency(raw["latency"])
         rule["latency"] = (min(low, max_hold), min(high, max_hold))
@@ -400,8 +412,9 @@ def _parse_schedule(raw: dict[str, Any], rule: dict[str, Any]) -> None:
     if "probability" in raw:
         rule["probability"] = _probability(raw["probability"])
     # Every rule has a seed, given or drawn, and shows it: any run can be replayed exactly.
-    rule["seed"] = (_integer(raw["seed"], "seed", 0) if "seed" in raw
-                    else random.SystemRandom().randrange(2 ** 32))
+    rule["seed"] = (
+        _integer(raw["seed"], "seed", 0) if "seed" in raw else random.SystemRandom().randrange(2**32)
+    )
 
 
 def parse_header(value: str) -> dict[str, Any]:
@@ -427,6 +440,7 @@ def parse_prefer(value: str | None) -> int | None:
 
 # ---------------------------------------------------------------- the engine
 
+
 class FaultEngine:
     """The rules of one sandbox, in the order they were added; thread-safe."""
 
@@ -438,8 +452,12 @@ class FaultEngine:
         self._ids = itertools.count(1)
 
     def parse(self, raw: Any, api_key: str | None = None) -> Rule:
-        rule = parse_rule(raw, rule_id=f"fault_{next(self._ids)}", max_hold=self.max_hold,
-                          known_operations=self.known_operations)
+        rule = parse_rule(
+            raw,
+            rule_id=f"fault_{next(self._ids)}",
+            max_hold=self.max_hold,
+            known_operations=self.known_operations,
+        )
         if api_key is not None:
             rule.api_key = api_key
         return rule
@@ -451,8 +469,9 @@ class FaultEngine:
             try:
                 rules.append(self.parse(raw, api_key))
             except FaultError as error:
-                raise (FaultError(f"rules[{index}].{error.field}", error.problem)
-                       if len(raws) > 1 else error) from None
+                raise (
+                    FaultError(f"rules[{index}].{error.field}", error.problem) if len(raws) > 1 else error
+                ) from None
         with self._lock:
             taken = {rule.id for rule in self._rules}
             for rule in rules:
@@ -475,8 +494,9 @@ class FaultEngine:
         if document is None:
             return []
         if not isinstance(document, list):
-            raise FaultFileError(f"fault file {path}: must hold a list of rules "
-                                 "(or 'faults:' with a list under it)")
+            raise FaultFileError(
+                f"fault file {path}: must hold a list of rules (or 'faults:' with a list under it)"
+            )
         try:
             return self.add(document)
         except FaultError as error:
@@ -488,12 +508,11 @@ class FaultEngine:
         fault = rule.fault()
         return Fault(**{**fault.__dict__, "rule_id": None})
 
-    def decide(self, method: str, path: str, operation: str | None,
-               api_key: str | None) -> Fault | None:
+    def decide(self, method: str, path: str, operation: str | None, api_key: str | None) -> Fault | None:
         """The fault for this call: every matching live rule counts it, the first that fires wins
         (only that one counts a hit)."""
         if not self._rules:
-            return None             # the common case takes no lock
+            return None  # the common case takes no lock
         chosen: Rule | None = None
         with self._lock:
             for rule in self._rules:
@@ -509,8 +528,7 @@ class FaultEngine:
     def rules(self, api_key: str | None = None) -> list[dict[str, Any]]:
         """Every rule (or those of one key) with its counters, in order."""
         with self._lock:
-            return [rule.to_dict() for rule in self._rules
-                    if api_key is None or rule.api_key == api_key]
+            return [rule.to_dict() for rule in self._rules if api_key is None or rule.api_key == api_key]
 
     def get(self, rule_id: str) -> dict[str, Any] | None:
         with self._lock:

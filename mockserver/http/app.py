@@ -4,14 +4,16 @@
 once, every operation becomes a route bound to the version's handler of the same ``operationId``,
 and every change to a world goes through the store's unit of work.
 """
+
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -43,14 +45,17 @@ class Sandbox:
         self.version = api.load(settings.api_version)
         self.spec = Spec.load(settings.spec or self.version.spec_path)
         # Fixtures are read (and checked) once; every new world is filled from them.
-        self.fixtures = (fixtures.load(settings.fixtures, self.spec, self.version)
-                         if settings.fixtures else [])
-        self.store = Store(settings.id_seed, settings.journal_size,
-                           setup=self._fill if self.fixtures else None,
-                           max_worlds=settings.max_worlds)
+        self.fixtures = fixtures.load(settings.fixtures, self.spec, self.version) if settings.fixtures else []
+        self.store = Store(
+            settings.id_seed,
+            settings.journal_size,
+            setup=self._fill if self.fixtures else None,
+            max_worlds=settings.max_worlds,
+        )
         self.request_ids = IdGenerator()
-        self.faults = FaultEngine((op.operation_id for op in self.spec.operations),
-                                  max_hold=settings.fault_max_hold)
+        self.faults = FaultEngine(
+            (op.operation_id for op in self.spec.operations), max_hold=settings.fault_max_hold
+        )
         if settings.faults:
             self.faults.load_file(settings.faults)
 
@@ -63,8 +68,12 @@ class Sandbox:
         except fixtures.FixtureError as exc:
             # Checked at start, a fixture can still go stale (an expiry date that has passed):
             # the sandbox's fault, said plainly; the world is not created and nothing is kept.
-            raise errors.ApiError(500, "The sandbox's fixtures could not be loaded into this world",
-                                  str(exc), {"fixture": exc.source}) from None
+            raise errors.ApiError(
+                500,
+                "The sandbox's fixtures could not be loaded into this world",
+                str(exc),
+                {"fixture": exc.source},
+            ) from None
 
 
 def _is_loopback(address: str | None) -> bool:
@@ -108,8 +117,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     if missing:
         raise RuntimeError(f"no handler for operations: {', '.join(missing)}")
     for op in sandbox.spec.operations:
-        app.add_url_rule(op.url_rule, endpoint=op.operation_id,
-                         view_func=_operation_view(sandbox, op), methods=[op.method])
+        app.add_url_rule(
+            op.url_rule, endpoint=op.operation_id, view_func=_operation_view(sandbox, op), methods=[op.method]
+        )
     api_prefix = sandbox.spec.base_path + "/"
 
     @app.before_request
@@ -119,7 +129,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         context = g._get_current_object()
         context.started = time.perf_counter()
         context.request_id = req.headers.get("X-Request-ID") or sandbox.request_ids.ulid(
-            int(time.time() * 1000))
+            int(time.time() * 1000)
+        )
         path = req.path
         if path.startswith(ADMIN_PREFIX) and path != HEALTH_PATH:
             return _admin_gate(sandbox, req)
@@ -135,15 +146,23 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             _record(sandbox.store, req, context, response)
         if settings.log_requests:
             elapsed = (time.perf_counter() - context.get("started", time.perf_counter())) * 1000
-            log.info("%s %s %d %.1fms key=%s rid=%s", req.method, req.path, response.status_code,
-                     elapsed, auth.mask(req.headers.get(auth.API_KEY_HEADER)), request_id)
+            log.info(
+                "%s %s %d %.1fms key=%s rid=%s",
+                req.method,
+                req.path,
+                response.status_code,
+                elapsed,
+                auth.mask(req.headers.get(auth.API_KEY_HEADER)),
+                request_id,
+            )
         return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         # Unknown path (404), wrong method (405), body too large (413): the API's own body.
-        message = {404: "Route not found", 405: "Method not allowed",
-                   413: "Request body too large"}.get(exc.code or 500, exc.name)
+        message = {404: "Route not found", 405: "Method not allowed", 413: "Request body too large"}.get(
+            exc.code or 500, exc.name
+        )
         details: dict[str, Any] = {"method": request.method, "path": request.path}
         if exc.code == 413:
             details = {"max_body_bytes": settings.max_body_bytes}
@@ -161,13 +180,15 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     @app.errorhandler(Exception)
     def crash(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return sandbox.error_response(errors.ApiError(500, "An unexpected error occurred",
-                                                      f"{type(exc).__name__}: {exc}"))
+        return sandbox.error_response(
+            errors.ApiError(500, "An unexpected error occurred", f"{type(exc).__name__}: {exc}")
+        )
 
     @app.get(HEALTH_PATH)
     def health() -> Response:
-        return jsonio.response(200, {"status": "ok", "api_version": sandbox.version.name,
-                                     "worlds": len(sandbox.store)})
+        return jsonio.response(
+            200, {"status": "ok", "api_version": sandbox.version.name, "worlds": len(sandbox.store)}
+        )
 
     return app
 
@@ -224,8 +245,10 @@ def _self_check(op: Operation, status: int, payload: Any) -> None:
         if payload is not None:
             raise ResponseMismatch(f"{op.operation_id} {status} must have no body")
         return
-    problems = [f"{'.'.join(map(str, e.absolute_path)) or '<body>'}: {e.message}"
-                for e in validator.iter_errors(payload)]
+    problems = [
+        f"{'.'.join(map(str, e.absolute_path)) or '<body>'}: {e.message}"
+        for e in validator.iter_errors(payload)
+    ]
     if problems:
         raise ResponseMismatch(f"{op.operation_id} {status} breaks the spec: " + "; ".join(problems))
 
@@ -241,7 +264,7 @@ def _record(store: Store, req: Request, context: dict, response: Response) -> No
         return
     try:
         book = store.journal(api_key, headers.get(auth.ENVIRONMENT_HEADER, ""))
-    except errors.ApiError:     # no room for another world: the answer already says so
+    except errors.ApiError:  # no room for another world: the answer already says so
         return
     if not book.size:
         return
@@ -249,9 +272,19 @@ def _record(store: Store, req: Request, context: dict, response: Response) -> No
     elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
     try:
         body = req.get_data(cache=True)
-    except HTTPException:     # a body over the size limit: the journal keeps none of it
+    except HTTPException:  # a body over the size limit: the journal keeps none of it
         body = b""
-    book.record(journal.new_entry(
-        datetime.now(timezone.utc), req.method, req.path, req.query_string, body,
-        response.status_code, elapsed, context.get("request_id", ""), auth.mask(api_key),
-        context.get("fault")))
+    book.record(
+        journal.new_entry(
+            datetime.now(timezone.utc),
+            req.method,
+            req.path,
+            req.query_string,
+            body,
+            response.status_code,
+            elapsed,
+            context.get("request_id", ""),
+            auth.mask(api_key),
+            context.get("fault"),
+        )
+    )

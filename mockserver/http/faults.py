@@ -8,17 +8,16 @@ operation is applied and only its answer is spoiled.
 Dropping a connection needs the server: ``server.py`` offers it through the WSGI environ. Without
 it (the Flask test client, another WSGI server) the caller gets ``ConnectionDropped`` instead.
 """
+
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from flask import Request, Response, g, request
 
-from typing import TYPE_CHECKING
-
 from ..domain import errors
-from ..faults.rules import (DEFAULT_RETRY_AFTER, Fault, FaultEngine, FaultError, error_message,
-                            parse_prefer)
+from ..faults.rules import DEFAULT_RETRY_AFTER, Fault, FaultEngine, FaultError, error_message, parse_prefer
 from . import jsonio
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ DROP_CONNECTION = "mockserver.drop_connection"
 
 FAULT_HEADER = "X-Mock-Fault"
 PREFER_HEADER = "Prefer"
-_DROP_REQUESTED = "mockserver.fault.drop"     # environ: "reset" | "close", set by a fault
+_DROP_REQUESTED = "mockserver.fault.drop"  # environ: "reset" | "close", set by a fault
 NOT_JSON_BODY = b"<html><body><h1>Service temporarily unavailable</h1></body></html>"
 
 
@@ -38,8 +37,9 @@ class ConnectionDropped(ConnectionError):
     """A fault dropped the connection, and no socket was there to drop (in-process client)."""
 
 
-def decide(engine: FaultEngine, operation_id: str, declared: dict, api_key: str,
-           req: Request) -> Fault | None:
+def decide(
+    engine: FaultEngine, operation_id: str, declared: dict, api_key: str, req: Request
+) -> Fault | None:
     """The fault this request gets, or None; a bad fault header is the client's 400."""
     headers = req.headers
     header = headers.get(FAULT_HEADER)
@@ -54,20 +54,26 @@ def decide(engine: FaultEngine, operation_id: str, declared: dict, api_key: str,
         raise _bad_header(PREFER_HEADER, error) from None
     if code is not None:
         if code >= 400:
-            return Fault(kind="status", status=code,
-                         retry_after=DEFAULT_RETRY_AFTER if code == 429 else None)
+            return Fault(kind="status", status=code, retry_after=DEFAULT_RETRY_AFTER if code == 429 else None)
         if str(code) not in declared:
             raise errors.validation(
                 f"Prefer: code={code} is not a response of {operation_id}",
-                "prefer code not declared", header=PREFER_HEADER,
-                declared=sorted(declared))
+                "prefer code not declared",
+                header=PREFER_HEADER,
+                declared=sorted(declared),
+            )
         # A declared success code is what the handler answers anyway.
     return engine.decide(req.method, req.path, operation_id, api_key)
 
 
 def _bad_header(header: str, error: FaultError) -> errors.ApiError:
-    return errors.validation(f"Invalid {header} header: {error}", str(error),
-                             header=header, field=error.field, problem=error.problem)
+    return errors.validation(
+        f"Invalid {header} header: {error}",
+        str(error),
+        header=header,
+        field=error.field,
+        problem=error.problem,
+    )
 
 
 def before_handler(fault: Fault, version: ApiVersion) -> Response | None:
@@ -114,8 +120,9 @@ def malformed_response(fault: Fault, response: Response) -> Response:
         spoiled = Response(NOT_JSON_BODY, status=response.status_code, mimetype="text/html")
     else:
         body = response.get_data()
-        spoiled = Response(body[:max(1, len(body) // 2)], status=response.status_code,
-                           mimetype="application/json")
+        spoiled = Response(
+            body[: max(1, len(body) // 2)], status=response.status_code, mimetype="application/json"
+        )
     spoiled.headers[FAULT_HEADER] = _label(fault)
     return spoiled
 
@@ -159,7 +166,9 @@ class ConnectionDrops:
             app_iter.close()
         drop = environ.get(DROP_CONNECTION)
         if drop is None:
-            raise ConnectionDropped(f"the sandbox dropped the connection ({mode}) as a fault asked; "
-                                    "over a socket the client sees a connection error")
+            raise ConnectionDropped(
+                f"the sandbox dropped the connection ({mode}) as a fault asked; "
+                "over a socket the client sees a connection error"
+            )
         drop(reset=mode == "reset")
         return []

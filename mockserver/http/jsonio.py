@@ -1,4 +1,5 @@
 """JSON out: decimals as exact JSON numbers (never through float), compact separators."""
+
 from __future__ import annotations
 
 from typing import Any

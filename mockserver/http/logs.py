@@ -5,6 +5,7 @@ the GIL between waitress's threads: at a few thousand requests a second that was
 single cost of a request. Lines are buffered instead and flushed a few times a second (and at
 once for warnings and errors, and at exit).
 """
+
 from __future__ import annotations
 
 import io
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 
-FLUSH_EVERY = 0.2   # seconds a line may wait in the buffer
+FLUSH_EVERY = 0.2  # seconds a line may wait in the buffer
 
 
 class BatchedStreamHandler(logging.StreamHandler):
@@ -34,7 +35,7 @@ class BatchedStreamHandler(logging.StreamHandler):
         with self.lock:  # type: ignore[union-attr]   # created by Handler.__init__
             try:
                 self.stream.flush()
-            except (OSError, ValueError):     # stderr closed under us: nothing to save
+            except (OSError, ValueError):  # stderr closed under us: nothing to save
                 pass
 
     def close(self) -> None:
@@ -55,11 +56,12 @@ def configure() -> None:
     try:
         # Our own buffered writer on stderr's descriptor: sys.stderr writes through on every line.
         raw = io.FileIO(sys.stderr.fileno(), "w", closefd=False)
-    except (AttributeError, OSError, ValueError):     # stderr replaced, e.g. captured by a test
+    except (AttributeError, OSError, ValueError):  # stderr replaced, e.g. captured by a test
         handler = logging.StreamHandler(sys.stderr)
     else:
-        stream = io.TextIOWrapper(io.BufferedWriter(raw, buffer_size=64 * 1024),
-                                  encoding="utf-8", errors="backslashreplace")
+        stream = io.TextIOWrapper(
+            io.BufferedWriter(raw, buffer_size=64 * 1024), encoding="utf-8", errors="backslashreplace"
+        )
         handler = BatchedStreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])

@@ -3,6 +3,7 @@
 One process matters: every world lives in this process's memory, so a pre-forking server
 (several processes) would split the state. Waitress serves from a pool of threads instead.
 """
+
 from __future__ import annotations
 
 import gc
@@ -18,6 +19,7 @@ from waitress.task import WSGITask
 
 from .. import api
 from ..config import Settings
+
 # The application may call ``environ[DROP_CONNECTION](reset=...)`` to end the connection instead
 # of answering: nothing it returns is sent; ``reset`` ends it with a TCP RST, otherwise with FIN.
 from .faults import DROP_CONNECTION
@@ -25,11 +27,10 @@ from .faults import DROP_CONNECTION
 log = logging.getLogger("mockserver")
 
 
-
 class _DroppableTask(WSGITask):
     """A WSGI task whose application can drop the connection (fault injection needs a real one)."""
 
-    drop = None          # None: answer as usual; "reset" or "close": send nothing, end the socket
+    drop = None  # None: answer as usual; "reset" or "close": send nothing, end the socket
 
     def get_environment(self):
         environ = super().get_environment()
@@ -38,7 +39,7 @@ class _DroppableTask(WSGITask):
 
     def _request_drop(self, reset: bool = False) -> None:
         self.drop = "reset" if reset else "close"
-        self.content_length = None     # nothing will be written: no "too few bytes" warning
+        self.content_length = None  # nothing will be written: no "too few bytes" warning
 
     def write(self, data):
         if self.drop is None:
@@ -49,8 +50,7 @@ class _DroppableTask(WSGITask):
             return super().finish()
         if self.drop == "reset":
             # Linger on, timeout 0: close() sends RST instead of FIN, so the client sees a reset.
-            self.channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))
+            self.channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         # The channel closes the socket from waitress's own loop once this task is done.
         self.close_on_finish = True
 
@@ -59,12 +59,18 @@ class _DroppableChannel(HTTPChannel):
     task_class = _DroppableTask
 
 
-def make_server(app, host: str, port: int, threads: int,
-                max_body_bytes: int = Settings.max_body_bytes):
+def make_server(app, host: str, port: int, threads: int, max_body_bytes: int = Settings.max_body_bytes):
     # channel_timeout bounds idle sockets. The app answers an oversized body with 413 in the API's
     # envelope; waitress's own cap (8x larger) only stops absurd bodies before they are buffered.
-    server = create_server(app, host=host, port=port, threads=threads, ident="flexprice-mock",
-                           channel_timeout=120, max_request_body_size=8 * max_body_bytes)
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="flexprice-mock",
+        channel_timeout=120,
+        max_request_body_size=8 * max_body_bytes,
+    )
     server.channel_class = _DroppableChannel
     return server
 
@@ -115,7 +121,7 @@ def serve(app, settings: Settings) -> None:
     host = settings.host
     try:
         server = make_server(app, host, settings.port, settings.threads, settings.max_body_bytes)
-    except OSError as exc:     # the port is taken, the address is not this machine's, ...
+    except OSError as exc:  # the port is taken, the address is not this machine's, ...
         raise ListenError(f"cannot listen on {host}:{settings.port}: {exc.strerror}") from None
     tune_garbage_collector()
 
@@ -124,10 +130,14 @@ def serve(app, settings: Settings) -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
-    log.info("flexprice-mock serving Flexprice API %s on http://%s:%s/v1 (health: /_mock/health)",
-             api.resolve(settings.api_version), host, server.effective_port)
+    log.info(
+        "flexprice-mock serving Flexprice API %s on http://%s:%s/v1 (health: /_mock/health)",
+        api.resolve(settings.api_version),
+        host,
+        server.effective_port,
+    )
     try:
-        server.run()   # returns (waitress stops its threads) on KeyboardInterrupt or SystemExit
+        server.run()  # returns (waitress stops its threads) on KeyboardInterrupt or SystemExit
     except KeyboardInterrupt:
         pass
     finally:

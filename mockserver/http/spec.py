@@ -3,6 +3,7 @@
 An API version's document is the single source of its HTTP surface. Every ``$ref`` is inlined at load,
 and each operation gets validators compiled once, so a request pays only for validation.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,8 +30,9 @@ class CompiledSchema:
     def __init__(self, schema: dict[str, Any]):
         self.schema = schema
         # use_default=False: the check must never write defaults into the request body.
-        self._fast = fastjsonschema.compile(schema, use_default=False, use_formats=False,
-                                            detailed_exceptions=False)
+        self._fast = fastjsonschema.compile(
+            schema, use_default=False, use_formats=False, detailed_exceptions=False
+        )
         self._full = Draft4Validator(schema)
 
     def iter_errors(self, instance: Any):
@@ -44,7 +46,7 @@ class CompiledSchema:
 @dataclass
 class Parameter:
     name: str
-    location: str          # path | query | header
+    location: str  # path | query | header
     required: bool
     schema: dict[str, Any]
     explode: bool = False  # an array sent as repeated keys (?a=1&a=2), not as "1,2"
@@ -66,13 +68,13 @@ class Parameter:
 @dataclass
 class Operation:
     operation_id: str
-    method: str            # upper case
-    path: str              # as in the spec, e.g. /wallets/{id}
-    base_path: str         # the server url, e.g. /v1
+    method: str  # upper case
+    path: str  # as in the spec, e.g. /wallets/{id}
+    base_path: str  # the server url, e.g. /v1
     parameters: list[Parameter]
     body_schema: dict[str, Any] | None
     body_required: bool
-    responses: dict[str, dict[str, Any] | None]    # status -> JSON schema (None: no body)
+    responses: dict[str, dict[str, Any] | None]  # status -> JSON schema (None: no body)
     body_validator: CompiledSchema | None = None
     response_validators: dict[str, CompiledSchema] = field(default_factory=dict)
 
@@ -154,23 +156,38 @@ class Spec:
     def _operation(self, path: str, method: str, raw: dict[str, Any], shared: list) -> Operation:
         if "operationId" not in raw:
             raise SpecError(f"{method.upper()} {path} has no operationId")
-        params = [Parameter(p["name"], p["in"], bool(p.get("required")),
-                            _nullable(copy.deepcopy(p.get("schema") or {})),
-                            bool(p.get("explode", p.get("style", "form") == "form")))
-                  for p in shared + raw.get("parameters", [])]
+        params = [
+            Parameter(
+                p["name"],
+                p["in"],
+                bool(p.get("required")),
+                _nullable(copy.deepcopy(p.get("schema") or {})),
+                bool(p.get("explode", p.get("style", "form") == "form")),
+            )
+            for p in shared + raw.get("parameters", [])
+        ]
         body = raw.get("requestBody")
         body_schema = _json_schema(body)
         responses = {str(code): _json_schema(r) for code, r in (raw.get("responses") or {}).items()}
-        op = Operation(raw["operationId"], method.upper(), path, self.base_path, params,
-                       body_schema, bool(body and body.get("required")), responses)
+        op = Operation(
+            raw["operationId"],
+            method.upper(),
+            path,
+            self.base_path,
+            params,
+            body_schema,
+            bool(body and body.get("required")),
+            responses,
+        )
         if body_schema is not None:
             op.body_validator = CompiledSchema(body_schema)
-        op.response_validators = {code: CompiledSchema(schema)
-                                  for code, schema in responses.items() if schema is not None}
+        op.response_validators = {
+            code: CompiledSchema(schema) for code, schema in responses.items() if schema is not None
+        }
         return op
 
     @classmethod
-    def load(cls, path: str | Path) -> "Spec":
+    def load(cls, path: str | Path) -> Spec:
         path = Path(path)
         try:
             document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)

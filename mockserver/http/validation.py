@@ -4,12 +4,14 @@ Every problem is collected (not only the first); the error names the first one i
 (``config.allowed_price_types[0] must be one of: ALL, USAGE, FIXED``) and ``details.errors``
 lists them all, each with its field, where it was (body, query, path) and what is wrong.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
@@ -17,12 +19,18 @@ from ..domain.errors import ApiError
 from ..text import boolean, field_path
 from .spec import CompiledSchema, Operation
 
-_INTEGER = re.compile(r"-?[0-9]{1,18}\Z")     # ASCII digits only, nothing around them
+_INTEGER = re.compile(r"-?[0-9]{1,18}\Z")  # ASCII digits only, nothing around them
 _SURROGATE = re.compile("[\ud800-\udfff]")
-MAX_DEPTH = 32             # nesting of a request body; real ones need 4
+MAX_DEPTH = 32  # nesting of a request body; real ones need 4
 JSON_MEDIA_TYPE = "application/json"
-_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer",
-               "boolean": "a boolean", "object": "an object", "array": "an array"}
+_TYPE_WORDS = {
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
+}
 
 
 class _Problem(tuple):
@@ -65,7 +73,7 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return field, error.message
     if keyword in ("oneOf", "anyOf") and _is_decimal(value):
         shown = repr(error.instance) if isinstance(error.instance, str) else _kind(error.instance)
-        return field, f"must be a decimal: a string such as \"10.5\" or a number, not {shown}"
+        return field, f'must be a decimal: a string such as "10.5" or a number, not {shown}'
     return field, error.message
 
 
@@ -74,8 +82,15 @@ def _kind(instance: Any) -> str:
     if instance is None:
         return "null"
     name = type(instance).__name__
-    return {"dict": "an object", "list": "an array", "str": "a string", "bool": "a boolean",
-            "int": "an integer", "float": "a number", "Decimal": "a number"}.get(name, name)
+    return {
+        "dict": "an object",
+        "list": "an array",
+        "str": "a string",
+        "bool": "a boolean",
+        "int": "an integer",
+        "float": "a number",
+        "Decimal": "a number",
+    }.get(name, name)
 
 
 def _is_decimal(choices: Any) -> bool:
@@ -96,12 +111,16 @@ def _schema_problems(validator: CompiledSchema, instance: Any, location: str) ->
 
 
 def _fail(problems: list[_Problem]) -> ApiError:
-    return ApiError(400, problems[0].sentence(),
-                    f"request validation failed: {len(problems)} problem(s)",
-                    {"errors": [p.as_dict() for p in problems]})
+    return ApiError(
+        400,
+        problems[0].sentence(),
+        f"request validation failed: {len(problems)} problem(s)",
+        {"errors": [p.as_dict() for p in problems]},
+    )
 
 
 # ---- body ----------------------------------------------------------------------------------
+
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number")
@@ -134,8 +153,12 @@ def _invalid_json(reason: str) -> ApiError:
 def parse_json(raw: bytes) -> Any:
     """Parse a JSON body; numbers with a fraction become exact Decimals. Bad JSON is a 400."""
     if not raw.strip():
-        raise ApiError(400, "Invalid request format", "EOF",
-                       {"errors": [{"field": "", "in": "body", "problem": "is empty"}]})
+        raise ApiError(
+            400,
+            "Invalid request format",
+            "EOF",
+            {"errors": [{"field": "", "in": "body", "problem": "is empty"}]},
+        )
     try:
         value = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, RecursionError, InvalidOperation) as exc:
@@ -156,13 +179,24 @@ def check_content_type(content_type: str | None) -> None:
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == JSON_MEDIA_TYPE or media_type.endswith("+json"):
         return
-    raise ApiError(415, f"Content-Type must be {JSON_MEDIA_TYPE}, not {media_type or 'empty'}",
-                   "unsupported media type",
-                   {"errors": [{"field": "Content-Type", "in": "header",
-                                "problem": f"must be {JSON_MEDIA_TYPE}, not {media_type or 'empty'}"}]})
+    raise ApiError(
+        415,
+        f"Content-Type must be {JSON_MEDIA_TYPE}, not {media_type or 'empty'}",
+        "unsupported media type",
+        {
+            "errors": [
+                {
+                    "field": "Content-Type",
+                    "in": "header",
+                    "problem": f"must be {JSON_MEDIA_TYPE}, not {media_type or 'empty'}",
+                }
+            ]
+        },
+    )
 
 
 # ---- parameters ----------------------------------------------------------------------------
+
 
 def _coerce(kind: str, raw: str, item_kind: str = "string") -> Any:
     """A query or path string as a value of the parameter's type; ValueError says what was expected."""
@@ -190,8 +224,9 @@ def _coerce(kind: str, raw: str, item_kind: str = "string") -> Any:
     return raw
 
 
-def check_parameters(op: Operation, path_args: dict[str, str], query: Any,
-                     headers: Any = None) -> dict[str, Any]:
+def check_parameters(
+    op: Operation, path_args: dict[str, str], query: Any, headers: Any = None
+) -> dict[str, Any]:
     """Path, query and header parameters, coerced to their types and checked against their schemas."""
     values: dict[str, Any] = {}
     problems: list[_Problem] = []

@@ -3,6 +3,7 @@
 Recording sits on every request's path, so an entry keeps raw values (bytes, the query string)
 and only reading the journal turns them into JSON. The oldest entries fall off past the bound.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..domain.clock import format_timestamp
-from ..text import glob_regex   # the same path globs as fault rules
+from ..text import glob_regex  # the same path globs as fault rules
 
-BODY_LIMIT = 64 * 1024        # bytes of a request body kept per entry; the rest is cut
+BODY_LIMIT = 64 * 1024  # bytes of a request body kept per entry; the rest is cut
 
 
 @dataclass(slots=True)
 class Entry:
-    at: datetime              # wall-clock time the request arrived
+    at: datetime  # wall-clock time the request arrived
     method: str
     path: str
     query: bytes
@@ -31,8 +32,8 @@ class Entry:
     status: int
     duration_ms: float
     request_id: str
-    api_key: str              # masked
-    fault: dict[str, Any] | None = None   # what fault injection applied (plain JSON values)
+    api_key: str  # masked
+    fault: dict[str, Any] | None = None  # what fault injection applied (plain JSON values)
 
 
 class Journal:
@@ -55,8 +56,13 @@ class Journal:
             self._entries.clear()
         return dropped
 
-    def entries(self, method: str | None = None, path: str | None = None,
-                status: str | None = None, limit: int | None = None) -> list[Entry]:
+    def entries(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
         """Newest first. ``path`` is a glob (``*`` one segment, ``**`` any depth); ``status`` is
         ``404`` or ``4xx``."""
         with self._lock:
@@ -85,27 +91,43 @@ def status_matches(status: int, pattern: str) -> bool:
     """``201`` matches itself; ``2xx`` (any case) matches a whole class."""
     text = str(status)
     pattern = pattern.lower()
-    return len(pattern) == 3 and all(p in ("x", s) for p, s in zip(pattern, text))
+    return len(pattern) == 3 and all(p in ("x", s) for p, s in zip(pattern, text, strict=True))
 
 
 def valid_status_pattern(pattern: str) -> bool:
-    return (len(pattern) == 3 and pattern[0] in "12345"
-            and all(c.isdigit() or c in "xX" for c in pattern[1:]))
+    return len(pattern) == 3 and pattern[0] in "12345" and all(c.isdigit() or c in "xX" for c in pattern[1:])
 
 
-def new_entry(at: datetime, method: str, path: str, query: bytes, body: bytes, status: int,
-              duration_ms: float, request_id: str, api_key: str, fault: Any) -> Entry:
-    return Entry(at, method, path, query, body[:BODY_LIMIT], len(body), status,
-                 duration_ms, request_id, api_key, fault)
+def new_entry(
+    at: datetime,
+    method: str,
+    path: str,
+    query: bytes,
+    body: bytes,
+    status: int,
+    duration_ms: float,
+    request_id: str,
+    api_key: str,
+    fault: Any,
+) -> Entry:
+    return Entry(
+        at, method, path, query, body[:BODY_LIMIT], len(body), status, duration_ms, request_id, api_key, fault
+    )
 
 
 def as_json(entry: Entry) -> dict[str, Any]:
     """An entry as the journal endpoint shows it: the body parsed when it is JSON."""
     body: dict[str, Any] = {
-        "time": format_timestamp(entry.at), "method": entry.method, "path": entry.path,
-        "query": _query(entry.query), "body": _body(entry), "status": entry.status,
-        "duration_ms": round(entry.duration_ms, 3), "request_id": entry.request_id,
-        "api_key": entry.api_key, "fault": entry.fault,
+        "time": format_timestamp(entry.at),
+        "method": entry.method,
+        "path": entry.path,
+        "query": _query(entry.query),
+        "body": _body(entry),
+        "status": entry.status,
+        "duration_ms": round(entry.duration_ms, 3),
+        "request_id": entry.request_id,
+        "api_key": entry.api_key,
+        "fault": entry.fault,
     }
     if entry.body_size > len(entry.body):
         body["body_truncated"] = True
@@ -131,5 +153,4 @@ def _body(entry: Entry) -> Any:
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")   # NaN, Infinity: shown as text instead
-
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: shown as text instead

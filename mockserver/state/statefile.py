@@ -5,6 +5,7 @@ with microseconds, ids as they are. Importing checks the whole document before t
 world, so a bad document changes nothing; errors name the field (``wallets[0].balance``).
 Field lists come from the store's dataclasses, so a field added there is exported too.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,13 +15,30 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..domain.clock import format_timestamp, parse_timestamp
-from ..domain.models import (AlertLevel, AlertSettings, AutoTopup, Customer, Invoice, TopUpRecord,
-                             Transaction, Wallet)
+from ..domain.models import (
+    AlertLevel,
+    AlertSettings,
+    AutoTopup,
+    Customer,
+    Invoice,
+    TopUpRecord,
+    Transaction,
+    Wallet,
+)
 from ..domain.world import World
 
 FORMAT = "flexprice-mock-state/2"
-SECTIONS = ("format", "api_version", "environment_id", "clock", "customers", "wallets",
-            "transactions", "invoices", "idempotency")
+SECTIONS = (
+    "format",
+    "api_version",
+    "environment_id",
+    "clock",
+    "customers",
+    "wallets",
+    "transactions",
+    "invoices",
+    "idempotency",
+)
 # Values that are records of their own, written as nested objects.
 NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel)}
 
@@ -36,6 +54,7 @@ class StateError(ValueError):
 
 # ---- export --------------------------------------------------------------------------------
 
+
 def export(world: World, api_version: str) -> dict[str, Any]:
     """Everything in the world, as plain JSON values, saying which API version wrote it."""
     transactions = [t for wallet_id in world.wallets for t in world.transactions.get(wallet_id, ())]
@@ -48,10 +67,15 @@ def export(world: World, api_version: str) -> dict[str, Any]:
         "wallets": [_dump(w) for w in world.wallets.values()],
         "transactions": [_dump(t) for t in transactions],
         "invoices": [_dump(i) for i in world.invoices.values()],
-        "idempotency": [{"key": key, "wallet_id": record.wallet_id,
-                         "fingerprint": [list(pair) for pair in record.fingerprint],
-                         "result": _dump(record.result)}
-                        for key, record in world.top_ups.items()],
+        "idempotency": [
+            {
+                "key": key,
+                "wallet_id": record.wallet_id,
+                "fingerprint": [list(pair) for pair in record.fingerprint],
+                "result": _dump(record.result),
+            }
+            for key, record in world.top_ups.items()
+        ],
     }
 
 
@@ -74,6 +98,7 @@ def _dump_value(kind: str, value: Any) -> Any:
 
 
 # ---- import --------------------------------------------------------------------------------
+
 
 def restore(world: World, document: Any, api_version: str) -> None:
     """Replace the world's contents with ``document``. Raises StateError, leaving the world as it was.
@@ -119,14 +144,16 @@ def _parse(document: Any, api_version: str) -> _Parsed:
         raise StateError("<document>", "must be a JSON object")
     for name in document:
         if name not in SECTIONS:
-            raise StateError(name, "is not part of a state document (expected: "
-                             + ", ".join(SECTIONS) + ")")
+            raise StateError(name, "is not part of a state document (expected: " + ", ".join(SECTIONS) + ")")
     if document.get("format", FORMAT) != FORMAT:
         raise StateError("format", f"must be {FORMAT!r}")
     written_by = document.get("api_version", api_version)
     if written_by != api_version:
-        raise StateError("api_version", f"is {written_by!r}, but this sandbox serves API version "
-                         f"{api_version!r}: a state document is loaded by the version that wrote it")
+        raise StateError(
+            "api_version",
+            f"is {written_by!r}, but this sandbox serves API version "
+            f"{api_version!r}: a state document is loaded by the version that wrote it",
+        )
     parsed = _Parsed()
     if document.get("clock") is not None:
         parsed.clock = _parse_clock(document["clock"])
@@ -136,8 +163,9 @@ def _parse(document: Any, api_version: str) -> _Parsed:
         parsed.customers[customer.id] = customer
         if customer.status == "published":
             if customer.external_id in parsed.customer_by_external_id:
-                raise StateError(f"{where}.external_id",
-                                 f"{customer.external_id!r} is used by two published customers")
+                raise StateError(
+                    f"{where}.external_id", f"{customer.external_id!r} is used by two published customers"
+                )
             parsed.customer_by_external_id[customer.external_id] = customer.id
 
     for where, wallet in _records(document, "wallets", Wallet):
@@ -160,8 +188,7 @@ def _parse(document: Any, api_version: str) -> _Parsed:
     for where, invoice in _records(document, "invoices", Invoice):
         _unique(parsed.invoices, invoice.id, where)
         if invoice.wallet_id not in parsed.wallets:
-            raise StateError(f"{where}.wallet_id",
-                             f"names no wallet of the document: {invoice.wallet_id!r}")
+            raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {invoice.wallet_id!r}")
         parsed.invoices[invoice.id] = invoice
 
     for index, item in enumerate(_section(document, "idempotency")):
@@ -170,8 +197,7 @@ def _parse(document: Any, api_version: str) -> _Parsed:
         if key in parsed.top_ups:
             raise StateError(f"{where}.key", f"{key!r} appears twice")
         if record.wallet_id not in parsed.wallets:
-            raise StateError(f"{where}.wallet_id",
-                             f"names no wallet of the document: {record.wallet_id!r}")
+            raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {record.wallet_id!r}")
         parsed.top_ups[key] = record
     return parsed
 
@@ -214,13 +240,16 @@ def _parse_top_up(item: Any, where: str) -> tuple[str, TopUpRecord]:
         raise StateError(where, "must be an object")
     for name in item:
         if name not in ("key", "wallet_id", "fingerprint", "result"):
-            raise StateError(f"{where}.{name}",
-                             "is not a field of an idempotency record (key, wallet_id, fingerprint, result)")
+            raise StateError(
+                f"{where}.{name}",
+                "is not a field of an idempotency record (key, wallet_id, fingerprint, result)",
+            )
     key = _load_value("str", item.get("key"), f"{where}.key")
     wallet_id = _load_value("str", item.get("wallet_id"), f"{where}.wallet_id")
     pairs = item.get("fingerprint")
     if not isinstance(pairs, list) or not all(
-            isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs):
+        isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs
+    ):
         raise StateError(f"{where}.fingerprint", "must be an array of [name, value] string pairs")
     result = _load(Wallet, item.get("result"), f"{where}.result")
     return key, TopUpRecord(wallet_id, tuple(tuple(p) for p in pairs), result)
@@ -282,7 +311,7 @@ def _load_value(kind: str, value: Any, where: str) -> Any:
 
 def _decimal(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise StateError(where, "must be a decimal (a string such as \"10.5\", or a number)")
+        raise StateError(where, 'must be a decimal (a string such as "10.5", or a number)')
     try:
         number = Decimal(value)
     except InvalidOperation:

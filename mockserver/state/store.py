@@ -5,12 +5,13 @@ of work through which every change to a world goes.
 and, once the block ends without an error, hands the domain events it raised to the listeners
 (webhooks, later): events never leave for a change that was not kept.
 """
+
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from ..domain import errors
 from ..domain.models import Event
@@ -28,7 +29,7 @@ def tenant_id_for(api_key: str) -> str:
 class Slot:
     """A world with what the store keeps beside it: its lock and its request journal."""
 
-    __slots__ = ("world", "lock", "journal")
+    __slots__ = ("journal", "lock", "world")
 
     def __init__(self, world: World, journal_size: int):
         self.world = world
@@ -39,14 +40,19 @@ class Slot:
 class Store:
     """All worlds, keyed by (API key, environment id)."""
 
-    def __init__(self, id_seed: int | None = None, journal_size: int = 1000,
-                 setup: Callable[[World, str], None] | None = None, max_worlds: int | None = None):
+    def __init__(
+        self,
+        id_seed: int | None = None,
+        journal_size: int = 1000,
+        setup: Callable[[World, str], None] | None = None,
+        max_worlds: int | None = None,
+    ):
         self._slots: dict[tuple[str, str], Slot] = {}
-        self.max_worlds = max_worlds    # None: no limit
+        self.max_worlds = max_worlds  # None: no limit
         self._lock = threading.Lock()
         self.id_seed = id_seed
         self.journal_size = journal_size
-        self.setup = setup          # fills a new world (fixtures) before anyone can see it
+        self.setup = setup  # fills a new world (fixtures) before anyone can see it
         self.listeners: list[Listener] = []
 
     def _slot(self, api_key: str, environment_id: str) -> Slot:
@@ -60,7 +66,7 @@ class Store:
                     world = World(tenant_id_for(api_key), environment_id, self.id_seed)
                     if self.setup is not None:
                         self.setup(world, api_key)
-                        world.events.clear()     # fixtures are the world's starting point
+                        world.events.clear()  # fixtures are the world's starting point
                     slot = self._slots[key] = Slot(world, self.journal_size)
         return slot
 
@@ -86,9 +92,12 @@ class Store:
     def _ensure_room(self) -> None:
         if self.max_worlds is not None and len(self._slots) >= self.max_worlds:
             raise errors.ApiError(
-                429, f"Sandbox limit reached: at most {self.max_worlds} worlds (API key and "
-                     "environment pairs) at once; reset the sandbox or reuse a key",
-                "too many worlds", {"limit": "max_worlds", "max": self.max_worlds})
+                429,
+                f"Sandbox limit reached: at most {self.max_worlds} worlds (API key and "
+                "environment pairs) at once; reset the sandbox or reuse a key",
+                "too many worlds",
+                {"limit": "max_worlds", "max": self.max_worlds},
+            )
 
     def worlds(self) -> list[tuple[tuple[str, str], World]]:
         with self._lock:
@@ -97,8 +106,11 @@ class Store:
     def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
         """Forget every world, or one key's worlds (all its environments, or one). Returns how many."""
         with self._lock:
-            doomed = [k for k in self._slots if (api_key is None or k[0] == api_key)
-                      and (environment_id is None or k[1] == environment_id)]
+            doomed = [
+                k
+                for k in self._slots
+                if (api_key is None or k[0] == api_key) and (environment_id is None or k[1] == environment_id)
+            ]
             for k in doomed:
                 del self._slots[k]
         return len(doomed)

@@ -1,4 +1,5 @@
 """The domain without HTTP: money arithmetic, consumption order, expiry, ids, the unit of work."""
+
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -22,17 +23,34 @@ def world():
 
 
 def open_wallet(world, rate=1, initial=0):
-    return wallets.create(world, wallets.NewWallet(
-        customer_id="c", currency="usd", wallet_type="PRE_PAID", name="w",
-        conversion_rate=Decimal(rate), topup_conversion_rate=Decimal(rate),
-        config={"allowed_price_types": ["ALL"]}, initial_credits=Decimal(initial)))
+    return wallets.create(
+        world,
+        wallets.NewWallet(
+            customer_id="c",
+            currency="usd",
+            wallet_type="PRE_PAID",
+            name="w",
+            conversion_rate=Decimal(rate),
+            topup_conversion_rate=Decimal(rate),
+            config={"allowed_price_types": ["ALL"]},
+            initial_credits=Decimal(initial),
+        ),
+    )
 
 
 def top_up(world, wallet, credits, key="", expiry_date_utc=None, priority=None):
     expiry = parse_timestamp(expiry_date_utc) if expiry_date_utc else None
-    return wallets.top_up(world, wallet, wallets.Credit(
-        credits=Decimal(credits), reason="FREE_CREDIT_GRANT", idempotency_key=key, expiry=expiry,
-        priority=priority))
+    return wallets.top_up(
+        world,
+        wallet,
+        wallets.Credit(
+            credits=Decimal(credits),
+            reason="FREE_CREDIT_GRANT",
+            idempotency_key=key,
+            expiry=expiry,
+            priority=priority,
+        ),
+    )
 
 
 def test_a_thousand_tenths_make_exactly_one_hundred(world):
@@ -47,7 +65,7 @@ def test_debit_consumes_by_priority_then_expiry_then_size(world):
     wallet = open_wallet(world)
     soon = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
     later = (datetime.now(timezone.utc) + timedelta(days=9)).isoformat()
-    top_up(world, wallet, 10)                                              # no priority, no expiry
+    top_up(world, wallet, 10)  # no priority, no expiry
     top_up(world, wallet, 5, expiry_date_utc=later)
     top_up(world, wallet, 4, expiry_date_utc=soon)
     top_up(world, wallet, 3, priority=1)
@@ -69,7 +87,11 @@ def test_expired_grants_are_debited_when_the_clock_passes(world):
     assert wallets.get(world, wallet.id).credit_balance == 1
     expired = world.transactions[wallet.id][-1]
     assert (expired.type, expired.transaction_reason, expired.credit_amount, expired.amount) == (
-        "debit", "CREDIT_EXPIRED", 7, 14)
+        "debit",
+        "CREDIT_EXPIRED",
+        7,
+        14,
+    )
     assert wallet.balance == 2
     assert ledger.expire_due(world, wallet, world.now()) == []
 
@@ -123,12 +145,10 @@ def test_events_leave_only_when_the_unit_of_work_succeeds():
     store.listeners.append(lambda key, events: sent.extend((key, e.name) for e in events))
     with store.session("sk_events") as world:
         wallet = open_wallet(world, initial=5)
-    assert sent == [(("sk_events", ""), "wallet.transaction.created"),
-                    (("sk_events", ""), "wallet.created")]
-    with pytest.raises(errors.ApiError):
-        with store.session("sk_events") as world:
-            wallets.terminate(world, wallet)
-            wallets.terminate(world, wallet)          # already closed: the whole unit fails
+    assert sent == [(("sk_events", ""), "wallet.transaction.created"), (("sk_events", ""), "wallet.created")]
+    with pytest.raises(errors.ApiError), store.session("sk_events") as world:
+        wallets.terminate(world, wallet)
+        wallets.terminate(world, wallet)  # already closed: the whole unit fails
     assert len(sent) == 2
     with store.session("sk_events") as world:
         assert world.events == []
@@ -142,23 +162,23 @@ def test_an_overdraft_debit_takes_the_balance_below_zero(world):
     assert debit.metadata == {"consumed_credit_tx_ids": grant.id}
     assert [t.credits_available for t in world.transactions[wallet.id]] == [0, 0]
     refill = top_up(world, wallet, 5).transaction
-    assert (wallet.credit_balance, refill.credits_available) == (3, 3)   # only what is above zero
+    assert (wallet.credit_balance, refill.credits_available) == (3, 3)  # only what is above zero
 
 
 def test_an_invoiced_credit_waits_for_its_invoice(world):
     wallet = open_wallet(world)
-    result = wallets.top_up(world, wallet, wallets.Credit(credits=Decimal(10),
-                                                          reason="PURCHASED_CREDIT_INVOICED",
-                                                          invoiced=True))
+    result = wallets.top_up(
+        world, wallet, wallets.Credit(credits=Decimal(10), reason="PURCHASED_CREDIT_INVOICED", invoiced=True)
+    )
     assert (result.transaction.transaction_status, wallet.credit_balance) == ("pending", 0)
     wallets.settle_invoice(world, result.invoice.id, paid=True)
     assert (result.transaction.transaction_status, wallet.credit_balance) == ("completed", 10)
     with pytest.raises(errors.ApiError) as raised:
         wallets.settle_invoice(world, result.invoice.id, paid=False)
     assert raised.value.message == f"Invoice {result.invoice.id} is already paid"
-    voided = wallets.top_up(world, wallet, wallets.Credit(credits=Decimal(4),
-                                                          reason="PURCHASED_CREDIT_INVOICED",
-                                                          invoiced=True))
+    voided = wallets.top_up(
+        world, wallet, wallets.Credit(credits=Decimal(4), reason="PURCHASED_CREDIT_INVOICED", invoiced=True)
+    )
     wallets.settle_invoice(world, voided.invoice.id, paid=False)
     assert (voided.transaction.transaction_status, wallet.credit_balance) == ("failed", 10)
 

@@ -1,4 +1,5 @@
 """The suite of API version 2025-05-24: every sandbox here serves that version."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,17 @@ from ..support import Reply, Suite, make_customer, make_wallet, new_key
 SUITE = Suite("2025-05-24")
 CONTRACT, Api, create_app, client_of = SUITE.contract, SUITE.Api, SUITE.create_app, SUITE.client_of
 
-__all__ = ["CONTRACT", "SUITE", "Api", "Reply", "client_of", "create_app", "make_customer",
-           "make_wallet", "new_key"]
+__all__ = [
+    "CONTRACT",
+    "SUITE",
+    "Api",
+    "Reply",
+    "client_of",
+    "create_app",
+    "make_customer",
+    "make_wallet",
+    "new_key",
+]
 
 
 @pytest.fixture(scope="package")

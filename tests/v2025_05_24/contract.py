@@ -1,4 +1,5 @@
 """The 2025-05-24 document's contract, checked on every reply this suite receives."""
+
 from __future__ import annotations
 
 from .conftest import CONTRACT

@@ -1,4 +1,5 @@
 """Sandbox controls: reset, state export and import, deterministic ids."""
+
 from __future__ import annotations
 
 import copy
@@ -6,9 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from .conftest import create_app
-
-from .conftest import Api, Reply, make_customer, make_wallet, new_key
+from .conftest import Api, Reply, create_app, make_customer, make_wallet, new_key
 
 FROZEN = {"now": "2027-01-01T00:00:00Z", "frozen": True}
 
@@ -33,6 +32,7 @@ def customer_count(api: Api) -> int:
 
 # ---- reset ---------------------------------------------------------------------------------
 
+
 def test_resetting_one_key_leaves_the_other_keys_untouched(api):
     other = api.as_key(new_key())
     make_customer(api)
@@ -44,8 +44,11 @@ def test_resetting_one_key_leaves_the_other_keys_untouched(api):
 
 
 def test_reset_with_an_environment_forgets_only_that_environment(api):
-    staged = api.post("/v1/customers", {"external_id": "staged-1", "name": "Staged"},
-                      headers={"X-Environment-ID": "staging"})
+    staged = api.post(
+        "/v1/customers",
+        {"external_id": "staged-1", "name": "Staged"},
+        headers={"X-Environment-ID": "staging"},
+    )
     assert staged.status == 201
     make_customer(api, "prod-1")
     reply = api.post("/_mock/reset", headers={"X-Environment-ID": "staging"})
@@ -84,15 +87,26 @@ def test_a_world_control_without_a_key_names_the_header(api):
 
 # ---- state ---------------------------------------------------------------------------------
 
+
 def populate(api: Api) -> dict:
     """A world with a bit of everything: decimals, expiring grants, priorities, an idempotent top-up."""
     api.put("/_mock/clock", FROZEN)
     customer = make_customer(api, metadata={"tier": "gold"}, email="a@example.com")
-    wallet = make_wallet(api, customer["id"], conversion_rate=Decimal("1.5"),
-                         initial_credits_to_load=Decimal("10.123456789"),
-                         initial_credits_to_load_expiry_date=20270301, metadata={"k": "v"})
-    top_up = {"credits_to_add": Decimal("2.5"), "transaction_reason": "PURCHASED_CREDIT_DIRECT",
-              "idempotency_key": "topup-1", "priority": 2, "expiry_date_utc": "2027-02-01T00:00:00Z"}
+    wallet = make_wallet(
+        api,
+        customer["id"],
+        conversion_rate=Decimal("1.5"),
+        initial_credits_to_load=Decimal("10.123456789"),
+        initial_credits_to_load_expiry_date=20270301,
+        metadata={"k": "v"},
+    )
+    top_up = {
+        "credits_to_add": Decimal("2.5"),
+        "transaction_reason": "PURCHASED_CREDIT_DIRECT",
+        "idempotency_key": "topup-1",
+        "priority": 2,
+        "expiry_date_utc": "2027-02-01T00:00:00Z",
+    }
     reply = api.post(f"/v1/wallets/{wallet['id']}/top-up", top_up)
     assert reply.status == 200
     make_wallet(api, customer["id"], currency="eur")
@@ -112,14 +126,22 @@ def test_state_round_trips_exactly_into_another_key(api):
     make_customer(copy_api, "to-be-replaced")
     imported = copy_api.put("/_mock/state", document)
     assert imported.status == 200
-    assert imported.json == {"customers": 1, "wallets": 2, "transactions": 2, "idempotency": 1,
-                             "now": "2027-01-01T00:00:00.000000Z", "frozen": True}
+    assert imported.json == {
+        "customers": 1,
+        "wallets": 2,
+        "transactions": 2,
+        "idempotency": 1,
+        "now": "2027-01-01T00:00:00.000000Z",
+        "frozen": True,
+    }
     assert copy_api.get("/_mock/state").json == document
 
     wallet_id = made["wallet"]["id"]
     assert copy_api.get(f"/v1/wallets/{wallet_id}").json == api.get(f"/v1/wallets/{wallet_id}").json
-    assert (copy_api.get(f"/v1/wallets/{wallet_id}/transactions").json
-            == api.get(f"/v1/wallets/{wallet_id}/transactions").json)
+    assert (
+        copy_api.get(f"/v1/wallets/{wallet_id}/transactions").json
+        == api.get(f"/v1/wallets/{wallet_id}/transactions").json
+    )
     assert copy_api.get("/v1/customers/lookup/acme-1").json["id"] == made["customer"]["id"]
     assert copy_api.get("/v1/customers/lookup/to-be-replaced").status == 404
     # The idempotency record came along: the same top-up is answered, not credited again.
@@ -137,25 +159,46 @@ def test_imported_expiring_grants_still_expire(api):
     assert wallet["credit_balance"] == Decimal("10.123456789")
 
 
-@pytest.mark.parametrize("mutate, field, problem", [
-    (lambda d: d.update(extra=1), "extra", "is not part of a state document"),
-    (lambda d: d["wallets"][0].update(balance="ten"), "wallets[0].balance", "must be a decimal"),
-    (lambda d: d["wallets"][0].pop("currency"), "wallets[0].currency", "is required"),
-    (lambda d: d["wallets"][0].update(colour="red"), "wallets[0].colour", "is not a field of wallet"),
-    (lambda d: d["customers"][0].update(created_at="yesterday"), "customers[0].created_at",
-     "must be an RFC 3339 timestamp"),
-    (lambda d: d["transactions"][0].update(wallet_id="wallet_nope"), "transactions[0].wallet_id",
-     "names no wallet of the document"),
-    (lambda d: d["transactions"][1].update(id=d["transactions"][0]["id"]), "transactions[1].id",
-     "appears twice"),
-    (lambda d: d["transactions"][0].update(priority="high"), "transactions[0].priority",
-     "must be an integer"),
-    (lambda d: d["idempotency"][0].update(fingerprint="x"), "idempotency[0].fingerprint",
-     "must be an array"),
-    (lambda d: d.update(clock={"now": "2027-01-01T00:00:00Z", "frozen": "yes"}), "clock.frozen",
-     "must be true or false"),
-    (lambda d: d.update(customers={}), "customers", "must be an array"),
-])
+@pytest.mark.parametrize(
+    "mutate, field, problem",
+    [
+        (lambda d: d.update(extra=1), "extra", "is not part of a state document"),
+        (lambda d: d["wallets"][0].update(balance="ten"), "wallets[0].balance", "must be a decimal"),
+        (lambda d: d["wallets"][0].pop("currency"), "wallets[0].currency", "is required"),
+        (lambda d: d["wallets"][0].update(colour="red"), "wallets[0].colour", "is not a field of wallet"),
+        (
+            lambda d: d["customers"][0].update(created_at="yesterday"),
+            "customers[0].created_at",
+            "must be an RFC 3339 timestamp",
+        ),
+        (
+            lambda d: d["transactions"][0].update(wallet_id="wallet_nope"),
+            "transactions[0].wallet_id",
+            "names no wallet of the document",
+        ),
+        (
+            lambda d: d["transactions"][1].update(id=d["transactions"][0]["id"]),
+            "transactions[1].id",
+            "appears twice",
+        ),
+        (
+            lambda d: d["transactions"][0].update(priority="high"),
+            "transactions[0].priority",
+            "must be an integer",
+        ),
+        (
+            lambda d: d["idempotency"][0].update(fingerprint="x"),
+            "idempotency[0].fingerprint",
+            "must be an array",
+        ),
+        (
+            lambda d: d.update(clock={"now": "2027-01-01T00:00:00Z", "frozen": "yes"}),
+            "clock.frozen",
+            "must be true or false",
+        ),
+        (lambda d: d.update(customers={}), "customers", "must be an array"),
+    ],
+)
 def test_a_bad_state_document_is_refused_naming_the_field_and_changes_nothing(api, mutate, field, problem):
     populate(api)
     document = api.get("/_mock/state").json
@@ -180,6 +223,7 @@ def test_a_state_document_must_be_json(api):
 
 # ---- deterministic ids ---------------------------------------------------------------------
 
+
 def crockford(value: int, length: int) -> str:
     digits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
     return "".join(digits[(value >> (5 * i)) & 31] for i in reversed(range(length)))
@@ -189,11 +233,16 @@ def id_trail(api: Api) -> list[str]:
     """Ids of a small scenario: a customer, a wallet with initial credits, a top-up."""
     customer = make_customer(api)
     wallet = make_wallet(api, customer["id"], initial_credits_to_load=5)
-    api.post(f"/v1/wallets/{wallet['id']}/top-up",
-             {"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": ""})
+    api.post(
+        f"/v1/wallets/{wallet['id']}/top-up",
+        {"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": ""},
+    )
     transactions = api.get(f"/v1/wallets/{wallet['id']}/transactions").json["items"]
-    return [customer["id"], wallet["id"]] + [t["id"] for t in transactions] + [
-        t["reference_id"] for t in transactions]
+    return (
+        [customer["id"], wallet["id"]]
+        + [t["id"] for t in transactions]
+        + [t["reference_id"] for t in transactions]
+    )
 
 
 def test_a_seed_and_a_frozen_clock_give_the_same_ids_in_every_world(api):
@@ -205,7 +254,7 @@ def test_a_seed_and_a_frozen_clock_give_the_same_ids_in_every_world(api):
         trails.append(id_trail(world))
     assert trails[0] == trails[1]
     # The ULID's time part is the frozen instant, 2027-01-01T00:00:00Z.
-    assert trails[0][0][len("cust_"):][:10] == crockford(1798761600000, 10)
+    assert trails[0][0][len("cust_") :][:10] == crockford(1798761600000, 10)
 
 
 def test_the_id_seed_setting_gives_the_same_ids_across_sandboxes():
@@ -227,12 +276,15 @@ def test_without_a_seed_ids_differ(api):
     assert id_trail(first)[0] != id_trail(second)[0]
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"seed": "42"}, "seed must be an integer or null"),
-    ({"seed": True}, "seed must be an integer or null"),
-    ({}, "seed is required: an integer, or null for random ids"),
-    ({"seed": 1, "salt": 2}, "salt is not a field here (expected: seed)"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"seed": "42"}, "seed must be an integer or null"),
+        ({"seed": True}, "seed must be an integer or null"),
+        ({}, "seed is required: an integer, or null for random ids"),
+        ({"seed": 1, "salt": 2}, "salt is not a field here (expected: seed)"),
+    ],
+)
 def test_a_bad_id_seed_is_refused(api, body, message):
     reply = api.put("/_mock/ids", body)
     assert reply.status == 400 and reply.error["message"] == message

@@ -4,6 +4,7 @@ refused request changed nothing.
 Each refused request is followed by a look at the world (customers, the wallet, its ledger): it
 must be exactly what it was before.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from .conftest import create_app
 from mockserver.http.validation import MAX_DEPTH
 
-from .conftest import Api, Reply, make_customer, make_wallet, new_key
+from .conftest import Api, Reply, create_app, make_customer, make_wallet, new_key
 
 TOP_UP = {"credits_to_add": 10, "transaction_reason": "PURCHASED_CREDIT_DIRECT"}
 
@@ -36,7 +36,9 @@ def snapshot(api: Api, wallet_id: str) -> tuple:
     return customers.json, wallet.json, ledger.json
 
 
-def send_raw(api: Api, method: str, path: str, raw: bytes | str, content_type: str = "application/json") -> Reply:
+def send_raw(
+    api: Api, method: str, path: str, raw: bytes | str, content_type: str = "application/json"
+) -> Reply:
     return api.request(method, path, data=raw, headers={"Content-Type": content_type})
 
 
@@ -50,19 +52,28 @@ def assert_refused(reply: Reply, status: int, message: str, problem: str | None 
 
 # ---- the body as a whole --------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, problem", [
-    (b"", "is empty"),
-    (b"   \n", "is empty"),
-    (b'{"credits_to_add": 10,', "is not valid JSON (Expecting property name enclosed in double quotes: "
-                                "line 1 column 23 (char 22))"),
-    (b"{'credits_to_add': 10}", "is not valid JSON (Expecting property name enclosed in double quotes: "
-                                "line 1 column 2 (char 1))"),
-    (b"\xff\xfe{}", None),
-    ('{"credits_to_add": NaN}', "is not valid JSON (NaN is not a valid JSON number)"),
-    ('{"credits_to_add": Infinity}', "is not valid JSON (Infinity is not a valid JSON number)"),
-    ('{"credits_to_add": -Infinity}', "is not valid JSON (-Infinity is not a valid JSON number)"),
-    ('{"credits_to_add": 1' + "0" * 5000 + "}", None),
-])
+
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        (b"", "is empty"),
+        (b"   \n", "is empty"),
+        (
+            b'{"credits_to_add": 10,',
+            "is not valid JSON (Expecting property name enclosed in double quotes: "
+            "line 1 column 23 (char 22))",
+        ),
+        (
+            b"{'credits_to_add': 10}",
+            "is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
+        ),
+        (b"\xff\xfe{}", None),
+        ('{"credits_to_add": NaN}', "is not valid JSON (NaN is not a valid JSON number)"),
+        ('{"credits_to_add": Infinity}', "is not valid JSON (Infinity is not a valid JSON number)"),
+        ('{"credits_to_add": -Infinity}', "is not valid JSON (-Infinity is not a valid JSON number)"),
+        ('{"credits_to_add": 1' + "0" * 5000 + "}", None),
+    ],
+)
 def test_a_body_that_is_not_json_is_refused_and_changes_nothing(seeded, raw, problem):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
@@ -72,10 +83,17 @@ def test_a_body_that_is_not_json_is_refused_and_changes_nothing(seeded, raw, pro
     assert snapshot(api, wallet["id"]) == before
 
 
-@pytest.mark.parametrize("raw, found", [
-    ("[]", "an array"), ('"top-up"', "a string"), ("42", "an integer"), ("4.2", "a number"),
-    ("true", "a boolean"), ("null", "null"),
-])
+@pytest.mark.parametrize(
+    "raw, found",
+    [
+        ("[]", "an array"),
+        ('"top-up"', "a string"),
+        ("42", "an integer"),
+        ("4.2", "a number"),
+        ("true", "a boolean"),
+        ("null", "null"),
+    ],
+)
 def test_json_that_is_not_an_object_is_refused(seeded, raw, found):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
@@ -89,8 +107,10 @@ def test_deeply_nested_json_is_refused(seeded, depth):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
     nested = "[" * depth + "]" * depth
-    raw = '{"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "n",' \
-          f' "extra": {nested}}}'
+    raw = (
+        '{"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "n",'
+        f' "extra": {nested}}}'
+    )
     reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
     assert_refused(reply, 400, "Invalid request format")
     assert reply.error["internal_error"].startswith("nested too deeply")
@@ -100,8 +120,10 @@ def test_deeply_nested_json_is_refused(seeded, depth):
 def test_nesting_within_the_limit_is_accepted(seeded):
     api, _, wallet = seeded
     nested = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
-    raw = '{"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "n",' \
-          f' "extra": {nested}}}'
+    raw = (
+        '{"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "n",'
+        f' "extra": {nested}}}'
+    )
     reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
     assert reply.status == 200, reply.json
     assert reply.json["credit_balance"] == 6
@@ -109,23 +131,41 @@ def test_nesting_within_the_limit_is_accepted(seeded):
 
 # ---- fields -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, message, field", [
-    ({"customer_id": "cust_1", "currency": 840}, "currency must be a string, not an integer", "currency"),
-    ({"customer_id": ["cust_1"], "currency": "usd"}, "customer_id must be a string, not an array",
-     "customer_id"),
-    ({"customer_id": "cust_1", "currency": "usd", "conversion_rate": "2"},
-     "conversion_rate must be a number, not a string", "conversion_rate"),
-    ({"customer_id": "cust_1", "currency": "usd", "metadata": {"tier": 3}},
-     "metadata.tier must be a string, not an integer", "metadata.tier"),
-    ({"customer_id": None, "currency": "usd"}, "customer_id must be a string, not null", "customer_id"),
-    ({"customer_id": "cust_1", "currency": None}, "currency must be a string, not null", "currency"),
-    ({"currency": "usd"}, "customer_id is required", "customer_id"),
-    ({"customer_id": "cust_1", "currency": "usd", "wallet_type": "CREDIT"},
-     "wallet_type must be one of: PROMOTIONAL, PRE_PAID", "wallet_type"),
-    ({"customer_id": "cust_1", "currency": "usd", "initial_credits_to_load_expiry_date": 2026.5},
-     "initial_credits_to_load_expiry_date must be an integer, not a number",
-     "initial_credits_to_load_expiry_date"),
-])
+
+@pytest.mark.parametrize(
+    "body, message, field",
+    [
+        ({"customer_id": "cust_1", "currency": 840}, "currency must be a string, not an integer", "currency"),
+        (
+            {"customer_id": ["cust_1"], "currency": "usd"},
+            "customer_id must be a string, not an array",
+            "customer_id",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "conversion_rate": "2"},
+            "conversion_rate must be a number, not a string",
+            "conversion_rate",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "metadata": {"tier": 3}},
+            "metadata.tier must be a string, not an integer",
+            "metadata.tier",
+        ),
+        ({"customer_id": None, "currency": "usd"}, "customer_id must be a string, not null", "customer_id"),
+        ({"customer_id": "cust_1", "currency": None}, "currency must be a string, not null", "currency"),
+        ({"currency": "usd"}, "customer_id is required", "customer_id"),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "wallet_type": "CREDIT"},
+            "wallet_type must be one of: PROMOTIONAL, PRE_PAID",
+            "wallet_type",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "initial_credits_to_load_expiry_date": 2026.5},
+            "initial_credits_to_load_expiry_date must be an integer, not a number",
+            "initial_credits_to_load_expiry_date",
+        ),
+    ],
+)
 def test_wrong_types_and_nulls_name_the_field(seeded, body, message, field):
     api, customer, wallet = seeded
     before = snapshot(api, wallet["id"])
@@ -137,8 +177,16 @@ def test_wrong_types_and_nulls_name_the_field(seeded, body, message, field):
 
 
 def test_unknown_fields_are_ignored_as_the_cloud_ignores_them(api):
-    reply = api.post("/v1/customers", {"external_id": "acme-9", "name": "Acme", "favourite_colour": "blue",
-                                       "id": "cust_mine", "status": "deleted"})
+    reply = api.post(
+        "/v1/customers",
+        {
+            "external_id": "acme-9",
+            "name": "Acme",
+            "favourite_colour": "blue",
+            "id": "cust_mine",
+            "status": "deleted",
+        },
+    )
     assert reply.status == 201, reply.json
     assert "favourite_colour" not in reply.json
     assert reply.json["id"] != "cust_mine" and reply.json["id"].startswith("cust_")
@@ -148,35 +196,46 @@ def test_unknown_fields_are_ignored_as_the_cloud_ignores_them(api):
 
 # ---- numbers --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("credits, message", [
-    ("0", "Credits to add must be a positive value"),
-    ("-5", "Credits to add must be a positive value"),
-    ("-0.000000001", "Credits to add must be a positive value"),
-    ("1e-400", "Credits to add must be a positive value"),
-    ("0.0000000004", "Credits to add must be a positive value"),      # rounds to 0 at 9 places
-    ("1e400", "credits_to_add must be at most 99999999999.999999999 in absolute value"),
-    ("100000000000", "credits_to_add must be at most 99999999999.999999999 in absolute value"),
-    ("-1e400", "credits_to_add must be at most 99999999999.999999999 in absolute value"),
-])
+
+@pytest.mark.parametrize(
+    "credits, message",
+    [
+        ("0", "Credits to add must be a positive value"),
+        ("-5", "Credits to add must be a positive value"),
+        ("-0.000000001", "Credits to add must be a positive value"),
+        ("1e-400", "Credits to add must be a positive value"),
+        ("0.0000000004", "Credits to add must be a positive value"),  # rounds to 0 at 9 places
+        ("1e400", "credits_to_add must be at most 99999999999.999999999 in absolute value"),
+        ("100000000000", "credits_to_add must be at most 99999999999.999999999 in absolute value"),
+        ("-1e400", "credits_to_add must be at most 99999999999.999999999 in absolute value"),
+    ],
+)
 def test_zero_negative_tiny_and_huge_amounts_are_refused(seeded, credits, message):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
-    raw = f'{{"credits_to_add": {credits}, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "x"}}'
+    raw = (
+        f'{{"credits_to_add": {credits}, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "x"}}'
+    )
     reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
     assert_refused(reply, 400, message)
     assert snapshot(api, wallet["id"]) == before
 
 
-@pytest.mark.parametrize("credits, kept", [
-    ("0.0000000015", Decimal("0.000000002")),       # half away from zero, like numeric(20,9)
-    ("0.0000000025", Decimal("0.000000003")),
-    ("1.0000000004999", Decimal("1")),
-    ("2.123456789", Decimal("2.123456789")),
-    ("99999999999.999999999", Decimal("99999999999.999999999")),
-])
+@pytest.mark.parametrize(
+    "credits, kept",
+    [
+        ("0.0000000015", Decimal("0.000000002")),  # half away from zero, like numeric(20,9)
+        ("0.0000000025", Decimal("0.000000003")),
+        ("1.0000000004999", Decimal("1")),
+        ("2.123456789", Decimal("2.123456789")),
+        ("99999999999.999999999", Decimal("99999999999.999999999")),
+    ],
+)
 def test_precision_beyond_nine_places_is_rounded_like_the_ledger_column(api, credits, kept):
     wallet = make_wallet(api, "cust_1")
-    raw = f'{{"credits_to_add": {credits}, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "p"}}'
+    raw = (
+        f'{{"credits_to_add": {credits}, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "p"}}'
+    )
     reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw)
     assert reply.status == 200, reply.json
     assert reply.json["credit_balance"] == kept
@@ -186,6 +245,7 @@ def test_precision_beyond_nine_places_is_rounded_like_the_ledger_column(api, cre
 
 
 # ---- strings --------------------------------------------------------------------------------------
+
 
 def test_over_long_bounded_strings_are_refused(api):
     reply = api.post("/v1/customers", {"external_id": "acme-1", "name": "Acme", "address_line1": "x" * 256})
@@ -209,10 +269,13 @@ def test_unicode_and_control_characters_round_trip_exactly(api):
     assert found["metadata"] == {"ключ": "значение\u0001"}
 
 
-@pytest.mark.parametrize("raw", [
-    '{"external_id": "acme-1", "name": "\\ud800"}',
-    '{"external_id": "acme-1", "name": "Acme", "metadata": {"\\udfff": "x"}}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"external_id": "acme-1", "name": "\\ud800"}',
+        '{"external_id": "acme-1", "name": "Acme", "metadata": {"\\udfff": "x"}}',
+    ],
+)
 def test_a_lone_surrogate_escape_is_refused(api, raw):
     reply = send_raw(api, "POST", "/v1/customers", raw)
     assert_refused(reply, 400, "Invalid request format")
@@ -221,6 +284,7 @@ def test_a_lone_surrogate_escape_is_refused(api, raw):
 
 
 # ---- size and content type --------------------------------------------------------------------------
+
 
 def test_a_body_over_the_size_limit_gets_413_and_changes_nothing(seeded):
     api, _, wallet = seeded
@@ -249,27 +313,38 @@ def _reply(response) -> Reply:
 
 def test_a_stray_body_on_a_get_is_neither_read_nor_refused(seeded):
     api, _, wallet = seeded
-    reply = api.request("GET", f"/v1/wallets/{wallet['id']}", data=b"x" * (2 * 1024 * 1024),
-                        headers={"Content-Type": "text/plain"})
+    reply = api.request(
+        "GET",
+        f"/v1/wallets/{wallet['id']}",
+        data=b"x" * (2 * 1024 * 1024),
+        headers={"Content-Type": "text/plain"},
+    )
     assert reply.status == 200 and reply.json == wallet
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", "application/xml"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
+)
 def test_a_declared_non_json_content_type_gets_415(seeded, content_type):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
     raw = json.dumps({**TOP_UP, "idempotency_key": "ct"})
     reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", raw, content_type)
     media_type = content_type.split(";")[0]
-    assert_refused(reply, 415, f"Content-Type must be application/json, not {media_type}",
-                   f"must be application/json, not {media_type}")
+    assert_refused(
+        reply,
+        415,
+        f"Content-Type must be application/json, not {media_type}",
+        f"must be application/json, not {media_type}",
+    )
     assert reply.error["details"]["errors"][0]["field"] == "Content-Type"
     assert snapshot(api, wallet["id"]) == before
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "APPLICATION/JSON",
-                                          "application/merge-patch+json"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "APPLICATION/JSON", "application/merge-patch+json"]
+)
 def test_json_content_types_are_accepted(api, content_type):
     reply = send_raw(api, "POST", "/v1/customers", '{"external_id": "a", "name": "Acme"}', content_type)
     assert reply.status == 201, reply.json
@@ -277,23 +352,31 @@ def test_json_content_types_are_accepted(api, content_type):
 
 def test_a_missing_content_type_is_read_as_json(http):
     # requests drops a header whose value is None: the body goes out with no Content-Type at all.
-    reply = http.request("POST", "/v1/customers", data=b'{"external_id": "curl", "name": "Acme"}',
-                         headers={"Content-Type": None})
+    reply = http.request(
+        "POST",
+        "/v1/customers",
+        data=b'{"external_id": "curl", "name": "Acme"}',
+        headers={"Content-Type": None},
+    )
     assert reply.status == 201, reply.json
     assert http.get("/v1/customers/lookup/curl").json["id"] == reply.json["id"]
 
 
 # ---- routes and ids --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method, path, status, message", [
-    ("GET", "/v1/nope", 404, "Route not found"),
-    ("GET", "/v2/wallets", 404, "Route not found"),
-    ("GET", "/v1/wallets/a%2Fb", 404, "Route not found"),
-    ("GET", "/v1/customers/lookup/a%2F%2Fb", 404, "Route not found"),    # never a 308 elsewhere
-    ("GET", "/v1//customers", 404, "Route not found"),
-    ("PATCH", "/v1/wallets/wallet_1", 405, "Method not allowed"),
-    ("DELETE", "/v1/wallets", 405, "Method not allowed"),
-])
+
+@pytest.mark.parametrize(
+    "method, path, status, message",
+    [
+        ("GET", "/v1/nope", 404, "Route not found"),
+        ("GET", "/v2/wallets", 404, "Route not found"),
+        ("GET", "/v1/wallets/a%2Fb", 404, "Route not found"),
+        ("GET", "/v1/customers/lookup/a%2F%2Fb", 404, "Route not found"),  # never a 308 elsewhere
+        ("GET", "/v1//customers", 404, "Route not found"),
+        ("PATCH", "/v1/wallets/wallet_1", 405, "Method not allowed"),
+        ("DELETE", "/v1/wallets", 405, "Method not allowed"),
+    ],
+)
 def test_unknown_paths_and_methods_answer_in_the_envelope(api, method, path, status, message):
     reply = api.request(method, path)
     assert_refused(reply, status, message)
@@ -301,15 +384,21 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(api, method, path, sta
         assert reply.headers["Allow"]
 
 
-@pytest.mark.parametrize("wallet_id", ["🚀", "wallet_" + "x" * 5000, "%00", "..", "wallet 1", "ü%20ß",
-                                       "' OR 1=1 --"])
+@pytest.mark.parametrize(
+    "wallet_id", ["🚀", "wallet_" + "x" * 5000, "%00", "..", "wallet 1", "ü%20ß", "' OR 1=1 --"]
+)
 def test_odd_ids_are_just_not_found(seeded, wallet_id):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
     from urllib.parse import quote
+
     path_id = quote(wallet_id, safe="")
-    for method, suffix in [("GET", ""), ("GET", "/balance/real-time"), ("POST", "/terminate"),
-                           ("GET", "/transactions")]:
+    for method, suffix in [
+        ("GET", ""),
+        ("GET", "/balance/real-time"),
+        ("POST", "/terminate"),
+        ("GET", "/transactions"),
+    ]:
         reply = api.request(method, f"/v1/wallets/{path_id}{suffix}")
         assert_refused(reply, 404, "Wallet not found")
     reply = api.get(f"/v1/customers/{path_id}")

@@ -1,4 +1,5 @@
 """The command line: start on a port, answer health, log without whole keys, stop on SIGTERM."""
+
 import os
 import signal
 import socket
@@ -18,8 +19,13 @@ def free_port() -> int:
 
 
 def start(*args, env=None):
-    return subprocess.Popen([sys.executable, "-m", "mockserver", *args], stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})}, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mockserver", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        text=True,
+    )
 
 
 def wait_healthy(port: int, process, timeout=10.0):
@@ -42,11 +48,11 @@ def test_serves_logs_masked_keys_and_stops_cleanly_on_sigterm():
         assert wait_healthy(port, process).json()["status"] == "ok"
         key = "sk_live_supersecretvalue_1234"
         body = {"customer_id": "cust_1", "currency": "usd"}
-        reply = requests.post(f"http://127.0.0.1:{port}/v1/wallets", json=body,
-                              headers={"x-api-key": key})
+        reply = requests.post(f"http://127.0.0.1:{port}/v1/wallets", json=body, headers={"x-api-key": key})
         assert reply.status_code == 200 and reply.json()["currency"] == "usd"
-        assert_conforms("POST", "/v1/wallets", reply.status_code, reply.headers["Content-Type"],
-                        reply.content)
+        assert_conforms(
+            "POST", "/v1/wallets", reply.status_code, reply.headers["Content-Type"], reply.content
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
@@ -66,15 +72,20 @@ def test_flags_win_over_environment_and_bad_spec_stops_the_start(tmp_path):
         assert process.wait(timeout=10) == 0
     broken = tmp_path / "broken.yaml"
     broken.write_text("paths: [unclosed")
-    result = subprocess.run([sys.executable, "-m", "mockserver", "--spec", str(broken)],
-                            capture_output=True, text=True, timeout=20)
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "--spec", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert result.returncode == 2
     assert "broken.yaml is not valid YAML" in result.stderr
 
 
 def test_help_lists_the_options():
-    result = subprocess.run([sys.executable, "-m", "mockserver", "--help"], capture_output=True,
-                            text=True, timeout=20)
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "--help"], capture_output=True, text=True, timeout=20
+    )
     assert result.returncode == 0
     for option in ("--host", "--port", "--spec", "FLEXPRICE_MOCK_"):
         assert option in result.stdout
@@ -85,7 +96,11 @@ def test_a_taken_port_is_a_clear_error():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "mockserver", "--port", str(port)],
-                                capture_output=True, text=True, timeout=20)
+        result = subprocess.run(
+            [sys.executable, "-m", "mockserver", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr

@@ -1,4 +1,5 @@
 """Each world's clock: read, set, freeze, advance; moving it expires credits like the cloud."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -33,14 +34,17 @@ def test_a_frozen_clock_stamps_everything_the_world_creates(api):
     assert txn["created_at"] == "2027-01-01T00:00:00.000000Z"
 
 
-@pytest.mark.parametrize("by, expected", [
-    ("P30D", "2027-01-31T00:00:00.000000Z"),
-    ("PT1H30M", "2027-01-01T01:30:00.000000Z"),
-    (3600, "2027-01-01T01:00:00.000000Z"),
-    (Decimal("0.25"), "2027-01-01T00:00:00.250000Z"),
-    ("P1M", "2027-02-01T00:00:00.000000Z"),
-    ("P1Y2M", "2028-03-01T00:00:00.000000Z"),
-])
+@pytest.mark.parametrize(
+    "by, expected",
+    [
+        ("P30D", "2027-01-31T00:00:00.000000Z"),
+        ("PT1H30M", "2027-01-01T01:30:00.000000Z"),
+        (3600, "2027-01-01T01:00:00.000000Z"),
+        (Decimal("0.25"), "2027-01-01T00:00:00.250000Z"),
+        ("P1M", "2027-02-01T00:00:00.000000Z"),
+        ("P1Y2M", "2028-03-01T00:00:00.000000Z"),
+    ],
+)
 def test_advance_takes_seconds_or_iso_8601_durations(api, by, expected):
     freeze(api)
     reply = api.post("/_mock/clock/advance", {"by": by})
@@ -87,20 +91,31 @@ def test_each_world_has_its_own_clock(api):
 def test_moving_past_expiry_writes_credit_expired_debits_and_lowers_balances(api):
     freeze(api)
     customer = make_customer(api)
-    wallet = make_wallet(api, customer["id"], initial_credits_to_load=100,
-                         initial_credits_to_load_expiry_date=20270115)
+    wallet = make_wallet(
+        api, customer["id"], initial_credits_to_load=100, initial_credits_to_load_expiry_date=20270115
+    )
     wallet_id = wallet["id"]
     for credits, expiry, key in ((50, None, "forever"), (30, "2027-01-10T00:00:00Z", "short")):
-        body = {"credits_to_add": credits, "transaction_reason": "PURCHASED_CREDIT_DIRECT",
-                "idempotency_key": key}
+        body = {
+            "credits_to_add": credits,
+            "transaction_reason": "PURCHASED_CREDIT_DIRECT",
+            "idempotency_key": key,
+        }
         if expiry:
             body["expiry_date_utc"] = expiry
         assert api.post(f"/v1/wallets/{wallet_id}/top-up", body).status == 200
 
-    first = api.post("/_mock/clock/advance", {"by": "P10D"}).json     # 2027-01-11
-    assert [(t["transaction_reason"], t["type"], t["credit_amount"], t["credit_balance_before"],
-             t["credit_balance_after"]) for t in first["expired"]] == [
-        ("CREDIT_EXPIRED", "debit", 30, 180, 150)]
+    first = api.post("/_mock/clock/advance", {"by": "P10D"}).json  # 2027-01-11
+    assert [
+        (
+            t["transaction_reason"],
+            t["type"],
+            t["credit_amount"],
+            t["credit_balance_before"],
+            t["credit_balance_after"],
+        )
+        for t in first["expired"]
+    ] == [("CREDIT_EXPIRED", "debit", 30, 180, 150)]
     assert first["expired"][0]["created_at"] == "2027-01-11T00:00:00.000000Z"
     assert api.get(f"/v1/wallets/{wallet_id}").json["balance"] == 150
 
@@ -110,9 +125,12 @@ def test_moving_past_expiry_writes_credit_expired_debits_and_lowers_balances(api
 
     history = api.get(f"/v1/wallets/{wallet_id}/transactions?order=asc").json["items"]
     assert [(t["type"], t.get("transaction_reason"), t["credit_amount"]) for t in history] == [
-        ("credit", "FREE_CREDIT_GRANT", 100), ("credit", "PURCHASED_CREDIT_DIRECT", 50),
-        ("credit", "PURCHASED_CREDIT_DIRECT", 30), ("debit", "CREDIT_EXPIRED", 30),
-        ("debit", "CREDIT_EXPIRED", 100)]
+        ("credit", "FREE_CREDIT_GRANT", 100),
+        ("credit", "PURCHASED_CREDIT_DIRECT", 50),
+        ("credit", "PURCHASED_CREDIT_DIRECT", 30),
+        ("debit", "CREDIT_EXPIRED", 30),
+        ("debit", "CREDIT_EXPIRED", 100),
+    ]
     assert [t["credits_available"] for t in history[:3]] == [0, 50, 0]
     # Nothing more is due: another move expires nothing.
     assert api.post("/_mock/clock/advance", {"by": "P365D"}).json["expired"] == []
@@ -123,31 +141,60 @@ def test_the_sweep_covers_every_wallet_without_touching_them(api):
     ids = []
     for n in range(3):
         customer = make_customer(api, f"c-{n}")
-        ids.append(make_wallet(api, customer["id"], initial_credits_to_load=n + 1,
-                               initial_credits_to_load_expiry_date=20270102)["id"])
+        ids.append(
+            make_wallet(
+                api,
+                customer["id"],
+                initial_credits_to_load=n + 1,
+                initial_credits_to_load_expiry_date=20270102,
+            )["id"]
+        )
     moved = api.post("/_mock/clock/advance", {"by": "P2D"}).json
     assert sorted(t["wallet_id"] for t in moved["expired"]) == sorted(ids)
     state = api.get("/_mock/state").json
     assert [Decimal(w["credit_balance"]) for w in state["wallets"]] == [0, 0, 0]
 
 
-@pytest.mark.parametrize("path, method, body, message", [
-    ("/_mock/clock/advance", "POST", {"by": "30 days"},
-     "by must be seconds (a number) or an ISO 8601 duration such as P30D"),
-    ("/_mock/clock/advance", "POST", {"by": True},
-     "by must be seconds (a number) or an ISO 8601 duration such as P30D"),
-    ("/_mock/clock/advance", "POST", {"by": "-P1D"},
-     "by must not be negative (set the clock with PUT /_mock/clock instead)"),
-    ("/_mock/clock/advance", "POST", {"by": -5},
-     "by must not be negative (set the clock with PUT /_mock/clock instead)"),
-    ("/_mock/clock/advance", "POST", {}, "by is required: seconds or an ISO 8601 duration such as P30D"),
-    ("/_mock/clock/advance", "POST", {"by": "P1D", "at": 1}, "at is not a field here (expected: by)"),
-    ("/_mock/clock", "PUT", {"now": "next tuesday"},
-     "now must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z"),
-    ("/_mock/clock", "PUT", {"now": JAN_1, "frozen": "yes"}, "frozen must be true or false"),
-    ("/_mock/clock", "PUT", {}, "Give now (an RFC 3339 timestamp), frozen (true or false), or both"),
-    ("/_mock/clock", "PUT", [JAN_1], "The request body must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "path, method, body, message",
+    [
+        (
+            "/_mock/clock/advance",
+            "POST",
+            {"by": "30 days"},
+            "by must be seconds (a number) or an ISO 8601 duration such as P30D",
+        ),
+        (
+            "/_mock/clock/advance",
+            "POST",
+            {"by": True},
+            "by must be seconds (a number) or an ISO 8601 duration such as P30D",
+        ),
+        (
+            "/_mock/clock/advance",
+            "POST",
+            {"by": "-P1D"},
+            "by must not be negative (set the clock with PUT /_mock/clock instead)",
+        ),
+        (
+            "/_mock/clock/advance",
+            "POST",
+            {"by": -5},
+            "by must not be negative (set the clock with PUT /_mock/clock instead)",
+        ),
+        ("/_mock/clock/advance", "POST", {}, "by is required: seconds or an ISO 8601 duration such as P30D"),
+        ("/_mock/clock/advance", "POST", {"by": "P1D", "at": 1}, "at is not a field here (expected: by)"),
+        (
+            "/_mock/clock",
+            "PUT",
+            {"now": "next tuesday"},
+            "now must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
+        ),
+        ("/_mock/clock", "PUT", {"now": JAN_1, "frozen": "yes"}, "frozen must be true or false"),
+        ("/_mock/clock", "PUT", {}, "Give now (an RFC 3339 timestamp), frozen (true or false), or both"),
+        ("/_mock/clock", "PUT", [JAN_1], "The request body must be a JSON object"),
+    ],
+)
 def test_a_bad_clock_request_is_refused_and_moves_nothing(api, path, method, body, message):
     freeze(api)
     reply = api.request(method, path, json_body=body)

@@ -1,6 +1,7 @@
 """Many clients on one wallet at once, over a real socket: no lost update, no deadlock, the ledger
 always adds up to the balance, and exactly one of many simultaneous terminations wins.
 """
+
 from __future__ import annotations
 
 import threading
@@ -13,7 +14,7 @@ from .conftest import Api, Reply, make_customer, make_wallet, new_key
 
 THREADS = 16
 TOP_UPS_PER_THREAD = 15
-REQUEST_TIMEOUT = 20      # seconds; a deadlock shows up as a timeout, never as a hung suite
+REQUEST_TIMEOUT = 20  # seconds; a deadlock shows up as a timeout, never as a hung suite
 
 
 class Clients:
@@ -28,8 +29,9 @@ class Clients:
             session = requests.Session()
 
             def send(method, path, data, headers):
-                r = session.request(method, self.live_url + path, data=data, headers=headers,
-                                    timeout=REQUEST_TIMEOUT)
+                r = session.request(
+                    method, self.live_url + path, data=data, headers=headers, timeout=REQUEST_TIMEOUT
+                )
                 return Reply(r.status_code, r.headers, r.content)
 
             self.local.api = Api(send, self.api_key)
@@ -60,22 +62,32 @@ def ledger_of(api: Api, wallet_id: str) -> list[dict]:
 
 
 def ledger_sum(items: list[dict]) -> Decimal:
-    return sum((t["credit_amount"] if t["type"] == "credit" else -t["credit_amount"] for t in items),
-               Decimal(0))
+    return sum(
+        (t["credit_amount"] if t["type"] == "credit" else -t["credit_amount"] for t in items), Decimal(0)
+    )
 
 
 def top_up(clients: Clients, wallet_id: str, credits: str, key: str):
     def job() -> Reply:
-        return clients().request("POST", f"/v1/wallets/{wallet_id}/top-up", data=(
-            f'{{"credits_to_add": {credits}, "transaction_reason": "PURCHASED_CREDIT_DIRECT", '
-            f'"idempotency_key": "{key}"}}'))
+        return clients().request(
+            "POST",
+            f"/v1/wallets/{wallet_id}/top-up",
+            data=(
+                f'{{"credits_to_add": {credits}, "transaction_reason": "PURCHASED_CREDIT_DIRECT", '
+                f'"idempotency_key": "{key}"}}'
+            ),
+        )
+
     return job
 
 
 def read(clients: Clients, wallet_id: str):
     def job() -> tuple[Reply, Reply]:
         api = clients()
-        return api.get(f"/v1/wallets/{wallet_id}"), api.get(f"/v1/wallets/{wallet_id}/transactions?limit=1000")
+        return api.get(f"/v1/wallets/{wallet_id}"), api.get(
+            f"/v1/wallets/{wallet_id}/transactions?limit=1000"
+        )
+
     return job
 
 
@@ -87,7 +99,7 @@ def test_concurrent_top_ups_and_reads_lose_no_update(http, live_url):
     jobs += [read(clients, wallet["id"]) for _ in range(THREADS * 2)]
     results = run_all(jobs)
 
-    top_ups, reads = results[:len(amounts)], results[len(amounts):]
+    top_ups, reads = results[: len(amounts)], results[len(amounts) :]
     assert [reply.status for reply in top_ups] == [200] * len(amounts)
     expected = Decimal(1) + sum(Decimal(a) for a in amounts)
     final = http.get(f"/v1/wallets/{wallet['id']}").json
@@ -133,7 +145,7 @@ def test_exactly_one_of_many_simultaneous_terminations_wins(http, live_url):
     assert {(r.status, r.error["message"]) for r in losers} == {(400, "Wallet is already terminated")}
     # Top-ups are not refused on a closed wallet (as in the cloud); whatever came after the close
     # stays on it, and the ledger still adds up to exactly the balance.
-    assert all(reply.status == 200 for reply in results[THREADS:THREADS + len(top_ups)])
+    assert all(reply.status == 200 for reply in results[THREADS : THREADS + len(top_ups)])
     items = ledger_of(http, wallet["id"])
     debits = [t for t in items if t["type"] == "debit"]
     assert len(debits) == 1 and debits[0]["transaction_reason"] == "WALLET_TERMINATION"
@@ -155,11 +167,18 @@ def test_many_keys_at_once_stay_apart(live_url):
             api = Clients(live_url, key)()
             wallet = make_wallet(api, "cust_shared_id")
             for n in range(5):
-                reply = api.post(f"/v1/wallets/{wallet['id']}/top-up", {
-                    "credits_to_add": 3, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": f"k{n}"})
+                reply = api.post(
+                    f"/v1/wallets/{wallet['id']}/top-up",
+                    {
+                        "credits_to_add": 3,
+                        "transaction_reason": "FREE_CREDIT_GRANT",
+                        "idempotency_key": f"k{n}",
+                    },
+                )
                 assert reply.status == 200
             listed = api.get("/v1/customers/cust_shared_id/wallets").json
             return wallet["id"], api.get(f"/v1/wallets/{wallet['id']}").json["credit_balance"], len(listed)
+
         return job
 
     results = run_all([own_world(key) for key in keys])

@@ -1,8 +1,8 @@
 """POST /v1/wallets: the seed page's call, defaults, validation order and messages, the 409 rule."""
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from .conftest import make_wallet
 
@@ -17,19 +17,40 @@ def future_yyyymmdd(days=30) -> int:
 def seed_request(customer_id="cust_01JW2K7QZ3M5N6P7R8S9TVWXYZ"):
     """The seed page's request with real values in place of its placeholders."""
     return {
-        "auto_topup_amount": 123, "auto_topup_min_balance": 123, "auto_topup_trigger": "disabled",
-        "config": {"allowed_price_types": ["ALL"]}, "conversion_rate": 123, "currency": "USD",
-        "customer_id": customer_id, "description": "Prepaid credits for API usage",
-        "initial_credits_to_load": 123, "initial_credits_to_load_expiry_date": future_yyyymmdd(),
-        "metadata": {}, "name": "Main wallet", "wallet_type": "PROMOTIONAL",
+        "auto_topup_amount": 123,
+        "auto_topup_min_balance": 123,
+        "auto_topup_trigger": "disabled",
+        "config": {"allowed_price_types": ["ALL"]},
+        "conversion_rate": 123,
+        "currency": "USD",
+        "customer_id": customer_id,
+        "description": "Prepaid credits for API usage",
+        "initial_credits_to_load": 123,
+        "initial_credits_to_load_expiry_date": future_yyyymmdd(),
+        "metadata": {},
+        "name": "Main wallet",
+        "wallet_type": "PROMOTIONAL",
     }
 
 
 SEED_RESPONSE_TYPES = {
-    "auto_topup_amount": Decimal, "auto_topup_min_balance": Decimal, "auto_topup_trigger": str,
-    "balance": Decimal, "config": dict, "conversion_rate": Decimal, "created_at": str,
-    "credit_balance": Decimal, "currency": str, "customer_id": str, "description": str, "id": str,
-    "metadata": dict, "name": str, "updated_at": str, "wallet_status": str, "wallet_type": str,
+    "auto_topup_amount": Decimal,
+    "auto_topup_min_balance": Decimal,
+    "auto_topup_trigger": str,
+    "balance": Decimal,
+    "config": dict,
+    "conversion_rate": Decimal,
+    "created_at": str,
+    "credit_balance": Decimal,
+    "currency": str,
+    "customer_id": str,
+    "description": str,
+    "id": str,
+    "metadata": dict,
+    "name": str,
+    "updated_at": str,
+    "wallet_status": str,
+    "wallet_type": str,
 }
 
 
@@ -47,7 +68,10 @@ def test_seed_request_answers_every_seed_field_in_its_type(api):
     assert body["balance"] == 123 * 123
     assert body["conversion_rate"] == 123
     assert (body["name"], body["description"], body["wallet_type"]) == (
-        "Main wallet", "Prepaid credits for API usage", "PROMOTIONAL")
+        "Main wallet",
+        "Prepaid credits for API usage",
+        "PROMOTIONAL",
+    )
     assert (body["auto_topup_min_balance"], body["auto_topup_amount"]) == (123, 123)
     assert body["wallet_status"] == "active"
     assert reply.headers["X-Request-ID"]
@@ -71,8 +95,9 @@ def test_defaults(api):
 
 
 def test_default_name_keeps_currency_as_sent_and_names_promotional(api):
-    body = api.post("/v1/wallets", {"customer_id": "c1", "currency": "GBP",
-                                    "wallet_type": "PROMOTIONAL"}).json
+    body = api.post(
+        "/v1/wallets", {"customer_id": "c1", "currency": "GBP", "wallet_type": "PROMOTIONAL"}
+    ).json
     assert body["name"] == "Promotional Wallet - GBP"
     assert body["currency"] == "gbp"
 
@@ -95,8 +120,11 @@ def test_missing_required_fields_are_all_listed(api):
     assert reply.status == 400
     assert reply.error["message"] == "currency is required"
     problems = {(e["field"], e["problem"]) for e in reply.error["details"]["errors"]}
-    assert problems == {("currency", "is required"), ("customer_id", "is required"),
-                        ("wallet_type", "must be one of: PROMOTIONAL, PRE_PAID")}
+    assert problems == {
+        ("currency", "is required"),
+        ("customer_id", "is required"),
+        ("wallet_type", "must be one of: PROMOTIONAL, PRE_PAID"),
+    }
 
 
 def test_empty_customer_id_is_a_binding_error(api):
@@ -114,14 +142,18 @@ def test_validation_order_currency_before_rate(api):
 def test_negative_conversion_rate(api):
     reply = api.post("/v1/wallets", {"customer_id": "c1", "currency": "usd", "conversion_rate": -1})
     assert reply.status == 400
-    assert reply.error == {"message": "Conversion rate must be a positive value",
-                           "internal_error": "conversion_rate must be greater than 0",
-                           "details": {"conversion_rate": "-1"}}
+    assert reply.error == {
+        "message": "Conversion rate must be a positive value",
+        "internal_error": "conversion_rate must be greater than 0",
+        "details": {"conversion_rate": "-1"},
+    }
 
 
 def test_bad_config_price_type_names_the_path(api):
-    reply = api.post("/v1/wallets", {"customer_id": "c1", "currency": "usd",
-                                     "config": {"allowed_price_types": ["ALL", "SOME"]}})
+    reply = api.post(
+        "/v1/wallets",
+        {"customer_id": "c1", "currency": "usd", "config": {"allowed_price_types": ["ALL", "SOME"]}},
+    )
     assert reply.status == 400
     assert reply.error["message"] == "config.allowed_price_types[1] must be one of: ALL, USAGE, FIXED"
 
@@ -131,12 +163,19 @@ def test_one_active_wallet_per_customer_currency_and_type(api):
     reply = api.post("/v1/wallets", {"customer_id": "c1", "currency": "usd", "wallet_type": "PRE_PAID"})
     assert reply.status == 409
     assert reply.error["message"] == (
-        "A customer can only have one active wallet per currency and wallet type")
-    assert reply.error["details"] == {"customer_id": "c1", "wallet_id": first["id"],
-                                      "currency": "usd", "wallet_type": "PRE_PAID"}
+        "A customer can only have one active wallet per currency and wallet type"
+    )
+    assert reply.error["details"] == {
+        "customer_id": "c1",
+        "wallet_id": first["id"],
+        "currency": "usd",
+        "wallet_type": "PRE_PAID",
+    }
     # Another type, another currency or another customer is fine.
-    assert api.post("/v1/wallets", {"customer_id": "c1", "currency": "usd",
-                                    "wallet_type": "PROMOTIONAL"}).status == 200
+    assert (
+        api.post("/v1/wallets", {"customer_id": "c1", "currency": "usd", "wallet_type": "PROMOTIONAL"}).status
+        == 200
+    )
     assert api.post("/v1/wallets", {"customer_id": "c1", "currency": "eur"}).status == 200
     assert api.post("/v1/wallets", {"customer_id": "c2", "currency": "usd"}).status == 200
     # A closed wallet no longer counts.
@@ -146,8 +185,9 @@ def test_one_active_wallet_per_customer_currency_and_type(api):
 
 def test_initial_credits_write_a_free_credit_grant_with_expiry(api):
     expiry = future_yyyymmdd(10)
-    wallet = make_wallet(api, conversion_rate=2, initial_credits_to_load=50,
-                         initial_credits_to_load_expiry_date=expiry)
+    wallet = make_wallet(
+        api, conversion_rate=2, initial_credits_to_load=50, initial_credits_to_load_expiry_date=expiry
+    )
     assert (wallet["credit_balance"], wallet["balance"]) == (50, 100)
     items = api.get(f"/v1/wallets/{wallet['id']}/transactions").json["items"]
     assert len(items) == 1
@@ -169,9 +209,15 @@ def test_negative_initial_credits_are_ignored(api):
 
 def test_past_or_today_expiry_rejects_the_whole_create(api):
     for expiry in (20200101, int(datetime.now(timezone.utc).strftime("%Y%m%d"))):
-        reply = api.post("/v1/wallets", {"customer_id": "c1", "currency": "usd",
-                                         "initial_credits_to_load": 10,
-                                         "initial_credits_to_load_expiry_date": expiry})
+        reply = api.post(
+            "/v1/wallets",
+            {
+                "customer_id": "c1",
+                "currency": "usd",
+                "initial_credits_to_load": 10,
+                "initial_credits_to_load_expiry_date": expiry,
+            },
+        )
         assert reply.status == 400
         assert reply.error["message"] == "Expiry date must be in the future"
         assert reply.error["internal_error"] == "expiry date cannot be in the past"
@@ -181,8 +227,9 @@ def test_past_or_today_expiry_rejects_the_whole_create(api):
 
 def test_out_of_range_expiry_parts_roll_over(api):
     year = datetime.now(timezone.utc).year + 1
-    wallet = make_wallet(api, initial_credits_to_load=1,
-                         initial_credits_to_load_expiry_date=year * 10000 + 1340)  # month 13, day 40
+    wallet = make_wallet(
+        api, initial_credits_to_load=1, initial_credits_to_load_expiry_date=year * 10000 + 1340
+    )  # month 13, day 40
     grant = api.get(f"/v1/wallets/{wallet['id']}/transactions").json["items"][0]
     assert grant["expiry_date"].startswith(f"{year + 1}-02-09")
 

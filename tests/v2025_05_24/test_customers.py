@@ -1,12 +1,21 @@
 """The Customers API: create, read, lookup, list, search, update, delete."""
+
 import re
 
 from .conftest import make_customer, make_wallet
 
 
 def test_create_returns_201_with_every_field(api):
-    reply = api.post("/v1/customers", {"external_id": "acme", "name": "Acme", "email": "a@acme.io",
-                                       "address_country": "DE", "metadata": {"tier": "gold"}})
+    reply = api.post(
+        "/v1/customers",
+        {
+            "external_id": "acme",
+            "name": "Acme",
+            "email": "a@acme.io",
+            "address_country": "DE",
+            "metadata": {"tier": "gold"},
+        },
+    )
     assert reply.status == 201
     body = reply.json
     assert re.match(r"^cust_[0-9A-HJKMNP-TV-Z]{26}$", body["id"])
@@ -32,8 +41,7 @@ def test_external_id_is_required_and_unique(api):
 
 def test_field_rules(api):
     assert api.post("/v1/customers", {"external_id": "x"}).error["message"] == "Customer name is required"
-    for field, value in (("email", "not-an-email"), ("address_country", "USA"),
-                         ("address_country", "XX")):
+    for field, value in (("email", "not-an-email"), ("address_country", "USA"), ("address_country", "XX")):
         reply = api.post("/v1/customers", {"external_id": "x", "name": "X", field: value})
         assert reply.status == 400 and reply.error["message"] == "Request validation failed", field
     reply = api.post("/v1/customers", {"external_id": "x", "name": "X", "address_postal_code": "1" * 21})
@@ -73,8 +81,14 @@ def test_search_with_filters_and_sort(api):
         make_customer(api, f"s{n}", name=name)
     reply = api.post("/v1/customers/search", {"sort": [{"field": "name", "direction": "asc"}]})
     assert [c["name"] for c in reply.json["items"]] == ["Bravo", "Charlie", "alpha"]
-    reply = api.post("/v1/customers/search", {"filters": [
-        {"field": "name", "operator": "contains", "data_type": "string", "value": {"string": "ar"}}]})
+    reply = api.post(
+        "/v1/customers/search",
+        {
+            "filters": [
+                {"field": "name", "operator": "contains", "data_type": "string", "value": {"string": "ar"}}
+            ]
+        },
+    )
     assert [c["name"] for c in reply.json["items"]] == ["Charlie"]
     reply = api.post("/v1/customers/search", {"external_id": "s1"})
     assert [c["name"] for c in reply.json["items"]] == ["alpha"]
@@ -88,7 +102,11 @@ def test_update_is_partial_and_keeps_external_id_unique(api):
     make_customer(api, "b")
     reply = api.put(f"/v1/customers/{a['id']}", {"name": "Renamed", "metadata": {"k": "v"}})
     assert reply.status == 200
-    assert (reply.json["name"], reply.json["email"], reply.json["metadata"]) == ("Renamed", "a@x.io", {"k": "v"})
+    assert (reply.json["name"], reply.json["email"], reply.json["metadata"]) == (
+        "Renamed",
+        "a@x.io",
+        {"k": "v"},
+    )
     assert api.put(f"/v1/customers/{a['id']}", {"external_id": "b"}).status == 409
     assert api.put(f"/v1/customers/{a['id']}", {"external_id": "a2"}).json["external_id"] == "a2"
     assert api.get("/v1/customers/lookup/a2").json["id"] == a["id"]
@@ -116,4 +134,5 @@ def test_an_empty_list_parameter_is_refused(api):
     reply = api.get("/v1/customers?customer_ids=")
     assert reply.status == 400
     assert reply.error["message"] == (
-        "query parameter customer_ids must be a comma-separated list of values, not empty")
+        "query parameter customer_ids must be a comma-separated list of values, not empty"
+    )

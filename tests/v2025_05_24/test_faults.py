@@ -1,4 +1,5 @@
 """Fault injection end to end: what a client sees over a real socket, and the state afterwards."""
+
 import json
 from http.client import RemoteDisconnected
 
@@ -6,17 +7,17 @@ import pytest
 import requests
 from jsonschema import Draft4Validator
 
-from .conftest import create_app
 from mockserver import cli
 from mockserver.http.faults import ConnectionDropped
 
-from .conftest import make_wallet
+from .conftest import create_app, make_wallet
 from .contract import assert_conforms, operation_for
 
 DIRECT = "PURCHASED_CREDIT_DIRECT"
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
 
 def add_rule(api, **rule) -> dict:
     reply = api.post("/_mock/faults", rule)
@@ -29,8 +30,7 @@ def check_reply(method: str, path: str, reply: requests.Response) -> None:
     the spec does not list them) against the spec's error envelope."""
     op = operation_for(method, path)
     if str(reply.status_code) in op.responses:
-        assert_conforms(method, path, reply.status_code, reply.headers.get("Content-Type"),
-                        reply.content)
+        assert_conforms(method, path, reply.status_code, reply.headers.get("Content-Type"), reply.content)
         return
     assert reply.headers["Content-Type"].startswith("application/json")
     envelope = op.responses["500"]
@@ -46,15 +46,17 @@ class Client:
 
     def call(self, method: str, path: str, body=None, headers=None, timeout=5.0):
         sent = {"x-api-key": self.api_key, **(headers or {})}
-        reply = self.session.request(method, self.base + path, json=body, headers=sent,
-                                     timeout=timeout)
+        reply = self.session.request(method, self.base + path, json=body, headers=sent, timeout=timeout)
         check_reply(method, path, reply)
         return reply
 
     def top_up(self, wallet_id: str, key: str, credits: int = 10, **kw):
-        return self.call("POST", f"/v1/wallets/{wallet_id}/top-up",
-                         {"credits_to_add": credits, "transaction_reason": DIRECT,
-                          "idempotency_key": key}, **kw)
+        return self.call(
+            "POST",
+            f"/v1/wallets/{wallet_id}/top-up",
+            {"credits_to_add": credits, "transaction_reason": DIRECT, "idempotency_key": key},
+            **kw,
+        )
 
     def balance(self, wallet_id: str):
         return self.call("GET", f"/v1/wallets/{wallet_id}").json()["credit_balance"]
@@ -81,9 +83,16 @@ def top_up_path(wallet) -> str:
 
 # ---- error statuses --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status, message", [
-    (500, "An unexpected error occurred"), (502, "Bad gateway"),
-    (503, "Service temporarily unavailable"), (504, "Gateway timeout")])
+
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        (500, "An unexpected error occurred"),
+        (502, "Bad gateway"),
+        (503, "Service temporarily unavailable"),
+        (504, "Gateway timeout"),
+    ],
+)
 def test_error_status_in_the_api_envelope_changes_nothing(http, client, wallet, status, message):
     rule = add_rule(http, path="/v1/wallets/*/top-up", status=status)
     reply = client.top_up(wallet["id"], "k1")
@@ -104,14 +113,15 @@ def test_429_carries_retry_after_from_the_rule(http, client, wallet):
 
 def test_a_rule_can_say_its_own_message_and_401_looks_like_the_cloud(http, client, wallet):
     add_rule(http, method="GET", path="/v1/wallets/*", status=409, message="Wallet is locked")
-    assert client.call("GET", f"/v1/wallets/{wallet['id']}").json()["error"]["message"] == \
-        "Wallet is locked"
-    reply = client.call("GET", f"/v1/wallets/{wallet['id']}/transactions",
-                        headers={"X-Mock-Fault": "status=401"})
+    assert client.call("GET", f"/v1/wallets/{wallet['id']}").json()["error"]["message"] == "Wallet is locked"
+    reply = client.call(
+        "GET", f"/v1/wallets/{wallet['id']}/transactions", headers={"X-Mock-Fault": "status=401"}
+    )
     assert reply.status_code == 401 and reply.json() == {"error": "Unauthorized"}
 
 
 # ---- "fail twice, then succeed", nth, every, times -------------------------------------------
+
 
 def test_fail_twice_then_succeed_as_a_retrying_client_sees_it(http, client, wallet):
     rule = add_rule(http, operation="topUpWallet", status=503, first=2)
@@ -135,14 +145,14 @@ def test_a_seeded_probability_gives_the_same_sequence_every_run(http, client, wa
     runs = []
     for _ in range(2):
         rule = add_rule(http, method="GET", status=503, probability=0.4, seed=1234)
-        runs.append([client.call("GET", f"/v1/wallets/{wallet['id']}").status_code
-                     for _ in range(20)])
+        runs.append([client.call("GET", f"/v1/wallets/{wallet['id']}").status_code for _ in range(20)])
         assert http.delete(f"/_mock/faults/{rule['id']}").status == 200
     assert runs[0] == runs[1]
     assert {200, 503} == set(runs[0])
 
 
 # ---- latency and timeout ---------------------------------------------------------------------
+
 
 def test_latency_delays_then_answers_normally(http, client, wallet):
     add_rule(http, method="GET", path="/v1/wallets/*", latency="150ms")
@@ -156,9 +166,8 @@ def test_random_latency_replays_with_its_seed(http, client, wallet):
     delays = []
     for _ in range(2):
         rule = add_rule(http, method="GET", latency="10ms..60ms", seed=3)
-        labels = [client.call("GET", f"/v1/wallets/{wallet['id']}").headers["X-Mock-Fault"]
-                  for _ in range(4)]
-        delays.append([label.split()[1] for label in labels])     # "latency delay=22ms rule=..."
+        labels = [client.call("GET", f"/v1/wallets/{wallet['id']}").headers["X-Mock-Fault"] for _ in range(4)]
+        delays.append([label.split()[1] for label in labels])  # "latency delay=22ms rule=..."
         http.delete(f"/_mock/faults/{rule['id']}")
     assert delays[0] == delays[1] and len(set(delays[0])) > 1
     assert all(10 <= int(d.removeprefix("delay=").removesuffix("ms")) <= 60 for d in delays[0])
@@ -176,8 +185,8 @@ def test_timeout_holds_the_request_past_the_client_and_others_are_served(http, c
 
 # ---- dropped connections ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("fault, cause", [("reset", ConnectionResetError),
-                                          ("empty", RemoteDisconnected)])
+
+@pytest.mark.parametrize("fault, cause", [("reset", ConnectionResetError), ("empty", RemoteDisconnected)])
 def test_reset_and_empty_reply_are_connection_errors(http, client, wallet, fault, cause):
     add_rule(http, operation="topUpWallet", **{fault: True})
     with pytest.raises(requests.exceptions.ConnectionError) as caught:
@@ -217,11 +226,14 @@ def test_without_retry_a_lost_response_still_credited(http, client, wallet):
 
 # ---- malformed bodies ------------------------------------------------------------------------
 
+
 def test_truncated_body_is_a_200_that_does_not_parse_and_the_top_up_happened(http, client, wallet):
     add_rule(http, operation="topUpWallet", malformed="truncated")
-    reply = client.session.post(client.base + top_up_path(wallet), headers={"x-api-key": http.api_key},
-                                json={"credits_to_add": 5, "transaction_reason": DIRECT,
-                                      "idempotency_key": "k1"})
+    reply = client.session.post(
+        client.base + top_up_path(wallet),
+        headers={"x-api-key": http.api_key},
+        json={"credits_to_add": 5, "transaction_reason": DIRECT, "idempotency_key": "k1"},
+    )
     assert reply.status_code == 200
     assert reply.headers["Content-Type"] == "application/json"
     assert reply.content.startswith(b'{"id":"' + wallet["id"].encode())
@@ -231,14 +243,17 @@ def test_truncated_body_is_a_200_that_does_not_parse_and_the_top_up_happened(htt
 
 
 def test_not_json_body_is_a_200_html_page(http, client, wallet):
-    reply = client.session.get(client.base + f"/v1/wallets/{wallet['id']}",
-                               headers={"x-api-key": http.api_key, "X-Mock-Fault": "malformed=not-json"})
+    reply = client.session.get(
+        client.base + f"/v1/wallets/{wallet['id']}",
+        headers={"x-api-key": http.api_key, "X-Mock-Fault": "malformed=not-json"},
+    )
     assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("text/html")
     with pytest.raises(ValueError):
         reply.json()
 
 
 # ---- scoping by key --------------------------------------------------------------------------
+
 
 def test_a_rule_applies_to_its_key_alone(http, live_url, wallet):
     other = http.as_key(http.api_key + "-other")
@@ -256,6 +271,7 @@ def test_a_rule_applies_to_its_key_alone(http, live_url, wallet):
 
 
 # ---- one-off header and Prefer ---------------------------------------------------------------
+
 
 def test_the_header_fails_one_request_only(client, wallet):
     path = f"/v1/wallets/{wallet['id']}"
@@ -276,8 +292,9 @@ def test_prism_prefer_code(client, wallet):
     assert reply.json()["error"]["message"] == "Prefer: code=201 is not a response of getWallet"
 
 
-@pytest.mark.parametrize("header, field", [("status=700", "status"), ("latency=soon", "latency"),
-                                           ("every=2;reset", "every")])
+@pytest.mark.parametrize(
+    "header, field", [("status=700", "status"), ("latency=soon", "latency"), ("every=2;reset", "every")]
+)
 def test_a_bad_fault_header_is_a_400_naming_the_field(client, wallet, header, field):
     reply = client.top_up(wallet["id"], "k1", headers={"X-Mock-Fault": header})
     assert reply.status_code == 400
@@ -288,6 +305,7 @@ def test_a_bad_fault_header_is_a_400_naming_the_field(client, wallet, header, fi
 
 
 # ---- the admin API ---------------------------------------------------------------------------
+
 
 def test_admin_add_get_list_delete(http):
     added = http.post("/_mock/faults", [{"status": 503, "first": 1}, {"id": "slow", "latency": "5ms"}])
@@ -302,9 +320,14 @@ def test_admin_add_get_list_delete(http):
     assert http.get("/_mock/faults").json["total"] == 1
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"status": 99}, "status"), ({"statis": 503}, "statis"), ([{"reset": True}, {"latency": "x"}],
-                                                              "rules[1].latency")])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"status": 99}, "status"),
+        ({"statis": 503}, "statis"),
+        ([{"reset": True}, {"latency": "x"}], "rules[1].latency"),
+    ],
+)
 def test_admin_rejects_bad_rules_and_adds_nothing(http, body, field):
     reply = http.post("/_mock/faults", body)
     assert reply.status == 400
@@ -321,6 +344,7 @@ def test_admin_rejects_bodies_that_are_not_rules(http, raw):
 
 
 # ---- a sandbox of its own: global rules, a fault file, the test client -----------------------
+
 
 @pytest.fixture
 def own_app(tmp_path):
@@ -342,9 +366,11 @@ def test_a_fault_file_applies_to_every_key_but_never_to_mock_routes(own_app):
 def test_in_process_a_dropped_connection_raises_connection_dropped(api):
     wallet = make_wallet(api)
     with pytest.raises(ConnectionDropped):
-        api.post(f"/v1/wallets/{wallet['id']}/top-up",
-                 {"credits_to_add": 3, "transaction_reason": DIRECT, "idempotency_key": "k"},
-                 headers={"X-Mock-Fault": "lost-response"})
+        api.post(
+            f"/v1/wallets/{wallet['id']}/top-up",
+            {"credits_to_add": 3, "transaction_reason": DIRECT, "idempotency_key": "k"},
+            headers={"X-Mock-Fault": "lost-response"},
+        )
     assert api.get(f"/v1/wallets/{wallet['id']}").json["credit_balance"] == 3
 
 
@@ -356,7 +382,8 @@ def test_the_journal_records_each_fault(api):
     entries = api.get("/_mock/journal").json["items"]
     assert [(e["status"], e["fault"]) for e in entries[:2]] == [
         (499, {"kind": "reset", "rule": None}),
-        (404, {"kind": "status", "rule": None, "status": 404})]
+        (404, {"kind": "status", "rule": None, "status": 404}),
+    ]
 
 
 def test_faults_hold_no_longer_than_the_sandbox_allows():

@@ -1,4 +1,5 @@
 """Fixtures: YAML worlds loaded into new worlds, checked at start, loadable at run time."""
+
 from __future__ import annotations
 
 import textwrap
@@ -7,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from mockserver import cli
-from .conftest import create_app
 from mockserver.controls.fixtures import FixtureError
 
-from .conftest import make_customer, new_key
+from .conftest import create_app, make_customer, new_key
 from .test_admin import local_api
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +50,9 @@ def test_the_shipped_fixture_gives_every_new_world_a_customer_with_a_wallet():
         assert wallet["currency"] == "usd" and wallet["balance"] == 150
         history = world.get(f"/v1/wallets/{wallet['id']}/transactions?order=asc").json["items"]
         assert [(t["transaction_reason"], t["credit_amount"]) for t in history] == [
-            ("FREE_CREDIT_GRANT", 100), ("PURCHASED_CREDIT_DIRECT", 50)]
+            ("FREE_CREDIT_GRANT", 100),
+            ("PURCHASED_CREDIT_DIRECT", 50),
+        ]
 
 
 def test_the_test_suites_sandbox_keeps_empty_worlds(api):
@@ -78,11 +80,15 @@ def test_a_reset_world_is_filled_again(tmp_path):
 
 def test_a_fixture_that_names_keys_fills_only_their_worlds(tmp_path):
     write(tmp_path, "a.yaml", "keys: [sk_demo_*]\n" + ACME)
-    write(tmp_path, "b.yaml", """\
+    write(
+        tmp_path,
+        "b.yaml",
+        """\
         keys: [sk_other]
         customers:
           - {external_id: other, name: Other}
-        """)
+        """,
+    )
     api = local_api(fixtures=str(tmp_path))
     demo, other, plain = api.as_key("sk_demo_1"), api.as_key("sk_other"), api.as_key(new_key())
     assert [c["external_id"] for c in demo.get("/v1/customers").json["items"]] == ["acme"]
@@ -95,28 +101,65 @@ def test_one_fixture_file_can_be_given_instead_of_a_directory(tmp_path):
     assert local_api(fixtures=str(path)).get("/v1/customers/lookup/acme").status == 200
 
 
-@pytest.mark.parametrize("text, line, where, problem", [
-    ("customers:\n  - external_id: acme\n    name: [unclosed\n", 4, "",
-     "while parsing a flow sequence expected ',' or ']'"),
-    ("customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - currency: 12\n",
-     5, "customers[0].wallets[0].currency", "12 is not of type 'string'"),
-    ("customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - name: no currency\n",
-     5, "customers[0].wallets[0]", "'currency' is a required property"),
-    ("customers:\n  - external_id: acme\n    nmae: Acme\n", 3, "customers[0].nmae",
-     "unknown field 'nmae'"),
-    ("customers:\n  - {external_id: a, name: A}\n  - {external_id: a, name: B}\n", 3, "customers[1]",
-     "A customer with this identifier already exists"),
-    ("customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - currency: usd\n"
-     "        customer_id: cust_1\n", 6, "customers[0].wallets[0].customer_id",
-     "is taken from the customer the wallet is listed under"),
-    ("customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - currency: usd\n"
-     "        top_ups:\n          - credits_to_add: -5\n            transaction_reason: FREE_CREDIT_GRANT\n",
-     7, "customers[0].wallets[0].top_ups[0]", "Credits to add must be a positive value"),
-    ("customers: 3\n", 1, "customers", "must be a list"),
-    ("keys: sk_1\ncustomers: []\n", 1, "keys", "must be a list of API keys"),
-    ("customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - currency: usd\n"
-     "        initial_credits_to_load: .nan\n", 6, "", "'.nan' is not a finite number"),
-])
+@pytest.mark.parametrize(
+    "text, line, where, problem",
+    [
+        (
+            "customers:\n  - external_id: acme\n    name: [unclosed\n",
+            4,
+            "",
+            "while parsing a flow sequence expected ',' or ']'",
+        ),
+        (
+            "customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - currency: 12\n",
+            5,
+            "customers[0].wallets[0].currency",
+            "12 is not of type 'string'",
+        ),
+        (
+            "customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - name: no currency\n",
+            5,
+            "customers[0].wallets[0]",
+            "'currency' is a required property",
+        ),
+        (
+            "customers:\n  - external_id: acme\n    nmae: Acme\n",
+            3,
+            "customers[0].nmae",
+            "unknown field 'nmae'",
+        ),
+        (
+            "customers:\n  - {external_id: a, name: A}\n  - {external_id: a, name: B}\n",
+            3,
+            "customers[1]",
+            "A customer with this identifier already exists",
+        ),
+        (
+            "customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - currency: usd\n"
+            "        customer_id: cust_1\n",
+            6,
+            "customers[0].wallets[0].customer_id",
+            "is taken from the customer the wallet is listed under",
+        ),
+        (
+            "customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - currency: usd\n"
+            "        top_ups:\n          - credits_to_add: -5\n"
+            "            transaction_reason: FREE_CREDIT_GRANT\n",
+            7,
+            "customers[0].wallets[0].top_ups[0]",
+            "Credits to add must be a positive value",
+        ),
+        ("customers: 3\n", 1, "customers", "must be a list"),
+        ("keys: sk_1\ncustomers: []\n", 1, "keys", "must be a list of API keys"),
+        (
+            "customers:\n  - external_id: acme\n    name: Acme\n    wallets:\n      - currency: usd\n"
+            "        initial_credits_to_load: .nan\n",
+            6,
+            "",
+            "'.nan' is not a finite number",
+        ),
+    ],
+)
 def test_a_broken_fixture_names_the_file_the_line_and_the_problem(tmp_path, text, line, where, problem):
     path = write(tmp_path, "broken.yaml", text)
     with pytest.raises(FixtureError) as caught:
@@ -135,7 +178,7 @@ def test_a_missing_fixture_directory_is_an_error(tmp_path):
 def test_the_cli_stops_on_a_broken_fixture_with_the_file_and_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "fixtures").mkdir()
     write(tmp_path / "fixtures", "bad.yaml", "customers:\n  - external_id: 5\n")
-    monkeypatch.chdir(tmp_path)        # ./fixtures is found without --fixtures
+    monkeypatch.chdir(tmp_path)  # ./fixtures is found without --fixtures
     assert cli.main(["--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("flexprice-mock: fixtures/bad.yaml:2: customers[0].external_id: ")
@@ -157,9 +200,9 @@ def test_the_cli_serves_the_fixtures_it_finds_unless_told_not_to(tmp_path, monke
 
 # ---- loading at run time -------------------------------------------------------------------
 
+
 def test_a_fixture_can_be_loaded_into_one_world_at_run_time(api):
-    reply = api.request("POST", "/_mock/fixtures", data=ACME,
-                        headers={"Content-Type": "application/yaml"})
+    reply = api.request("POST", "/_mock/fixtures", data=ACME, headers={"Content-Type": "application/yaml"})
     assert reply.status == 201
     [customer] = reply.json["customers"]
     [wallet] = reply.json["wallets"]
@@ -169,8 +212,10 @@ def test_a_fixture_can_be_loaded_into_one_world_at_run_time(api):
 
 
 def test_json_fixtures_work_too(api):
-    reply = api.post("/_mock/fixtures", {"customers": [{"external_id": "j", "name": "J",
-                                                        "wallets": [{"currency": "eur"}]}]})
+    reply = api.post(
+        "/_mock/fixtures",
+        {"customers": [{"external_id": "j", "name": "J", "wallets": [{"currency": "eur"}]}]},
+    )
     assert reply.status == 201 and reply.json["wallets"][0]["currency"] == "eur"
 
 
@@ -190,8 +235,9 @@ def test_a_fixture_refused_at_run_time_changes_nothing(api):
 def test_a_fixture_gone_stale_is_a_plain_500_and_creates_no_world(tmp_path, monkeypatch):
     write(tmp_path, "a.yaml", ACME)
     api = local_api(fixtures=str(tmp_path))
-    stale = FixtureError(str(tmp_path / "a.yaml"), 7, "customers[0].wallets[0]",
-                         "Expiry date must be in the future")
+    stale = FixtureError(
+        str(tmp_path / "a.yaml"), 7, "customers[0].wallets[0]", "Expiry date must be in the future"
+    )
 
     def refuse(*args):
         raise stale

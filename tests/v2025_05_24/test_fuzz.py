@@ -7,6 +7,7 @@ not allow fails twice: here, and as a 500 from the server. Bounded for CI; to fu
 
     FLEXPRICE_FUZZ_EXAMPLES=2000 FLEXPRICE_FUZZ_RANDOM=1 python -m pytest tests/test_fuzz.py
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import allow_header_conformance, ignored_auth, positive_data_acceptance
 
-from .conftest import create_app
 from mockserver import api
+
+from .conftest import create_app
 
 DEFAULT_SPEC = api.load("2025-05-24").spec_path
 
@@ -42,8 +44,12 @@ FUZZ_APP = create_app(validate_responses=True, log_requests=False)
 schema = schemathesis.openapi.from_path(DEFAULT_SPEC)
 schema.app = FUZZ_APP
 schema.config.generation.update(
-    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES,
-    deterministic=not RANDOM, database="none", with_security_parameters=False)
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+    max_examples=EXAMPLES,
+    deterministic=not RANDOM,
+    database="none",
+    with_security_parameters=False,
+)
 # Chain through the links openapi.yaml declares (customer -> wallet -> top-up ...): the guessed
 # ones start from reads of random ids, which only ever find nothing.
 schema.config.phases.stateful.inference.algorithms = []
@@ -73,8 +79,12 @@ def after_call(context, case, response):
     TALLY.count(response.status_code)
 
 
-LIST_PARAMETERS = {p.name for op in FUZZ_APP.extensions["mockserver"].spec.operations
-                   for p in op.parameters if p.location == "query" and p.type == "array"}
+LIST_PARAMETERS = {
+    p.name
+    for op in FUZZ_APP.extensions["mockserver"].spec.operations
+    for p in op.parameters
+    if p.location == "query" and p.type == "array"
+}
 
 
 @schema.hook
@@ -84,9 +94,10 @@ def filter_query(context, query):
     become other, unknown parameters). The server cannot tell them apart, nor could the cloud."""
     if not query:
         return True
-    return not any(isinstance(value, dict)
-                   or (name in LIST_PARAMETERS and not isinstance(value, list))
-                   for name, value in query.items())
+    return not any(
+        isinstance(value, dict) or (name in LIST_PARAMETERS and not isinstance(value, list))
+        for name, value in query.items()
+    )
 
 
 @schema.parametrize()
@@ -106,14 +117,23 @@ class Workflows(schema.as_state_machine()):
         return {"headers": {"x-api-key": self.api_key}}
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        case.validate_response(response, additional_checks=additional_checks,
-                               excluded_checks=EXCLUDED_CHECKS, transport_kwargs=kwargs or None)
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            excluded_checks=EXCLUDED_CHECKS,
+            transport_kwargs=kwargs or None,
+        )
 
 
 TestWorkflows = Workflows.TestCase
-TestWorkflows.settings = settings(max_examples=STATEFUL_RUNS, stateful_step_count=8, deadline=None,
-                                  derandomize=not RANDOM, database=None,
-                                  suppress_health_check=list(HealthCheck))
+TestWorkflows.settings = settings(
+    max_examples=STATEFUL_RUNS,
+    stateful_step_count=8,
+    deadline=None,
+    derandomize=not RANDOM,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def test_fuzzers_reached_the_server_and_it_never_failed():

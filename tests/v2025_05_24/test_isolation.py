@@ -1,6 +1,7 @@
 """Isolation and security: one key never sees another's objects, keys never reach the log in full,
 the /_mock/ controls answer loopback (or the admin token) only, and limits keep memory bounded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -10,23 +11,27 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import create_app
-from mockserver.text import mask
 from mockserver.cli import parse_args
 from mockserver.config import Settings
+from mockserver.text import mask
 
-from .conftest import Api, client_of, new_key
+from .conftest import Api, client_of, create_app, new_key
 
 # ---- no cross-key visibility ------------------------------------------------------------------
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)
-CUSTOMER = st.fixed_dictionaries({"external_id": TEXT, "name": TEXT},
-                                 optional={"email": st.just("a@b.example"),
-                                           "metadata": st.dictionaries(TEXT, TEXT, max_size=3)})
-WALLET = st.fixed_dictionaries({"currency": st.sampled_from(["usd", "eur", "inr"])},
-                               optional={"wallet_type": st.sampled_from(["PRE_PAID", "PROMOTIONAL"]),
-                                         "initial_credits_to_load": st.integers(0, 10**6).map(lambda n: n / 1000),
-                                         "conversion_rate": st.sampled_from([1, 2, 0.5])})
+CUSTOMER = st.fixed_dictionaries(
+    {"external_id": TEXT, "name": TEXT},
+    optional={"email": st.just("a@b.example"), "metadata": st.dictionaries(TEXT, TEXT, max_size=3)},
+)
+WALLET = st.fixed_dictionaries(
+    {"currency": st.sampled_from(["usd", "eur", "inr"])},
+    optional={
+        "wallet_type": st.sampled_from(["PRE_PAID", "PROMOTIONAL"]),
+        "initial_credits_to_load": st.integers(0, 10**6).map(lambda n: n / 1000),
+        "conversion_rate": st.sampled_from([1, 2, 0.5]),
+    },
+)
 WORLD = st.lists(st.tuples(CUSTOMER, st.lists(WALLET, max_size=2)), min_size=1, max_size=4)
 # Every key but the owner must see (nothing) the same as a fresh key, also in another environment.
 OUTSIDERS = [(lambda key: key + "x", ""), (lambda key: key.upper(), ""), (lambda key: key, "other-env")]
@@ -40,7 +45,7 @@ def fill(owner: Api, world: list) -> tuple[list[dict], list[dict]]:
         customers.append(reply.json)
         for body in wallet_bodies:
             reply = owner.post("/v1/wallets", {**body, "customer_id": customers[-1]["id"]})
-            assert reply.status in (200, 409), reply.json    # 409: same currency and type twice
+            assert reply.status in (200, 409), reply.json  # 409: same currency and type twice
             if reply.status == 200:
                 wallets.append(reply.json)
     return customers, wallets
@@ -60,8 +65,11 @@ def assert_invisible(outsider: Api, customers: list[dict], wallets: list[dict]) 
         assert search.json["items"] == []
     for wallet in wallets:
         wid = wallet["id"]
-        for path in (f"/v1/wallets/{wid}", f"/v1/wallets/{wid}/balance/real-time",
-                     f"/v1/wallets/{wid}/transactions"):
+        for path in (
+            f"/v1/wallets/{wid}",
+            f"/v1/wallets/{wid}/balance/real-time",
+            f"/v1/wallets/{wid}/transactions",
+        ):
             assert outsider.get(path).status == 404
         assert outsider.put(f"/v1/wallets/{wid}", {"name": "stolen"}).status == 404
         top_up = {"credits_to_add": 5, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "t"}
@@ -76,15 +84,17 @@ def assert_invisible(outsider: Api, customers: list[dict], wallets: list[dict]) 
 def test_no_key_sees_or_touches_another_keys_objects(app, world):
     owner = client_of(app)
     customers, wallets = fill(owner, world)
-    before = [owner.get(f"/v1/customers/{c['id']}").json for c in customers] + \
-             [owner.get(f"/v1/wallets/{w['id']}/transactions").json for w in wallets]
+    before = [owner.get(f"/v1/customers/{c['id']}").json for c in customers] + [
+        owner.get(f"/v1/wallets/{w['id']}/transactions").json for w in wallets
+    ]
     for outsider_key, environment in OUTSIDERS:
         outsider = owner.as_key(outsider_key(owner.api_key))
         if environment:
             outsider = _in_environment(outsider, environment)
         assert_invisible(outsider, customers, wallets)
-    after = [owner.get(f"/v1/customers/{c['id']}").json for c in customers] + \
-            [owner.get(f"/v1/wallets/{w['id']}/transactions").json for w in wallets]
+    after = [owner.get(f"/v1/customers/{c['id']}").json for c in customers] + [
+        owner.get(f"/v1/wallets/{w['id']}/transactions").json for w in wallets
+    ]
     assert after == before
 
 
@@ -105,6 +115,7 @@ def test_the_tenant_id_in_replies_is_not_the_key(api):
 
 # ---- keys in the log ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("key", ["sk_live_" + "S3CRET" * 6, "short", "sk_🔑_ünïcode_key_0123456789"])
 def test_api_keys_are_never_logged_in_full(caplog, key):
     api = client_of(create_app(validate_responses=True, log_requests=True)).as_key(key)
@@ -124,8 +135,14 @@ def test_api_keys_are_never_logged_in_full(caplog, key):
 # ---- the admin gate -----------------------------------------------------------------------------------
 
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}
-CONTROLS = [("GET", "/_mock/journal"), ("GET", "/_mock/state"), ("POST", "/_mock/reset"),
-            ("GET", "/_mock/faults"), ("GET", "/_mock/clock"), ("GET", "/_mock/not-yet-built")]
+CONTROLS = [
+    ("GET", "/_mock/journal"),
+    ("GET", "/_mock/state"),
+    ("POST", "/_mock/reset"),
+    ("GET", "/_mock/faults"),
+    ("GET", "/_mock/clock"),
+    ("GET", "/_mock/not-yet-built"),
+]
 
 
 @pytest.mark.parametrize("method, path", CONTROLS)
@@ -162,8 +179,12 @@ def test_over_a_real_socket_loopback_reaches_the_controls(http):
 def test_with_an_admin_token_every_client_must_send_it(environ):
     app = create_app(validate_responses=True, log_requests=False, admin_token="t0k3n")
     client = client_of(app, environ)
-    for headers in ({}, {"X-Mock-Admin-Token": "wrong"}, {"X-Mock-Admin-Token": "t0k3n "},
-                    {"X-Mock-Admin-Token": ""}):
+    for headers in (
+        {},
+        {"X-Mock-Admin-Token": "wrong"},
+        {"X-Mock-Admin-Token": "t0k3n "},
+        {"X-Mock-Admin-Token": ""},
+    ):
         reply = client.request("GET", "/_mock/journal", headers=headers)
         assert reply.status == 403 and "X-Mock-Admin-Token" in reply.error["internal_error"]
     assert client.request("GET", "/_mock/journal", headers={"X-Mock-Admin-Token": "t0k3n"}).status == 200
@@ -181,12 +202,13 @@ def test_the_admin_token_comes_from_the_environment_or_the_command_line():
 
 # ---- limits ---------------------------------------------------------------------------------------------
 
+
 def test_worlds_past_the_limit_get_429_and_existing_ones_keep_working():
     app = create_app(validate_responses=True, log_requests=False, max_worlds=3)
     first = client_of(app)
     assert first.post("/v1/customers", {"external_id": "a", "name": "Acme"}).status == 201
     assert first.as_key(new_key()).get("/v1/customers").status == 200
-    assert _in_environment(first, "staging").get("/v1/customers").status == 200   # third world
+    assert _in_environment(first, "staging").get("/v1/customers").status == 200  # third world
     for late in (first.as_key(new_key()), _in_environment(first, "prod")):
         reply = late.post("/v1/customers", {"external_id": "b", "name": "Late"})
         assert reply.status == 429
@@ -194,7 +216,7 @@ def test_worlds_past_the_limit_get_429_and_existing_ones_keep_working():
         assert reply.error["details"] == {"limit": "max_worlds", "max": 3}
     assert first.get("/v1/customers").json["pagination"]["total"] == 1
     assert first.get("/_mock/health").json["worlds"] == 3
-    assert first.post("/_mock/reset").status == 200          # frees the key's worlds
+    assert first.post("/_mock/reset").status == 200  # frees the key's worlds
     assert first.as_key(new_key()).get("/v1/customers").status == 200
 
 
@@ -202,13 +224,16 @@ def test_objects_past_the_limit_get_429_and_reads_keep_working():
     app = create_app(validate_responses=True, log_requests=False, max_objects_per_world=3)
     api = client_of(app)
     customer = api.post("/v1/customers", {"external_id": "a", "name": "Acme"}).json
-    wallet = api.post("/v1/wallets", {"customer_id": customer["id"], "currency": "usd",
-                                      "initial_credits_to_load": 5}).json   # a wallet and a credit
+    wallet = api.post(
+        "/v1/wallets", {"customer_id": customer["id"], "currency": "usd", "initial_credits_to_load": 5}
+    ).json  # a wallet and a credit
     refused = [
         api.post("/v1/customers", {"external_id": "b", "name": "More"}),
         api.post("/v1/wallets", {"customer_id": customer["id"], "currency": "eur"}),
-        api.post(f"/v1/wallets/{wallet['id']}/top-up",
-                 {"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "k"}),
+        api.post(
+            f"/v1/wallets/{wallet['id']}/top-up",
+            {"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "k"},
+        ),
         api.post(f"/v1/wallets/{wallet['id']}/terminate"),
     ]
     for reply in refused:

@@ -1,11 +1,10 @@
 """The request journal: what a key sent and got, newest first, filterable, clearable, bounded."""
+
 from __future__ import annotations
 
 from flask import g
 
-from .conftest import create_app
-
-from .conftest import make_customer, make_wallet, new_key
+from .conftest import create_app, make_customer, make_wallet, new_key
 from .test_admin import local_api
 
 
@@ -18,11 +17,14 @@ def journal(api, query: str = "") -> list[dict]:
 
 def test_every_request_is_recorded_newest_first_with_what_was_sent(api):
     customer = make_customer(api)
-    sent = api.get(f"/v1/customers/{customer['id']}?unused=1&tag=a&tag=b",
-                   headers={"X-Request-ID": "req-123"})
+    sent = api.get(
+        f"/v1/customers/{customer['id']}?unused=1&tag=a&tag=b", headers={"X-Request-ID": "req-123"}
+    )
     entries = journal(api)
     assert [(e["method"], e["path"], e["status"]) for e in entries] == [
-        ("GET", f"/v1/customers/{customer['id']}", 200), ("POST", "/v1/customers", 201)]
+        ("GET", f"/v1/customers/{customer['id']}", 200),
+        ("POST", "/v1/customers", 201),
+    ]
     newest, oldest = entries
     assert newest["query"] == {"unused": "1", "tag": ["a", "b"]}
     assert newest["body"] is None and newest["request_id"] == "req-123" == sent.headers["X-Request-ID"]
@@ -45,7 +47,10 @@ def test_errors_and_unreadable_bodies_are_recorded_too(api):
     api.get("/v1/nowhere")
     entries = journal(api)
     assert [(e["path"], e["status"]) for e in entries] == [
-        ("/v1/nowhere", 404), ("/v1/wallets/wallet_missing", 404), ("/v1/wallets", 400)]
+        ("/v1/nowhere", 404),
+        ("/v1/wallets/wallet_missing", 404),
+        ("/v1/wallets", 400),
+    ]
     assert entries[2]["body"] == "{broken"
 
 
@@ -67,10 +72,15 @@ def test_filters_by_method_path_glob_status_and_limit(api):
     api.get("/v1/wallets/wallet_missing")
     api.get(f"/v1/wallets/{wallet['id']}/transactions")
     assert [e["path"] for e in journal(api, "?method=get&path=/v1/wallets/*")] == [
-        "/v1/wallets/wallet_missing", f"/v1/wallets/{wallet['id']}"]
+        "/v1/wallets/wallet_missing",
+        f"/v1/wallets/{wallet['id']}",
+    ]
     assert [e["path"] for e in journal(api, "?path=/v1/wallets**")] == [
-        f"/v1/wallets/{wallet['id']}/transactions", "/v1/wallets/wallet_missing",
-        f"/v1/wallets/{wallet['id']}", "/v1/wallets"]
+        f"/v1/wallets/{wallet['id']}/transactions",
+        "/v1/wallets/wallet_missing",
+        f"/v1/wallets/{wallet['id']}",
+        "/v1/wallets",
+    ]
     assert [e["status"] for e in journal(api, "?status=404")] == [404]
     assert [e["status"] for e in journal(api, "?status=2xx")] == [200, 200, 200, 201]
     assert [e["method"] for e in journal(api, "?method=POST")] == ["POST", "POST"]
@@ -79,11 +89,12 @@ def test_filters_by_method_path_glob_status_and_limit(api):
 
 
 def test_bad_filters_are_refused_naming_the_parameter(api):
-    for query, message in (("?status=abc", "query parameter status must be a status code (404) or a class (4xx)"),
-                           ("?limit=0", "query parameter limit must be a positive integer"),
-                           ("?limit=ten", "query parameter limit must be a positive integer"),
-                           ("?verb=GET", "query parameter verb is not a journal filter "
-                                         "(expected: method, path, status, limit)")):
+    for query, message in (
+        ("?status=abc", "query parameter status must be a status code (404) or a class (4xx)"),
+        ("?limit=0", "query parameter limit must be a positive integer"),
+        ("?limit=ten", "query parameter limit must be a positive integer"),
+        ("?verb=GET", "query parameter verb is not a journal filter (expected: method, path, status, limit)"),
+    ):
         reply = api.get("/_mock/journal" + query)
         assert reply.status == 400 and reply.error["message"] == message
 
@@ -107,8 +118,11 @@ def test_the_journal_keeps_the_newest_entries_up_to_its_size():
         api.get(f"/v1/customers/cust_{n}")
     reply = api.get("/_mock/journal").json
     assert reply["capacity"] == 3
-    assert [e["path"] for e in reply["items"]] == ["/v1/customers/cust_4", "/v1/customers/cust_3",
-                                                   "/v1/customers/cust_2"]
+    assert [e["path"] for e in reply["items"]] == [
+        "/v1/customers/cust_4",
+        "/v1/customers/cust_3",
+        "/v1/customers/cust_2",
+    ]
 
 
 def test_a_journal_size_of_zero_records_nothing():

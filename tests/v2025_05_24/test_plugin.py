@@ -1,4 +1,5 @@
 """The pytest plugin, used exactly as the README shows (plus a spec check on every reply)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -20,8 +21,13 @@ def checked_against_the_spec(request):
 
         def conforms(reply, *args, **kwargs):
             path = reply.request.path_url.split("?")[0]
-            assert_conforms(reply.request.method, path, reply.status_code,
-                            reply.headers.get("Content-Type"), reply.content)
+            assert_conforms(
+                reply.request.method,
+                path,
+                reply.status_code,
+                reply.headers.get("Content-Type"),
+                reply.content,
+            )
 
         handle.session.hooks["response"].append(conforms)
     if "flexprice_app" in request.fixturenames:
@@ -30,8 +36,13 @@ def checked_against_the_spec(request):
 
         def checked_open(*args, **kwargs):
             reply = send(*args, **kwargs)
-            assert_conforms(reply.request.method, reply.request.path, reply.status_code,
-                            reply.headers.get("Content-Type"), reply.get_data())
+            assert_conforms(
+                reply.request.method,
+                reply.request.path,
+                reply.status_code,
+                reply.headers.get("Content-Type"),
+                reply.get_data(),
+            )
             return reply
 
         client.open = checked_open
@@ -39,15 +50,30 @@ def checked_against_the_spec(request):
 
 # ---- the README example, verbatim ----------------------------------------------------------
 
-ACME = {"customers": [{"external_id": "acme", "name": "Acme Inc.",
-                       "wallets": [{"currency": "usd", "initial_credits_to_load": 100,
-                                    "initial_credits_to_load_expiry_date": 20270201}]}]}
+ACME = {
+    "customers": [
+        {
+            "external_id": "acme",
+            "name": "Acme Inc.",
+            "wallets": [
+                {
+                    "currency": "usd",
+                    "initial_credits_to_load": 100,
+                    "initial_credits_to_load_expiry_date": 20270201,
+                }
+            ],
+        }
+    ]
+}
 
 
 def top_up(session, base_url, wallet_id, credits, key):
     """The code under test: retries once on a 5xx, with the same idempotency key."""
-    body = {"credits_to_add": credits, "transaction_reason": "PURCHASED_CREDIT_DIRECT",
-            "idempotency_key": key}
+    body = {
+        "credits_to_add": credits,
+        "transaction_reason": "PURCHASED_CREDIT_DIRECT",
+        "idempotency_key": key,
+    }
     for _ in range(2):
         reply = session.post(f"{base_url}/wallets/{wallet_id}/top-up", json=body)
         if reply.status_code < 500:
@@ -84,6 +110,7 @@ def test_in_process_without_a_socket(flexprice_app):
     reply = flexprice_app.client.get("/v1/customers/lookup/acme")
     assert reply.status_code == 200 and reply.get_json()["name"] == "Acme Inc."
 
+
 # ---- end of the README example -------------------------------------------------------------
 
 
@@ -119,10 +146,18 @@ def test_an_installed_package_needs_no_conftest_and_cleans_up_after_each_test(tm
     repo = str(Path(__file__).resolve().parents[2])
     (tmp_path / "test_suite.py").write_text(SUITE.format(repo=repo), encoding="utf-8")
     # Other installed plugins are left out only to keep start-up short; ours loads by entry point.
-    others = [arg for name in ("schemathesis", "hypothesispytest", "benchmark", "anyio", "cacheprovider")
-              for arg in ("-p", f"no:{name}")]
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", *others, "test_suite.py"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    others = [
+        arg
+        for name in ("schemathesis", "hypothesispytest", "benchmark", "anyio", "cacheprovider")
+        for arg in ("-p", f"no:{name}")
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *others, "test_suite.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 passed" in run.stdout
 
@@ -162,7 +197,7 @@ def test_clock_and_ids_make_runs_repeatable(flexprice):
 
 def test_the_readme_shows_this_files_example_verbatim():
     here = Path(__file__).read_text(encoding="utf-8")
-    example = here[here.index("ACME = "):here.index("# ---- end of the README example")].rstrip()
+    example = here[here.index("ACME = ") : here.index("# ---- end of the README example")].rstrip()
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     start = readme.index("# test_billing.py\n") + len("# test_billing.py\n")
-    assert readme[start:readme.index("```", start)].rstrip() == example
+    assert readme[start : readme.index("```", start)].rstrip() == example

@@ -1,39 +1,58 @@
 """The response self-check: with ``validate_responses`` on (as in every test here), a reply the spec
 does not allow is not sent; the request fails loudly with a 500 and a log line naming the problem.
 """
+
 from __future__ import annotations
 
 import logging
 
 import pytest
 
-from .conftest import create_app
-
 from mockserver.api.v2025_05_24.handlers import HANDLERS
 
-from .conftest import client_of, new_key
+from .conftest import client_of, create_app, new_key
 
 
 def test_the_suite_runs_with_the_self_check_on(app):
     assert app.extensions["mockserver"].settings.validate_responses is True
 
 
-@pytest.mark.parametrize("operation_id, method, path, handler, problem", [
-    ("getWallet", "GET", "/v1/wallets/wallet_1",
-     lambda world, params, body: (200, {"id": params["id"]}),
-     "getWallet 200 breaks the spec: <body>: 'customer_id' is a required property"),
-    ("getWallet", "GET", "/v1/wallets/wallet_1",
-     lambda world, params, body: (418, {"success": False, "error": {"message": "teapot"}}),
-     "getWallet answered 418, which the spec does not declare"),
-    ("getCustomer", "GET", "/v1/customers/cust_1",
-     lambda world, params, body: (404, {"success": False, "error": {"message": 404}}),
-     "getCustomer 404 breaks the spec: error.message: 404 is not of type 'string'"),
-    ("deleteCustomer", "DELETE", "/v1/customers/cust_1",
-     lambda world, params, body: (204, {"deleted": True}),
-     "deleteCustomer 204 must have no body"),
-])
-def test_a_reply_off_spec_becomes_a_loud_500(monkeypatch, caplog, operation_id, method, path, handler,
-                                             problem):
+@pytest.mark.parametrize(
+    "operation_id, method, path, handler, problem",
+    [
+        (
+            "getWallet",
+            "GET",
+            "/v1/wallets/wallet_1",
+            lambda world, params, body: (200, {"id": params["id"]}),
+            "getWallet 200 breaks the spec: <body>: 'customer_id' is a required property",
+        ),
+        (
+            "getWallet",
+            "GET",
+            "/v1/wallets/wallet_1",
+            lambda world, params, body: (418, {"success": False, "error": {"message": "teapot"}}),
+            "getWallet answered 418, which the spec does not declare",
+        ),
+        (
+            "getCustomer",
+            "GET",
+            "/v1/customers/cust_1",
+            lambda world, params, body: (404, {"success": False, "error": {"message": 404}}),
+            "getCustomer 404 breaks the spec: error.message: 404 is not of type 'string'",
+        ),
+        (
+            "deleteCustomer",
+            "DELETE",
+            "/v1/customers/cust_1",
+            lambda world, params, body: (204, {"deleted": True}),
+            "deleteCustomer 204 must have no body",
+        ),
+    ],
+)
+def test_a_reply_off_spec_becomes_a_loud_500(
+    monkeypatch, caplog, operation_id, method, path, handler, problem
+):
     monkeypatch.setitem(HANDLERS, operation_id, handler)
     api = client_of(create_app(validate_responses=True, log_requests=False))
     with caplog.at_level(logging.ERROR, logger="mockserver"):

@@ -1,4 +1,5 @@
 """Auth, isolation between keys and environments, request ids."""
+
 from .conftest import make_customer, make_wallet
 
 
@@ -15,9 +16,13 @@ def test_two_keys_never_see_each_other(api):
     wallet = make_wallet(api, customer["id"])
     assert other.get(f"/v1/wallets/{wallet['id']}").status == 404
     assert other.get(f"/v1/wallets/{wallet['id']}/transactions").status == 404
-    assert other.post(f"/v1/wallets/{wallet['id']}/top-up", {
-        "credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT",
-        "idempotency_key": "x"}).status == 404
+    assert (
+        other.post(
+            f"/v1/wallets/{wallet['id']}/top-up",
+            {"credits_to_add": 1, "transaction_reason": "FREE_CREDIT_GRANT", "idempotency_key": "x"},
+        ).status
+        == 404
+    )
     assert other.post(f"/v1/wallets/{wallet['id']}/terminate").status == 404
     assert other.get(f"/v1/customers/{customer['id']}").status == 404
     assert other.get("/v1/customers/lookup/shared-ext").status == 404

@@ -1,4 +1,5 @@
 """GET /v1/wallets/{id}/transactions: order, pagination, filters and their errors."""
+
 from datetime import datetime, timedelta, timezone
 
 from .conftest import make_wallet
@@ -9,8 +10,12 @@ def wallet_with_history(api):
     wallet = make_wallet(api)
     expiry = (datetime.now(timezone.utc) + timedelta(days=5)).strftime("%Y-%m-%dT00:00:00Z")
     for n in range(1, 6):
-        body = {"credits_to_add": n, "transaction_reason": "PURCHASED_CREDIT_DIRECT",
-                "idempotency_key": f"k{n}", "priority": n - 1}
+        body = {
+            "credits_to_add": n,
+            "transaction_reason": "PURCHASED_CREDIT_DIRECT",
+            "idempotency_key": f"k{n}",
+            "priority": n - 1,
+        }
         if n == 5:
             body["expiry_date_utc"] = expiry
         assert api.post(f"/v1/wallets/{wallet['id']}/top-up", body).status == 200
@@ -56,8 +61,7 @@ def test_filters(api):
     by_ref = listing(api, wallet, "?reference_type=EXTERNAL&reference_id=k3")["items"]
     assert [t["credit_amount"] for t in by_ref] == [3]
     far = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert [t["credit_amount"] for t in listing(
-        api, wallet, f"?expiry_date_before={far}")["items"]] == [5]
+    assert [t["credit_amount"] for t in listing(api, wallet, f"?expiry_date_before={far}")["items"]] == [5]
     assert listing(api, wallet, f"?start_time={far}")["items"] == []
     assert len(listing(api, wallet, f"?end_time={far}")["items"]) == 6
 
@@ -70,12 +74,14 @@ def test_credits_available_filter(api):
 def test_limit_bounds_and_bad_values(api):
     wallet = wallet_with_history(api)
     path = f"/v1/wallets/{wallet['id']}/transactions"
-    for query, message in (("?limit=0", "query parameter limit must be at least 1"),
-                           ("?limit=1001", "query parameter limit must be at most 1000"),
-                           ("?limit=ten", "query parameter limit must be an integer"),
-                           ("?offset=-1", "query parameter offset must be at least 0"),
-                           ("?order=up", "query parameter order must be one of: asc, desc"),
-                           ("?type=refund", "query parameter type must be one of: credit, debit")):
+    for query, message in (
+        ("?limit=0", "query parameter limit must be at least 1"),
+        ("?limit=1001", "query parameter limit must be at most 1000"),
+        ("?limit=ten", "query parameter limit must be an integer"),
+        ("?offset=-1", "query parameter offset must be at least 0"),
+        ("?order=up", "query parameter order must be one of: asc, desc"),
+        ("?type=refund", "query parameter type must be one of: credit, debit"),
+    ):
         reply = api.get(path + query)
         assert reply.status == 400, query
         assert reply.error["message"] == message

@@ -1,4 +1,5 @@
 """GET, PUT, top-up, terminate, real-time balance and the customer wallet lists."""
+
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ def tomorrow_rfc3339(days=2):
 
 # ---- GET -------------------------------------------------------------------------------------
 
+
 def test_get_returns_what_create_returned(api):
     wallet = make_wallet(api, initial_credits_to_load=5)
     assert api.get(f"/v1/wallets/{wallet['id']}").json == wallet
@@ -26,16 +28,21 @@ def test_get_returns_what_create_returned(api):
 def test_unknown_wallet_is_404(api):
     reply = api.get("/v1/wallets/wallet_00000000000000000000000000")
     assert reply.status == 404
-    assert reply.error == {"message": "Wallet not found", "internal_error": "ent: wallet not found",
-                           "details": {"wallet_id": "wallet_00000000000000000000000000"}}
+    assert reply.error == {
+        "message": "Wallet not found",
+        "internal_error": "ent: wallet not found",
+        "details": {"wallet_id": "wallet_00000000000000000000000000"},
+    }
 
 
 # ---- PUT -------------------------------------------------------------------------------------
 
+
 def test_update_is_partial_and_replaces_metadata_and_config(api):
     wallet = make_wallet(api, name="A", description="first", metadata={"a": "1", "b": "2"})
-    reply = api.put(f"/v1/wallets/{wallet['id']}", {"metadata": {"c": "3"},
-                                                    "config": {"allowed_price_types": ["USAGE"]}})
+    reply = api.put(
+        f"/v1/wallets/{wallet['id']}", {"metadata": {"c": "3"}, "config": {"allowed_price_types": ["USAGE"]}}
+    )
     assert reply.status == 200
     body = reply.json
     assert (body["name"], body["description"]) == ("A", "first")
@@ -50,17 +57,39 @@ def test_update_threshold_trigger_needs_both_positive_amounts(api):
     reply = api.put(path, {"auto_topup_trigger": "balance_below_threshold", "auto_topup_amount": 10})
     assert reply.status == 400
     assert reply.error["message"] == (
-        "Both minimum balance and topup amount must be provided for threshold-based auto-topup")
-    reply = api.put(path, {"auto_topup_trigger": "balance_below_threshold",
-                           "auto_topup_min_balance": 0, "auto_topup_amount": 10})
+        "Both minimum balance and topup amount must be provided for threshold-based auto-topup"
+    )
+    reply = api.put(
+        path,
+        {
+            "auto_topup_trigger": "balance_below_threshold",
+            "auto_topup_min_balance": 0,
+            "auto_topup_amount": 10,
+        },
+    )
     assert reply.error["message"] == "Minimum balance threshold must be a positive value"
-    reply = api.put(path, {"auto_topup_trigger": "balance_below_threshold",
-                           "auto_topup_min_balance": 5, "auto_topup_amount": -1})
+    reply = api.put(
+        path,
+        {
+            "auto_topup_trigger": "balance_below_threshold",
+            "auto_topup_min_balance": 5,
+            "auto_topup_amount": -1,
+        },
+    )
     assert reply.error["message"] == "Auto-topup amount must be a positive value"
-    body = api.put(path, {"auto_topup_trigger": "balance_below_threshold",
-                          "auto_topup_min_balance": 5, "auto_topup_amount": 20}).json
-    assert (body["auto_topup_trigger"], body["auto_topup_min_balance"],
-            body["auto_topup_amount"]) == ("balance_below_threshold", 5, 20)
+    body = api.put(
+        path,
+        {
+            "auto_topup_trigger": "balance_below_threshold",
+            "auto_topup_min_balance": 5,
+            "auto_topup_amount": 20,
+        },
+    ).json
+    assert (body["auto_topup_trigger"], body["auto_topup_min_balance"], body["auto_topup_amount"]) == (
+        "balance_below_threshold",
+        5,
+        20,
+    )
     body = api.put(path, {"auto_topup_trigger": "disabled"}).json
     assert (body["auto_topup_min_balance"], body["auto_topup_amount"]) == (0, 0)
 
@@ -74,17 +103,20 @@ def test_update_validates_before_lookup_and_404s_unknown(api):
 
 def test_update_cannot_change_currency_type_or_rate(api):
     wallet = make_wallet(api)
-    body = api.put(f"/v1/wallets/{wallet['id']}", {"currency": "eur", "conversion_rate": 7,
-                                                   "wallet_type": "PROMOTIONAL"}).json
+    body = api.put(
+        f"/v1/wallets/{wallet['id']}", {"currency": "eur", "conversion_rate": 7, "wallet_type": "PROMOTIONAL"}
+    ).json
     assert (body["currency"], body["conversion_rate"], body["wallet_type"]) == ("usd", 1, "PRE_PAID")
 
 
 # ---- top-up ----------------------------------------------------------------------------------
 
+
 def test_top_up_credits_and_writes_a_transaction(api):
     wallet = make_wallet(api, conversion_rate=2)
-    reply = top_up(api, wallet["id"], "k1", credits_to_add=10, description="March", priority=1,
-                   metadata={"order": "42"})
+    reply = top_up(
+        api, wallet["id"], "k1", credits_to_add=10, description="March", priority=1, metadata={"order": "42"}
+    )
     assert reply.status == 200
     assert (reply.json["credit_balance"], reply.json["balance"]) == (10, 20)
     txn = api.get(f"/v1/wallets/{wallet['id']}/transactions").json["items"][0]
@@ -125,8 +157,10 @@ def test_top_up_rules(api):
     reply = top_up(api, wid, "k", credits_to_add=1, expiry_date_utc="2020-01-01T00:00:00Z")
     assert reply.error["message"] == "Expiry date must be in the future"
     # Credits expire at 00:00 UTC of their day, so a time later today is already past.
-    assert top_up(api, wid, "k", credits_to_add=1, expiry_date_utc="2027-01-01T23:59:00Z"
-                  ).error["message"] == "Expiry date must be in the future"
+    assert (
+        top_up(api, wid, "k", credits_to_add=1, expiry_date_utc="2027-01-01T23:59:00Z").error["message"]
+        == "Expiry date must be in the future"
+    )
     reply = top_up(api, wid, "k", credits_to_add=1, priority=-1)
     assert reply.status == 400 and "priority" in reply.error["internal_error"]
     reply = top_up(api, wid, "k", credits_to_add=1, expiry_date_utc="next week")
@@ -192,12 +226,16 @@ def test_top_up_precision_is_rounded_to_nine_places(api):
 
 # ---- terminate -------------------------------------------------------------------------------
 
+
 def test_terminate_debits_what_is_left_and_closes(api):
     wallet = make_wallet(api, conversion_rate=2, initial_credits_to_load=40)
     reply = api.post(f"/v1/wallets/{wallet['id']}/terminate")
     assert reply.status == 200
     assert (reply.json["wallet_status"], reply.json["balance"], reply.json["credit_balance"]) == (
-        "closed", 0, 0)
+        "closed",
+        0,
+        0,
+    )
     debit = api.get(f"/v1/wallets/{wallet['id']}/transactions").json["items"][0]
     assert debit["type"] == "debit" and debit["transaction_reason"] == "WALLET_TERMINATION"
     assert (debit["credit_amount"], debit["amount"], debit["credits_available"]) == (40, 80, 0)
@@ -222,6 +260,7 @@ def test_second_terminate_is_400_and_empty_wallet_closes_without_transaction(api
 
 # ---- real-time balance -------------------------------------------------------------------------
 
+
 def test_real_time_balance_of_active_and_closed_wallets(api):
     wallet = make_wallet(api, conversion_rate=4, initial_credits_to_load=3)
     body = api.get(f"/v1/wallets/{wallet['id']}/balance/real-time").json
@@ -237,6 +276,7 @@ def test_real_time_balance_of_active_and_closed_wallets(api):
 
 
 # ---- customer wallet lists ----------------------------------------------------------------------
+
 
 def test_customer_wallets_lists_active_ones_only(api):
     a = make_wallet(api, "c1")

@@ -4,6 +4,7 @@ this version's error body, and proof that a refused request changed nothing.
 Each refused request is followed by a look at the world (customers, the wallet, its ledger): it
 must be exactly what it was before.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,13 +37,15 @@ def snapshot(api: Api, wallet_id: str) -> tuple:
     return customers.json, wallet.json, ledger.json
 
 
-def send_raw(api: Api, method: str, path: str, raw: bytes | str,
-             content_type: str = "application/json") -> Reply:
+def send_raw(
+    api: Api, method: str, path: str, raw: bytes | str, content_type: str = "application/json"
+) -> Reply:
     return api.request(method, path, data=raw, headers={"Content-Type": content_type})
 
 
-def assert_refused(reply: Reply, status: int, message: str, problem: str | None = None,
-                   code: str = "validation_error") -> None:
+def assert_refused(
+    reply: Reply, status: int, message: str, problem: str | None = None, code: str = "validation_error"
+) -> None:
     body = reply.json
     assert reply.status == status, body
     assert (body["code"], body["message"], body["http_status_code"]) == (code, message, status)
@@ -52,15 +55,19 @@ def assert_refused(reply: Reply, status: int, message: str, problem: str | None 
 
 # ---- the body as a whole --------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, problem", [
-    (b"", "is empty"),
-    (b'{"credits_to_add": "10",', None),
-    (b"{'credits_to_add': '10'}", None),
-    (b"\xff\xfe{}", None),
-    ('{"credits_to_add": NaN}', "is not valid JSON (NaN is not a valid JSON number)"),
-    ('{"credits_to_add": Infinity}', "is not valid JSON (Infinity is not a valid JSON number)"),
-    ('{"credits_to_add": 1' + "0" * 5000 + "}", None),
-])
+
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        (b"", "is empty"),
+        (b'{"credits_to_add": "10",', None),
+        (b"{'credits_to_add': '10'}", None),
+        (b"\xff\xfe{}", None),
+        ('{"credits_to_add": NaN}', "is not valid JSON (NaN is not a valid JSON number)"),
+        ('{"credits_to_add": Infinity}', "is not valid JSON (Infinity is not a valid JSON number)"),
+        ('{"credits_to_add": 1' + "0" * 5000 + "}", None),
+    ],
+)
 def test_a_body_that_is_not_json_is_refused_and_changes_nothing(seeded, raw, problem):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
@@ -70,8 +77,9 @@ def test_a_body_that_is_not_json_is_refused_and_changes_nothing(seeded, raw, pro
     assert snapshot(api, wallet["id"]) == before
 
 
-@pytest.mark.parametrize("raw, found", [("[]", "an array"), ('"top-up"', "a string"),
-                                        ("42", "an integer"), ("null", "null")])
+@pytest.mark.parametrize(
+    "raw, found", [("[]", "an array"), ('"top-up"', "a string"), ("42", "an integer"), ("null", "null")]
+)
 def test_json_that_is_not_an_object_is_refused(seeded, raw, found):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
@@ -96,26 +104,53 @@ def test_deeply_nested_json_is_refused(seeded, depth):
 DECIMAL = 'must be a decimal: a string such as "10.5" or a number'
 
 
-@pytest.mark.parametrize("body, message, field", [
-    ({"customer_id": "cust_1", "currency": 840}, "currency must be a string, not an integer", "currency"),
-    ({"customer_id": ["cust_1"], "currency": "usd"}, "customer_id must be a string, not an array",
-     "customer_id"),
-    ({"customer_id": "cust_1", "currency": "usd", "conversion_rate": "two"},
-     f"conversion_rate {DECIMAL}, not 'two'", "conversion_rate"),
-    ({"customer_id": "cust_1", "currency": "usd", "conversion_rate": ""},
-     f"conversion_rate {DECIMAL}, not ''", "conversion_rate"),
-    ({"customer_id": "cust_1", "currency": "usd", "initial_credits_to_load": True},
-     f"initial_credits_to_load {DECIMAL}, not a boolean", "initial_credits_to_load"),
-    ({"customer_id": "cust_1", "currency": "usd", "topup_conversion_rate": None},
-     f"topup_conversion_rate {DECIMAL}, not null", "topup_conversion_rate"),
-    ({"customer_id": "cust_1", "currency": "usd", "metadata": {"tier": 3}},
-     "metadata.tier must be a string, not an integer", "metadata.tier"),
-    ({"customer_id": "cust_1"}, "currency is required", "currency"),
-    ({"customer_id": "cust_1", "currency": "usd", "wallet_type": "PROMOTIONAL"},
-     "wallet_type must be one of: PRE_PAID, POST_PAID", "wallet_type"),
-    ({"customer_id": "cust_1", "currency": "usd", "auto_topup": {"threshold": "x"}},
-     f"auto_topup.threshold {DECIMAL}, not 'x'", "auto_topup.threshold"),
-])
+@pytest.mark.parametrize(
+    "body, message, field",
+    [
+        ({"customer_id": "cust_1", "currency": 840}, "currency must be a string, not an integer", "currency"),
+        (
+            {"customer_id": ["cust_1"], "currency": "usd"},
+            "customer_id must be a string, not an array",
+            "customer_id",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "conversion_rate": "two"},
+            f"conversion_rate {DECIMAL}, not 'two'",
+            "conversion_rate",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "conversion_rate": ""},
+            f"conversion_rate {DECIMAL}, not ''",
+            "conversion_rate",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "initial_credits_to_load": True},
+            f"initial_credits_to_load {DECIMAL}, not a boolean",
+            "initial_credits_to_load",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "topup_conversion_rate": None},
+            f"topup_conversion_rate {DECIMAL}, not null",
+            "topup_conversion_rate",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "metadata": {"tier": 3}},
+            "metadata.tier must be a string, not an integer",
+            "metadata.tier",
+        ),
+        ({"customer_id": "cust_1"}, "currency is required", "currency"),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "wallet_type": "PROMOTIONAL"},
+            "wallet_type must be one of: PRE_PAID, POST_PAID",
+            "wallet_type",
+        ),
+        (
+            {"customer_id": "cust_1", "currency": "usd", "auto_topup": {"threshold": "x"}},
+            f"auto_topup.threshold {DECIMAL}, not 'x'",
+            "auto_topup.threshold",
+        ),
+    ],
+)
 def test_wrong_types_and_nulls_name_the_field(seeded, body, message, field):
     api, customer, wallet = seeded
     before = snapshot(api, wallet["id"])
@@ -131,12 +166,23 @@ def test_decimals_are_read_from_strings_and_numbers_alike(api):
     as_number = make_wallet(api, "cust_n", initial_credits_to_load=12.5, conversion_rate=0.5)
     for wallet in (as_string, as_number):
         assert (wallet["credit_balance"], wallet["balance"], wallet["conversion_rate"]) == (
-            "12.5", "6.25", "0.5")
+            "12.5",
+            "6.25",
+            "0.5",
+        )
 
 
 def test_unknown_fields_are_ignored_as_the_cloud_ignores_them(api):
-    reply = api.post("/v1/customers", {"external_id": "acme-9", "name": "Acme", "favourite_colour": "blue",
-                                       "id": "cust_mine", "status": "deleted"})
+    reply = api.post(
+        "/v1/customers",
+        {
+            "external_id": "acme-9",
+            "name": "Acme",
+            "favourite_colour": "blue",
+            "id": "cust_mine",
+            "status": "deleted",
+        },
+    )
     assert reply.status == 201, reply.json
     assert "favourite_colour" not in reply.json
     assert reply.json["id"] != "cust_mine" and reply.json["id"].startswith("cust_")
@@ -146,18 +192,28 @@ def test_unknown_fields_are_ignored_as_the_cloud_ignores_them(api):
 
 # ---- numbers --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("credits, message, details", [
-    ('"0"', "Credits to add must be a positive value", {"credits_to_add": "0"}),
-    ('"-5"', "Credits to add must be a positive value", {"credits_to_add": "-5"}),
-    ("-0.000000001", "Credits to add must be a positive value", {"credits_to_add": "-0.000000001"}),
-    ('"0.0000000004"', "Credits to add must be a positive value", {"credits_to_add": "0.0000000004"}),
-    ('"1e400"', "credits_to_add must be at most 99999999999.999999999 in absolute value", None),
-    ('"100000000000"', "credits_to_add must be at most 99999999999.999999999 in absolute value", None),
-    ('"1E+1000000"', "credits_to_add must be at most 99999999999.999999999 in absolute value",
-     {"credits_to_add": "1E+1000000"}),        # never an overflow, never a million digits back
-    ("-1e999999", "credits_to_add must be at most 99999999999.999999999 in absolute value",
-     {"credits_to_add": "-1E+999999"}),
-])
+
+@pytest.mark.parametrize(
+    "credits, message, details",
+    [
+        ('"0"', "Credits to add must be a positive value", {"credits_to_add": "0"}),
+        ('"-5"', "Credits to add must be a positive value", {"credits_to_add": "-5"}),
+        ("-0.000000001", "Credits to add must be a positive value", {"credits_to_add": "-0.000000001"}),
+        ('"0.0000000004"', "Credits to add must be a positive value", {"credits_to_add": "0.0000000004"}),
+        ('"1e400"', "credits_to_add must be at most 99999999999.999999999 in absolute value", None),
+        ('"100000000000"', "credits_to_add must be at most 99999999999.999999999 in absolute value", None),
+        (
+            '"1E+1000000"',
+            "credits_to_add must be at most 99999999999.999999999 in absolute value",
+            {"credits_to_add": "1E+1000000"},
+        ),  # never an overflow, never a million digits back
+        (
+            "-1e999999",
+            "credits_to_add must be at most 99999999999.999999999 in absolute value",
+            {"credits_to_add": "-1E+999999"},
+        ),
+    ],
+)
 def test_zero_negative_tiny_and_huge_amounts_are_refused(seeded, credits, message, details):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
@@ -169,12 +225,15 @@ def test_zero_negative_tiny_and_huge_amounts_are_refused(seeded, credits, messag
     assert snapshot(api, wallet["id"]) == before
 
 
-@pytest.mark.parametrize("credits, kept", [
-    ('"0.0000000015"', "0.000000002"),        # half away from zero, like numeric(20,9)
-    ("0.0000000025", "0.000000003"),
-    ('"2.123456789"', "2.123456789"),
-    ('"99999999999.999999999"', "99999999999.999999999"),
-])
+@pytest.mark.parametrize(
+    "credits, kept",
+    [
+        ('"0.0000000015"', "0.000000002"),  # half away from zero, like numeric(20,9)
+        ("0.0000000025", "0.000000003"),
+        ('"2.123456789"', "2.123456789"),
+        ('"99999999999.999999999"', "99999999999.999999999"),
+    ],
+)
 def test_precision_beyond_nine_places_is_rounded_like_the_ledger_column(api, credits, kept):
     wallet = make_wallet(api, "cust_1")
     raw = f'{{"credits_to_add": {credits}, "transaction_reason": "FREE_CREDIT_GRANT"}}'
@@ -192,6 +251,7 @@ def test_an_integer_parameter_takes_ascii_digits_only(api, limit):
 
 
 # ---- strings --------------------------------------------------------------------------------------
+
 
 def test_over_long_bounded_strings_are_refused(api):
     reply = api.post("/v1/customers", {"external_id": "acme-1", "name": "Acme", "address_line1": "x" * 256})
@@ -215,6 +275,7 @@ def test_a_lone_surrogate_escape_is_refused(api):
 
 
 # ---- size and content type --------------------------------------------------------------------------
+
 
 def test_a_body_over_the_size_limit_gets_413_and_changes_nothing(seeded):
     api, _, wallet = seeded
@@ -245,26 +306,39 @@ def test_a_declared_non_json_content_type_gets_415(seeded, content_type):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])
     reply = send_raw(api, "POST", f"/v1/wallets/{wallet['id']}/top-up", json.dumps(TOP_UP), content_type)
-    assert_refused(reply, 415, f"Content-Type must be application/json, not {content_type}",
-                   f"must be application/json, not {content_type}", code="validation_error")
+    assert_refused(
+        reply,
+        415,
+        f"Content-Type must be application/json, not {content_type}",
+        f"must be application/json, not {content_type}",
+        code="validation_error",
+    )
     assert snapshot(api, wallet["id"]) == before
 
 
 def test_a_missing_content_type_is_read_as_json(http):
-    reply = http.request("POST", "/v1/customers", data=b'{"external_id": "curl", "name": "Acme"}',
-                         headers={"Content-Type": None})
+    reply = http.request(
+        "POST",
+        "/v1/customers",
+        data=b'{"external_id": "curl", "name": "Acme"}',
+        headers={"Content-Type": None},
+    )
     assert reply.status == 201, reply.json
     assert http.get("/v1/customers/external/curl").json["id"] == reply.json["id"]
 
 
 # ---- routes and ids --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method, path, status, message, code", [
-    ("GET", "/v1/nope", 404, "Route not found", "not_found"),
-    ("GET", "/v1/wallets/a%2Fb", 404, "Route not found", "not_found"),
-    ("GET", "/v1//customers", 404, "Route not found", "not_found"),
-    ("PATCH", "/v1/wallets/wallet_1", 405, "Method not allowed", "validation_error"),
-])
+
+@pytest.mark.parametrize(
+    "method, path, status, message, code",
+    [
+        ("GET", "/v1/nope", 404, "Route not found", "not_found"),
+        ("GET", "/v1/wallets/a%2Fb", 404, "Route not found", "not_found"),
+        ("GET", "/v1//customers", 404, "Route not found", "not_found"),
+        ("PATCH", "/v1/wallets/wallet_1", 405, "Method not allowed", "validation_error"),
+    ],
+)
 def test_unknown_paths_and_methods_answer_in_the_error_body(api, method, path, status, message, code):
     reply = api.request(method, path)
     assert_refused(reply, status, message, code=code)
@@ -272,8 +346,7 @@ def test_unknown_paths_and_methods_answer_in_the_error_body(api, method, path, s
         assert reply.headers["Allow"]
 
 
-@pytest.mark.parametrize("wallet_id", ["🚀", "wallet_" + "x" * 5000, "%00", "..", "wallet 1",
-                                       "' OR 1=1 --"])
+@pytest.mark.parametrize("wallet_id", ["🚀", "wallet_" + "x" * 5000, "%00", "..", "wallet 1", "' OR 1=1 --"])
 def test_odd_ids_are_just_not_found(seeded, wallet_id):
     api, _, wallet = seeded
     before = snapshot(api, wallet["id"])

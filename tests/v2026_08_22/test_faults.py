@@ -4,6 +4,7 @@
 Every answer to an API operation is checked against the 2026-08-22 document: injected statuses
 it does not list explicitly against its ``default`` response, the same flat error body.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ ERROR_FIELDS = {"code", "message", "http_status_code"}
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
 
 def add_rule(api, **rule) -> dict:
     reply = api.post("/_mock/faults", rule)
@@ -44,16 +46,19 @@ class Client:
 
     def call(self, method: str, path: str, body=None, headers=None, timeout=5.0):
         sent = {"x-api-key": self.api_key, **(headers or {})}
-        reply = self.session.request(method, self.base + path, json=body, headers=sent,
-                                     timeout=timeout)
-        CONTRACT.assert_conforms(method, path, reply.status_code, reply.headers.get("Content-Type"),
-                                 reply.content)
+        reply = self.session.request(method, self.base + path, json=body, headers=sent, timeout=timeout)
+        CONTRACT.assert_conforms(
+            method, path, reply.status_code, reply.headers.get("Content-Type"), reply.content
+        )
         return reply
 
     def top_up(self, wallet_id: str, key: str, credits: str = "10", **kw):
-        return self.call("POST", f"/v1/wallets/{wallet_id}/top-up",
-                         {"credits_to_add": credits, "transaction_reason": DIRECT,
-                          "idempotency_key": key}, **kw)
+        return self.call(
+            "POST",
+            f"/v1/wallets/{wallet_id}/top-up",
+            {"credits_to_add": credits, "transaction_reason": DIRECT, "idempotency_key": key},
+            **kw,
+        )
 
     def wallet(self, wallet_id: str) -> dict:
         return self.call("GET", f"/v1/wallets/{wallet_id}").json()
@@ -83,12 +88,17 @@ def top_up_path(wallet) -> str:
 
 # ---- error statuses --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status, code, message", [
-    (500, "internal_error", "An unexpected error occurred"), (502, "internal_error", "Bad gateway"),
-    (503, "service_unavailable", "Service temporarily unavailable"),
-    (504, "internal_error", "Gateway timeout")])
-def test_error_status_in_the_flat_error_body_changes_nothing(http, client, wallet, status, code,
-                                                            message):
+
+@pytest.mark.parametrize(
+    "status, code, message",
+    [
+        (500, "internal_error", "An unexpected error occurred"),
+        (502, "internal_error", "Bad gateway"),
+        (503, "service_unavailable", "Service temporarily unavailable"),
+        (504, "internal_error", "Gateway timeout"),
+    ],
+)
+def test_error_status_in_the_flat_error_body_changes_nothing(http, client, wallet, status, code, message):
     rule = add_rule(http, path="/v1/wallets/*/top-up", status=status)
     reply = client.top_up(wallet["id"], "k1")
     assert reply.status_code == status
@@ -97,14 +107,23 @@ def test_error_status_in_the_flat_error_body_changes_nothing(http, client, walle
     assert client.balance(wallet["id"]) == "0" and client.transactions(wallet["id"]) == []
 
 
-@pytest.mark.parametrize("status, code, message", [
-    (400, "validation_error", "Invalid request format"), (403, "permission_denied", "Permission denied"),
-    (404, "not_found", "Resource not found"), (405, "validation_error", "Method Not Allowed"),
-    (408, "validation_error", "Request timeout"), (409, "already_exists", "Resource already exists"),
-    (413, "validation_error", "Request Entity Too Large"),
-    (415, "validation_error", "Unsupported Media Type"), (418, "validation_error", "I'm a Teapot"),
-    (422, "validation_error", "Unprocessable entity"), (501, "not_implemented", "Not Implemented"),
-    (599, "internal_error", "Request failed")])
+@pytest.mark.parametrize(
+    "status, code, message",
+    [
+        (400, "validation_error", "Invalid request format"),
+        (403, "permission_denied", "Permission denied"),
+        (404, "not_found", "Resource not found"),
+        (405, "validation_error", "Method Not Allowed"),
+        (408, "validation_error", "Request timeout"),
+        (409, "already_exists", "Resource already exists"),
+        (413, "validation_error", "Request Entity Too Large"),
+        (415, "validation_error", "Unsupported Media Type"),
+        (418, "validation_error", "I'm a Teapot"),
+        (422, "validation_error", "Unprocessable entity"),
+        (501, "not_implemented", "Not Implemented"),
+        (599, "internal_error", "Request failed"),
+    ],
+)
 def test_every_injected_status_carries_a_code_of_the_document(client, wallet, status, code, message):
     """Statuses getWallet does not list are answered with its default error: a code of the
     document's ErrorCode enum, never one of the sandbox's own."""
@@ -125,13 +144,15 @@ def test_a_rule_can_say_its_own_message_and_401_looks_like_the_cloud(http, clien
     add_rule(http, method="GET", path="/v1/wallets/*", status=409, message="Wallet is locked")
     reply = client.call("GET", f"/v1/wallets/{wallet['id']}")
     error_of(reply.json(), 409, "already_exists", "Wallet is locked")
-    reply = client.call("GET", f"/v1/wallets/{wallet['id']}/transactions",
-                        headers={"X-Mock-Fault": "status=401"})
+    reply = client.call(
+        "GET", f"/v1/wallets/{wallet['id']}/transactions", headers={"X-Mock-Fault": "status=401"}
+    )
     assert reply.status_code == 401 and reply.json() == {"error": "Unauthorized"}
     assert reply.headers["X-Mock-Fault"] == "status 401"
 
 
 # ---- operations of this version --------------------------------------------------------------
+
 
 def test_a_rule_on_a_debit_refuses_it_and_the_ledger_is_untouched(http, client, wallet):
     client.top_up(wallet["id"], "k1", credits="30")
@@ -145,18 +166,24 @@ def test_a_rule_on_a_debit_refuses_it_and_the_ledger_is_untouched(http, client, 
     debited = client.call("POST", path, body)
     assert debited.status_code == 200 and debited.json()["credit_balance"] == "25"
     assert [t["transaction_reason"] for t in client.transactions(wallet["id"])] == [
-        "MANUAL_BALANCE_DEBIT", DIRECT]
+        "MANUAL_BALANCE_DEBIT",
+        DIRECT,
+    ]
 
 
-@pytest.mark.parametrize("operation, method, path, body", [
-    ("modifyWallet", "POST", "/v1/wallets/{id}/modify", {"modification_type": "prepaid_to_postpaid"}),
-    ("getWalletBalanceCached", "GET", "/v1/wallets/{id}/balance/real-time-cached", None),
-    ("queryWalletTransaction", "POST", "/v1/wallets/transactions/search", {"id": "{id}"}),
-    ("queryWallet", "POST", "/v1/wallets/search", {"status": "active"}),
-    ("getCustomerByExternalId", "GET", "/v1/customers/external/acme-1", None),
-])
-def test_rules_by_operation_id_reach_the_operations_of_this_version(http, client, wallet, operation,
-                                                                   method, path, body):
+@pytest.mark.parametrize(
+    "operation, method, path, body",
+    [
+        ("modifyWallet", "POST", "/v1/wallets/{id}/modify", {"modification_type": "prepaid_to_postpaid"}),
+        ("getWalletBalanceCached", "GET", "/v1/wallets/{id}/balance/real-time-cached", None),
+        ("queryWalletTransaction", "POST", "/v1/wallets/transactions/search", {"id": "{id}"}),
+        ("queryWallet", "POST", "/v1/wallets/search", {"status": "active"}),
+        ("getCustomerByExternalId", "GET", "/v1/customers/external/acme-1", None),
+    ],
+)
+def test_rules_by_operation_id_reach_the_operations_of_this_version(
+    http, client, wallet, operation, method, path, body
+):
     rule = add_rule(http, operation=operation, status=502, times=1)
     path = path.replace("{id}", wallet["id"])
     body = json.loads(json.dumps(body).replace("{id}", wallet["id"])) if body else None
@@ -174,6 +201,7 @@ def test_rules_by_operation_id_reach_the_operations_of_this_version(http, client
 
 
 # ---- "fail twice, then succeed", nth, every, times -------------------------------------------
+
 
 def test_fail_twice_then_succeed_as_a_retrying_client_sees_it(http, client, wallet):
     rule = add_rule(http, operation="topUpWallet", status=503, first=2)
@@ -199,14 +227,14 @@ def test_a_seeded_probability_gives_the_same_sequence_every_run(http, client, wa
     runs = []
     for _ in range(2):
         rule = add_rule(http, method="GET", status=503, probability=0.4, seed=1234)
-        runs.append([client.call("GET", f"/v1/wallets/{wallet['id']}").status_code
-                     for _ in range(20)])
+        runs.append([client.call("GET", f"/v1/wallets/{wallet['id']}").status_code for _ in range(20)])
         assert http.delete(f"/_mock/faults/{rule['id']}").status == 200
     assert runs[0] == runs[1]
     assert {200, 503} == set(runs[0])
 
 
 # ---- latency and timeout ---------------------------------------------------------------------
+
 
 def test_latency_delays_then_answers_normally(http, client, wallet):
     add_rule(http, method="GET", path="/v1/wallets/*", latency="150ms")
@@ -220,9 +248,8 @@ def test_random_latency_replays_with_its_seed(http, client, wallet):
     delays = []
     for _ in range(2):
         rule = add_rule(http, method="GET", latency="10ms..60ms", seed=3)
-        labels = [client.call("GET", f"/v1/wallets/{wallet['id']}").headers["X-Mock-Fault"]
-                  for _ in range(4)]
-        delays.append([label.split()[1] for label in labels])     # "latency delay=22ms rule=..."
+        labels = [client.call("GET", f"/v1/wallets/{wallet['id']}").headers["X-Mock-Fault"] for _ in range(4)]
+        delays.append([label.split()[1] for label in labels])  # "latency delay=22ms rule=..."
         http.delete(f"/_mock/faults/{rule['id']}")
     assert delays[0] == delays[1] and len(set(delays[0])) > 1
     assert all(10 <= int(d.removeprefix("delay=").removesuffix("ms")) <= 60 for d in delays[0])
@@ -240,8 +267,8 @@ def test_timeout_holds_the_request_past_the_client_and_others_are_served(http, c
 
 # ---- dropped connections ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("fault, cause", [("reset", ConnectionResetError),
-                                          ("empty", Exception)])
+
+@pytest.mark.parametrize("fault, cause", [("reset", ConnectionResetError), ("empty", Exception)])
 def test_reset_and_empty_reply_are_connection_errors(http, client, wallet, fault, cause):
     add_rule(http, operation="topUpWallet", **{fault: True})
     with pytest.raises(requests.exceptions.ConnectionError) as caught:
@@ -261,19 +288,29 @@ def test_lost_response_then_a_retry_with_the_same_key_is_a_409_and_credits_once(
         client.top_up(wallet["id"], "order-42", credits="25")
     retry = client.top_up(wallet["id"], "order-42", credits="25")
     assert retry.status_code == 409 and "X-Mock-Fault" not in retry.headers
-    error_of(retry.json(), 409, "already_exists",
-             "A wallet transaction with this idempotency key already exists", details=True)
+    error_of(
+        retry.json(),
+        409,
+        "already_exists",
+        "A wallet transaction with this idempotency key already exists",
+        details=True,
+    )
     assert retry.json()["details"]["idempotency_key"] == "order-42"
     assert client.balance(wallet["id"]) == "25"
     [credit] = client.transactions(wallet["id"])
     assert (credit["credit_amount"], credit["idempotency_key"], credit["transaction_status"]) == (
-        "25", "order-42", "completed")
+        "25",
+        "order-42",
+        "completed",
+    )
     listed = http.get(f"/_mock/faults/{rule['id']}").json
     assert (listed["matches"], listed["hits"], listed["expired"]) == (1, 1, True)
     # The lost answer is in the journal with the status the handler gave it.
     sent = http.get("/_mock/journal?path=/v1/wallets/*/top-up").json["items"]
     assert [(e["status"], (e["fault"] or {}).get("kind")) for e in sent] == [
-        (409, None), (200, "lost_response")]
+        (409, None),
+        (200, "lost_response"),
+    ]
 
 
 def test_without_retry_a_lost_response_still_credited(http, client, wallet):
@@ -284,11 +321,14 @@ def test_without_retry_a_lost_response_still_credited(http, client, wallet):
 
 # ---- malformed bodies ------------------------------------------------------------------------
 
+
 def test_truncated_body_is_a_200_that_does_not_parse_and_the_top_up_happened(http, client, wallet):
     add_rule(http, operation="topUpWallet", malformed="truncated")
-    reply = client.session.post(client.base + top_up_path(wallet), headers={"x-api-key": http.api_key},
-                                json={"credits_to_add": "5", "transaction_reason": DIRECT,
-                                      "idempotency_key": "k1"})
+    reply = client.session.post(
+        client.base + top_up_path(wallet),
+        headers={"x-api-key": http.api_key},
+        json={"credits_to_add": "5", "transaction_reason": DIRECT, "idempotency_key": "k1"},
+    )
     assert reply.status_code == 200
     assert reply.headers["Content-Type"] == "application/json"
     assert reply.headers["X-Mock-Fault"].startswith("malformed truncated rule=")
@@ -299,14 +339,17 @@ def test_truncated_body_is_a_200_that_does_not_parse_and_the_top_up_happened(htt
 
 
 def test_not_json_body_is_a_200_html_page(http, client, wallet):
-    reply = client.session.get(client.base + f"/v1/wallets/{wallet['id']}",
-                               headers={"x-api-key": http.api_key, "X-Mock-Fault": "malformed=not-json"})
+    reply = client.session.get(
+        client.base + f"/v1/wallets/{wallet['id']}",
+        headers={"x-api-key": http.api_key, "X-Mock-Fault": "malformed=not-json"},
+    )
     assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("text/html")
     with pytest.raises(ValueError):
         reply.json()
 
 
 # ---- scoping by key --------------------------------------------------------------------------
+
 
 def test_a_rule_applies_to_its_key_alone(http, live_url, wallet):
     other = http.as_key(http.api_key + "-other")
@@ -324,6 +367,7 @@ def test_a_rule_applies_to_its_key_alone(http, live_url, wallet):
 
 
 # ---- one-off header and Prefer ---------------------------------------------------------------
+
 
 def test_the_header_fails_one_request_only(client, wallet):
     path = f"/v1/wallets/{wallet['id']}"
@@ -344,22 +388,26 @@ def test_prism_prefer_code(client, wallet):
     assert client.call("GET", path, headers={"Prefer": "code=429"}).headers["Retry-After"] == "1"
     reply = client.call("GET", path, headers={"Prefer": "code=201"})
     assert reply.status_code == 400
-    error_of(reply.json(), 400, "validation_error",
-             "Prefer: code=201 is not a response of getWallet", details=True)
+    error_of(
+        reply.json(), 400, "validation_error", "Prefer: code=201 is not a response of getWallet", details=True
+    )
     assert reply.json()["details"]["header"] == "Prefer"
-    assert reply.json()["details"]["declared"] == ["200", "400", "401", "404", "429", "500", "503",
-                                                   "default"]
+    assert reply.json()["details"]["declared"] == ["200", "400", "401", "404", "429", "500", "503", "default"]
 
 
 def test_prefer_a_declared_success_runs_the_operation(client, wallet):
-    reply = client.call("POST", top_up_path(wallet), {"credits_to_add": "3", "transaction_reason": DIRECT,
-                                                      "idempotency_key": "p1"},
-                        headers={"Prefer": "code=200"})
+    reply = client.call(
+        "POST",
+        top_up_path(wallet),
+        {"credits_to_add": "3", "transaction_reason": DIRECT, "idempotency_key": "p1"},
+        headers={"Prefer": "code=200"},
+    )
     assert reply.status_code == 200 and reply.json()["wallet"]["credit_balance"] == "3"
 
 
-@pytest.mark.parametrize("header, field", [("status=700", "status"), ("latency=soon", "latency"),
-                                           ("every=2;reset", "every")])
+@pytest.mark.parametrize(
+    "header, field", [("status=700", "status"), ("latency=soon", "latency"), ("every=2;reset", "every")]
+)
 def test_a_bad_fault_header_is_a_400_naming_the_field(client, wallet, header, field):
     reply = client.top_up(wallet["id"], "k1", headers={"X-Mock-Fault": header})
     assert reply.status_code == 400
@@ -373,6 +421,7 @@ def test_a_bad_fault_header_is_a_400_naming_the_field(client, wallet, header, fi
 
 # ---- the faults API --------------------------------------------------------------------------
 
+
 def test_admin_add_get_list_delete(http):
     added = http.post("/_mock/faults", [{"status": 503, "first": 1}, {"id": "slow", "latency": "5ms"}])
     assert added.status == 201 and [r["id"] for r in added.json][1] == "slow"
@@ -382,17 +431,25 @@ def test_admin_add_get_list_delete(http):
     assert http.delete(f"/_mock/faults/{first_id}").json["id"] == first_id
     missing = http.get(f"/_mock/faults/{first_id}")
     assert missing.status == 404
-    assert missing.json == {"code": "not_found", "message": f"Fault rule {first_id} not found",
-                            "http_status_code": 404, "details": {"id": first_id}}
+    assert missing.json == {
+        "code": "not_found",
+        "message": f"Fault rule {first_id} not found",
+        "http_status_code": 404,
+        "details": {"id": first_id},
+    }
     assert http.delete(f"/_mock/faults/{first_id}").status == 404
     assert http.get("/_mock/faults").json["total"] == 1
 
 
-@pytest.mark.parametrize("body, field, problem", [
-    ({"status": 99}, "status", "must be from 400 to 599, got 99"),
-    ({"statis": 503}, "statis", None),
-    ([{"reset": True}, {"latency": "x"}], "rules[1].latency", None),
-    ({"operation": "getWalletBalanceCachd", "status": 503}, "operation", None)])
+@pytest.mark.parametrize(
+    "body, field, problem",
+    [
+        ({"status": 99}, "status", "must be from 400 to 599, got 99"),
+        ({"statis": 503}, "statis", None),
+        ([{"reset": True}, {"latency": "x"}], "rules[1].latency", None),
+        ({"operation": "getWalletBalanceCachd", "status": 503}, "operation", None),
+    ],
+)
 def test_admin_rejects_bad_rules_in_the_flat_error_body_and_adds_nothing(http, body, field, problem):
     reply = http.post("/_mock/faults", body)
     assert reply.status == 400
@@ -407,26 +464,40 @@ def test_admin_rejects_bad_rules_in_the_flat_error_body_and_adds_nothing(http, b
 
 
 def test_a_rule_may_name_any_operation_of_this_version(http):
-    for operation in ("debitWallet", "modifyWallet", "getWalletBalanceCached", "queryWalletTransaction",
-                      "getCustomerByExternalId", "updateCustomerById"):
+    for operation in (
+        "debitWallet",
+        "modifyWallet",
+        "getWalletBalanceCached",
+        "queryWalletTransaction",
+        "getCustomerByExternalId",
+        "updateCustomerById",
+    ):
         assert add_rule(http, operation=operation, status=503)["operation"] == operation
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"{status: 503", "Invalid request format"),
-    (b"[]", 'Send one fault rule (a JSON object) or a list of them, e.g. {"status": 503}'),
-    (b"", 'Send one fault rule (a JSON object) or a list of them, e.g. {"status": 503}'),
-    (b"42", 'Send one fault rule (a JSON object) or a list of them, e.g. {"status": 503}')])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"{status: 503", "Invalid request format"),
+        (b"[]", 'Send one fault rule (a JSON object) or a list of them, e.g. {"status": 503}'),
+        (b"", 'Send one fault rule (a JSON object) or a list of them, e.g. {"status": 503}'),
+        (b"42", 'Send one fault rule (a JSON object) or a list of them, e.g. {"status": 503}'),
+    ],
+)
 def test_admin_rejects_bodies_that_are_not_rules(http, raw, message):
     reply = http.request("POST", "/_mock/faults", data=raw)
     assert reply.status == 400
     assert (reply.json["code"], reply.json["message"], reply.json["http_status_code"]) == (
-        "validation_error", message, 400)
+        "validation_error",
+        message,
+        400,
+    )
     assert "success" not in reply.json and "error" not in reply.json
     assert http.get("/_mock/faults").json["total"] == 0
 
 
 # ---- a sandbox of its own: global rules, a fault file, the test client -----------------------
+
 
 @pytest.fixture
 def own_app(tmp_path):
@@ -440,9 +511,11 @@ def test_a_fault_file_applies_to_every_key_but_never_to_mock_routes(own_app):
     for key in ("key-a", "key-b"):
         reply = client.get("/v1/wallets/wallet_1", headers={"x-api-key": key})
         assert reply.status_code == 503
-        assert reply.get_json() == {"code": "service_unavailable",
-                                    "message": "Service temporarily unavailable",
-                                    "http_status_code": 503}
+        assert reply.get_json() == {
+            "code": "service_unavailable",
+            "message": "Service temporarily unavailable",
+            "http_status_code": 503,
+        }
     health = client.get("/_mock/health")
     assert health.status_code == 200 and health.get_json()["api_version"] == SUITE.version
     listed = client.get("/_mock/faults").get_json()["items"]
@@ -452,12 +525,16 @@ def test_a_fault_file_applies_to_every_key_but_never_to_mock_routes(own_app):
 def test_in_process_a_dropped_connection_raises_connection_dropped(api):
     wallet = make_wallet(api, make_customer(api)["id"])
     with pytest.raises(ConnectionDropped):
-        api.post(f"/v1/wallets/{wallet['id']}/top-up",
-                 {"credits_to_add": "3", "transaction_reason": DIRECT, "idempotency_key": "k"},
-                 headers={"X-Mock-Fault": "lost-response"})
+        api.post(
+            f"/v1/wallets/{wallet['id']}/top-up",
+            {"credits_to_add": "3", "transaction_reason": DIRECT, "idempotency_key": "k"},
+            headers={"X-Mock-Fault": "lost-response"},
+        )
     assert api.get(f"/v1/wallets/{wallet['id']}").json["credit_balance"] == "3"
-    again = api.post(f"/v1/wallets/{wallet['id']}/top-up",
-                     {"credits_to_add": "3", "transaction_reason": DIRECT, "idempotency_key": "k"})
+    again = api.post(
+        f"/v1/wallets/{wallet['id']}/top-up",
+        {"credits_to_add": "3", "transaction_reason": DIRECT, "idempotency_key": "k"},
+    )
     assert again.status == 409 and again.json["code"] == "already_exists"
     assert api.get(f"/v1/wallets/{wallet['id']}").json["credit_balance"] == "3"
 
@@ -470,7 +547,8 @@ def test_the_journal_records_each_fault(api):
     entries = api.get("/_mock/journal").json["items"]
     assert [(e["status"], e["fault"]) for e in entries[:2]] == [
         (499, {"kind": "reset", "rule": None}),
-        (404, {"kind": "status", "rule": None, "status": 404})]
+        (404, {"kind": "status", "rule": None, "status": 404}),
+    ]
 
 
 def test_faults_hold_no_longer_than_the_sandbox_allows():

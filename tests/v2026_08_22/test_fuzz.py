@@ -9,6 +9,7 @@ same environment variables as the 2025-05-24 suite); to fuzz longer:
 
     FLEXPRICE_FUZZ_EXAMPLES=2000 FLEXPRICE_FUZZ_RANDOM=1 python -m pytest tests/v2026_08_22/test_fuzz.py
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,12 @@ FUZZ_APP = create_app(validate_responses=True, log_requests=False)
 schema = schemathesis.openapi.from_path(SPEC)
 schema.app = FUZZ_APP
 schema.config.generation.update(
-    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES,
-    deterministic=not RANDOM, database="none", with_security_parameters=False)
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+    max_examples=EXAMPLES,
+    deterministic=not RANDOM,
+    database="none",
+    with_security_parameters=False,
+)
 # Chain through the links the document declares (customer -> wallet -> top-up ...): the guessed
 # ones start from reads of random ids, which only ever find nothing.
 schema.config.phases.stateful.inference.algorithms = []
@@ -79,8 +84,12 @@ def after_call(context, case, response):
     TALLY.count(response.status_code)
 
 
-LIST_PARAMETERS = {p.name for op in FUZZ_APP.extensions["mockserver"].spec.operations
-                   for p in op.parameters if p.location == "query" and p.type == "array"}
+LIST_PARAMETERS = {
+    p.name
+    for op in FUZZ_APP.extensions["mockserver"].spec.operations
+    for p in op.parameters
+    if p.location == "query" and p.type == "array"
+}
 
 
 @schema.hook
@@ -90,9 +99,10 @@ def filter_query(context, query):
     become other, unknown parameters). The server cannot tell them apart, nor could the cloud."""
     if not query:
         return True
-    return not any(isinstance(value, dict)
-                   or (name in LIST_PARAMETERS and not isinstance(value, list))
-                   for name, value in query.items())
+    return not any(
+        isinstance(value, dict) or (name in LIST_PARAMETERS and not isinstance(value, list))
+        for name, value in query.items()
+    )
 
 
 @schema.parametrize()
@@ -112,24 +122,38 @@ class Workflows(schema.as_state_machine()):
         return {"headers": {"x-api-key": self.api_key}}
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        case.validate_response(response, additional_checks=additional_checks,
-                               excluded_checks=EXCLUDED_CHECKS, transport_kwargs=kwargs or None)
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            excluded_checks=EXCLUDED_CHECKS,
+            transport_kwargs=kwargs or None,
+        )
 
 
 TestWorkflows = Workflows.TestCase
-TestWorkflows.settings = settings(max_examples=STATEFUL_RUNS, stateful_step_count=8, deadline=None,
-                                  derandomize=not RANDOM, database=None,
-                                  suppress_health_check=list(HealthCheck))
+TestWorkflows.settings = settings(
+    max_examples=STATEFUL_RUNS,
+    stateful_step_count=8,
+    deadline=None,
+    derandomize=not RANDOM,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def test_the_document_declares_links_for_the_stateful_runs():
     """The workflows have something to follow: the links of createCustomer and createWallet."""
     document = FUZZ_APP.extensions["mockserver"].spec.document
-    links = {operation["operationId"]: {link["operationId"]
-                                        for response in operation["responses"].values()
-                                        for link in (response.get("links") or {}).values()}
-             for item in document["paths"].values() for operation in item.values()
-             if isinstance(operation, dict) and "operationId" in operation}
+    links = {
+        operation["operationId"]: {
+            link["operationId"]
+            for response in operation["responses"].values()
+            for link in (response.get("links") or {}).values()
+        }
+        for item in document["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
     assert "createWallet" in links["createCustomer"]
     assert {"topUpWallet", "debitWallet", "terminateWallet"} <= links["createWallet"]
 

@@ -1,6 +1,7 @@
 """The pytest plugin against API version 2026-08-22, used exactly as the README shows (plus a
 check of every reply against the 2026-08-22 document), and the plugin's choice of version.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ from mockserver.pytest_plugin import FlexpriceControlError
 from .conftest import CONTRACT, SUITE
 
 REPO = Path(__file__).resolve().parents[2]
-README_BLOCK = "# test_wallets.py\n"     # the first line of the README's 2026-08-22 example
+README_BLOCK = "# test_wallets.py\n"  # the first line of the README's 2026-08-22 example
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +27,13 @@ def checked_against_the_spec(request):
 
         def conforms(reply, *args, **kwargs):
             path = reply.request.path_url.split("?")[0]
-            CONTRACT.assert_conforms(reply.request.method, path, reply.status_code,
-                                     reply.headers.get("Content-Type"), reply.content)
+            CONTRACT.assert_conforms(
+                reply.request.method,
+                path,
+                reply.status_code,
+                reply.headers.get("Content-Type"),
+                reply.content,
+            )
 
         handle.session.hooks["response"].append(conforms)
     if "flexprice_app" in request.fixturenames:
@@ -36,8 +42,13 @@ def checked_against_the_spec(request):
 
         def checked_open(*args, **kwargs):
             reply = send(*args, **kwargs)
-            CONTRACT.assert_conforms(reply.request.method, reply.request.path, reply.status_code,
-                                     reply.headers.get("Content-Type"), reply.get_data())
+            CONTRACT.assert_conforms(
+                reply.request.method,
+                reply.request.path,
+                reply.status_code,
+                reply.headers.get("Content-Type"),
+                reply.get_data(),
+            )
             return reply
 
         client.open = checked_open
@@ -45,9 +56,21 @@ def checked_against_the_spec(request):
 
 # ---- the README example (API version 2026-08-22), verbatim ----------------------------------
 # test_wallets.py
-ACME = {"customers": [{"external_id": "acme", "name": "Acme Inc.",
-                       "wallets": [{"currency": "usd", "initial_credits_to_load": "100",
-                                    "initial_credits_expiry_date_utc": "2027-02-01T00:00:00Z"}]}]}
+ACME = {
+    "customers": [
+        {
+            "external_id": "acme",
+            "name": "Acme Inc.",
+            "wallets": [
+                {
+                    "currency": "usd",
+                    "initial_credits_to_load": "100",
+                    "initial_credits_expiry_date_utc": "2027-02-01T00:00:00Z",
+                }
+            ],
+        }
+    ]
+}
 
 
 def top_up(session, base_url, wallet_id, credits, key, reason="PURCHASED_CREDIT_DIRECT"):
@@ -79,8 +102,14 @@ def test_an_invoiced_top_up_credits_once_paid(flexprice):
     flexprice.set_clock("2027-01-01T00:00:00Z", frozen=True)
     wallet_id = flexprice.load_fixture(ACME)["wallets"][0]["id"]
 
-    reply = top_up(flexprice.session, flexprice.base_url, wallet_id, "20", key="order-43",
-                   reason="PURCHASED_CREDIT_INVOICED")
+    reply = top_up(
+        flexprice.session,
+        flexprice.base_url,
+        wallet_id,
+        "20",
+        key="order-43",
+        reason="PURCHASED_CREDIT_INVOICED",
+    )
 
     assert reply.json()["wallet_transaction"]["transaction_status"] == "pending"
     assert reply.json()["wallet"]["balance"] == "100"
@@ -95,7 +124,8 @@ def test_unused_credits_expire_at_the_end_of_the_month(flexprice):
     moved = flexprice.advance_clock("P45D")
 
     assert [(t["transaction_reason"], t["credit_amount"]) for t in moved["expired"]] == [
-        ("CREDIT_EXPIRED", "100")]
+        ("CREDIT_EXPIRED", "100")
+    ]
     wallet = flexprice.session.get(f"{flexprice.base_url}/wallets/{wallet_id}").json()
     assert wallet["balance"] == "0"
 
@@ -105,6 +135,7 @@ def test_in_process_without_a_socket(flexprice_app):
     flexprice_app.load_fixture(ACME)
     reply = flexprice_app.client.get("/v1/customers/external/acme")
     assert reply.status_code == 200 and reply.get_json()["name"] == "Acme Inc."
+
 
 # ---- end of the README example (API version 2026-08-22) ---------------------------------------
 
@@ -125,11 +156,16 @@ def test_controls_report_refusals_with_the_sandbox_message(flexprice):
         flexprice.load_fixture("customers:\n  - external_id: x\n    nmae: X\n")
     with pytest.raises(FlexpriceControlError) as caught:
         flexprice.pay_invoice("inv_nope")
-    assert str(caught.value) == ("POST /_mock/invoices/inv_nope/pay answered 404: "
-                                 "Invoice inv_nope was not found")
+    assert str(caught.value) == (
+        "POST /_mock/invoices/inv_nope/pay answered 404: Invoice inv_nope was not found"
+    )
     assert caught.value.status == 404
-    assert caught.value.body == {"code": "not_found", "message": "Invoice inv_nope was not found",
-                                 "http_status_code": 404, "details": {"invoice_id": "inv_nope"}}
+    assert caught.value.body == {
+        "code": "not_found",
+        "message": "Invoice inv_nope was not found",
+        "http_status_code": 404,
+        "details": {"invoice_id": "inv_nope"},
+    }
 
 
 def test_a_fixture_in_this_versions_fields_and_its_refusal(flexprice):
@@ -137,9 +173,23 @@ def test_a_fixture_in_this_versions_fields_and_its_refusal(flexprice):
         flexprice.load_fixture({"customers": [{"external_id": "nameless"}]})
     assert caught.value.status == 400 and caught.value.body["code"] == "validation_error"
     assert "CreateCustomerRequest.Name" in caught.value.body["message"]
-    made = flexprice.load_fixture({"customers": [{"external_id": "acme", "name": "Acme Inc.", "wallets": [
-        {"currency": "eur", "initial_credits_to_load": "0.5", "top_ups": [
-            {"credits_to_add": "2", "transaction_reason": "FREE_CREDIT_GRANT"}]}]}]})
+    made = flexprice.load_fixture(
+        {
+            "customers": [
+                {
+                    "external_id": "acme",
+                    "name": "Acme Inc.",
+                    "wallets": [
+                        {
+                            "currency": "eur",
+                            "initial_credits_to_load": "0.5",
+                            "top_ups": [{"credits_to_add": "2", "transaction_reason": "FREE_CREDIT_GRANT"}],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     assert made["wallets"][0]["credit_balance"] == "2.5"
 
 
@@ -151,8 +201,9 @@ def test_fixtures_load_from_files_and_state_round_trips(flexprice, tmp_path):
     assert flexprice.load_fixture(str(path))["customers"][0]["name"] == "Acme Inc."
     flexprice.set_clock("2027-01-01T00:00:00Z", frozen=True)
     wallet_id = flexprice.load_fixture(ACME)["wallets"][0]["id"]
-    invoiced = top_up(flexprice.session, flexprice.base_url, wallet_id, "5", key="inv",
-                      reason="PURCHASED_CREDIT_INVOICED").json()
+    invoiced = top_up(
+        flexprice.session, flexprice.base_url, wallet_id, "5", key="inv", reason="PURCHASED_CREDIT_INVOICED"
+    ).json()
     document = flexprice.state()
     assert document["api_version"] == "2026-08-22" and len(document["invoices"]) == 1
     flexprice.reset()
@@ -177,11 +228,18 @@ def test_clock_and_ids_make_runs_repeatable(flexprice):
 def test_in_process_invoices_can_be_listed_and_voided(flexprice_app):
     flexprice_app.set_clock("2027-01-01T00:00:00Z", frozen=True)
     wallet_id = flexprice_app.load_fixture(ACME)["wallets"][0]["id"]
-    reply = flexprice_app.client.post(f"/v1/wallets/{wallet_id}/top-up", json={
-        "credits_to_add": "30", "transaction_reason": "PURCHASED_CREDIT_INVOICED", "idempotency_key": "i"})
+    reply = flexprice_app.client.post(
+        f"/v1/wallets/{wallet_id}/top-up",
+        json={
+            "credits_to_add": "30",
+            "transaction_reason": "PURCHASED_CREDIT_INVOICED",
+            "idempotency_key": "i",
+        },
+    )
     invoice_id = reply.get_json()["invoice_id"]
     assert [(i["id"], i["status"], i["amount"]) for i in flexprice_app.invoices()] == [
-        (invoice_id, "pending", "30")]
+        (invoice_id, "pending", "30")
+    ]
     voided = flexprice_app.void_invoice(invoice_id)
     assert voided["invoice"]["status"] == "voided"
     assert voided["wallet_transaction"]["transaction_status"] == "failed"
@@ -193,8 +251,11 @@ def test_in_process_invoices_can_be_listed_and_voided(flexprice_app):
 # ---- the plugin in a suite of its own (a subprocess) -----------------------------------------
 
 # Other installed plugins are left out only to keep start-up short; ours loads by entry point.
-OTHERS = [arg for name in ("schemathesis", "hypothesispytest", "benchmark", "anyio", "cacheprovider")
-          for arg in ("-p", f"no:{name}")]
+OTHERS = [
+    arg
+    for name in ("schemathesis", "hypothesispytest", "benchmark", "anyio", "cacheprovider")
+    for arg in ("-p", f"no:{name}")
+]
 
 SUITE_2026 = """
 import sys
@@ -239,16 +300,22 @@ def test_the_sandboxes_serve_the_chosen_version(flexprice, flexprice_app, flexpr
 """
 
 
-def run_suite(directory: Path, text: str, *args: str, env: dict[str, str] | None = None,
-              ini: str | None = None) -> subprocess.CompletedProcess:
+def run_suite(
+    directory: Path, text: str, *args: str, env: dict[str, str] | None = None, ini: str | None = None
+) -> subprocess.CompletedProcess:
     (directory / "test_suite.py").write_text(text.format(repo=str(REPO)), encoding="utf-8")
     if ini is not None:
-        (directory / "pytest.ini").write_text(f"[pytest]\nflexprice_api_version = {ini}\n",
-                                              encoding="utf-8")
+        (directory / "pytest.ini").write_text(f"[pytest]\nflexprice_api_version = {ini}\n", encoding="utf-8")
     environ = {k: v for k, v in os.environ.items() if k != "FLEXPRICE_MOCK_API_VERSION"}
     environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", *OTHERS, *args, "test_suite.py"],
-                          cwd=directory, capture_output=True, text=True, timeout=120, env=environ)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *OTHERS, *args, "test_suite.py"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environ,
+    )
 
 
 def test_an_installed_package_needs_no_conftest_and_cleans_up_after_each_test(tmp_path):
@@ -257,15 +324,23 @@ def test_an_installed_package_needs_no_conftest_and_cleans_up_after_each_test(tm
     assert "2 passed" in run.stdout
 
 
-@pytest.mark.parametrize("args, ini, env, expected", [
-    ((), None, {}, "2026-08-22"),                                   # the latest by default
-    (("--flexprice-api-version", "2025-05-24"), None, {}, "2025-05-24"),
-    ((), "2025-05-24", {}, "2025-05-24"),                           # the ini setting
-    ((), None, {"FLEXPRICE_MOCK_API_VERSION": "2025-05-24"}, "2025-05-24"),
-    ((), "2026-08-22", {"FLEXPRICE_MOCK_API_VERSION": "2025-05-24"}, "2026-08-22"),  # ini over env
-    (("--flexprice-api-version", "latest"), "2025-05-24",           # the option over both
-     {"FLEXPRICE_MOCK_API_VERSION": "2025-05-24"}, "2026-08-22"),
-], ids=["default", "option", "ini", "environment", "ini-over-environment", "option-over-all"])
+@pytest.mark.parametrize(
+    "args, ini, env, expected",
+    [
+        ((), None, {}, "2026-08-22"),  # the latest by default
+        (("--flexprice-api-version", "2025-05-24"), None, {}, "2025-05-24"),
+        ((), "2025-05-24", {}, "2025-05-24"),  # the ini setting
+        ((), None, {"FLEXPRICE_MOCK_API_VERSION": "2025-05-24"}, "2025-05-24"),
+        ((), "2026-08-22", {"FLEXPRICE_MOCK_API_VERSION": "2025-05-24"}, "2026-08-22"),  # ini over env
+        (
+            ("--flexprice-api-version", "latest"),
+            "2025-05-24",  # the option over both
+            {"FLEXPRICE_MOCK_API_VERSION": "2025-05-24"},
+            "2026-08-22",
+        ),
+    ],
+    ids=["default", "option", "ini", "environment", "ini-over-environment", "option-over-all"],
+)
 def test_the_api_version_option_and_ini_setting_choose_the_version(tmp_path, args, ini, env, expected):
     run = run_suite(tmp_path, WHICH_VERSION, *args, ini=ini, env={"EXPECTED_API_VERSION": expected, **env})
     assert run.returncode == 0, run.stdout + run.stderr
@@ -273,27 +348,37 @@ def test_the_api_version_option_and_ini_setting_choose_the_version(tmp_path, arg
 
 
 def test_an_unknown_api_version_fails_the_tests_that_ask_for_the_sandbox(tmp_path):
-    run = run_suite(tmp_path, WHICH_VERSION, "--flexprice-api-version", "2024-01-01",
-                    env={"EXPECTED_API_VERSION": "2024-01-01"})
+    run = run_suite(
+        tmp_path,
+        WHICH_VERSION,
+        "--flexprice-api-version",
+        "2024-01-01",
+        env={"EXPECTED_API_VERSION": "2024-01-01"},
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 error" in run.stdout
-    assert ("unknown API version '2024-01-01' (known: 2025-05-24, 2026-08-22, latest)"
-            in run.stdout)
+    assert "unknown API version '2024-01-01' (known: 2025-05-24, 2026-08-22, latest)" in run.stdout
 
 
 def test_the_option_is_in_the_help(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "pytest", *OTHERS, "--help"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *OTHERS, "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "--flexprice-api-version" in run.stdout and "flexprice_api_version" in run.stdout
 
 
 # ---- the README shows the example ------------------------------------------------------------
 
+
 def readme_example() -> str:
     here = Path(__file__).read_text(encoding="utf-8")
     marker = here.index("# ---- the README example (API version 2026-08-22), verbatim")
     start = here.index("\n", marker) + 1
-    return here[start:here.index("# ---- end of the README example (API version 2026-08-22)")].rstrip()
+    return here[start : here.index("# ---- end of the README example (API version 2026-08-22)")].rstrip()
 
 
 def test_the_example_is_this_versions_and_starts_with_its_file_name():
@@ -308,4 +393,4 @@ def test_the_readme_shows_this_files_example_verbatim():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert README_BLOCK in readme, "README.md has no 2026-08-22 plugin example (# test_wallets.py)"
     start = readme.index(README_BLOCK)
-    assert readme[start:readme.index("```", start)].rstrip() == readme_example()
+    assert readme[start : readme.index("```", start)].rstrip() == readme_example()

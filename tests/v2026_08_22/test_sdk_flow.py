@@ -20,6 +20,7 @@ Facts about the SDK: /work/notes/sdk-2.1.md; about the cloud: the upstream refer
 Requests the SDK cannot make go through the suite's ``http`` client, as the same API key, so
 their replies are checked against the version's document too.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ from flexprice.models import errors
 
 from ..support import Api
 
-FIELD_REQUIRED = ("Key: 'CreateCustomerRequest.{0}' Error:Field validation for '{0}' "
-                  "failed on the 'required' tag")
+FIELD_REQUIRED = (
+    "Key: 'CreateCustomerRequest.{0}' Error:Field validation for '{0}' failed on the 'required' tag"
+)
 
 
 @pytest.fixture
@@ -43,6 +45,7 @@ def fp(live_url: str, http: Api) -> Iterator[Flexprice]:
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
 
 def error_json(exc: errors.FlexpriceError) -> dict:
     """The server's error body, whichever SDK error class carries it."""
@@ -72,8 +75,10 @@ def transactions(fp: Flexprice, wallet_id: str, **filters) -> models.ListWalletT
 
 def debit(http: Api, wallet_id: str, credits: str, key: str) -> models.WalletResponse:
     """POST /wallets/{id}/debit, which the SDK lacks; the answer still parses as its WalletResponse."""
-    reply = http.post(f"/v1/wallets/{wallet_id}/debit", {
-        "credits": credits, "transaction_reason": "MANUAL_BALANCE_DEBIT", "idempotency_key": key})
+    reply = http.post(
+        f"/v1/wallets/{wallet_id}/debit",
+        {"credits": credits, "transaction_reason": "MANUAL_BALANCE_DEBIT", "idempotency_key": key},
+    )
     assert reply.status == 200, reply.json
     return models.WalletResponse.model_validate(reply.json)
 
@@ -94,6 +99,7 @@ def paging(page) -> tuple[int, int, int]:
 
 
 # ---- customers ------------------------------------------------------------------------------
+
 
 def test_customer_lifecycle(fp: Flexprice):
     customers = fp.customers
@@ -122,8 +128,9 @@ def test_customer_lifecycle(fp: Flexprice):
     wallet = fp.wallets.create_wallet(customer_id=cust.id, currency="usd", initial_credits_to_load="5")
     with pytest.raises(errors.FlexpriceError) as exc:
         customers.delete_customer(id=cust.id)
-    assert_error_response(exc.value, 400, "invalid_operation",
-                          "Customer cannot be deleted due to associated wallets")
+    assert_error_response(
+        exc.value, 400, "invalid_operation", "Customer cannot be deleted due to associated wallets"
+    )
     fp.wallets.terminate_wallet(id=wallet.id)
     assert customers.delete_customer(id=cust.id) is None
 
@@ -141,6 +148,7 @@ def test_customer_lifecycle(fp: Flexprice):
 
 # ---- wallets --------------------------------------------------------------------------------
 
+
 def test_wallet_flow(fp: Flexprice, http: Api):
     wallets = fp.wallets
     cust = fp.customers.create_customer(external_id="acme-42", name="Acme Inc.")
@@ -155,36 +163,60 @@ def test_wallet_flow(fp: Flexprice, http: Api):
     assert (w.conversion_rate, w.topup_conversion_rate) == ("1", "1")
     assert balances(w) == ("100", "100")
 
-    with pytest.raises(errors.FlexpriceError) as exc:     # same customer, currency and type
+    with pytest.raises(errors.FlexpriceError) as exc:  # same customer, currency and type
         wallets.create_wallet(customer_id=cust.id, currency="USD")
-    assert_default_error(exc.value, 409, "already_exists",
-                         "A customer can only have one active wallet per currency and wallet type")
+    assert_default_error(
+        exc.value,
+        409,
+        "already_exists",
+        "A customer can only have one active wallet per currency and wallet type",
+    )
 
     # Direct top-up of 50 credits; its idempotency key is its reference.
-    top = wallets.top_up_wallet(id=w.id, credits_to_add="50", transaction_reason="PURCHASED_CREDIT_DIRECT",
-                                idempotency_key="order-1001")
+    top = wallets.top_up_wallet(
+        id=w.id,
+        credits_to_add="50",
+        transaction_reason="PURCHASED_CREDIT_DIRECT",
+        idempotency_key="order-1001",
+    )
     txn = top.wallet_transaction
     assert top.invoice_id is None
     assert balances(top.wallet) == ("150", "150")
     assert txn.id.startswith("wtxn_")
-    assert (txn.type, txn.transaction_status, txn.transaction_reason) == ("credit", "completed",
-                                                                          "PURCHASED_CREDIT_DIRECT")
+    assert (txn.type, txn.transaction_status, txn.transaction_reason) == (
+        "credit",
+        "completed",
+        "PURCHASED_CREDIT_DIRECT",
+    )
     assert (txn.credit_amount, txn.amount, txn.credit_balance_before, txn.credit_balance_after) == (
-        "50", "50", "100", "150")
-    assert (txn.reference_type, txn.reference_id, txn.idempotency_key) == ("EXTERNAL", "order-1001",
-                                                                           "order-1001")
+        "50",
+        "50",
+        "100",
+        "150",
+    )
+    assert (txn.reference_type, txn.reference_id, txn.idempotency_key) == (
+        "EXTERNAL",
+        "order-1001",
+        "order-1001",
+    )
 
-    with pytest.raises(errors.FlexpriceError) as exc:     # the same key again: nothing is credited
-        wallets.top_up_wallet(id=w.id, credits_to_add="50", transaction_reason="PURCHASED_CREDIT_DIRECT",
-                              idempotency_key="order-1001")
-    assert_default_error(exc.value, 409, "already_exists",
-                         "A wallet transaction with this idempotency key already exists")
+    with pytest.raises(errors.FlexpriceError) as exc:  # the same key again: nothing is credited
+        wallets.top_up_wallet(
+            id=w.id,
+            credits_to_add="50",
+            transaction_reason="PURCHASED_CREDIT_DIRECT",
+            idempotency_key="order-1001",
+        )
+    assert_default_error(
+        exc.value, 409, "already_exists", "A wallet transaction with this idempotency key already exists"
+    )
     assert error_json(exc.value)["details"]["idempotency_key"] == "order-1001"
     assert wallets.get_wallet(id=w.id).credit_balance == "150"
 
     # Invoiced top-up: pending with an invoice, the balance unchanged until the invoice is paid.
-    top = wallets.top_up_wallet(id=w.id, credits_to_add="25", transaction_reason="PURCHASED_CREDIT_INVOICED",
-                                idempotency_key="inv-1")
+    top = wallets.top_up_wallet(
+        id=w.id, credits_to_add="25", transaction_reason="PURCHASED_CREDIT_INVOICED", idempotency_key="inv-1"
+    )
     pending = top.wallet_transaction
     assert top.invoice_id.startswith("inv_")
     assert (pending.type, pending.transaction_status, pending.credit_amount) == ("credit", "pending", "25")
@@ -200,11 +232,14 @@ def test_wallet_flow(fp: Flexprice, http: Api):
     assert balances(wallets.get_wallet(id=w.id)) == ("175", "175")
 
     # Another invoiced top-up, voided: its transaction fails and the balance does not move.
-    top = wallets.top_up_wallet(id=w.id, credits_to_add="10", transaction_reason="PURCHASED_CREDIT_INVOICED",
-                                idempotency_key="inv-2")
+    top = wallets.top_up_wallet(
+        id=w.id, credits_to_add="10", transaction_reason="PURCHASED_CREDIT_INVOICED", idempotency_key="inv-2"
+    )
     voided = settle(http, top.invoice_id, "void")
     assert (voided["invoice"]["status"], voided["wallet_transaction"]["id"]) == (
-        "voided", top.wallet_transaction.id)
+        "voided",
+        top.wallet_transaction.id,
+    )
     assert voided["wallet_transaction"]["transaction_status"] == "failed"
     assert balances(wallets.get_wallet(id=w.id)) == ("175", "175")
 
@@ -243,7 +278,8 @@ def test_wallet_flow(fp: Flexprice, http: Api):
     found = wallets.query_wallet_transaction(id=w.id, limit=10)
     assert [t.id for t in found.items] == [t.id for t in page.items]
     completed_credits = wallets.query_wallet_transaction(
-        id=w.id, type_="credit", transaction_status="completed", order="asc", limit=10)
+        id=w.id, type_="credit", transaction_status="completed", order="asc", limit=10
+    )
     assert [t.credit_amount for t in completed_credits.items] == ["100", "50", "25"]
     direct = wallets.query_wallet_transaction(id=w.id, transaction_reason="PURCHASED_CREDIT_DIRECT", limit=10)
     assert [t.idempotency_key for t in direct.items] == ["order-1001"]
@@ -271,7 +307,11 @@ def test_wallet_flow(fp: Flexprice, http: Api):
     assert (closed.wallet_status, closed.credit_balance, closed.balance) == ("closed", "0", "0")
     last = transactions(fp, w.id).items[0]
     assert (last.type, last.transaction_reason, last.credit_amount, last.credit_balance_after) == (
-        "debit", "WALLET_TERMINATION", "145", "0")
+        "debit",
+        "WALLET_TERMINATION",
+        "145",
+        "0",
+    )
     assert (last.reference_type, last.idempotency_key) == ("REQUEST", w.id)
     assert [x.id for x in wallets.get_wallets_by_customer_id(id=cust.id)] == [eur.id]
     assert [x.id for x in wallets.query_wallet(status="closed", limit=10).items] == [w.id]
@@ -291,8 +331,9 @@ def test_top_up_by_amount_and_overdraft(fp: Flexprice, http: Api):
     assert balances(w) == ("0", "0")
 
     # Money at the top-up rate: 20 / 2 = 10 credits; the transaction's amount is the money paid.
-    top = fp.wallets.top_up_wallet(id=w.id, amount="20", transaction_reason="PURCHASED_CREDIT_DIRECT",
-                                   idempotency_key="eur-1")
+    top = fp.wallets.top_up_wallet(
+        id=w.id, amount="20", transaction_reason="PURCHASED_CREDIT_DIRECT", idempotency_key="eur-1"
+    )
     txn = top.wallet_transaction
     assert (txn.credit_amount, txn.amount, txn.topup_conversion_rate) == ("10", "20", "2")
     assert balances(top.wallet) == ("10", "10")
@@ -301,12 +342,17 @@ def test_top_up_by_amount_and_overdraft(fp: Flexprice, http: Api):
     assert balances(debit(http, w.id, "15", "overdraft-1")) == ("-5", "-5")
     last = transactions(fp, w.id).items[0]
     assert (last.type, last.transaction_reason, last.credit_amount, last.amount) == (
-        "debit", "MANUAL_BALANCE_DEBIT", "15", "15")
+        "debit",
+        "MANUAL_BALANCE_DEBIT",
+        "15",
+        "15",
+    )
     assert (last.credit_balance_before, last.credit_balance_after) == ("10", "-5")
     assert fp.wallets.get_wallet_balance(id=w.id).real_time_credit_balance == "-5"
 
 
 # ---- typed errors ----------------------------------------------------------------------------
+
 
 def test_unknown_wallet_is_a_typed_404(fp: Flexprice):
     with pytest.raises(errors.FlexpriceError) as exc:
@@ -324,5 +370,5 @@ def test_customer_without_name_is_a_typed_400(fp: Flexprice):
     with pytest.raises(errors.FlexpriceError) as exc:
         fp.customers.create_customer(external_id="nameless", name="")
     assert_error_response(exc.value, 400, "validation_error", "Request validation failed")
-    assert error_json(exc.value)["details"] == {"Name": FIELD_REQUIRED.format("Name")}   # not in exc.data
+    assert error_json(exc.value)["details"] == {"Name": FIELD_REQUIRED.format("Name")}  # not in exc.data
     assert fp.customers.query_customer(external_id="nameless", limit=5).pagination.total == 0

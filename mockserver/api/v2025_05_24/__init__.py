@@ -1,5 +1,6 @@
 """API version 2025-05-24 (the seed's): decimals as JSON numbers, the ``{"success": false,
 "error": {...}}`` error body, top-up retries with a used idempotency key replayed."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 A handler takes the caller's world, the coerced parameters and the parsed body, and returns
 ``(status, body)``. The dispatcher runs it inside the world's unit of work.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -53,8 +54,9 @@ def list_wallet_transactions(world: World, params, body) -> Result:
     wallet = wallets.get(world, params["id"])
     query = requests.transaction_query(wallet.id, params)
     found, total = wallets.transactions(world, query) if query is not None else ([], 0)
-    return 200, views.page([views.transaction(t) for t in found], total,
-                           params.get("limit", 50), params.get("offset", 0))
+    return 200, views.page(
+        [views.transaction(t) for t in found], total, params.get("limit", 50), params.get("offset", 0)
+    )
 
 
 def list_customer_wallets(world: World, params, body) -> Result:
@@ -66,10 +68,13 @@ def get_customer_wallets(world: World, params, body) -> Result:
     if not customer_id and not lookup_key:
         raise errors.validation("Please provide either id or lookup_key", "id or lookup_key is required")
     if customer_id and lookup_key:
-        raise errors.validation("Please provide either 'id' or 'lookup_key', but not both.",
-                                "only one of id or lookup_key may be given")
-    customer = (customers.get(world, customer_id) if customer_id
-                else customers.by_lookup_key(world, lookup_key))
+        raise errors.validation(
+            "Please provide either 'id' or 'lookup_key', but not both.",
+            "only one of id or lookup_key may be given",
+        )
+    customer = (
+        customers.get(world, customer_id) if customer_id else customers.by_lookup_key(world, lookup_key)
+    )
     found = wallets.active_wallets_of(world, customer.id)
     if params.get("include_real_time_balance"):
         now = world.now()
@@ -83,8 +88,9 @@ def create_customer(world: World, params, body) -> Result:
 
 def _customer_page(world: World, query: dict[str, Any]) -> Result:
     found, total = customers.search(world, requests.customer_query(query))
-    return 200, views.page([views.customer(world, c) for c in found], total,
-                           query.get("limit", 50), query.get("offset", 0))
+    return 200, views.page(
+        [views.customer(world, c) for c in found], total, query.get("limit", 50), query.get("offset", 0)
+    )
 
 
 def list_customers(world: World, params, body) -> Result:
@@ -101,15 +107,13 @@ def get_customer(world: World, params, body) -> Result:
 
 def update_customer(world: World, params, body) -> Result:
     changes = requests.customer_changes(body)
-    return 200, views.customer(world, customers.update(world, customers.get(world, params["id"]),
-                                                       changes))
+    return 200, views.customer(world, customers.update(world, customers.get(world, params["id"]), changes))
 
 
 def delete_customer(world: World, params, body) -> Result:
     customer = world.customers.get(params["id"])
     if customer is None:
-        raise errors.not_found("Customer does not exist", "customer does not exist",
-                               customer_id=params["id"])
+        raise errors.not_found("Customer does not exist", "customer does not exist", customer_id=params["id"])
     customers.delete(world, customer)
     return 204, None
 

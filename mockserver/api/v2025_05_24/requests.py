@@ -3,23 +3,28 @@
 The body has already passed the document's schema; what is checked here is what the schema
 cannot say (empty strings, ranges, dates in the future), in the order the cloud checked it.
 """
+
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from ...domain import customers, errors, money, wallets
-from .. import fields
-from ...domain.clock import UTC, format_timestamp, parse_timestamp
+from ...domain.clock import format_timestamp, parse_timestamp
 from ...domain.models import AutoTopup, Wallet
 from ...domain.world import World
+from .. import fields
 
 # Shared by every wallet created without a config (configs are replaced, never changed in place).
 DEFAULT_CONFIG = {"allowed_price_types": ["ALL"]}
-TOP_UP_REASONS = ("FREE_CREDIT_GRANT", "PURCHASED_CREDIT_INVOICED", "PURCHASED_CREDIT_DIRECT",
-                  "SUBSCRIPTION_CREDIT_GRANT")
+TOP_UP_REASONS = (
+    "FREE_CREDIT_GRANT",
+    "PURCHASED_CREDIT_INVOICED",
+    "PURCHASED_CREDIT_DIRECT",
+    "SUBSCRIPTION_CREDIT_GRANT",
+)
 DEFAULT_NAMES = {"PRE_PAID": "Prepaid Wallet - ", "PROMOTIONAL": "Promotional Wallet - "}
 THRESHOLD_TRIGGER = "balance_below_threshold"
 
@@ -35,10 +40,13 @@ def bounded(name: str, value: Any, limit: Decimal = money.MAX_AMOUNT) -> Decimal
 
 def _missing(struct: str, field: str, go_name: str) -> errors.ApiError:
     """The cloud's binding error for a required field that is empty."""
-    text = (f"Key: '{struct}.{go_name}' Error:Field validation for '{go_name}' "
-            f"failed on the 'required' tag")
-    return errors.ApiError(400, "Invalid request format", text,
-                           {"errors": [{"field": field, "in": "body", "problem": "must not be empty"}]})
+    text = f"Key: '{struct}.{go_name}' Error:Field validation for '{go_name}' failed on the 'required' tag"
+    return errors.ApiError(
+        400,
+        "Invalid request format",
+        text,
+        {"errors": [{"field": field, "in": "body", "problem": "must not be empty"}]},
+    )
 
 
 def expiry_from_yyyymmdd(value: int) -> datetime:
@@ -47,8 +55,11 @@ def expiry_from_yyyymmdd(value: int) -> datetime:
 
 def future_expiry(expiry: datetime, now: datetime, internal: str) -> None:
     if expiry <= now:
-        raise errors.validation("Expiry date must be in the future", internal,
-                                expiry_date=format_timestamp(expiry).replace(".000000", ""))
+        raise errors.validation(
+            "Expiry date must be in the future",
+            internal,
+            expiry_date=format_timestamp(expiry).replace(".000000", ""),
+        )
 
 
 def _copy_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +67,7 @@ def _copy_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- create --------------------------------------------------------------------------------
+
 
 def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
     customer_id, currency = body["customer_id"], body["currency"]
@@ -68,9 +80,11 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
     wallet_type = body.get("wallet_type") or "PRE_PAID"
     rate = bounded("conversion_rate", body.get("conversion_rate", 0), money.MAX_RATE)
     if rate < 0:
-        raise errors.validation("Conversion rate must be a positive value",
-                                "conversion_rate must be greater than 0",
-                                conversion_rate=_details_number(rate))
+        raise errors.validation(
+            "Conversion rate must be a positive value",
+            "conversion_rate must be greater than 0",
+            conversion_rate=_details_number(rate),
+        )
     rate = money.rate(rate) or money.ONE
     wallets.ensure_unique(world, customer_id, currency, wallet_type)
 
@@ -82,17 +96,26 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
     auto_topup = AutoTopup(
         enabled=body.get("auto_topup_trigger") == THRESHOLD_TRIGGER,
         threshold=money.amount(bounded("auto_topup_min_balance", body.get("auto_topup_min_balance", 0))),
-        amount=money.amount(bounded("auto_topup_amount", body.get("auto_topup_amount", 0))))
+        amount=money.amount(bounded("auto_topup_amount", body.get("auto_topup_amount", 0))),
+    )
     return wallets.NewWallet(
-        customer_id=customer_id, currency=currency, wallet_type=wallet_type,
+        customer_id=customer_id,
+        currency=currency,
+        wallet_type=wallet_type,
         name=body.get("name") or sys.intern(DEFAULT_NAMES[wallet_type] + currency),
-        conversion_rate=rate, topup_conversion_rate=rate,
+        conversion_rate=rate,
+        topup_conversion_rate=rate,
         config=_copy_config(body["config"]) if "config" in body else DEFAULT_CONFIG,
-        description=body.get("description", ""), metadata=dict(body.get("metadata") or {}),
-        auto_topup=auto_topup, initial_credits=initial, initial_credits_expiry=expiry)
+        description=body.get("description", ""),
+        metadata=dict(body.get("metadata") or {}),
+        auto_topup=auto_topup,
+        initial_credits=initial,
+        initial_credits_expiry=expiry,
+    )
 
 
 # ---- update --------------------------------------------------------------------------------
+
 
 def wallet_changes(world: World, wallet_id: str, body: dict[str, Any]) -> tuple[Wallet, dict[str, Any]]:
     """The wallet to change and its changes; the body is checked before the wallet is looked up."""
@@ -102,19 +125,23 @@ def wallet_changes(world: World, wallet_id: str, body: dict[str, Any]) -> tuple[
             raise errors.validation(
                 "Both minimum balance and topup amount must be provided for threshold-based auto-topup",
                 "auto_topup_min_balance and auto_topup_amount are required when "
-                "auto_topup_trigger is balance_below_threshold")
+                "auto_topup_trigger is balance_below_threshold",
+            )
         if body["auto_topup_min_balance"] <= 0:
-            raise errors.validation("Minimum balance threshold must be a positive value",
-                                    "auto_topup_min_balance must be greater than 0")
+            raise errors.validation(
+                "Minimum balance threshold must be a positive value",
+                "auto_topup_min_balance must be greater than 0",
+            )
         if body["auto_topup_amount"] <= 0:
-            raise errors.validation("Auto-topup amount must be a positive value",
-                                    "auto_topup_amount must be greater than 0")
+            raise errors.validation(
+                "Auto-topup amount must be a positive value", "auto_topup_amount must be greater than 0"
+            )
     min_balance = body.get("auto_topup_min_balance")
     topup_amount = body.get("auto_topup_amount")
-    min_balance = None if min_balance is None else money.amount(
-        bounded("auto_topup_min_balance", min_balance))
-    topup_amount = None if topup_amount is None else money.amount(
-        bounded("auto_topup_amount", topup_amount))
+    min_balance = (
+        None if min_balance is None else money.amount(bounded("auto_topup_min_balance", min_balance))
+    )
+    topup_amount = None if topup_amount is None else money.amount(bounded("auto_topup_amount", topup_amount))
 
     wallet = wallets.get(world, wallet_id)
     changes: dict[str, Any] = {name: body[name] for name in ("name", "description") if name in body}
@@ -128,12 +155,15 @@ def wallet_changes(world: World, wallet_id: str, body: dict[str, Any]) -> tuple[
         changes["auto_topup"] = AutoTopup(False, money.ZERO, money.ZERO)
     else:
         changes["auto_topup"] = AutoTopup(
-            True, current.threshold if min_balance is None else min_balance,
-            current.amount if topup_amount is None else topup_amount)
+            True,
+            current.threshold if min_balance is None else min_balance,
+            current.amount if topup_amount is None else topup_amount,
+        )
     return wallet, changes
 
 
 # ---- top up --------------------------------------------------------------------------------
+
 
 def fingerprint(body: dict[str, Any]) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in body.items()))
@@ -149,7 +179,9 @@ def replay(world: World, wallet_id: str, body: dict[str, Any]) -> Wallet | None:
         raise errors.conflict(
             "This idempotency_key was already used for a different top-up",
             "idempotency key reused with a different request",
-            idempotency_key=key, wallet_id=record.wallet_id)
+            idempotency_key=key,
+            wallet_id=record.wallet_id,
+        )
     return record.result
 
 
@@ -165,39 +197,58 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
         try:
             expiry = parse_timestamp(body["expiry_date_utc"])
         except ValueError:
-            raise errors.validation("expiry_date_utc must be an RFC 3339 timestamp",
-                                    "invalid expiry_date_utc",
-                                    expiry_date_utc=body["expiry_date_utc"]) from None
+            raise errors.validation(
+                "expiry_date_utc must be an RFC 3339 timestamp",
+                "invalid expiry_date_utc",
+                expiry_date_utc=body["expiry_date_utc"],
+            ) from None
     if money.amount(credits) <= 0:
-        raise errors.validation("Credits to add must be a positive value",
-                                "credits_to_add must be greater than 0",
-                                credits_to_add=_details_number(credits))
+        raise errors.validation(
+            "Credits to add must be a positive value",
+            "credits_to_add must be greater than 0",
+            credits_to_add=_details_number(credits),
+        )
     reason = body["transaction_reason"]
     if reason not in TOP_UP_REASONS:
-        raise errors.validation("Invalid transaction reason",
-                                "transaction_reason must be one of the allowed values",
-                                transaction_reason=reason, allowed_reasons=list(TOP_UP_REASONS))
+        raise errors.validation(
+            "Invalid transaction reason",
+            "transaction_reason must be one of the allowed values",
+            transaction_reason=reason,
+            allowed_reasons=list(TOP_UP_REASONS),
+        )
     if expiry is not None:
         if expiry < now:
-            raise errors.validation("Expiry date must be in the future",
-                                    "expiry_date_utc cannot be in the past")
+            raise errors.validation(
+                "Expiry date must be in the future", "expiry_date_utc cannot be in the past"
+            )
         # Credits expire at 00:00 UTC of the given day, so that day must still be ahead.
         expiry = expiry.replace(hour=0, minute=0, second=0, microsecond=0)
         future_expiry(expiry, now, "expiry date cannot be in the past")
     priority = body.get("priority")
     if priority is not None and priority < 0:
-        raise errors.validation("Priority must be zero or a positive number",
-                                "priority must be greater than or equal to 0", priority=priority)
+        raise errors.validation(
+            "Priority must be zero or a positive number",
+            "priority must be greater than or equal to 0",
+            priority=priority,
+        )
     reference_type, reference_id = "EXTERNAL", key
-    if reason == "PURCHASED_CREDIT_INVOICED":     # paid at once in this version
+    if reason == "PURCHASED_CREDIT_INVOICED":  # paid at once in this version
         reference_type, reference_id = "PAYMENT", world.new_id("pay_", now)
-    return wallets.Credit(credits=credits, reason=reason, idempotency_key=key, expiry=expiry,
-                          priority=priority, description=body.get("description", ""),
-                          metadata=dict(body.get("metadata") or {}),
-                          reference_type=reference_type, reference_id=reference_id)
+    return wallets.Credit(
+        credits=credits,
+        reason=reason,
+        idempotency_key=key,
+        expiry=expiry,
+        priority=priority,
+        description=body.get("description", ""),
+        metadata=dict(body.get("metadata") or {}),
+        reference_type=reference_type,
+        reference_id=reference_id,
+    )
 
 
 # ---- transactions --------------------------------------------------------------------------
+
 
 def _time_param(query: dict[str, Any], name: str) -> datetime | None:
     if query.get(name) is None:
@@ -205,42 +256,56 @@ def _time_param(query: dict[str, Any], name: str) -> datetime | None:
     try:
         return parse_timestamp(query[name])
     except ValueError:
-        raise errors.validation("Invalid filter parameters", f"{name} must be an RFC 3339 timestamp",
-                                **{name: query[name]}) from None
+        raise errors.validation(
+            "Invalid filter parameters", f"{name} must be an RFC 3339 timestamp", **{name: query[name]}
+        ) from None
 
 
 def transaction_query(wallet_id: str, query: dict[str, Any]) -> wallets.TransactionQuery | None:
     """The list's filters; None when the query can match nothing (a status other than published)."""
     if (query.get("reference_type") is None) != (query.get("reference_id") is None):
-        raise errors.validation("Reference type and reference id must be provided together",
-                                "reference_type and reference_id must be provided together")
+        raise errors.validation(
+            "Reference type and reference id must be provided together",
+            "reference_type and reference_id must be provided together",
+        )
     sort = query.get("sort", "created_at")
     if sort not in ("created_at", "updated_at", "amount"):
-        raise errors.validation("Invalid filter parameters", f"cannot sort by {sort!r}",
-                                sort=sort, allowed=["amount", "created_at", "updated_at"])
+        raise errors.validation(
+            "Invalid filter parameters",
+            f"cannot sort by {sort!r}",
+            sort=sort,
+            allowed=["amount", "created_at", "updated_at"],
+        )
     filters = wallets.TransactionQuery(
-        wallet_ids=(wallet_id,), type=query.get("type"),
+        wallet_ids=(wallet_id,),
+        type=query.get("type"),
         transaction_status=query.get("transaction_status"),
-        transaction_reason=query.get("transaction_reason"), priority=query.get("priority"),
-        reference_type=query.get("reference_type"), reference_id=query.get("reference_id"),
-        created_from=_time_param(query, "start_time"), created_to=_time_param(query, "end_time"),
+        transaction_reason=query.get("transaction_reason"),
+        priority=query.get("priority"),
+        reference_type=query.get("reference_type"),
+        reference_id=query.get("reference_id"),
+        created_from=_time_param(query, "start_time"),
+        created_to=_time_param(query, "end_time"),
         expiry_before=_time_param(query, "expiry_date_before"),
         expiry_after=_time_param(query, "expiry_date_after"),
         credits_available_gt=query.get("credits_available_gt"),
-        sort=sort, descending=query.get("order", "desc") == "desc",
-        offset=query.get("offset", 0), limit=query.get("limit", 50))
+        sort=sort,
+        descending=query.get("order", "desc") == "desc",
+        offset=query.get("offset", 0),
+        limit=query.get("limit", 50),
+    )
     return filters if query.get("status") in (None, "published") else None
 
 
 # ---- customers -----------------------------------------------------------------------------
+
 
 def _check_customer(struct: str, body: dict[str, Any], creating: bool) -> None:
     if (creating or "external_id" in body) and not body.get("external_id"):
         raise fields.field_error(struct, [("external_id", "required")])
     if (creating or "name" in body) and not body.get("name"):
         # The cloud's database refuses an empty name (as a 500); the sandbox says why.
-        raise errors.validation("Customer name is required", "name must not be empty",
-                                name="is required")
+        raise errors.validation("Customer name is required", "name must not be empty", name="is required")
     failures = fields.contact_failures(body)
     if failures:
         raise fields.field_error(struct, failures[:1])
@@ -264,11 +329,13 @@ def customer_query(query: dict[str, Any]) -> customers.CustomerQuery:
     return customers.CustomerQuery(
         ids=frozenset(query["customer_ids"]) if query.get("customer_ids") else None,
         external_ids=frozenset([query["external_id"]]) if query.get("external_id") else None,
-        email=query.get("email") or None, status=query.get("status"),
+        email=query.get("email") or None,
+        status=query.get("status"),
         created_from=fields.time_value(start, "start_time") if start else None,
         created_to=fields.time_value(end, "end_time") if end else None,
         conditions=tuple(fields.customer_condition(c) for c in query.get("filters") or ()),
-        sort=tuple((rule.get("field"), rule.get("direction") == "desc")
-                   for rule in query.get("sort") or ()),
+        sort=tuple((rule.get("field"), rule.get("direction") == "desc") for rule in query.get("sort") or ()),
         descending=query.get("order", "desc") == "desc",
-        offset=query.get("offset", 0), limit=query.get("limit", 50))
+        offset=query.get("offset", 0),
+        limit=query.get("limit", 50),
+    )

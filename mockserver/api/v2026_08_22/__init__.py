@@ -1,6 +1,7 @@
 """API version 2026-08-22 (the current one): decimals as trimmed JSON strings, the flat
 ``{"code", "message", "http_status_code", "details"}`` error body, a reused idempotency key
 refused with 409, invoiced top-ups pending until their invoice is settled."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,7 @@ from .handlers import GROWS_WORLD, HANDLERS
 
 
 def error_body(error: ApiError) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": error.code, "message": error.message,
-                            "http_status_code": error.status}
+    body: dict[str, Any] = {"code": error.code, "message": error.message, "http_status_code": error.status}
     if error.details:
         body["details"] = error.details
     return body

@@ -4,6 +4,7 @@ shape the answer. Each runs inside the world's unit of work.
 After an operation that writes a completed credit or debit, the wallet's auto top-up is
 evaluated, as the cloud does after every wallet operation.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,10 +17,11 @@ from .. import Handler, Result
 from . import requests, views
 
 # Operations that add customers, wallets or transactions: refused (429) in a full world.
-GROWS_WORLD = frozenset({"createCustomer", "createWallet", "topUpWallet", "debitWallet",
-                         "modifyWallet", "terminateWallet"})
+GROWS_WORLD = frozenset(
+    {"createCustomer", "createWallet", "topUpWallet", "debitWallet", "modifyWallet", "terminateWallet"}
+)
 BREAKDOWN = ("credits_available_breakdown",)
-CACHE_TTL = timedelta(minutes=30)      # how long the cloud keeps a computed real-time balance
+CACHE_TTL = timedelta(minutes=30)  # how long the cloud keeps a computed real-time balance
 
 
 def _wallet(world: World, wallet: Wallet) -> dict[str, Any]:
@@ -35,10 +37,11 @@ def _breakdown(world: World, wallet: Wallet, expanded: set[str]) -> dict[str, An
 
 # ---- wallets -------------------------------------------------------------------------------
 
+
 def create_wallet(world: World, params, body) -> Result:
     new = requests.new_wallet(world, body)
     wallet = wallets.create(world, new)
-    if new.initial_credits > 0:       # only a written credit makes the cloud evaluate auto top-up
+    if new.initial_credits > 0:  # only a written credit makes the cloud evaluate auto top-up
         wallets.auto_top_up(world, wallet)
     return 200, _wallet(world, wallet)
 
@@ -88,20 +91,34 @@ def debit_wallet(world: World, params, body) -> Result:
     credits, reason = requests.debit(body)
     wallet = wallets.get(world, params["id"])
     if wallet.wallet_status != wallets.ACTIVE:
-        raise errors.invalid_operation("Wallet is not active", "wallet is not active",
-                                       wallet_id=wallet.id, wallet_status=wallet.wallet_status)
+        raise errors.invalid_operation(
+            "Wallet is not active",
+            "wallet is not active",
+            wallet_id=wallet.id,
+            wallet_status=wallet.wallet_status,
+        )
     key = body["idempotency_key"]
     requests.unused_key(world, wallet, key, "debit", credits)
-    wallets.debit(world, wallet, credits, reason, idempotency_key=key,
-                  description=body.get("description", ""), metadata=body.get("metadata"))
+    wallets.debit(
+        world,
+        wallet,
+        credits,
+        reason,
+        idempotency_key=key,
+        description=body.get("description", ""),
+        metadata=body.get("metadata"),
+    )
     wallets.auto_top_up(world, wallet)
     return 200, _wallet(world, wallet)
 
 
 def modify_wallet(world: World, params, body) -> Result:
     if body.get("modification_type") != "prepaid_to_postpaid":
-        raise errors.validation("Invalid wallet modification request", "unknown modification_type",
-                                modification_type=body.get("modification_type"))
+        raise errors.validation(
+            "Invalid wallet modification request",
+            "unknown modification_type",
+            modification_type=body.get("modification_type"),
+        )
     original = wallets.get(world, params["id"])
     new = wallets.convert_to_postpaid(world, original, requests.transfer_key)
     wallets.auto_top_up(world, new)
@@ -118,8 +135,9 @@ def _max_live(params: dict[str, Any]) -> int | None:
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
-def _balance(world: World, wallet: Wallet, expanded: set[str], from_cache: bool,
-             max_live: int | None = None) -> dict[str, Any]:
+def _balance(
+    world: World, wallet: Wallet, expanded: set[str], from_cache: bool, max_live: int | None = None
+) -> dict[str, Any]:
     """The real-time balance: computed now (and remembered), or, when a cached read is asked
     for, the one computed last if it is young enough."""
     now = world.now()
@@ -147,8 +165,9 @@ def get_wallet_balance_cached(world: World, params, body) -> Result:
     return 200, _balance(world, wallet, expanded, True, _max_live(params))
 
 
-def _transaction_page(world: World, query: dict[str, Any], wallet_ids: tuple[str, ...] | None,
-                      expanded: set[str]) -> Result:
+def _transaction_page(
+    world: World, query: dict[str, Any], wallet_ids: tuple[str, ...] | None, expanded: set[str]
+) -> Result:
     filters = requests.transaction_query(query, wallet_ids)
     found, total = wallets.transactions(world, filters)
     items = []
@@ -179,8 +198,7 @@ def query_wallet_transaction(world: World, params, body) -> Result:
 
 def get_wallets_by_customer_id(world: World, params, body) -> Result:
     expanded = requests.expand(params.get("expand"), BREAKDOWN)
-    return 200, [_breakdown(world, w, expanded)
-                 for w in wallets.active_wallets_of(world, params["id"])]
+    return 200, [_breakdown(world, w, expanded) for w in wallets.active_wallets_of(world, params["id"])]
 
 
 def get_customer_wallets(world: World, params, body) -> Result:
@@ -188,19 +206,24 @@ def get_customer_wallets(world: World, params, body) -> Result:
     if not customer_id and not lookup_key:
         raise errors.validation("Please provide either id or lookup_key", "id or lookup_key is required")
     if customer_id and lookup_key:
-        raise errors.validation("Please provide either 'id' or 'lookup_key', but not both.",
-                                "only one of id or lookup_key may be given")
+        raise errors.validation(
+            "Please provide either 'id' or 'lookup_key', but not both.",
+            "only one of id or lookup_key may be given",
+        )
     expanded = requests.expand(params.get("expand"), BREAKDOWN)
-    customer = (customers.get(world, customer_id) if customer_id
-                else customers.by_lookup_key(world, lookup_key))
+    customer = (
+        customers.get(world, customer_id) if customer_id else customers.by_lookup_key(world, lookup_key)
+    )
     found = wallets.active_wallets_of(world, customer.id)
     if not params.get("include_real_time_balance"):
         return 200, [views.wallet_balance(world, w, real_time=False) for w in found]
-    return 200, [_balance(world, w, expanded, bool(params.get("from_cache")), _max_live(params))
-                 for w in found]
+    return 200, [
+        _balance(world, w, expanded, bool(params.get("from_cache")), _max_live(params)) for w in found
+    ]
 
 
 # ---- customers -----------------------------------------------------------------------------
+
 
 def create_customer(world: World, params, body) -> Result:
     return 201, views.customer(world, customers.create(world, requests.new_customer(body)))
@@ -209,8 +232,9 @@ def create_customer(world: World, params, body) -> Result:
 def _customer_page(world: World, query: dict[str, Any]) -> Result:
     filters = requests.customer_query(query)
     found, total = customers.search(world, filters)
-    return 200, views.page([views.customer(world, c) for c in found], total, filters.limit,
-                           filters.offset + filters.limit)
+    return 200, views.page(
+        [views.customer(world, c) for c in found], total, filters.limit, filters.offset + filters.limit
+    )
 
 
 def list_customers(world: World, params, body) -> Result:
@@ -230,13 +254,17 @@ def _update(world: World, customer_id: str | None, external_id: str | None, body
     if not customer_id and not external_id:
         raise errors.validation(
             "Provide id as query parameter (?id=...) or provide external_customer_id as query "
-            "parameter (?external_customer_id=...)", "customer id is required")
+            "parameter (?external_customer_id=...)",
+            "customer id is required",
+        )
     if external_id:
         found = customers.by_lookup_key(world, external_id)
         if customer_id and customer_id != found.id:
             raise errors.validation(
                 "Providing either id or external_customer_id is sufficient. But when providing "
-                "both, ensure both identifiers refer to the same customer.", "identifiers differ")
+                "both, ensure both identifiers refer to the same customer.",
+                "identifiers differ",
+            )
         customer_id = found.id
     assert customer_id is not None
     changes = requests.customer_changes(body)

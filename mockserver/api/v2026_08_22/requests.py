@@ -4,11 +4,12 @@ order and its words (``internal/api/dto`` and the wallet and customer services u
 The body has already passed the document's schema (types, enums, lengths); what is checked
 here is what the schema cannot say. Decimals arrive as strings or numbers.
 """
+
 from __future__ import annotations
 
 import hashlib
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -19,8 +20,14 @@ from ...domain.models import AlertLevel, AlertSettings, AutoTopup, Wallet
 from ...domain.world import World
 from .. import fields
 
-TOP_UP_REASONS = ("FREE_CREDIT_GRANT", "SUBSCRIPTION_CREDIT_GRANT", "PURCHASED_CREDIT_INVOICED",
-                  "PURCHASED_CREDIT_DIRECT", "CREDIT_NOTE", "INVOICE_VOID_REFUND")
+TOP_UP_REASONS = (
+    "FREE_CREDIT_GRANT",
+    "SUBSCRIPTION_CREDIT_GRANT",
+    "PURCHASED_CREDIT_INVOICED",
+    "PURCHASED_CREDIT_DIRECT",
+    "CREDIT_NOTE",
+    "INVOICE_VOID_REFUND",
+)
 WALLET_TYPES = ("PRE_PAID", "POST_PAID")
 CONFIGS = {"PRE_PAID": {"allowed_price_types": ["USAGE"]}, "POST_PAID": {"allowed_price_types": ["ALL"]}}
 NAMES = {"PRE_PAID": "Prepaid Wallet - ", "POST_PAID": "Postpaid Wallet - "}
@@ -30,8 +37,10 @@ CUSTOMER_TEXT = fields.TEXT_FIELDS + ("timezone", "contact")
 
 # ---- values --------------------------------------------------------------------------------
 
-def decimal(body: dict[str, Any], name: str, default: Decimal | None = None,
-            limit: Decimal = money.MAX_AMOUNT) -> Decimal | None:
+
+def decimal(
+    body: dict[str, Any], name: str, default: Decimal | None = None, limit: Decimal = money.MAX_AMOUNT
+) -> Decimal | None:
     """A decimal field sent as a string ("10.5") or a number, within what the ledger holds."""
     value = body.get(name)
     if value is None:
@@ -41,8 +50,9 @@ def decimal(body: dict[str, Any], name: str, default: Decimal | None = None,
     except ArithmeticError:
         number = None
     if number is None or not number.is_finite():
-        raise errors.validation(f"{name} must be a decimal such as \"10.5\"", "invalid decimal",
-                                **{name: str(value)})
+        raise errors.validation(
+            f'{name} must be a decimal such as "10.5"', "invalid decimal", **{name: str(value)}
+        )
     return fields.within(name, number, limit)
 
 
@@ -57,12 +67,16 @@ def timestamp(body: dict[str, Any], name: str) -> datetime | None:
     try:
         return parse_timestamp(value)
     except ValueError:
-        raise errors.validation(f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
-                                f"invalid {name}", **{name: value}) from None
+        raise errors.validation(
+            f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
+            f"invalid {name}",
+            **{name: value},
+        ) from None
 
 
-def _future(moment: datetime | None, now: datetime, message: str = "Expiry date must be in the future",
-            **details: Any) -> None:
+def _future(
+    moment: datetime | None, now: datetime, message: str = "Expiry date must be in the future", **details: Any
+) -> None:
     if moment is not None and moment < now:
         raise errors.validation(message, "expiry date cannot be in the past", **details)
 
@@ -85,6 +99,7 @@ def _yyyymmdd(value: int) -> datetime:
 
 # ---- wallets -------------------------------------------------------------------------------
 
+
 def auto_topup(body: dict[str, Any]) -> AutoTopup:
     """The ``auto_topup`` object of a new wallet: threshold, amount and invoicing are required."""
     if body.get("threshold") is None:
@@ -94,10 +109,14 @@ def auto_topup(body: dict[str, Any]) -> AutoTopup:
     if body.get("invoicing") is None:
         raise errors.validation("Invoicing boolean is required", "auto_topup.invoicing is required")
     value, unit = _cooldown(body.get("cooldown"))
-    return AutoTopup(enabled=bool(body.get("enabled")),
-                     threshold=money.amount(decimal(body, "threshold") or money.ZERO),
-                     amount=money.amount(decimal(body, "amount") or money.ZERO),
-                     invoicing=body["invoicing"], cooldown_value=value, cooldown_unit=unit)
+    return AutoTopup(
+        enabled=bool(body.get("enabled")),
+        threshold=money.amount(decimal(body, "threshold") or money.ZERO),
+        amount=money.amount(decimal(body, "amount") or money.ZERO),
+        invoicing=body["invoicing"],
+        cooldown_value=value,
+        cooldown_unit=unit,
+    )
 
 
 def _cooldown(cooldown: dict[str, Any] | None) -> tuple[int | None, str | None]:
@@ -105,8 +124,7 @@ def _cooldown(cooldown: dict[str, Any] | None) -> tuple[int | None, str | None]:
         return None, None
     value, unit = cooldown.get("value", 0), cooldown.get("unit") or ""
     if value <= 0:
-        raise errors.validation("Duration value must be greater than zero", "invalid cooldown",
-                                value=value)
+        raise errors.validation("Duration value must be greater than zero", "invalid cooldown", value=value)
     if not unit:
         raise errors.validation("Duration unit is required", "invalid cooldown")
     return value, unit
@@ -115,14 +133,19 @@ def _cooldown(cooldown: dict[str, Any] | None) -> tuple[int | None, str | None]:
 def _level(body: dict[str, Any] | None) -> AlertLevel | None:
     if body is None:
         return None
-    return AlertLevel(threshold=money.amount(decimal(body, "threshold") or money.ZERO),
-                      condition=body.get("condition", ""))
+    return AlertLevel(
+        threshold=money.amount(decimal(body, "threshold") or money.ZERO), condition=body.get("condition", "")
+    )
 
 
 def alert_settings(body: dict[str, Any], check: bool = True) -> AlertSettings:
     """Wallet alert levels; checked on create (critical first, then warning and info around it)."""
-    settings = AlertSettings(critical=_level(body.get("critical")), warning=_level(body.get("warning")),
-                             info=_level(body.get("info")), alert_enabled=bool(body.get("alert_enabled")))
+    settings = AlertSettings(
+        critical=_level(body.get("critical")),
+        warning=_level(body.get("warning")),
+        info=_level(body.get("info")),
+        alert_enabled=bool(body.get("alert_enabled")),
+    )
     if check:
         _check_alerts(settings)
     return settings
@@ -140,7 +163,11 @@ def _check_alerts(s: AlertSettings) -> None:
         if not s.critical:
             raise fail("Please provide a critical threshold")
         above = s.critical.condition == "above"
-        if (s.warning.threshold > s.critical.threshold) if above else (s.warning.threshold < s.critical.threshold):
+        if (
+            (s.warning.threshold > s.critical.threshold)
+            if above
+            else (s.warning.threshold < s.critical.threshold)
+        ):
             raise fail("Please provide a valid warning threshold")
         if s.warning.condition != s.critical.condition:
             raise fail("Please provide a valid warning condition")
@@ -151,8 +178,11 @@ def _check_alerts(s: AlertSettings) -> None:
         if around:
             if s.info.condition != around.condition:
                 raise fail("Please provide a valid info condition")
-            if (s.info.threshold > around.threshold) if around.condition == "above" else (
-                    s.info.threshold < around.threshold):
+            if (
+                (s.info.threshold > around.threshold)
+                if around.condition == "above"
+                else (s.info.threshold < around.threshold)
+            ):
                 raise fail("Please provide a valid info threshold")
 
 
@@ -162,16 +192,20 @@ def _customer_id_text(value: str, external: bool) -> None:
         raise errors.validation("Please provide a valid customer id", "invalid customer id")
     for bad in ("%", " "):
         if bad in value:
-            raise errors.validation(f"Please provide a valid {what} - cannot contain: {bad}",
-                                    f"invalid {what}")
+            raise errors.validation(
+                f"Please provide a valid {what} - cannot contain: {bad}", f"invalid {what}"
+            )
 
 
 def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
     """A CreateWalletRequest, checked in the server's order."""
     if body.get("price_unit"):
         # The sandbox has no price units, so no code names a published one.
-        raise errors.not_found(f"Price unit with code {body['price_unit']} was not found",
-                               "price unit not found", price_unit=body["price_unit"])
+        raise errors.not_found(
+            f"Price unit with code {body['price_unit']} was not found",
+            "price unit not found",
+            price_unit=body["price_unit"],
+        )
     currency = body["currency"]
     if not currency:
         raise errors.validation("Invalid request format", "currency is required")
@@ -181,18 +215,25 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
     wallet_type = body.get("wallet_type") or "PRE_PAID"
     rate = decimal(body, "conversion_rate", money.ZERO, money.MAX_RATE) or money.ZERO
     if rate < 0:
-        raise errors.validation("Conversion rate must be a positive value",
-                                "conversion_rate must be greater than 0", conversion_rate=dec(rate))
+        raise errors.validation(
+            "Conversion rate must be a positive value",
+            "conversion_rate must be greater than 0",
+            conversion_rate=dec(rate),
+        )
     rate = money.rate(rate) or money.ONE
     topup_rate = decimal(body, "topup_conversion_rate", None, money.MAX_RATE)
     if topup_rate is not None and topup_rate <= 0:
-        raise errors.validation("Topup conversion rate must be a positive value",
-                                "topup_conversion_rate must be greater than 0",
-                                topup_conversion_rate=dec(topup_rate))
+        raise errors.validation(
+            "Topup conversion rate must be a positive value",
+            "topup_conversion_rate must be greater than 0",
+            topup_conversion_rate=dec(topup_rate),
+        )
     customer_id, external_id = body.get("customer_id") or "", body.get("external_customer_id") or ""
     if not customer_id and not external_id:
-        raise errors.validation("Please provide either customer_id or external_customer_id",
-                                "customer_id or external_customer_id is required")
+        raise errors.validation(
+            "Please provide either customer_id or external_customer_id",
+            "customer_id or external_customer_id is required",
+        )
     if external_id:
         _customer_id_text(external_id, external=True)
     if customer_id:
@@ -210,25 +251,43 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
         wallets.ensure_unique(world, customer_id, currency, wallet_type)
         _future(expiry, now, expiry_date=format_timestamp(expiry).replace(".000000", ""))
     return wallets.NewWallet(
-        customer_id=customer_id, currency=currency, wallet_type=wallet_type,
-        name=NAMES[wallet_type] + currency.upper(), conversion_rate=rate,
+        customer_id=customer_id,
+        currency=currency,
+        wallet_type=wallet_type,
+        name=NAMES[wallet_type] + currency.upper(),
+        conversion_rate=rate,
         topup_conversion_rate=money.rate(topup_rate) if topup_rate is not None else rate,
-        config=CONFIGS[wallet_type], description=body.get("description", ""),
-        metadata=dict(body.get("metadata") or {}), auto_topup=rule, alert_settings=settings,
-        initial_credits=initial if initial > 0 else money.ZERO, initial_credits_expiry=expiry,
-        initial_credits_key=initial_credits_key)
+        config=CONFIGS[wallet_type],
+        description=body.get("description", ""),
+        metadata=dict(body.get("metadata") or {}),
+        auto_topup=rule,
+        alert_settings=settings,
+        initial_credits=initial if initial > 0 else money.ZERO,
+        initial_credits_expiry=expiry,
+        initial_credits_key=initial_credits_key,
+    )
 
 
 def initial_credits_key(wallet: Wallet, credits: Decimal, now: datetime) -> str:
-    return _key("credit_grant", wallet_id=wallet.id, credits_to_add=dec(credits),
-                transaction_reason="FREE_CREDIT_GRANT", timestamp=_second(now))
+    return _key(
+        "credit_grant",
+        wallet_id=wallet.id,
+        credits_to_add=dec(credits),
+        transaction_reason="FREE_CREDIT_GRANT",
+        timestamp=_second(now),
+    )
 
 
 def transfer_key(source: Wallet, new: Wallet, credits: Decimal) -> str:
     """The key of the credits a prepaid wallet hands to the postpaid one it became."""
-    return _key("credit_grant", wallet_id=new.id, source_wallet_id=source.id,
-                credits_to_add=dec(credits), transaction_reason="FREE_CREDIT_GRANT",
-                conversion_transfer="true")
+    return _key(
+        "credit_grant",
+        wallet_id=new.id,
+        source_wallet_id=source.id,
+        credits_to_add=dec(credits),
+        transaction_reason="FREE_CREDIT_GRANT",
+        conversion_transfer="true",
+    )
 
 
 def wallet_changes(wallet: Wallet, body: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +314,7 @@ def _merged_auto_topup(current: AutoTopup | None, body: dict[str, Any]) -> AutoT
     if cooldown is not None:
         value = cooldown.get("value", value)
         unit = cooldown.get("unit", unit)
-        if not value:                       # a value of 0 clears the cooldown
+        if not value:  # a value of 0 clears the cooldown
             value = unit = None
     threshold, amount = decimal(body, "threshold"), decimal(body, "amount")
     return AutoTopup(
@@ -263,7 +322,9 @@ def _merged_auto_topup(current: AutoTopup | None, body: dict[str, Any]) -> AutoT
         threshold=base.threshold if threshold is None else money.amount(threshold),
         amount=base.amount if amount is None else money.amount(amount),
         invoicing=base.invoicing if body.get("invoicing") is None else body["invoicing"],
-        cooldown_value=value, cooldown_unit=unit)
+        cooldown_value=value,
+        cooldown_unit=unit,
+    )
 
 
 def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit:
@@ -274,41 +335,65 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
     if credits == 0 and amount != 0:
         credits = money.divide(amount, wallet.topup_conversion_rate)
     if money.amount(credits) <= 0:
-        raise errors.validation("Credits to add must be a positive value",
-                                "credits_to_add must be greater than 0", credits_to_add=dec(credits))
+        raise errors.validation(
+            "Credits to add must be a positive value",
+            "credits_to_add must be greater than 0",
+            credits_to_add=dec(credits),
+        )
     reason = body["transaction_reason"]
     if reason not in TOP_UP_REASONS:
-        raise errors.validation("Invalid transaction reason",
-                                "transaction_reason must be one of the allowed values",
-                                transaction_reason=reason, allowed_reasons=list(TOP_UP_REASONS))
+        raise errors.validation(
+            "Invalid transaction reason",
+            "transaction_reason must be one of the allowed values",
+            transaction_reason=reason,
+            allowed_reasons=list(TOP_UP_REASONS),
+        )
     expiry = timestamp(body, "expiry_date_utc")
     _future(expiry, now)
     priority = body.get("priority")
     if priority is not None and priority < 0:
-        raise errors.validation("Priority must be a non-negative integer",
-                                "priority must be greater than or equal to 0", priority=priority)
+        raise errors.validation(
+            "Priority must be a non-negative integer",
+            "priority must be greater than or equal to 0",
+            priority=priority,
+        )
     bonus = decimal(body, "bonus_credits_to_add")
     if bonus is not None and bonus <= 0:
-        raise errors.validation("To grant no bonus credits, omit bonus_credits_to_add entirely",
-                                "bonus_credits_to_add must be greater than 0",
-                                bonus_credits_to_add=dec(bonus))
+        raise errors.validation(
+            "To grant no bonus credits, omit bonus_credits_to_add entirely",
+            "bonus_credits_to_add must be greater than 0",
+            bonus_credits_to_add=dec(bonus),
+        )
     bonus_expiry = timestamp(body, "bonus_credits_expiry_date_utc")
     _future(bonus_expiry, now, "Bonus credits expiry date must be in the future")
     invoiced = reason == "PURCHASED_CREDIT_INVOICED"
     if body.get("checkout") is not None and not invoiced:
-        raise errors.validation("Omit checkout, or set transaction_reason to PURCHASED_CREDIT_INVOICED",
-                                "checkout needs PURCHASED_CREDIT_INVOICED")
+        raise errors.validation(
+            "Omit checkout, or set transaction_reason to PURCHASED_CREDIT_INVOICED",
+            "checkout needs PURCHASED_CREDIT_INVOICED",
+        )
     key = body.get("idempotency_key") or _key(
-        "wallet_top_up", wallet_id=wallet.id, credits_to_add=dec(credits), transaction_reason=reason,
-        timestamp=_second(now))
+        "wallet_top_up",
+        wallet_id=wallet.id,
+        credits_to_add=dec(credits),
+        transaction_reason=reason,
+        timestamp=_second(now),
+    )
     description = body.get("description", "")
     if invoiced and not description:
         description = "Purchased credits - pending payment"
-    return wallets.Credit(credits=credits, reason=reason, idempotency_key=key, expiry=expiry,
-                          priority=priority, description=description,
-                          metadata=dict(body.get("metadata") or {}), invoiced=invoiced,
-                          bonus_credits=money.amount(bonus) if bonus is not None else None,
-                          bonus_expiry=bonus_expiry)
+    return wallets.Credit(
+        credits=credits,
+        reason=reason,
+        idempotency_key=key,
+        expiry=expiry,
+        priority=priority,
+        description=description,
+        metadata=dict(body.get("metadata") or {}),
+        invoiced=invoiced,
+        bonus_credits=money.amount(bonus) if bonus is not None else None,
+        bonus_expiry=bonus_expiry,
+    )
 
 
 def unused_key(world: World, wallet: Wallet, key: str, kind: str, credits: Decimal) -> None:
@@ -316,10 +401,14 @@ def unused_key(world: World, wallet: Wallet, key: str, kind: str, credits: Decim
     The details name the money amount of the refused row, as the cloud's insert reports it."""
     if key and key in world.transaction_keys:
         rate = wallet.topup_conversion_rate if kind == "credit" else wallet.conversion_rate
-        raise errors.conflict("A wallet transaction with this idempotency key already exists",
-                              "duplicate idempotency key", wallet_id=wallet.id, type=kind,
-                              amount=dec(money.amount(money.multiply(credits, rate))),
-                              idempotency_key=key)
+        raise errors.conflict(
+            "A wallet transaction with this idempotency key already exists",
+            "duplicate idempotency key",
+            wallet_id=wallet.id,
+            type=kind,
+            amount=dec(money.amount(money.multiply(credits, rate))),
+            idempotency_key=key,
+        )
 
 
 def debit(body: dict[str, Any]) -> tuple[Decimal, str]:
@@ -328,12 +417,19 @@ def debit(body: dict[str, Any]) -> tuple[Decimal, str]:
         raise errors.validation("Invalid request format", "idempotency_key is required")
     credits = money.amount(decimal(body, "credits", money.ZERO) or money.ZERO)
     if credits <= 0:
-        raise errors.validation("Credits to debit must be a positive value",
-                                "credits must be greater than 0", credits=dec(credits))
+        raise errors.validation(
+            "Credits to debit must be a positive value",
+            "credits must be greater than 0",
+            credits=dec(credits),
+        )
     reason = body["transaction_reason"]
     if reason != "MANUAL_BALANCE_DEBIT":
-        raise errors.validation("Invalid transaction reason", "transaction_reason must be MANUAL_BALANCE_DEBIT",
-                                transaction_reason=reason, allowed_reasons=["MANUAL_BALANCE_DEBIT"])
+        raise errors.validation(
+            "Invalid transaction reason",
+            "transaction_reason must be MANUAL_BALANCE_DEBIT",
+            transaction_reason=reason,
+            allowed_reasons=["MANUAL_BALANCE_DEBIT"],
+        )
     return credits, reason
 
 
@@ -360,36 +456,49 @@ def transaction_query(query: dict[str, Any], wallet_ids: tuple[str, ...] | None)
     """A WalletTransactionFilter (query string or search body)."""
     limit, offset = page_limits(query, "Invalid filter")
     if query.get("reference_type") is not None and not query.get("reference_id"):
-        raise errors.validation("Reference type and reference id must be provided together",
-                                "reference_type and reference_id must be provided together")
+        raise errors.validation(
+            "Reference type and reference id must be provided together",
+            "reference_type and reference_id must be provided together",
+        )
     start, end = timestamp(query, "start_time"), timestamp(query, "end_time")
     if start and end and end < start:
-        raise errors.validation("Please provide a valid time range", "invalid time range",
-                                end_time="must be after start_time")
+        raise errors.validation(
+            "Please provide a valid time range", "invalid time range", end_time="must be after start_time"
+        )
     before, after = timestamp(query, "expiry_date_before"), timestamp(query, "expiry_date_after")
     if before and after and before < after:
-        raise errors.validation("Expiry date before must be after expiry date after",
-                                "invalid expiry range")
+        raise errors.validation("Expiry date before must be after expiry date after", "invalid expiry range")
     sort = query.get("sort")
     field, descending = "created_at", query.get("order", "desc") == "desc"
     if isinstance(sort, list) and sort:
         field = sort[0].get("field", field)
         descending = sort[0].get("direction", "desc") == "desc"
         if field not in wallets.SORTABLE:
-            raise errors.validation(f"Unknown field name '{field}' in wallet transaction query",
-                                    "unknown sort field", field=field)
+            raise errors.validation(
+                f"Unknown field name '{field}' in wallet transaction query", "unknown sort field", field=field
+            )
     return wallets.TransactionQuery(
-        wallet_ids=wallet_ids, type=query.get("type"),
+        wallet_ids=wallet_ids,
+        type=query.get("type"),
         transaction_status=query.get("transaction_status"),
-        transaction_reason=query.get("transaction_reason"), priority=query.get("priority"),
+        transaction_reason=query.get("transaction_reason"),
+        priority=query.get("priority"),
         reference_type=query.get("reference_type"),
         reference_id=query.get("reference_id") if query.get("reference_type") else None,
-        created_from=start, created_to=end, expiry_before=before, expiry_after=after,
+        created_from=start,
+        created_to=end,
+        expiry_before=before,
+        expiry_after=after,
         credits_available_gt=decimal(query, "credits_available_gt"),
-        sort=field, descending=descending, offset=offset, limit=limit)
+        sort=field,
+        descending=descending,
+        offset=offset,
+        limit=limit,
+    )
 
 
 # ---- customers -----------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:
@@ -439,16 +548,19 @@ def customer_query(query: dict[str, Any]) -> customers.CustomerQuery:
     start, end = query.get("start_time"), query.get("end_time")
     conditions = [fields.customer_condition(c) for c in query.get("filters") or ()]
     wanted = dict(query.get("metadata") or {})
-    if wanted:      # JSON containment, as the cloud filters metadata
+    if wanted:  # JSON containment, as the cloud filters metadata
         conditions.append(lambda c: all(c.metadata.get(k) == v for k, v in wanted.items()))
     return customers.CustomerQuery(
         ids=frozenset(query["customer_ids"]) if query.get("customer_ids") else None,
         external_ids=frozenset(external_ids) if external_ids else None,
-        email=query.get("email") or None, status=query.get("status") or "published",
+        email=query.get("email") or None,
+        status=query.get("status") or "published",
         # "" is no timestamp (refused, as in the transaction filter), not "no filter"
         created_from=fields.time_value(start, "start_time") if start is not None else None,
         created_to=fields.time_value(end, "end_time") if end is not None else None,
         conditions=tuple(conditions),
-        sort=tuple((rule.get("field"), rule.get("direction") == "desc")
-                   for rule in query.get("sort") or ()),
-        descending=query.get("order", "desc") == "desc", offset=offset, limit=limit)
+        sort=tuple((rule.get("field"), rule.get("direction") == "desc") for rule in query.get("sort") or ()),
+        descending=query.get("order", "desc") == "desc",
+        offset=offset,
+        limit=limit,
+    )

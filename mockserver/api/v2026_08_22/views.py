@@ -1,5 +1,6 @@
 """Domain objects in the shapes of API version 2026-08-22: decimals as trimmed JSON strings
 (``"100"``, ``"0.5"``), as the cloud's decimal type prints them."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -7,8 +8,7 @@ from typing import Any
 
 from ...domain import money
 from ...domain.clock import format_timestamp
-from ...domain.models import (SYSTEM_USER, AlertLevel, AlertSettings, AutoTopup, Customer,
-                              Transaction, Wallet)
+from ...domain.models import SYSTEM_USER, AlertLevel, AlertSettings, AutoTopup, Customer, Transaction, Wallet
 from ...domain.world import World
 
 _t = format_timestamp
@@ -21,13 +21,22 @@ def dec(value: Decimal) -> str:
 
 
 def _owned(world: World) -> dict[str, Any]:
-    return {"environment_id": world.environment_id, "tenant_id": world.tenant_id,
-            "status": "published", "created_by": SYSTEM_USER, "updated_by": SYSTEM_USER}
+    return {
+        "environment_id": world.environment_id,
+        "tenant_id": world.tenant_id,
+        "status": "published",
+        "created_by": SYSTEM_USER,
+        "updated_by": SYSTEM_USER,
+    }
 
 
 def auto_topup(rule: AutoTopup) -> dict[str, Any]:
-    body: dict[str, Any] = {"enabled": rule.enabled, "threshold": dec(rule.threshold),
-                            "amount": dec(rule.amount), "invoicing": rule.invoicing}
+    body: dict[str, Any] = {
+        "enabled": rule.enabled,
+        "threshold": dec(rule.threshold),
+        "amount": dec(rule.amount),
+        "invoicing": rule.invoicing,
+    }
     if rule.cooldown_value:
         body["cooldown"] = {"value": rule.cooldown_value, "unit": rule.cooldown_unit}
     return body
@@ -38,18 +47,30 @@ def _level(level: AlertLevel | None) -> dict[str, Any] | None:
 
 
 def alert_settings(settings: AlertSettings) -> dict[str, Any]:
-    return {"critical": _level(settings.critical), "warning": _level(settings.warning),
-            "info": _level(settings.info), "alert_enabled": settings.alert_enabled}
+    return {
+        "critical": _level(settings.critical),
+        "warning": _level(settings.warning),
+        "info": _level(settings.info),
+        "alert_enabled": settings.alert_enabled,
+    }
 
 
 def wallet(world: World, w: Wallet) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": w.id, "customer_id": w.customer_id, "currency": w.currency,
-        "balance": dec(w.balance), "credit_balance": dec(w.credit_balance),
-        "wallet_status": w.wallet_status, "name": w.name, "description": w.description,
-        "metadata": w.metadata, "wallet_type": w.wallet_type, "config": w.config,
+        "id": w.id,
+        "customer_id": w.customer_id,
+        "currency": w.currency,
+        "balance": dec(w.balance),
+        "credit_balance": dec(w.credit_balance),
+        "wallet_status": w.wallet_status,
+        "name": w.name,
+        "description": w.description,
+        "metadata": w.metadata,
+        "wallet_type": w.wallet_type,
+        "config": w.config,
         "conversion_rate": dec(w.conversion_rate),
-        "topup_conversion_rate": dec(w.topup_conversion_rate), "alert_state": w.alert_state,
+        "topup_conversion_rate": dec(w.topup_conversion_rate),
+        "alert_state": w.alert_state,
     }
     if w.auto_topup is not None:
         body["auto_topup"] = auto_topup(w.auto_topup)
@@ -75,22 +96,29 @@ def breakdown(world: World, w: Wallet) -> dict[str, str]:
     return {"purchased": dec(purchased), "free": dec(free)}
 
 
-def wallet_balance(world: World, w: Wallet, *, real_time: bool = True,
-                   balance: Decimal | None = None, cached: bool = False,
-                   expand: bool = False) -> dict[str, Any]:
+def wallet_balance(
+    world: World,
+    w: Wallet,
+    *,
+    real_time: bool = True,
+    balance: Decimal | None = None,
+    cached: bool = False,
+    expand: bool = False,
+) -> dict[str, Any]:
     """A WalletBalanceResponse. With no usage or invoices in the sandbox, the real-time balance
     is the balance itself (or ``balance``, the one remembered, for a cached read); a closed
     wallet shows zeros."""
     body = wallet(world, w)
     if real_time:
         if w.wallet_status != "active":
-            body.update(real_time_balance=ZERO, real_time_credit_balance=ZERO,
-                        current_period_usage=ZERO)
+            body.update(real_time_balance=ZERO, real_time_credit_balance=ZERO, current_period_usage=ZERO)
         else:
             value = w.balance if balance is None else balance
-            body.update(real_time_balance=dec(value),
-                        real_time_credit_balance=dec(money.divide(value, w.conversion_rate)),
-                        current_period_usage=ZERO)
+            body.update(
+                real_time_balance=dec(value),
+                real_time_credit_balance=dec(money.divide(value, w.conversion_rate)),
+                current_period_usage=ZERO,
+            )
             if not cached:
                 body["unpaid_invoices_amount"] = ZERO
         body["balance_updated_at"] = _t(w.updated_at)
@@ -103,15 +131,24 @@ def wallet_balance(world: World, w: Wallet, *, real_time: bool = True,
 def transaction(world: World, t: Transaction) -> dict[str, Any]:
     w = world.wallets.get(t.wallet_id)
     body: dict[str, Any] = {
-        "id": t.id, "wallet_id": t.wallet_id, "customer_id": w.customer_id if w else "",
-        "type": t.type, "amount": dec(t.amount), "credit_amount": dec(t.credit_amount),
+        "id": t.id,
+        "wallet_id": t.wallet_id,
+        "customer_id": w.customer_id if w else "",
+        "type": t.type,
+        "amount": dec(t.amount),
+        "credit_amount": dec(t.credit_amount),
         "credit_balance_before": dec(t.credit_balance_before),
         "credit_balance_after": dec(t.credit_balance_after),
-        "transaction_status": t.transaction_status, "reference_type": t.reference_type,
-        "reference_id": t.reference_id, "description": t.description, "metadata": t.metadata,
+        "transaction_status": t.transaction_status,
+        "reference_type": t.reference_type,
+        "reference_id": t.reference_id,
+        "description": t.description,
+        "metadata": t.metadata,
         "expiry_date": _t(t.expiry_date) if t.expiry_date else None,
-        "credits_available": dec(t.credits_available), "transaction_reason": t.transaction_reason,
-        "priority": t.priority, "currency": w.currency if w else "",
+        "credits_available": dec(t.credits_available),
+        "transaction_reason": t.transaction_reason,
+        "priority": t.priority,
+        "currency": w.currency if w else "",
     }
     if t.parent_transaction_id:
         body["parent_transaction_id"] = t.parent_transaction_id
@@ -127,14 +164,19 @@ def transaction(world: World, t: Transaction) -> dict[str, Any]:
 
 
 def customer(world: World, c: Customer) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": c.id, "external_id": c.external_id, "name": c.name,
-                            "email": c.email}
+    body: dict[str, Any] = {"id": c.id, "external_id": c.external_id, "name": c.name, "email": c.email}
     if c.contact:
         body["contact"] = c.contact
-    body.update(address_line1=c.address_line1, address_line2=c.address_line2,
-                address_city=c.address_city, address_state=c.address_state,
-                address_postal_code=c.address_postal_code, address_country=c.address_country,
-                timezone=c.timezone, metadata=c.metadata)
+    body.update(
+        address_line1=c.address_line1,
+        address_line2=c.address_line2,
+        address_city=c.address_city,
+        address_state=c.address_state,
+        address_postal_code=c.address_postal_code,
+        address_country=c.address_country,
+        timezone=c.timezone,
+        metadata=c.metadata,
+    )
     body.update(_owned(world))
     body["status"] = c.status
     body["created_at"], body["updated_at"] = _t(c.created_at), _t(c.updated_at)
@@ -143,4 +185,3 @@ def customer(world: World, c: Customer) -> dict[str, Any]:
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
     return {"items": items, "pagination": {"total": total, "limit": limit, "offset": offset}}
-
