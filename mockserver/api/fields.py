@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..domain import errors, money
+from ..domain import customers, errors, money
 from ..domain.clock import UTC, parse_timestamp
 from ..domain.models import Customer
+from ..domain.world import World
 
 ADDRESS_FIELDS = (
     "address_line1",
@@ -148,3 +149,36 @@ def customer_condition(cond: dict[str, Any]) -> Callable[[Customer], bool]:
         )
     test = tests[operator]
     return lambda c: test(getattr(c, field))
+
+
+def positive_credits_and_reason(credits: Decimal, reason: str, allowed: tuple[str, ...]) -> None:
+    """A top-up's first two checks: credits above zero (at the ledger's precision), a reason
+    the version accepts."""
+    if money.amount(credits) <= 0:
+        raise errors.validation(
+            "Credits to add must be a positive value",
+            "credits_to_add must be greater than 0",
+            credits_to_add=shown(credits),
+        )
+    if reason not in allowed:
+        raise errors.validation(
+            "Invalid transaction reason",
+            "transaction_reason must be one of the allowed values",
+            transaction_reason=reason,
+            allowed_reasons=list(allowed),
+        )
+
+
+def customer_by_id_or_lookup_key(world: World, query: dict[str, Any]) -> Customer:
+    """The customer of ``GET /customers/wallets``: named by ``id`` or ``lookup_key``, not both."""
+    customer_id, lookup_key = query.get("id"), query.get("lookup_key")
+    if not customer_id and not lookup_key:
+        raise errors.validation("Please provide either id or lookup_key", "id or lookup_key is required")
+    if customer_id and lookup_key:
+        raise errors.validation(
+            "Please provide either 'id' or 'lookup_key', but not both.",
+            "only one of id or lookup_key may be given",
+        )
+    if customer_id:
+        return customers.get(world, customer_id)
+    return customers.by_lookup_key(world, str(lookup_key))

@@ -29,10 +29,6 @@ DEFAULT_NAMES = {"PRE_PAID": "Prepaid Wallet - ", "PROMOTIONAL": "Promotional Wa
 THRESHOLD_TRIGGER = "balance_below_threshold"
 
 
-def _details_number(value: Decimal) -> str:
-    return str(money.normalize(value))
-
-
 def bounded(name: str, value: Any, limit: Decimal = money.MAX_AMOUNT) -> Decimal:
     """A decimal input within what the ledger's columns can hold."""
     return fields.within(name, money.to_decimal(value), limit)
@@ -83,7 +79,7 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
         raise errors.validation(
             "Conversion rate must be a positive value",
             "conversion_rate must be greater than 0",
-            conversion_rate=_details_number(rate),
+            conversion_rate=fields.shown(rate),
         )
     rate = money.rate(rate) or money.ONE
     wallets.ensure_unique(world, customer_id, currency, wallet_type)
@@ -202,20 +198,8 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
                 "invalid expiry_date_utc",
                 expiry_date_utc=body["expiry_date_utc"],
             ) from None
-    if money.amount(credits) <= 0:
-        raise errors.validation(
-            "Credits to add must be a positive value",
-            "credits_to_add must be greater than 0",
-            credits_to_add=_details_number(credits),
-        )
     reason = body["transaction_reason"]
-    if reason not in TOP_UP_REASONS:
-        raise errors.validation(
-            "Invalid transaction reason",
-            "transaction_reason must be one of the allowed values",
-            transaction_reason=reason,
-            allowed_reasons=list(TOP_UP_REASONS),
-        )
+    fields.positive_credits_and_reason(credits, reason, TOP_UP_REASONS)
     if expiry is not None:
         if expiry < now:
             raise errors.validation(

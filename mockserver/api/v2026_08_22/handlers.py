@@ -13,7 +13,7 @@ from typing import Any
 from ...domain import customers, errors, wallets
 from ...domain.models import Wallet
 from ...domain.world import World
-from .. import Handler, Result
+from .. import Handler, Result, fields
 from . import requests, views
 
 # Operations that add customers, wallets or transactions: refused (429) in a full world.
@@ -202,18 +202,8 @@ def get_wallets_by_customer_id(world: World, params, body) -> Result:
 
 
 def get_customer_wallets(world: World, params, body) -> Result:
-    customer_id, lookup_key = params.get("id"), params.get("lookup_key")
-    if not customer_id and not lookup_key:
-        raise errors.validation("Please provide either id or lookup_key", "id or lookup_key is required")
-    if customer_id and lookup_key:
-        raise errors.validation(
-            "Please provide either 'id' or 'lookup_key', but not both.",
-            "only one of id or lookup_key may be given",
-        )
+    customer = fields.customer_by_id_or_lookup_key(world, params)
     expanded = requests.expand(params.get("expand"), BREAKDOWN)
-    customer = (
-        customers.get(world, customer_id) if customer_id else customers.by_lookup_key(world, lookup_key)
-    )
     found = wallets.active_wallets_of(world, customer.id)
     if not params.get("include_real_time_balance"):
         return 200, [views.wallet_balance(world, w, real_time=False) for w in found]

@@ -56,10 +56,6 @@ def decimal(
     return fields.within(name, number, limit)
 
 
-def dec(value: Decimal) -> str:
-    return format(money.normalize(value), "f")
-
-
 def timestamp(body: dict[str, Any], name: str) -> datetime | None:
     value = body.get(name)
     if value is None:
@@ -218,7 +214,7 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
         raise errors.validation(
             "Conversion rate must be a positive value",
             "conversion_rate must be greater than 0",
-            conversion_rate=dec(rate),
+            conversion_rate=fields.shown(rate),
         )
     rate = money.rate(rate) or money.ONE
     topup_rate = decimal(body, "topup_conversion_rate", None, money.MAX_RATE)
@@ -226,7 +222,7 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
         raise errors.validation(
             "Topup conversion rate must be a positive value",
             "topup_conversion_rate must be greater than 0",
-            topup_conversion_rate=dec(topup_rate),
+            topup_conversion_rate=fields.shown(topup_rate),
         )
     customer_id, external_id = body.get("customer_id") or "", body.get("external_customer_id") or ""
     if not customer_id and not external_id:
@@ -272,7 +268,7 @@ def initial_credits_key(wallet: Wallet, credits: Decimal, now: datetime) -> str:
     return _key(
         "credit_grant",
         wallet_id=wallet.id,
-        credits_to_add=dec(credits),
+        credits_to_add=fields.shown(credits),
         transaction_reason="FREE_CREDIT_GRANT",
         timestamp=_second(now),
     )
@@ -284,7 +280,7 @@ def transfer_key(source: Wallet, new: Wallet, credits: Decimal) -> str:
         "credit_grant",
         wallet_id=new.id,
         source_wallet_id=source.id,
-        credits_to_add=dec(credits),
+        credits_to_add=fields.shown(credits),
         transaction_reason="FREE_CREDIT_GRANT",
         conversion_transfer="true",
     )
@@ -334,20 +330,8 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
     amount = decimal(body, "amount", money.ZERO) or money.ZERO
     if credits == 0 and amount != 0:
         credits = money.divide(amount, wallet.topup_conversion_rate)
-    if money.amount(credits) <= 0:
-        raise errors.validation(
-            "Credits to add must be a positive value",
-            "credits_to_add must be greater than 0",
-            credits_to_add=dec(credits),
-        )
     reason = body["transaction_reason"]
-    if reason not in TOP_UP_REASONS:
-        raise errors.validation(
-            "Invalid transaction reason",
-            "transaction_reason must be one of the allowed values",
-            transaction_reason=reason,
-            allowed_reasons=list(TOP_UP_REASONS),
-        )
+    fields.positive_credits_and_reason(credits, reason, TOP_UP_REASONS)
     expiry = timestamp(body, "expiry_date_utc")
     _future(expiry, now)
     priority = body.get("priority")
@@ -362,7 +346,7 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
         raise errors.validation(
             "To grant no bonus credits, omit bonus_credits_to_add entirely",
             "bonus_credits_to_add must be greater than 0",
-            bonus_credits_to_add=dec(bonus),
+            bonus_credits_to_add=fields.shown(bonus),
         )
     bonus_expiry = timestamp(body, "bonus_credits_expiry_date_utc")
     _future(bonus_expiry, now, "Bonus credits expiry date must be in the future")
@@ -375,7 +359,7 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
     key = body.get("idempotency_key") or _key(
         "wallet_top_up",
         wallet_id=wallet.id,
-        credits_to_add=dec(credits),
+        credits_to_add=fields.shown(credits),
         transaction_reason=reason,
         timestamp=_second(now),
     )
@@ -406,7 +390,7 @@ def unused_key(world: World, wallet: Wallet, key: str, kind: str, credits: Decim
             "duplicate idempotency key",
             wallet_id=wallet.id,
             type=kind,
-            amount=dec(money.amount(money.multiply(credits, rate))),
+            amount=fields.shown(money.amount(money.multiply(credits, rate))),
             idempotency_key=key,
         )
 
@@ -420,7 +404,7 @@ def debit(body: dict[str, Any]) -> tuple[Decimal, str]:
         raise errors.validation(
             "Credits to debit must be a positive value",
             "credits must be greater than 0",
-            credits=dec(credits),
+            credits=fields.shown(credits),
         )
     reason = body["transaction_reason"]
     if reason != "MANUAL_BALANCE_DEBIT":
