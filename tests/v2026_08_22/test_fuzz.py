@@ -1,144 +1,20 @@
-"""Spec fuzzing of API version 2026-08-22: schemathesis generates valid and invalid requests for
-every operation of that version's document, alone and chained through the links it declares
-(create a customer, then a wallet for it, then read, update, top up, debit, modify, terminate
-what came back), and checks every answer against the same document.
-
-The sandbox runs in process (WSGI) with its own response self-check on, so a reply the document
-does not allow fails twice: here, and as a 500 from the server. Bounded for CI (fixed seed; the
-same environment variables as the 2025-05-24 suite); to fuzz longer:
-
-    FLEXPRICE_FUZZ_EXAMPLES=2000 FLEXPRICE_FUZZ_RANDOM=1 python -m pytest tests/v2026_08_22/test_fuzz.py
-"""
+"""Document fuzzing of API version 2026-08-22 (the harness: tests/fuzzing.py): every operation,
+alone and chained through the links of its document (create a customer, then a wallet for it,
+then read, update, top up, debit, modify, terminate what came back); never a 5xx, never an
+answer off the document."""
 
 from __future__ import annotations
 
-import os
-import threading
-import uuid
-
-import pytest
-import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis import GenerationMode
-from schemathesis.checks import allow_header_conformance, ignored_auth, positive_data_acceptance
-
-from mockserver import api
-
-from .conftest import SUITE, create_app
-
-SPEC = api.load(SUITE.version).spec_path
+from ..fuzzing import Fuzzer
+from .conftest import SUITE
 
 # 24 operations here against 16 in 2025-05-24: a smaller default keeps the module well under a
-# minute; the variables are the same.
-EXAMPLES = int(os.environ.get("FLEXPRICE_FUZZ_EXAMPLES", "50"))
-STATEFUL_RUNS = int(os.environ.get("FLEXPRICE_FUZZ_STATEFUL_RUNS", str(EXAMPLES)))
-RANDOM = os.environ.get("FLEXPRICE_FUZZ_RANDOM", "") not in ("", "0")
+# minute; the environment variables are the same.
+FUZZ = Fuzzer(SUITE, default_examples=50)
+FUZZ_APP = FUZZ.app
 
-EXCLUDED_CHECKS = [
-    # Every API key is accepted: a new key is a new, empty world, by design.
-    ignored_auth,
-    # Business rules answer 400 to schema-valid input, as the cloud does: a customer needs a name
-    # and an external_id, a currency three letters, a top-up positive credits and a known reason.
-    positive_data_acceptance,
-    # /customers/search and /wallets/search also match /customers/{id} and /wallets/{id}, so
-    # their Allow truthfully lists the methods of both routes.
-    allow_header_conformance,
-]
-
-FUZZ_APP = create_app(validate_responses=True, log_requests=False)
-schema = schemathesis.openapi.from_path(SPEC)
-schema.app = FUZZ_APP
-schema.config.generation.update(
-    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-    max_examples=EXAMPLES,
-    deterministic=not RANDOM,
-    database="none",
-    with_security_parameters=False,
-)
-# Chain through the links the document declares (customer -> wallet -> top-up ...): the guessed
-# ones start from reads of random ids, which only ever find nothing.
-schema.config.phases.stateful.inference.algorithms = []
-
-
-class Tally:
-    """How many requests the fuzzers sent, and how each was answered (read by the summary test)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.by_status: dict[int, int] = {}
-
-    def count(self, status: int) -> None:
-        with self.lock:
-            self.by_status[status] = self.by_status.get(status, 0) + 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_status.values())
-
-
-TALLY = Tally()
-
-
-@schema.hook
-def after_call(context, case, response):
-    TALLY.count(response.status_code)
-
-
-LIST_PARAMETERS = {
-    p.name
-    for op in FUZZ_APP.extensions["mockserver"].spec.operations
-    for p in op.parameters
-    if p.location == "query" and p.type == "array"
-}
-
-
-@schema.hook
-def filter_query(context, query):
-    """Skip 'invalid' query values that read as valid ones once written in a URL: a scalar for a
-    list parameter (``wallet_ids=false`` is the list ``["false"]``), or an object (its keys
-    become other, unknown parameters). The server cannot tell them apart, nor could the cloud."""
-    if not query:
-        return True
-    return not any(
-        isinstance(value, dict) or (name in LIST_PARAMETERS and not isinstance(value, list))
-        for name, value in query.items()
-    )
-
-
-@schema.parametrize()
-@settings(suppress_health_check=list(HealthCheck), deadline=None)
-def test_every_operation_answers_within_the_spec(case):
-    """Positive and negative cases: never a 5xx, never an undeclared status or a body off-spec."""
-    case.call_and_validate(headers={"x-api-key": "sk_fuzz_stateless"}, excluded_checks=EXCLUDED_CHECKS)
-
-
-class Workflows(schema.as_state_machine()):
-    """Chains of calls on one fresh world, following the links the document declares."""
-
-    def setup(self):
-        self.api_key = f"sk_fuzz_{uuid.uuid4().hex}"
-
-    def get_call_kwargs(self, case):
-        return {"headers": {"x-api-key": self.api_key}}
-
-    def validate_response(self, response, case, additional_checks=None, **kwargs):
-        case.validate_response(
-            response,
-            additional_checks=additional_checks,
-            excluded_checks=EXCLUDED_CHECKS,
-            transport_kwargs=kwargs or None,
-        )
-
-
-TestWorkflows = Workflows.TestCase
-TestWorkflows.settings = settings(
-    max_examples=STATEFUL_RUNS,
-    stateful_step_count=8,
-    deadline=None,
-    derandomize=not RANDOM,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+test_every_operation_answers_within_the_document = FUZZ.operation_test()
+TestWorkflows = FUZZ.workflows()
 
 
 def test_the_document_declares_links_for_the_stateful_runs():
@@ -158,12 +34,4 @@ def test_the_document_declares_links_for_the_stateful_runs():
     assert {"topUpWallet", "debitWallet", "terminateWallet"} <= links["createWallet"]
 
 
-def test_fuzzers_reached_the_server_and_it_never_failed():
-    """Runs after the fuzzers in this module: they sent requests, and none got a server error."""
-    if TALLY.total == 0:
-        pytest.skip("run with the fuzz tests to get a tally")
-    server_errors = sum(n for status, n in TALLY.by_status.items() if status >= 500)
-    print(f"\nfuzzed {TALLY.total} requests: {dict(sorted(TALLY.by_status.items()))}")
-    assert server_errors == 0
-    assert any(200 <= status < 300 for status in TALLY.by_status), TALLY.by_status
-    assert any(400 <= status < 500 for status in TALLY.by_status), TALLY.by_status
+test_fuzzers_reached_the_server_and_it_never_failed = FUZZ.summary_test()
