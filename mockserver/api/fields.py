@@ -57,6 +57,17 @@ def within(name: str, number: Decimal, limit: Decimal = money.MAX_AMOUNT) -> Dec
     return number
 
 
+def conversion_rate(rate: Decimal) -> Decimal:
+    """A wallet's rate: not below zero (400), with 0 meaning 1, kept to the column's 5 places."""
+    if rate < 0:
+        raise errors.validation(
+            "Conversion rate must be a positive value",
+            "conversion_rate must be greater than 0",
+            conversion_rate=shown(rate),
+        )
+    return money.rate(rate) or money.ONE
+
+
 def shown(number: Decimal) -> str:
     """A decimal for an error's details: plain, or in exponent form when plain would be long."""
     plain = format(money.normalize(number), "f") if abs(number.adjusted()) < 40 else ""

@@ -25,3 +25,26 @@ __all__ = [
 @pytest.fixture(scope="package")
 def suite() -> Suite:
     return SUITE
+
+
+# ---- helpers the behaviour suites share -------------------------------------------------------
+
+NOW = "2026-09-01T12:00:00Z"
+
+
+def freeze(client: Api, now: str = NOW) -> None:
+    """Freeze the client's world's clock at ``now``."""
+    reply = client.put("/_mock/clock", {"now": now, "frozen": True})
+    assert reply.status == 200, reply.json
+
+
+def advance(client: Api, by) -> None:
+    reply = client.post("/_mock/clock/advance", {"by": by})
+    assert reply.status == 200, reply.json
+
+
+def refusal(reply) -> tuple:
+    """(status, code, message, details) of an error answer; the body repeats the status."""
+    body = reply.json
+    assert body["http_status_code"] == reply.status, body
+    return reply.status, body["code"], body["message"], body.get("details")

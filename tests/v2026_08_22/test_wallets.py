@@ -16,9 +16,8 @@ import pytest
 
 from mockserver.domain.models import SYSTEM_USER
 
-from .conftest import Api, make_customer, make_wallet
+from .conftest import NOW, Api, advance, freeze, make_customer, make_wallet, refusal
 
-NOW = "2026-09-01T12:00:00Z"
 STAMP = "2026-09-01T12:00:00.000000Z"  # NOW as the API writes stored times
 WALLET_ID = re.compile(r"^wallet_[0-9A-HJKMNP-TV-Z]{26}$")
 TXN_ID = re.compile(r"^wtxn_[0-9A-HJKMNP-TV-Z]{26}$")
@@ -40,23 +39,6 @@ def http(http: Api) -> Api:
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def freeze(client: Api, now: str = NOW) -> None:
-    reply = client.put("/_mock/clock", {"now": now, "frozen": True})
-    assert reply.status == 200, reply.json
-
-
-def advance(client: Api, by) -> None:
-    reply = client.post("/_mock/clock/advance", {"by": by})
-    assert reply.status == 200, reply.json
-
-
-def refusal(reply) -> tuple:
-    """(status, code, message, details) of an error answer; the body repeats the status."""
-    body = reply.json
-    assert body["http_status_code"] == reply.status, body
-    return reply.status, body["code"], body["message"], body.get("details")
 
 
 def schema_refusal(reply, field: str, where: str = "body") -> None:

@@ -74,14 +74,7 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
     if len(currency.encode()) != 3:
         raise errors.validation("Currency code must be 3 characters long", "invalid currency code")
     wallet_type = body.get("wallet_type") or "PRE_PAID"
-    rate = bounded("conversion_rate", body.get("conversion_rate", 0), money.MAX_RATE)
-    if rate < 0:
-        raise errors.validation(
-            "Conversion rate must be a positive value",
-            "conversion_rate must be greater than 0",
-            conversion_rate=fields.shown(rate),
-        )
-    rate = money.rate(rate) or money.ONE
+    rate = fields.conversion_rate(bounded("conversion_rate", body.get("conversion_rate", 0), money.MAX_RATE))
     wallets.ensure_unique(world, customer_id, currency, wallet_type)
 
     initial = money.amount(bounded("initial_credits_to_load", body.get("initial_credits_to_load", 0)))

@@ -209,14 +209,7 @@ def new_wallet(world: World, body: dict[str, Any]) -> wallets.NewWallet:
         raise errors.validation("Currency code must be 3 characters long", "invalid currency code")
     rule = auto_topup(body["auto_topup"]) if body.get("auto_topup") is not None else None
     wallet_type = body.get("wallet_type") or "PRE_PAID"
-    rate = decimal(body, "conversion_rate", money.ZERO, money.MAX_RATE) or money.ZERO
-    if rate < 0:
-        raise errors.validation(
-            "Conversion rate must be a positive value",
-            "conversion_rate must be greater than 0",
-            conversion_rate=fields.shown(rate),
-        )
-    rate = money.rate(rate) or money.ONE
+    rate = fields.conversion_rate(decimal(body, "conversion_rate", money.ZERO, money.MAX_RATE) or money.ZERO)
     topup_rate = decimal(body, "topup_conversion_rate", None, money.MAX_RATE)
     if topup_rate is not None and topup_rate <= 0:
         raise errors.validation(
