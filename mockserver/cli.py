@@ -12,6 +12,7 @@ from .controls.fixtures import FixtureError
 from .faults.rules import FaultFileError
 from .http import logs
 from .http.spec import SpecError
+from .webhooks.endpoints import WebhookError
 
 DEFAULT_FIXTURES = "fixtures"  # looked for in the working directory
 
@@ -70,6 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default: no token, loopback clients only)",
     )
     parser.add_argument("--threads", type=int, help="worker threads (default 8)")
+    parser.add_argument("--webhook-url", help="give every world a webhook endpoint at this URL")
+    parser.add_argument("--webhook-secret", help="its whsec_ secret (default: one generated at start)")
+    parser.add_argument(
+        "--webhook-timeout", type=int, help="seconds a webhook receiver has to answer (default 15)"
+    )
     parser.add_argument(
         "--validate-responses",
         action="store_const",
@@ -101,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         app = create_app(settings)
-    except (SpecError, FaultFileError, FixtureError) as exc:
+    except (SpecError, FaultFileError, FixtureError, WebhookError) as exc:
         print(f"flexprice-mock: {exc}", file=sys.stderr)
         return 2
     try:

@@ -22,6 +22,25 @@ def boolean(
     raise ValueError(f"{text!r} is not one of: {', '.join(words[0] + words[1])}")
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)?$")
+
+
+def duration(value: Any) -> float:
+    """``250ms``, ``2s``, ``1.5s`` or a bare number of milliseconds, as seconds; ValueError
+    says what is wrong."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 250ms or 2s")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return float(value) / 1000
+    match = _DURATION.match(str(value).strip().lower())
+    if not match:
+        raise ValueError(f"{value!r} is not a duration such as 250ms or 2s")
+    number = float(match.group(1))
+    return number if match.group(2) == "s" else number / 1000
+
+
 def field_path(path: Iterable[Any]) -> str:
     """A path into a document as one reads it: ``customers[0].wallets[1].currency``."""
     text = ""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.errors import ApiError
-from ..domain.models import Transaction, Wallet
+from ..domain.models import Event, Transaction, Wallet
 from ..domain.world import World
 
 Result = tuple[int, Any]
@@ -37,6 +37,9 @@ class ApiVersion:
     # How the controls show domain objects (credits expired by the clock, invoices settled).
     show_wallet: Callable[[World, Wallet], dict[str, Any]]
     show_transaction: Callable[[World, Transaction], dict[str, Any]]
+    # Webhooks: the event types this version's cloud sends and their bodies (none: no webhooks).
+    webhook_events: tuple[str, ...] = ()
+    webhook_payload: Callable[[World, Event], dict[str, Any]] | None = None
 
 
 def resolve(name: str) -> str:

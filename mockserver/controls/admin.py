@@ -56,6 +56,7 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
             yield w
 
     def clock_moved(w: World, expired: list) -> Response:
+        sandbox.outbox.wake()  # retries due at the new time go now
         return jsonio.response(
             200, {**timetravel.view(w), "expired": [version.show_transaction(w, t) for t in expired]}
         )
@@ -67,8 +68,10 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
         everything = _flag("all")
         api_key = request.headers.get(auth.API_KEY_HEADER)
         if everything or not api_key:
+            sandbox.outbox.reset()
             return jsonio.response(200, {"reset": store.reset(), "scope": "all"})
         environment = request.headers.get(auth.ENVIRONMENT_HEADER)
+        sandbox.outbox.reset(api_key, environment)  # its endpoints and deliveries go with it
         return jsonio.response(
             200,
             {

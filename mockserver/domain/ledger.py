@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from . import errors, money
+from . import alerts, errors, money
 from .models import Transaction, Wallet
 from .world import World
 
@@ -293,4 +293,8 @@ def expire_due(world: World, wallet: Wallet, now: datetime) -> list[Transaction]
                 description=f"Credits expired from transaction {grant.id}",
             )
         )
+    for txn in expired:
+        world.emit("wallet.transaction.created", txn.id)
+    if expired:
+        alerts.after_operation(world, wallet)
     return expired

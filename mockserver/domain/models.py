@@ -139,3 +139,5 @@ class Event:
     name: str  # e.g. wallet.created, wallet.transaction.created
     entity_id: str
     at: datetime
+    alert: dict[str, Any] | None = None  # an alert's state, type, balance and settings
+    id: str = ""  # sys_event_<ULID>, given when it is raised

@@ -14,12 +14,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from . import errors, ledger, money
+from . import alerts, errors, ledger, money
 from .models import AlertSettings, AutoTopup, Invoice, TopUpRecord, Transaction, Wallet
 from .world import World
 
 ACTIVE, CLOSED = "active", "closed"
 COOLDOWN_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def _written(world: World, wallet: Wallet, txn: Transaction) -> None:
+    """A completed credit or debit is out: its event, then the balance alerts it may move."""
+    world.emit("wallet.transaction.created", txn.id)
+    alerts.after_operation(world, wallet)
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -128,7 +134,7 @@ def create(world: World, new: NewWallet) -> Wallet:
             idempotency_key=key,
             topup_conversion_rate=wallet.topup_conversion_rate,
         )
-        world.emit("wallet.transaction.created", txn.id)
+        _written(world, wallet, txn)
     world.emit("wallet.created", wallet.id)
     return wallet
 
@@ -262,6 +268,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
                 topup_conversion_rate=wallet.topup_conversion_rate,
                 parent_transaction_id=txn.id,
             )
+        alerts.after_operation(world, wallet)  # once the purchase and its bonus are in
     if key:
         world.top_ups[key] = TopUpRecord(wallet.id, fingerprint, snapshot(wallet))
     return TopUpResult(txn, wallet, invoice, bonus)
@@ -300,6 +307,7 @@ def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, 
             row.transaction_status, row.updated_at = "failed", now
     if paid:
         world.emit("wallet.transaction.updated", txn.id)
+        alerts.after_operation(world, wallet)
         # The cloud evaluates auto top-up once a purchase completes (its balance-alert event).
         auto_top_up(world, wallet)
     return invoice, txn
@@ -334,7 +342,7 @@ def debit(
         overdraft=True,
         note_sources=True,
     )
-    world.emit("wallet.transaction.created", txn.id)
+    _written(world, wallet, txn)
     return txn
 
 
@@ -421,7 +429,7 @@ def _close(world: World, wallet: Wallet, description: str, idempotency_key: str,
             idempotency_key=idempotency_key,
             reference_id=world.new_id("wtxn_", now),
         )
-        world.emit("wallet.transaction.created", txn.id)
+        _written(world, wallet, txn)
     wallet.wallet_status, wallet.updated_at = CLOSED, now
     return left
 
@@ -489,7 +497,7 @@ def convert_to_postpaid(
             idempotency_key=(transfer_key(wallet, new, moved) if transfer_key else f"credit_grant-{new.id}"),
             topup_conversion_rate=new.topup_conversion_rate,
         )
-        world.emit("wallet.transaction.created", txn.id)
+        _written(world, new, txn)
     world.emit("wallet.terminated", wallet.id)
     world.emit("wallet.created", new.id)
     return new

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from . import errors
 from .clock import Clock, millis
@@ -34,6 +35,8 @@ class World:
         # wallet id -> (real-time balance, when it was computed): what "cached" balance reads see
         self.balance_cache: dict[str, tuple[Decimal, datetime]] = {}
         self.events: list[Event] = []  # raised, not yet sent
+        self.alert_states: dict[tuple[str, str], str] = {}  # (wallet id, alert type) -> state
+        self.ongoing_published: dict[str, Decimal] = {}  # wallet id -> last ongoing balance sent
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -41,8 +44,9 @@ class World:
     def new_id(self, prefix: str, moment: datetime) -> str:
         return self.ids.new(prefix, millis(moment))
 
-    def emit(self, name: str, entity_id: str) -> None:
-        self.events.append(Event(name, entity_id, self.now()))
+    def emit(self, name: str, entity_id: str, alert: dict[str, Any] | None = None) -> None:
+        now = self.now()
+        self.events.append(Event(name, entity_id, now, alert, self.new_id("sys_event_", now)))
 
     def object_count(self) -> int:
         """Customers, wallets and transactions held: what a world's memory grows with."""
@@ -73,3 +77,5 @@ class World:
         self.invoices.clear()
         self.balance_cache.clear()
         self.events.clear()
+        self.alert_states.clear()
+        self.ongoing_published.clear()

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from ..text import glob_regex, mask
+from ..text import duration, glob_regex, mask
 
 ACTIONS = ("status", "timeout", "reset", "empty", "malformed", "lost_response")
 MATCH_FIELDS = ("method", "path", "operation", "api_key")
@@ -107,22 +107,13 @@ class Fault:
 
 # ---------------------------------------------------------------- parsing values
 
-_DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)?$")
-
 
 def parse_duration(value: Any, name: str) -> float:
     """``250ms``, ``2s``, ``1.5s`` or a bare number of milliseconds, as seconds."""
-    if isinstance(value, bool):
-        raise FaultError(name, "must be a duration such as 250ms or 2s")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise FaultError(name, "must not be negative")
-        return float(value) / 1000
-    match = _DURATION.match(str(value).strip().lower())
-    if not match:
-        raise FaultError(name, f"{value!r} is not a duration such as 250ms or 2s")
-    number = float(match.group(1))
-    return number if match.group(2) == "s" else number / 1000
+    try:
+        return duration(value)
+    except ValueError as exc:
+        raise FaultError(name, str(exc)) from None
 
 
 def _latency(value: Any) -> tuple[float, float]:

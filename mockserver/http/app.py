@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from .. import api
 from ..config import Settings
 from ..controls import admin, fixtures
+from ..controls import webhooks as webhook_controls
 from ..controls.faults import fault_blueprint
 from ..domain import errors
 from ..domain.ids import IdGenerator
@@ -28,6 +29,8 @@ from ..domain.world import World
 from ..faults.rules import FaultEngine
 from ..state import journal
 from ..state.store import Store
+from ..webhooks.endpoints import parse as parse_endpoint
+from ..webhooks.outbox import Outbox
 from . import auth, jsonio, validation
 from . import faults as fault_http
 from .spec import Operation, Spec
@@ -58,6 +61,23 @@ class Sandbox:
         )
         if settings.faults:
             self.faults.load_file(settings.faults)
+        self.outbox = Outbox(
+            self.version.webhook_payload,
+            self.version.webhook_events,
+            self.store.clock,
+            default_url=settings.webhook_url,
+            default_secret=settings.webhook_secret,
+            timeout=settings.webhook_timeout,
+        )
+        if settings.webhook_url:
+            # Checked now, so a bad URL or secret stops the start instead of failing every world.
+            parse_endpoint(
+                {"url": settings.webhook_url, "secret": self.outbox.default_secret},
+                "ep_default",
+                datetime.now(timezone.utc),
+                self.version.webhook_events,
+            )
+        self.store.listeners.append(self.outbox.publish)
 
     def error_response(self, error: errors.ApiError) -> Response:
         return jsonio.response(error.status, self.version.error_body(error))
@@ -111,6 +131,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.wsgi_app = fault_http.ConnectionDrops(app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(fault_blueprint(sandbox.faults, sandbox.error_response))
     app.register_blueprint(admin.admin_blueprint(sandbox))
+    app.register_blueprint(webhook_controls.webhook_blueprint(sandbox))
 
     handlers = sandbox.version.handlers
     missing = [op.operation_id for op in sandbox.spec.operations if op.operation_id not in handlers]

@@ -3,7 +3,7 @@ of work through which every change to a world goes.
 
 ``with store.session(key, env) as world:`` takes the world's lock, lets the caller change it,
 and, once the block ends without an error, hands the domain events it raised to the listeners
-(webhooks, later): events never leave for a change that was not kept.
+(the webhook outbox): events never leave for a change that was not kept.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from ..domain import errors
 from ..domain.models import Event
 from ..domain.world import World
 from .journal import Journal
 
-Listener = Callable[[tuple[str, str], list[Event]], None]
+Listener = Callable[[tuple[str, str], World, list[Event]], None]
 
 
 def tenant_id_for(api_key: str) -> str:
@@ -72,7 +73,8 @@ class Store:
 
     @contextmanager
     def session(self, api_key: str, environment_id: str = "") -> Iterator[World]:
-        """The unit of work on one world: its lock held, its events sent once the block succeeds."""
+        """The unit of work on one world: its lock held; once the block succeeds, the events it
+        raised go to the listeners, still under the lock, so they see the state they describe."""
         slot = self._slot(api_key, environment_id)
         with slot.lock:
             world = slot.world
@@ -82,9 +84,13 @@ class Store:
                 world.events.clear()
                 raise
             events, world.events = world.events, []
-        if events:
-            for listener in self.listeners:
-                listener((api_key, environment_id), events)
+            for listener in self.listeners if events else ():
+                listener((api_key, environment_id), world, events)
+
+    def clock(self, key: tuple[str, str]) -> Callable[[], datetime] | None:
+        """How to read a world's time (None once the world is gone), without its lock."""
+        slot = self._slots.get(key)
+        return slot.world.now if slot is not None else None
 
     def journal(self, api_key: str, environment_id: str = "") -> Journal:
         return self._slot(api_key, environment_id).journal

@@ -142,7 +142,7 @@ def test_object_count_follows_every_write(world):
 def test_events_leave_only_when_the_unit_of_work_succeeds():
     store = Store()
     sent = []
-    store.listeners.append(lambda key, events: sent.extend((key, e.name) for e in events))
+    store.listeners.append(lambda key, world, events: sent.extend((key, e.name) for e in events))
     with store.session("sk_events") as world:
         wallet = open_wallet(world, initial=5)
     assert sent == [(("sk_events", ""), "wallet.transaction.created"), (("sk_events", ""), "wallet.created")]

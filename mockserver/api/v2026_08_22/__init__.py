@@ -9,7 +9,7 @@ from typing import Any
 
 from ...domain.errors import ApiError
 from .. import ApiVersion
-from . import views
+from . import views, webhooks
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -29,4 +29,6 @@ VERSION = ApiVersion(
     unauthorized={"error": "Unauthorized"},
     show_wallet=views.wallet,
     show_transaction=views.transaction,
+    webhook_events=webhooks.EVENT_TYPES,
+    webhook_payload=webhooks.payload,
 )

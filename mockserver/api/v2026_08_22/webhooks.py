@@ -1,0 +1,114 @@
+"""Webhook payloads of version 2026-08-22, as the cloud sends them: flat
+``{"event_type", "<wallet|transaction|updated_transaction|customer>": {...}, "alert"?}``, each
+object a trimmed projection with decimals as strings, no envelope id or timestamp."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...domain.models import Customer, Event, Transaction, Wallet
+from ...domain.world import World
+from .views import alert_settings, dec
+
+EVENT_TYPES = (
+    "wallet.created",
+    "wallet.updated",
+    "wallet.terminated",
+    "wallet.transaction.created",
+    "wallet.transaction.updated",
+    "wallet.credit_balance.dropped",
+    "wallet.credit_balance.recovered",
+    "wallet.ongoing_balance.dropped",
+    "wallet.ongoing_balance.recovered",
+    "wallet.ongoing_balance.updated",
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+)
+
+
+def _wallet(w: Wallet) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": w.id,
+        "customer_id": w.customer_id,
+        "currency": w.currency,
+        "balance": dec(w.balance),
+        "credit_balance": dec(w.credit_balance),
+        "wallet_status": w.wallet_status,
+    }
+    if w.name:
+        body["name"] = w.name
+    body.update(wallet_type=w.wallet_type, conversion_rate=dec(w.conversion_rate))
+    return body
+
+
+def _transaction(world: World, t: Transaction) -> dict[str, Any]:
+    wallet = world.wallets[t.wallet_id]
+    body: dict[str, Any] = {
+        "id": t.id,
+        "wallet_id": t.wallet_id,
+        "customer_id": wallet.customer_id,
+        "type": t.type,
+        "amount": dec(t.amount),
+        "credit_amount": dec(t.credit_amount),
+        "credit_balance_before": dec(t.credit_balance_before),
+        "credit_balance_after": dec(t.credit_balance_after),
+        "transaction_status": t.transaction_status,
+        "reference_type": t.reference_type,
+    }
+    # The cloud's omitempty fields: present only when they hold something.
+    for name, value in (("reference_id", t.reference_id), ("description", t.description)):
+        if value:
+            body[name] = value
+    if t.expiry_date is not None:
+        body["expiry_date"] = t.expiry_date.isoformat().replace("+00:00", "Z")
+    body.update(transaction_reason=t.transaction_reason, currency=wallet.currency)
+    if t.metadata:
+        body["metadata"] = t.metadata
+    return body
+
+
+def _customer(world: World, c: Customer) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": c.id,
+        "external_id": c.external_id,
+        "environment_id": world.environment_id,
+        "name": c.name,
+    }
+    for name in (
+        "email",
+        "address_line1",
+        "address_line2",
+        "address_city",
+        "address_state",
+        "address_postal_code",
+        "address_country",
+        "timezone",
+    ):
+        if getattr(c, name):
+            body[name] = getattr(c, name)
+    if c.metadata:
+        body["metadata"] = c.metadata
+    return body
+
+
+def payload(world: World, event: Event) -> dict[str, Any]:
+    """The body of ``event``'s webhook, built from the world as it is now."""
+    name = event.name
+    if name.startswith("customer."):
+        return {"event_type": name, "customer": _customer(world, world.customers[event.entity_id])}
+    if name.startswith("wallet.transaction."):
+        txn = next(t for ts in world.transactions.values() for t in ts if t.id == event.entity_id)
+        key = "updated_transaction" if name.endswith(".updated") else "transaction"
+        return {"event_type": name, key: _transaction(world, txn)}
+    body: dict[str, Any] = {"event_type": name, "wallet": _wallet(world.wallets[event.entity_id])}
+    if event.alert is not None:
+        balance = dec(event.alert["balance"])
+        body["alert"] = {
+            "state": event.alert["state"],
+            "current_balance": balance,
+            "credit_balance": balance,
+            "alert_type": event.alert["alert_type"],
+            "alert_settings": alert_settings(event.alert["settings"]),
+        }
+    return body

@@ -1,0 +1,76 @@
+"""Wallet balance alerts, as the cloud evaluates them after every wallet operation.
+
+Two streams per wallet, each with its own last state: the credit balance (always evaluated,
+with the wallet's own alert settings or the tenant default, critical at or below 0) and the
+ongoing balance (only for a wallet with alerts enabled or an auto top-up; it is the wallet's
+``alert_state``). Moving into ``in_alarm`` raises ``*.dropped``, back to ``ok`` ``*.recovered``;
+``info`` and ``warning`` are kept without an event.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .models import AlertLevel, AlertSettings, Wallet
+from .world import World
+
+TENANT_DEFAULT = AlertSettings(critical=AlertLevel(Decimal(0), "below"), alert_enabled=False)
+CREDIT, ONGOING = "low_credit_balance", "low_ongoing_balance"
+EVENTS = {CREDIT: "wallet.credit_balance", ONGOING: "wallet.ongoing_balance"}
+
+
+def own_settings(wallet: Wallet) -> AlertSettings | None:
+    """The wallet's own alert settings, when one of their levels is set."""
+    settings = wallet.alert_settings
+    if settings is not None and (settings.critical or settings.warning or settings.info):
+        return settings
+    return None
+
+
+def state_of(settings: AlertSettings, value: Decimal) -> str:
+    """ok, info, warning or in_alarm for ``value``, by the condition of the first level set."""
+    levels = ((settings.critical, "in_alarm"), (settings.warning, "warning"), (settings.info, "info"))
+    condition = next((level.condition for level, _ in levels if level is not None), "below")
+    for level, state in levels:
+        if level is None:
+            continue
+        if value <= level.threshold if condition == "below" else value >= level.threshold:
+            return state
+    return "ok"
+
+
+def after_operation(world: World, wallet: Wallet) -> None:
+    """Evaluate both streams once a credit or debit has been written to ``wallet``."""
+    settings = own_settings(wallet)
+    _stream(world, wallet, CREDIT, settings or TENANT_DEFAULT, settings)
+    watched = (settings is not None and settings.alert_enabled) or (
+        wallet.auto_topup is not None and wallet.auto_topup.enabled
+    )
+    if watched:
+        state = _stream(world, wallet, ONGOING, settings or TENANT_DEFAULT, settings)
+        wallet.alert_state = state
+        # The ongoing balance (here the credit balance: the sandbox has no usage) changed.
+        if world.ongoing_published.get(wallet.id) != wallet.credit_balance:
+            world.ongoing_published[wallet.id] = wallet.credit_balance
+            world.emit("wallet.ongoing_balance.updated", wallet.id)
+
+
+def _stream(
+    world: World, wallet: Wallet, kind: str, settings: AlertSettings, shown: AlertSettings | None
+) -> str:
+    state = state_of(settings, wallet.credit_balance)
+    key = (wallet.id, kind)
+    previous = world.alert_states.get(key)
+    if state == previous or (previous is None and state == "ok"):
+        return state
+    world.alert_states[key] = state
+    suffix = {"in_alarm": "dropped", "ok": "recovered"}.get(state)
+    if suffix:
+        # The alert rides with the event only for a wallet with settings of its own.
+        alert = (
+            {"state": state, "alert_type": kind, "balance": wallet.credit_balance, "settings": shown}
+            if shown is not None
+            else None
+        )
+        world.emit(f"{EVENTS[kind]}.{suffix}", wallet.id, alert)
+    return state

@@ -1,0 +1,403 @@
+"""The webhook outbox: every event a world raises, for every endpoint that wants it, delivered
+in the background and retried on the world's clock, every attempt journalled.
+
+Delivery never runs on a request's thread: ``publish`` (the store's listener, called once a
+change is kept) only queues. A scheduler thread hands due deliveries to a pool of senders,
+one at a time per endpoint, so a slow or dead receiver holds up its own queue and nobody
+else's. A failed attempt is retried on the Svix schedule, measured on the world's clock: moving
+the clock makes the due retries happen at once.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..domain.ids import IdGenerator
+from ..domain.models import Event
+from ..domain.world import World
+from . import endpoints, signing
+
+# Seconds before each attempt, counted from the previous failure (Svix: at once, 5 s, 5 min,
+# 30 min, 2 h, 5 h, 10 h, 10 h); after the last one the delivery is failed.
+SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+KEPT_DELIVERIES = 1000  # finished deliveries kept per world, newest
+EXCERPT = 1024  # bytes of a receiver's answer kept per attempt
+TICK = 0.05  # seconds between looks at what is due, when nothing wakes the scheduler
+WorldKey = tuple[str, str]
+
+
+@dataclass
+class Attempt:
+    at: datetime  # wall-clock time it was sent
+    world_at: datetime  # the world's time then
+    status: int | None  # the receiver's status; None: no answer (refused, timed out)
+    latency_ms: float
+    error: str | None
+    headers: dict[str, str]
+    body: str
+    response: str
+    duplicate: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "at": _stamp(self.at),
+            "world_at": _stamp(self.world_at),
+            "status_code": self.status,
+            "latency_ms": round(self.latency_ms, 3),
+            "error": self.error,
+            "request": {"headers": self.headers, "body": self.body},
+            "response_excerpt": self.response,
+            "duplicate": self.duplicate,
+        }
+
+
+@dataclass
+class Delivery:
+    id: str  # msg_<ULID>: the svix-id, the same on every attempt
+    event_id: str  # sys_event_<ULID>
+    event_type: str
+    endpoint_id: str
+    body: bytes
+    created_at: datetime  # world time
+    next_due: datetime | None  # world time of the next attempt; None when finished
+    status: str = "pending"  # pending | delivered | failed
+    attempts: list[Attempt] = field(default_factory=list)
+    round_start: int = 0  # attempts before the last redelivery
+    in_flight: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "endpoint_id": self.endpoint_id,
+            "status": self.status,
+            "created_at": _stamp(self.created_at),
+            "next_attempt_at": _stamp(self.next_due) if self.next_due else None,
+            "payload": json.loads(self.body),
+            "attempts": [a.describe() for a in self.attempts],
+        }
+
+
+class Mailbox:
+    """One world's endpoints and deliveries."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, endpoints.Endpoint] = {}
+        self.deliveries: list[Delivery] = []  # oldest first
+        self.busy: set[str] = set()  # endpoints with an attempt in flight
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class Outbox:
+    def __init__(
+        self,
+        payload: Callable[[World, Event], dict[str, Any]] | None,
+        event_types: tuple[str, ...],
+        clock_of: Callable[[WorldKey], Callable[[], datetime] | None],
+        *,
+        default_url: str | None = None,
+        default_secret: str | None = None,
+        timeout: float = 15.0,
+        workers: int = 8,
+    ):
+        self.payload = payload
+        self.event_types = event_types
+        self.clock_of = clock_of
+        self.default_url = default_url
+        self.default_secret = default_secret or signing.new_secret()
+        self.timeout = timeout
+        self.ids = IdGenerator()
+        self._boxes: dict[WorldKey, Mailbox] = {}
+        self._lock = threading.Condition()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
+        self._scheduler: threading.Thread | None = None
+
+    # ---- endpoints -------------------------------------------------------------------------
+
+    def _box(self, key: WorldKey) -> Mailbox:
+        box = self._boxes.get(key)
+        if box is None:
+            box = self._boxes[key] = Mailbox()
+            if self.default_url:
+                endpoint = endpoints.parse(
+                    {"url": self.default_url, "secret": self.default_secret},
+                    "ep_default",
+                    _now(),
+                    self.event_types,
+                )
+                box.endpoints[endpoint.id] = endpoint
+                self._start()
+        return box
+
+    def register(self, key: WorldKey, raw: Any) -> endpoints.Endpoint:
+        endpoint = endpoints.parse(raw, self.ids.new("ep_", _millis()), _now(), self.event_types)
+        with self._lock:
+            self._box(key).endpoints[endpoint.id] = endpoint
+        self._start()
+        return endpoint
+
+    def endpoints_of(self, key: WorldKey) -> list[endpoints.Endpoint]:
+        with self._lock:
+            return list(self._box(key).endpoints.values())
+
+    def remove(self, key: WorldKey, endpoint_id: str) -> endpoints.Endpoint | None:
+        with self._lock:
+            return self._box(key).endpoints.pop(endpoint_id, None)
+
+    def reset(self, api_key: str | None = None, environment_id: str | None = None) -> None:
+        """Forget the mailboxes of the worlds a store reset forgot."""
+        with self._lock:
+            for key in [
+                k
+                for k in self._boxes
+                if (api_key is None or k[0] == api_key) and (environment_id is None or k[1] == environment_id)
+            ]:
+                del self._boxes[key]
+
+    # ---- publishing ------------------------------------------------------------------------
+
+    def publish(self, key: WorldKey, world: World, events: list[Event]) -> None:
+        """Queue a delivery of each event for each endpoint that wants it (the store's listener,
+        called inside the unit of work once its change is kept: payloads show that state)."""
+        if self.payload is None:
+            return
+        with self._lock:
+            box = self._boxes.get(key)
+            if box is None and not self.default_url:
+                return
+            box = self._box(key)
+            if not box.endpoints:
+                return
+            now = world.now()
+            for event in events:
+                wanting = [e for e in box.endpoints.values() if e.wants(event.name)]
+                if not wanting:
+                    continue
+                body = json.dumps(
+                    self.payload(world, event), separators=(",", ":"), ensure_ascii=False
+                ).encode()
+                for endpoint in wanting:
+                    box.deliveries.append(
+                        Delivery(
+                            self.ids.new("msg_", _millis()), event.id, event.name, endpoint.id, body, now, now
+                        )
+                    )
+            self._trim(box)
+            self._lock.notify_all()
+
+    def _trim(self, box: Mailbox) -> None:
+        finished = [d for d in box.deliveries if d.status != "pending"]
+        if len(finished) > KEPT_DELIVERIES:
+            dropped = {id(d) for d in finished[: len(finished) - KEPT_DELIVERIES]}
+            box.deliveries = [d for d in box.deliveries if id(d) not in dropped]
+
+    # ---- reading and steering --------------------------------------------------------------
+
+    def deliveries(
+        self,
+        key: WorldKey,
+        event_type: str | None = None,
+        status: str | None = None,
+        endpoint_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The world's deliveries, newest first, with every attempt."""
+        with self._lock:
+            found = [
+                d.describe()
+                for d in reversed(self._box(key).deliveries)
+                if event_type in (None, d.event_type)
+                and status in (None, d.status)
+                and endpoint_id in (None, d.endpoint_id)
+            ]
+        return found
+
+    def redeliver(
+        self, key: WorldKey, delivery_id: str | None = None, event_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Send a delivery (or every delivery of an event) again, from the first attempt."""
+        with self._lock:
+            box = self._box(key)
+            chosen = [
+                d for d in box.deliveries if d.id == delivery_id or (event_id and d.event_id == event_id)
+            ]
+            clock = self.clock_of(key)
+            for delivery in chosen:
+                delivery.status, delivery.round_start = "pending", len(delivery.attempts)
+                delivery.next_due = clock() if clock else _now()
+            self._lock.notify_all()
+            return [d.describe() for d in chosen]
+
+    def wake(self) -> None:
+        """A world's clock moved: look at what is due now."""
+        with self._lock:
+            self._lock.notify_all()
+
+    def drain(self, key: WorldKey, timeout: float) -> dict[str, Any]:
+        """Wait (at most ``timeout`` seconds) until nothing of the world is due or in flight."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                box = self._box(key)
+                clock = self.clock_of(key)
+                now = clock() if clock else _now()
+                waiting = [
+                    d
+                    for d in box.deliveries
+                    if d.in_flight or (d.status == "pending" and d.next_due and d.next_due <= now)
+                ]
+                left = deadline - time.monotonic()
+                if not waiting or left <= 0:
+                    counts = {
+                        s: sum(d.status == s for d in box.deliveries)
+                        for s in ("pending", "delivered", "failed")
+                    }
+                    return {"drained": not waiting, **counts}
+                self._lock.wait(min(left, TICK))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- sending ---------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._scheduler is None:
+                self._scheduler = threading.Thread(
+                    target=self._schedule, name="webhook-scheduler", daemon=True
+                )
+                self._scheduler.start()
+
+    def _schedule(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait(TICK)
+                due = self._due()
+            for key, endpoint, delivery in due:
+                self._pool.submit(self._attempt, key, endpoint, delivery)
+
+    def _due(self) -> list[tuple[WorldKey, endpoints.Endpoint, Delivery]]:
+        """The next delivery of each idle endpoint whose time has come (oldest first, or newest
+        first for an endpoint whose faults deliver out of order); marked in flight."""
+        chosen = []
+        for key, box in self._boxes.items():
+            clock = self.clock_of(key)
+            if clock is None:
+                continue
+            now = clock()
+            for endpoint in box.endpoints.values():
+                if endpoint.id in box.busy:
+                    continue
+                ready = [
+                    d
+                    for d in box.deliveries
+                    if d.endpoint_id == endpoint.id
+                    and d.status == "pending"
+                    and d.next_due is not None
+                    and d.next_due <= now
+                ]
+                if not ready:
+                    continue
+                delivery = ready[-1] if endpoint.faults and endpoint.faults.out_of_order else ready[0]
+                delivery.in_flight = True
+                box.busy.add(endpoint.id)
+                chosen.append((key, endpoint, delivery))
+        return chosen
+
+    def _attempt(self, key: WorldKey, endpoint: endpoints.Endpoint, delivery: Delivery) -> None:
+        try:
+            faults = endpoint.faults
+            if faults is not None and faults.delay:
+                time.sleep(faults.delay)
+            attempt = self._send(endpoint, delivery)
+            sent = [attempt]
+            if faults is not None and attempt.status is not None and faults.duplicate:
+                with endpoint.lock:
+                    twice = faults.rng.random() < faults.duplicate
+                if twice:
+                    sent.append(self._send(endpoint, delivery, duplicate=True))
+        except Exception as exc:  # never lose a delivery to a bug in sending it
+            sent = [
+                Attempt(
+                    datetime.now(timezone.utc), _now(), None, 0.0, f"{type(exc).__name__}: {exc}", {}, "", ""
+                )
+            ]
+        with self._lock:
+            clock = self.clock_of(key)
+            world_now = clock() if clock else _now()
+            for attempt in sent:
+                attempt.world_at = world_now
+            delivery.attempts.extend(sent)
+            delivery.in_flight = False
+            box = self._boxes.get(key)
+            if box is not None:
+                box.busy.discard(endpoint.id)
+            if any(a.status is not None and 200 <= a.status < 300 for a in sent):
+                delivery.status, delivery.next_due = "delivered", None
+            else:
+                made = len([a for a in delivery.attempts[delivery.round_start :] if not a.duplicate])
+                if made >= len(SCHEDULE):
+                    delivery.status, delivery.next_due = "failed", None
+                else:
+                    delivery.next_due = world_now + timedelta(seconds=SCHEDULE[made])
+            self._lock.notify_all()
+
+    def _send(self, endpoint: endpoints.Endpoint, delivery: Delivery, duplicate: bool = False) -> Attempt:
+        body = delivery.body
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "flexprice-mock-webhooks",
+            **endpoint.headers,
+        }
+        if endpoint.mode == "svix":
+            headers.update(signing.headers(endpoint.secret, delivery.id, int(time.time()), body))
+        text = body.decode()
+        started, at = time.perf_counter(), datetime.now(timezone.utc)
+        faults = endpoint.faults
+        if faults is not None and not duplicate:
+            with endpoint.lock:
+                injected = faults.attempts < faults.fail_first
+                faults.attempts += 1
+            if injected:
+                return Attempt(
+                    at, at, faults.fail_status, 0.0, "injected: faults.fail_first", headers, text, ""
+                )
+        parts = urlsplit(endpoint.url)
+        connection_class = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_class(parts.hostname or "", parts.port, timeout=self.timeout)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            connection.request("POST", path, body, headers)
+            answer = connection.getresponse()
+            excerpt = answer.read(EXCERPT).decode("utf-8", errors="replace")
+            status, error = answer.status, None
+            if not 200 <= status < 300:
+                error = f"the receiver answered {status}"
+        except (OSError, http.client.HTTPException) as exc:
+            status, error, excerpt = None, f"{type(exc).__name__}: {exc}", ""
+        finally:
+            connection.close()
+        latency = (time.perf_counter() - started) * 1000
+        return Attempt(at, at, status, latency, error, headers, text, excerpt, duplicate)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _millis() -> int:
+    return int(time.time() * 1000)
