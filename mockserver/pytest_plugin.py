@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -150,6 +152,21 @@ class SandboxControls:
     def void_invoice(self, invoice_id: str) -> dict[str, Any]:
         """Void an invoiced top-up: its pending credit fails and the balance stays."""
         return self.control("POST", f"/_mock/invoices/{invoice_id}/void")
+
+    # webhooks
+    def add_webhook(self, url: str, **fields: Any) -> dict[str, Any]:
+        """Register a webhook endpoint for this world (``secret``, ``events``, ``faults``, ...)."""
+        return self.control("POST", "/_mock/webhooks", {"url": url, **fields})
+
+    def webhook_deliveries(self, **filters: str) -> list[dict[str, Any]]:
+        """This world's deliveries, newest first, with every attempt (filters: event_type,
+        status, endpoint)."""
+        query = urlencode(filters)
+        return self.control("GET", "/_mock/webhooks/deliveries" + (f"?{query}" if query else ""))["items"]
+
+    def drain_webhooks(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Wait until nothing of this world's outbox is due or in flight."""
+        return self.control("POST", "/_mock/webhooks/wait", {"timeout": timeout})
 
     def reset(self) -> None:
         """Empty this key's world (fixtures, if configured, fill it again on next use)."""
@@ -295,6 +312,94 @@ def flexprice_app(flexprice_wsgi_app) -> Iterator[FlexpriceInProcess]:
         yield handle
     finally:
         _forget(handle)
+
+
+class WebhookReceiver:
+    """An HTTP receiver on a free loopback port, registered for one test's world: every delivery
+    it gets is checked against the endpoint's secret (with the ``svix`` library when installed,
+    as a real receiver would), answered with ``status``, and kept in ``events``."""
+
+    def __init__(self, handle: SandboxControls, **endpoint: Any):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.events: list[dict[str, Any]] = []  # verified payloads, in the order they came
+        self.deliveries: list[dict[str, Any]] = []  # {"headers", "body", "verified"} of each POST
+        self.status = 200
+        self._arrived = threading.Condition()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver._receive({k.lower(): v for k, v in self.headers.items()}, body)
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks"
+        threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True).start()
+        self.endpoint = handle.add_webhook(self.url, **endpoint)
+        self.secret = self.endpoint["secret"]
+
+    def _receive(self, headers: dict[str, str], body: bytes) -> None:
+        verified = self.endpoint.get("mode") == "native" or _verify(self.secret, headers, body)
+        with self._arrived:
+            self.deliveries.append({"headers": headers, "body": body, "verified": verified})
+            if verified:
+                self.events.append(json.loads(body, parse_float=Decimal))
+            self._arrived.notify_all()
+
+    def of_type(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event_type") == event_type]
+
+    def wait_for(self, event_type: str, timeout: float = 5.0, count: int = 1) -> dict[str, Any]:
+        """The ``count``-th event of ``event_type`` to arrive (waiting up to ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.of_type(event_type)) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [e.get("event_type") for e in self.events]
+                    raise AssertionError(f"no {event_type} (x{count}) within {timeout}s; received {seen}")
+                self._arrived.wait(left)
+            return self.of_type(event_type)[count - 1]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Whether a delivery carries a valid signature for ``secret``."""
+    try:
+        from svix.webhooks import Webhook, WebhookVerificationError
+    except ImportError:  # without svix: the same check, by hand
+        from .webhooks import signing
+
+        try:
+            expected = signing.signature(secret, headers["svix-id"], int(headers["svix-timestamp"]), body)
+        except (KeyError, ValueError):
+            return False
+        return expected in headers.get("svix-signature", "").split()
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+@pytest.fixture
+def flexprice_webhooks(flexprice: FlexpriceClient) -> Iterator[WebhookReceiver]:
+    """A webhook receiver registered for the test's world (``flexprice``): ``.events``,
+    ``.wait_for(event_type)``, ``.status`` (what it answers), ``.secret``, ``.endpoint``."""
+    receiver = WebhookReceiver(flexprice)
+    try:
+        yield receiver
+    finally:
+        receiver.close()
 
 
 def _forget(handle: SandboxControls) -> None:
