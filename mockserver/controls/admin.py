@@ -147,7 +147,7 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     def load_fixture() -> Response:
         text = request.get_data().decode("utf-8", errors="replace")
         try:
-            fixture = fixtures.parse(text, "request body", sandbox.spec)
+            fixture = fixtures.parse(text, "request body", sandbox.spec, version.webhook_events)
         except fixtures.FixtureError as error:
             raise _fixture_error(error) from None
         with world() as w:
@@ -159,7 +159,11 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
                 statefile.restore(w, before, version.name)  # all or nothing
                 w.events.clear()
                 raise _fixture_error(error) from None
-            return jsonio.response(201, {"customers": made_customers, "wallets": made_wallets})
+        made_webhooks = [sandbox.outbox.register(caller(), raw).describe() for raw in fixture.webhooks]
+        answer = {"customers": made_customers, "wallets": made_wallets}
+        if made_webhooks:
+            answer["webhooks"] = made_webhooks
+        return jsonio.response(201, answer)
 
     # ---- clock and ids -----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,9 @@ from ..domain import errors
 from ..domain.world import World
 from ..http.spec import Spec
 from ..text import field_path
+from ..webhooks import endpoints
 
-TOP_LEVEL = ("description", "keys", "customers")
+TOP_LEVEL = ("description", "keys", "customers", "webhooks")
 # The operations a fixture goes through, the same in every API version.
 FIXTURE_OPERATIONS = ("createCustomer", "createWallet", "topUpWallet", "getWallet")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -78,6 +80,7 @@ class Fixture:
     source: str
     customers: list[dict[str, Any]]
     keys: list[str] | None = None
+    webhooks: list[dict[str, Any]] = field(default_factory=list)  # endpoint registrations
     _root: Any = field(default=None, repr=False)  # the YAML node tree, for line numbers
 
     def applies_to(self, api_key: str) -> bool:
@@ -122,13 +125,13 @@ def load(path: str | Path, spec: Spec, version: ApiVersion) -> list[Fixture]:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise FixtureError(str(file), None, "", f"cannot be read: {exc}") from None
-        fixture = parse(text, str(file), spec)
+        fixture = parse(text, str(file), spec, version.webhook_events)
         try_out(fixture, version)
         found.append(fixture)
     return found
 
 
-def parse(text: str, source: str, spec: Spec) -> Fixture:
+def parse(text: str, source: str, spec: Spec, webhook_events: tuple[str, ...] = ()) -> Fixture:
     """A fixture from YAML (or JSON) text; every item is checked against the API's schemas."""
     try:
         loader = _Loader(text)
@@ -143,13 +146,31 @@ def parse(text: str, source: str, spec: Spec) -> Fixture:
         raise FixtureError(source, mark.line + 1 if mark else None, "", problem) from None
     except yaml.YAMLError as exc:
         raise FixtureError(source, None, "", str(exc)) from None
-    fixture = Fixture(source, [], None, root)
+    fixture = Fixture(source, [], None, _root=root)
     if document is None:
         return fixture
     _check(fixture, document, spec)
     fixture.keys = document.get("keys")
     fixture.customers = document.get("customers") or []
+    fixture.webhooks = _webhooks(fixture, document.get("webhooks"), webhook_events)
     return fixture
+
+
+def _webhooks(fixture: Fixture, items: Any, known_events: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Webhook endpoints the fixture gives each world: checked as a registration is."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise _fail(fixture, ("webhooks",), "must be a list of endpoints such as {url: http://...}")
+    if items and not known_events:
+        raise _fail(fixture, ("webhooks",), "webhooks are sent by API version 2026-08-22 only")
+    for i, item in enumerate(items):
+        try:
+            endpoints.parse(item, "ep_fixture", datetime.now(timezone.utc), known_events)
+        except endpoints.WebhookError as error:
+            at = ("webhooks", i) + ((error.field,) if isinstance(item, dict) and error.field in item else ())
+            raise _fail(fixture, at, str(error)) from None
+    return items
 
 
 def _fail(fixture: Fixture, path: tuple, problem: str) -> FixtureError:

@@ -38,7 +38,9 @@ def webhook_blueprint(sandbox: Sandbox) -> Blueprint:
                 "missing api key",
                 header=auth.API_KEY_HEADER,
             )
-        return api_key, request.headers.get(auth.ENVIRONMENT_HEADER, "")
+        key = (api_key, request.headers.get(auth.ENVIRONMENT_HEADER, ""))
+        sandbox.store.open(*key)  # a new world gets its fixtures (and their endpoints) first
+        return key
 
     @bp.post("")
     def register() -> Response:

@@ -83,6 +83,10 @@ class Sandbox:
         return jsonio.response(error.status, self.version.error_body(error))
 
     def _fill(self, world: World, api_key: str) -> None:
+        for fixture in self.fixtures:
+            if fixture.applies_to(api_key):
+                for raw in fixture.webhooks:
+                    self.outbox.register((api_key, world.environment_id), raw)
         try:
             fixtures.apply_matching(self.fixtures, world, api_key, self.version)
         except fixtures.FixtureError as exc:

@@ -92,6 +92,10 @@ class Store:
         slot = self._slots.get(key)
         return slot.world.now if slot is not None else None
 
+    def open(self, api_key: str, environment_id: str = "") -> None:
+        """Make sure the world exists (a new one is filled from the fixtures)."""
+        self._slot(api_key, environment_id)
+
     def journal(self, api_key: str, environment_id: str = "") -> Journal:
         return self._slot(api_key, environment_id).journal
 

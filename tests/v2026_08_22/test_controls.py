@@ -20,7 +20,7 @@ from jsonschema import Draft4Validator
 from mockserver.controls.fixtures import FixtureError
 
 from ..support import Suite
-from .conftest import CONTRACT, SUITE, Api, Reply, create_app, make_customer, make_wallet, new_key
+from .conftest import CONTRACT, SUITE, Api, Reply, client_of, create_app, make_customer, make_wallet, new_key
 
 REPO = Path(__file__).resolve().parents[2]
 FROZEN = {"now": "2027-01-01T00:00:00Z", "frozen": True}
@@ -875,3 +875,35 @@ def test_a_seed_and_a_frozen_clock_give_the_same_ids_in_every_world(api):
 
 def test_a_bad_id_seed_is_refused_in_the_flat_error_body(api):
     refused(api.put("/_mock/ids", {"seed": "42"}), 400, "seed must be an integer or null")
+
+
+def test_a_fixture_gives_every_new_world_its_webhook_endpoints(tmp_path):
+    (tmp_path / "hooks.yaml").write_text(
+        "webhooks:\n  - url: http://127.0.0.1:9/hooks\n    events: [wallet.created]\n"
+        "customers:\n  - {external_id: acme, name: Acme}\n",
+        encoding="utf-8",
+    )
+    client = client_of(create_app(fixtures=str(tmp_path), log_requests=False, validate_responses=True))
+    [endpoint] = client.get("/_mock/webhooks").json["items"]
+    assert (endpoint["url"], endpoint["events"]) == ("http://127.0.0.1:9/hooks", ["wallet.created"])
+    assert endpoint["secret"].startswith("whsec_")
+    # After a reset the world starts again from its fixtures, endpoints included.
+    assert client.post("/_mock/reset").status == 200
+    assert [e["url"] for e in client.get("/_mock/webhooks").json["items"]] == ["http://127.0.0.1:9/hooks"]
+
+
+def test_a_fixture_with_a_bad_webhook_names_it():
+    client = client_of(create_app(log_requests=False, validate_responses=True))
+    reply = client.request(
+        "POST",
+        "/_mock/fixtures",
+        data="webhooks:\n  - url: ftp://x\n",
+        headers={"Content-Type": "application/yaml"},
+    )
+    assert reply.status == 400
+    assert reply.json["details"] == {
+        "field": "webhooks[0].url",
+        "line": 2,
+        "problem": "url must be an http or https URL with a host, not 'ftp://x'",
+    }
+    assert client.get("/_mock/webhooks").json["total"] == 0
