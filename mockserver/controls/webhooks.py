@@ -6,6 +6,7 @@ Like every control, it names its world with the ``x-api-key`` header (and ``X-En
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request
@@ -108,7 +109,7 @@ def webhook_blueprint(sandbox: Sandbox) -> Blueprint:
         raw = request.get_data()
         body = validation.parse_json(raw) if raw.strip() else {}
         timeout = body.get("timeout", 5) if isinstance(body, dict) else None
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= MAX_WAIT:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float, Decimal)) or not 0 <= timeout <= MAX_WAIT:
             raise errors.validation(
                 f"timeout must be seconds from 0 to {MAX_WAIT:g}", "invalid timeout", timeout=repr(timeout)
             )
