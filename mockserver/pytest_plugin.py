@@ -340,7 +340,13 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks"
-        threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True).start()
+        # A short poll: close() returns at once instead of after serve_forever's half second.
+        threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="webhook-receiver",
+            daemon=True,
+        ).start()
         self.endpoint = handle.add_webhook(self.url, **endpoint)
         self.secret = self.endpoint["secret"]
 

@@ -10,6 +10,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -166,7 +167,8 @@ def _faults(raw: Any) -> EndpointFaults:
         probability = 1.0 if value is True else 0.0 if value is False else value
         if (
             isinstance(probability, bool)
-            or not isinstance(probability, (int, float))
+            # A fraction arrives as a Decimal (the controls parse JSON numbers exactly).
+            or not isinstance(probability, (int, float, Decimal))
             or not 0 <= probability <= 1
         ):
             raise WebhookError("faults.duplicate", "must be true, false or a probability from 0 to 1")

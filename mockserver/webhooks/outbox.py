@@ -286,7 +286,12 @@ class Outbox:
                 self._lock.wait(TICK)
                 due = self._due()
             for key, endpoint, delivery in due:
-                self._pool.submit(self._attempt, key, endpoint, delivery)
+                try:
+                    self._pool.submit(self._attempt, key, endpoint, delivery)
+                except RuntimeError:
+                    # The pool is shut down (close(), or the interpreter exiting with deliveries
+                    # due): stop scheduling, instead of dying with a traceback.
+                    return
 
     def _due(self) -> list[tuple[WorldKey, endpoints.Endpoint, Delivery]]:
         """The next delivery of each idle endpoint whose time has come (oldest first, or newest
