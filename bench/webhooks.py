@@ -17,6 +17,7 @@ import socket
 import statistics
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness
 
@@ -37,6 +38,23 @@ def hung_receiver() -> tuple[socket.socket, str]:
 
     threading.Thread(target=accept, daemon=True).start()
     return server, f"http://127.0.0.1:{server.getsockname()[1]}/hooks"
+
+
+def quick_receiver() -> tuple[ThreadingHTTPServer, str]:
+    """A receiver that answers 204 at once."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hooks"
 
 
 def top_ups(port: int, key: str, count: int, threads: int) -> list[float]:
@@ -102,21 +120,19 @@ def main() -> None:
     args = parser.parse_args()
     target = harness.ours(["--quiet", "--webhook-timeout", "2"])
     target.start()
-    receiver, url = hung_receiver()
+    hung, hung_url = hung_receiver()
+    quick, quick_url = quick_receiver()
     try:
         rows = []
-        for name, key, register in (
-            ("no endpoint", "bench_plain", False),
-            ("a hung receiver", "bench_hung", True),
+        for name, key, url in (
+            ("no endpoint", "bench_plain", None),
+            ("a receiver answering at once", "bench_quick", quick_url),
+            ("a hung receiver", "bench_hung", hung_url),
         ):
-            if register:
+            if url:
                 conn = http.client.HTTPConnection("127.0.0.1", target.port)
-                conn.request(
-                    "POST",
-                    "/_mock/webhooks",
-                    json.dumps({"url": url}),
-                    {"x-api-key": key, "Content-Type": "application/json"},
-                )
+                headers = {"x-api-key": key, "Content-Type": "application/json"}
+                conn.request("POST", "/_mock/webhooks", json.dumps({"url": url}), headers)
                 assert conn.getresponse().status == 201
             started = time.perf_counter()
             latencies = top_ups(target.port, key, args.requests, args.threads)
@@ -124,7 +140,8 @@ def main() -> None:
         print("| webhooks | top-ups/s | p50 | p99 |\n|---|---|---|---|")
         print("\n".join(rows))
     finally:
-        receiver.close()
+        hung.close()
+        quick.shutdown()
         target.stop()
 
 

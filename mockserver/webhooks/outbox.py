@@ -93,8 +93,29 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.endpoints: dict[str, endpoints.Endpoint] = {}
-        self.deliveries: list[Delivery] = []  # oldest first
+        self.deliveries: list[Delivery] = []  # oldest first, finished ones too (the journal)
+        self.pending: dict[str, list[Delivery]] = {}  # endpoint id -> its unfinished, oldest first
+        self.finished = 0
         self.busy: set[str] = set()  # endpoints with an attempt in flight
+
+    def waiting(self, now: datetime) -> list[Delivery]:
+        """Deliveries in flight or due by ``now``, of the endpoints still registered."""
+        return [
+            d
+            for endpoint_id in self.endpoints
+            for d in self.pending.get(endpoint_id, ())
+            if d.in_flight or (d.next_due is not None and d.next_due <= now)
+        ]
+
+    def finish(self, delivery: Delivery) -> None:
+        """A delivery is done: out of its queue; the journal keeps the newest finished ones."""
+        self.pending[delivery.endpoint_id].remove(delivery)
+        self.finished += 1
+        if self.finished > KEPT_DELIVERIES + KEPT_DELIVERIES // 10:  # trimmed now and then, not each time
+            done = [d for d in self.deliveries if d.status != "pending"]
+            dropped = {id(d) for d in done[: len(done) - KEPT_DELIVERIES]}
+            self.deliveries = [d for d in self.deliveries if id(d) not in dropped]
+            self.finished = KEPT_DELIVERIES
 
 
 def _stamp(moment: datetime) -> str:
@@ -182,6 +203,7 @@ class Outbox:
             if not box.endpoints:
                 return
             now = world.now()
+            ready = False
             for event in events:
                 wanting = [e for e in box.endpoints.values() if e.wants(event.name)]
                 if not wanting:
@@ -190,19 +212,14 @@ class Outbox:
                     self.payload(world, event), separators=(",", ":"), ensure_ascii=False
                 ).encode()
                 for endpoint in wanting:
-                    box.deliveries.append(
-                        Delivery(
-                            self.ids.new("msg_", _millis()), event.id, event.name, endpoint.id, body, now, now
-                        )
+                    delivery = Delivery(
+                        self.ids.new("msg_", _millis()), event.id, event.name, endpoint.id, body, now, now
                     )
-            self._trim(box)
-            self._lock.notify_all()
-
-    def _trim(self, box: Mailbox) -> None:
-        finished = [d for d in box.deliveries if d.status != "pending"]
-        if len(finished) > KEPT_DELIVERIES:
-            dropped = {id(d) for d in finished[: len(finished) - KEPT_DELIVERIES]}
-            box.deliveries = [d for d in box.deliveries if id(d) not in dropped]
+                    box.deliveries.append(delivery)
+                    box.pending.setdefault(endpoint.id, []).append(delivery)
+                    ready = ready or endpoint.id not in box.busy
+            if ready:  # a busy endpoint's queue moves when its attempt ends, not now
+                self._lock.notify_all()
 
     # ---- reading and steering --------------------------------------------------------------
 
@@ -235,6 +252,9 @@ class Outbox:
             ]
             clock = self.clock_of(key)
             for delivery in chosen:
+                if delivery.status != "pending":
+                    box.pending.setdefault(delivery.endpoint_id, []).append(delivery)
+                    box.finished -= 1
                 delivery.status, delivery.round_start = "pending", len(delivery.attempts)
                 delivery.next_due = clock() if clock else _now()
             self._lock.notify_all()
@@ -253,11 +273,7 @@ class Outbox:
                 box = self._box(key)
                 clock = self.clock_of(key)
                 now = clock() if clock else _now()
-                waiting = [
-                    d
-                    for d in box.deliveries
-                    if d.in_flight or (d.status == "pending" and d.next_due and d.next_due <= now)
-                ]
+                waiting = box.waiting(now)
                 left = deadline - time.monotonic()
                 if not waiting or left <= 0:
                     counts = {
@@ -305,17 +321,18 @@ class Outbox:
             for endpoint in box.endpoints.values():
                 if endpoint.id in box.busy:
                     continue
-                ready = [
-                    d
-                    for d in box.deliveries
-                    if d.endpoint_id == endpoint.id
-                    and d.status == "pending"
-                    and d.next_due is not None
-                    and d.next_due <= now
-                ]
-                if not ready:
+                queue = box.pending.get(endpoint.id, ())
+                newest_first = endpoint.faults is not None and endpoint.faults.out_of_order
+                delivery = next(
+                    (
+                        d
+                        for d in (reversed(queue) if newest_first else queue)
+                        if d.next_due is not None and d.next_due <= now
+                    ),
+                    None,
+                )
+                if delivery is None:
                     continue
-                delivery = ready[-1] if endpoint.faults and endpoint.faults.out_of_order else ready[0]
                 delivery.in_flight = True
                 box.busy.add(endpoint.id)
                 chosen.append((key, endpoint, delivery))
@@ -357,6 +374,8 @@ class Outbox:
                     delivery.status, delivery.next_due = "failed", None
                 else:
                     delivery.next_due = world_now + timedelta(seconds=SCHEDULE[made])
+            if box is not None and delivery.status != "pending":
+                box.finish(delivery)
             self._lock.notify_all()
 
     def _send(self, endpoint: endpoints.Endpoint, delivery: Delivery, duplicate: bool = False) -> Attempt:

@@ -98,7 +98,8 @@ def payload(world: World, event: Event) -> dict[str, Any]:
     if name.startswith("customer."):
         return {"event_type": name, "customer": _customer(world, world.customers[event.entity_id])}
     if name.startswith("wallet.transaction."):
-        txn = next(t for ts in world.transactions.values() for t in ts if t.id == event.entity_id)
+        # Newest last in each wallet's ledger: the one an event names is found at once.
+        txn = next(t for ts in world.transactions.values() for t in reversed(ts) if t.id == event.entity_id)
         key = "updated_transaction" if name.endswith(".updated") else "transaction"
         return {"event_type": name, key: _transaction(world, txn)}
     body: dict[str, Any] = {"event_type": name, "wallet": _wallet(world.wallets[event.entity_id])}
