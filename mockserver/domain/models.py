@@ -132,6 +132,11 @@ class TopUpRecord:
     result: Wallet
 
 
+# Not something that happened but a request, carried like an event so that it acts only once
+# its unit of work is kept: send the webhooks of the event named by entity_id again.
+RETRY_EVENT = "webhook.retry_requested"
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened in a world, raised by the domain and sent once the change is kept."""

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..domain.ids import IdGenerator
-from ..domain.models import Event
+from ..domain.models import RETRY_EVENT, Event
 from ..domain.world import World
 from . import endpoints, signing
 
@@ -195,6 +195,9 @@ class Outbox:
         called inside the unit of work once its change is kept: payloads show that state)."""
         if self.payload is None:
             return
+        for retry in [e for e in events if e.name == RETRY_EVENT]:
+            self.redeliver(key, event_id=retry.entity_id)
+        events = [e for e in events if e.name != RETRY_EVENT]
         with self._lock:
             box = self._boxes.get(key)
             if box is None and not self.default_url:

@@ -740,6 +740,36 @@ def test_a_receiver_answering_500_gets_eight_attempts_then_the_delivery_is_faile
     assert client.post("/_mock/webhooks/deliveries/msg_unknown/redeliver").status == 404
 
 
+def test_the_clouds_retry_route_sends_a_system_events_webhooks_again(client, flexprice, receiver):
+    make_customer(client, "acme-1")
+    drain(flexprice)
+    [delivery] = flexprice.webhook_deliveries()
+    assert delivery["status"] == "delivered" and delivery["event_id"].startswith("sys_event_")
+    reply = client.post("/v1/webhooks/retry", {"system_event_id": delivery["event_id"]})
+    assert (reply.status, reply.json) == (
+        202,
+        {
+            "success": True,
+            "system_event_id": delivery["event_id"],
+            "message": "Webhook delivery completed for the system event",
+        },
+    )
+    drain(flexprice)
+    [again] = flexprice.webhook_deliveries()
+    assert again["id"] == delivery["id"] and len(again["attempts"]) == 2
+    assert [d["headers"]["svix-id"] for d in receiver.deliveries] == [delivery["id"]] * 2
+    # An id the world never raised re-sends nothing; a missing one is the client's mistake.
+    assert client.post("/v1/webhooks/retry", {"system_event_id": "sys_event_none"}).status == 202
+    drain(flexprice)
+    assert len(receiver.deliveries) == 2
+    assert refusal(client.post("/v1/webhooks/retry", {})) == (
+        400,
+        "validation_error",
+        "system_event_id is required",
+        {"errors": [{"field": "system_event_id", "in": "body", "problem": "is required"}]},
+    )
+
+
 def test_a_refused_connection_is_a_failed_attempt_retried_later(client, flexprice):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from ...domain import customers, errors, wallets
-from ...domain.models import Wallet
+from ...domain.models import RETRY_EVENT, Wallet
 from ...domain.world import World
 from .. import Handler, Result, fields
 from . import requests, views
@@ -283,6 +283,23 @@ def get_customer_by_lookup_key(world: World, params, body) -> Result:
     return 200, views.customer(world, customers.by_lookup_key(world, params["lookup_key"]))
 
 
+# ---- webhooks ------------------------------------------------------------------------------
+
+
+def retry_webhook(world: World, params, body) -> Result:
+    """Ask for a system event's webhooks again: the request is itself an event, which the outbox
+    acts on once this unit of work is kept (the cloud re-sends at once and answers 202)."""
+    event_id = body["system_event_id"]
+    if not event_id:
+        raise errors.validation("Invalid request format", "system_event_id is required")
+    world.emit(RETRY_EVENT, event_id)
+    return 202, {
+        "success": True,
+        "message": "Webhook delivery completed for the system event",
+        "system_event_id": event_id,
+    }
+
+
 HANDLERS: dict[str, Handler] = {
     "createWallet": create_wallet,
     "listWallets": list_wallets,
@@ -308,4 +325,5 @@ HANDLERS: dict[str, Handler] = {
     "deleteCustomer": delete_customer,
     "getCustomerByExternalId": get_customer_by_external_id,
     "getCustomerByLookupKey": get_customer_by_lookup_key,
+    "retryWebhook": retry_webhook,
 }
