@@ -22,6 +22,7 @@ from ..http import auth, jsonio, validation
 from ..state import journal, statefile
 from ..text import boolean
 from . import fixtures, timetravel
+from .requests import caller, only_filters
 
 if TYPE_CHECKING:
     from ..http.app import Sandbox
@@ -38,16 +39,6 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     @bp.errorhandler(errors.ApiError)
     def api_error(error: errors.ApiError) -> Response:
         return sandbox.error_response(error)
-
-    def caller() -> tuple[str, str]:
-        api_key = request.headers.get(auth.API_KEY_HEADER)
-        if not api_key:
-            raise errors.validation(
-                f"The {auth.API_KEY_HEADER} header is required: it names the world this control acts on",
-                "missing api key",
-                header=auth.API_KEY_HEADER,
-            )
-        return api_key, request.headers.get(auth.ENVIRONMENT_HEADER, "")
 
     @contextmanager
     def world() -> Iterator[World]:
@@ -115,14 +106,7 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.get("/journal")
     def read_journal() -> Response:
-        for name in request.args:
-            if name not in JOURNAL_FILTERS:
-                raise errors.validation(
-                    f"query parameter {name} is not a journal filter "
-                    f"(expected: {', '.join(JOURNAL_FILTERS)})",
-                    "unknown filter",
-                    parameter=name,
-                )
+        only_filters("journal", JOURNAL_FILTERS)
         status = request.args.get("status")
         if status is not None and not journal.valid_status_pattern(status):
             raise errors.validation(

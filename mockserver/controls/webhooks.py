@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, request
 
 from ..domain import errors
-from ..http import auth, jsonio, validation
+from ..http import jsonio, validation
 from ..webhooks.endpoints import WebhookError
 from ..webhooks.outbox import WorldKey
+from .requests import caller, only_filters
 
 if TYPE_CHECKING:
     from ..http.app import Sandbox
@@ -32,14 +33,7 @@ def webhook_blueprint(sandbox: Sandbox) -> Blueprint:
         return sandbox.error_response(error)
 
     def world() -> WorldKey:
-        api_key = request.headers.get(auth.API_KEY_HEADER)
-        if not api_key:
-            raise errors.validation(
-                f"The {auth.API_KEY_HEADER} header is required: it names the world whose webhooks these are",
-                "missing api key",
-                header=auth.API_KEY_HEADER,
-            )
-        key = (api_key, request.headers.get(auth.ENVIRONMENT_HEADER, ""))
+        key = caller()
         sandbox.store.open(*key)  # a new world gets its fixtures (and their endpoints) first
         return key
 
@@ -85,14 +79,7 @@ def webhook_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.get("/deliveries")
     def deliveries() -> Response:
-        for name in request.args:
-            if name not in DELIVERY_FILTERS:
-                raise errors.validation(
-                    f"query parameter {name} is not a delivery filter "
-                    f"(expected: {', '.join(DELIVERY_FILTERS)})",
-                    "unknown filter",
-                    parameter=name,
-                )
+        only_filters("delivery", DELIVERY_FILTERS)
         args = request.args
         items = outbox.deliveries(world(), args.get("event_type"), args.get("status"), args.get("endpoint"))
         return jsonio.response(200, {"items": items, "total": len(items)})

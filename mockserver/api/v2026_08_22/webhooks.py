@@ -8,6 +8,7 @@ from typing import Any
 
 from ...domain.models import Customer, Event, Transaction, Wallet
 from ...domain.world import World
+from ..fields import ADDRESS_FIELDS
 from .views import alert_settings, dec
 
 EVENT_TYPES = (
@@ -75,16 +76,7 @@ def _customer(world: World, c: Customer) -> dict[str, Any]:
         "environment_id": world.environment_id,
         "name": c.name,
     }
-    for name in (
-        "email",
-        "address_line1",
-        "address_line2",
-        "address_city",
-        "address_state",
-        "address_postal_code",
-        "address_country",
-        "timezone",
-    ):
+    for name in ("email", *ADDRESS_FIELDS, "timezone"):
         if getattr(c, name):
             body[name] = getattr(c, name)
     if c.metadata:
