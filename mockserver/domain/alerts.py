@@ -52,7 +52,9 @@ def after_operation(world: World, wallet: Wallet) -> None:
         # The ongoing balance (here the credit balance: the sandbox has no usage) changed.
         if world.ongoing_published.get(wallet.id) != wallet.credit_balance:
             world.ongoing_published[wallet.id] = wallet.credit_balance
-            world.emit("wallet.ongoing_balance.updated", wallet.id)
+            # Sent with the balances it was raised at, as the cloud sends this one.
+            balances = {"balance": wallet.balance, "credit_balance": wallet.credit_balance}
+            world.emit("wallet.ongoing_balance.updated", wallet.id, {"balances": balances})
 
 
 def _stream(
@@ -67,10 +69,6 @@ def _stream(
     suffix = {"in_alarm": "dropped", "ok": "recovered"}.get(state)
     if suffix:
         # The alert rides with the event only for a wallet with settings of its own.
-        alert = (
-            {"state": state, "alert_type": kind, "balance": wallet.credit_balance, "settings": shown}
-            if shown is not None
-            else None
-        )
-        world.emit(f"{EVENTS[kind]}.{suffix}", wallet.id, alert)
+        alert = {"state": state, "alert_type": kind, "balance": wallet.credit_balance, "settings": shown}
+        world.emit(f"{EVENTS[kind]}.{suffix}", wallet.id, {"alert": alert} if shown is not None else None)
     return state

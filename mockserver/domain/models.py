@@ -144,5 +144,7 @@ class Event:
     name: str  # e.g. wallet.created, wallet.transaction.created
     entity_id: str
     at: datetime
-    alert: dict[str, Any] | None = None  # an alert's state, type, balance and settings
+    # What the event carries beyond its entity: an alert (state, type, balance, settings), or
+    # the balances a wallet had when it was raised.
+    data: dict[str, Any] | None = None
     id: str = ""  # sys_event_<ULID>, given when it is raised

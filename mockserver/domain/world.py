@@ -44,9 +44,9 @@ class World:
     def new_id(self, prefix: str, moment: datetime) -> str:
         return self.ids.new(prefix, millis(moment))
 
-    def emit(self, name: str, entity_id: str, alert: dict[str, Any] | None = None) -> None:
+    def emit(self, name: str, entity_id: str, data: dict[str, Any] | None = None) -> None:
         now = self.now()
-        self.events.append(Event(name, entity_id, now, alert, self.new_id("sys_event_", now)))
+        self.events.append(Event(name, entity_id, now, data, self.new_id("sys_event_", now)))
 
     def object_count(self) -> int:
         """Customers, wallets and transactions held: what a world's memory grows with."""

@@ -566,8 +566,10 @@ def test_ongoing_balance_events_need_alerts_enabled_or_an_auto_top_up(client, in
         ("PURCHASED_CREDIT_DIRECT", "45"),
     ]
     assert all("alert" not in e for e in events)  # no wallet-level settings: no alert object
-    # Alert payloads read the wallet when they are sent, as the cloud's builder does.
-    assert events[7]["wallet"]["credit_balance"] == "45"
+    # Each balance update carries the balance it was raised at (as the cloud snapshots it);
+    # the other wallet events read the wallet when they are sent, as the cloud's builder does.
+    assert [events[i]["wallet"]["credit_balance"] for i in (3, 7)] == ["-5", "45"]
+    assert events[1]["wallet"]["credit_balance"] == "45"
 
 
 def test_modify_to_postpaid_moves_the_credits_then_terminates_then_creates(client, inbox):

@@ -94,14 +94,21 @@ def payload(world: World, event: Event) -> dict[str, Any]:
         txn = next(t for ts in world.transactions.values() for t in reversed(ts) if t.id == event.entity_id)
         key = "updated_transaction" if name.endswith(".updated") else "transaction"
         return {"event_type": name, key: _transaction(world, txn)}
-    body: dict[str, Any] = {"event_type": name, "wallet": _wallet(world.wallets[event.entity_id])}
-    if event.alert is not None:
-        balance = dec(event.alert["balance"])
+    data = event.data or {}
+    wallet = _wallet(world.wallets[event.entity_id])
+    if "balances" in data:  # the balances the event was raised at
+        wallet.update(
+            balance=dec(data["balances"]["balance"]), credit_balance=dec(data["balances"]["credit_balance"])
+        )
+    body: dict[str, Any] = {"event_type": name, "wallet": wallet}
+    alert = data.get("alert")
+    if alert is not None:
+        balance = dec(alert["balance"])
         body["alert"] = {
-            "state": event.alert["state"],
+            "state": alert["state"],
             "current_balance": balance,
             "credit_balance": balance,
-            "alert_type": event.alert["alert_type"],
-            "alert_settings": alert_settings(event.alert["settings"]),
+            "alert_type": alert["alert_type"],
+            "alert_settings": alert_settings(alert["settings"]),
         }
     return body
