@@ -20,7 +20,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SPEC = ROOT / "openapi.yaml"
+VERSIONS = ("2025-05-24", "2026-08-22")  # the API versions the sandbox serves
 RESULTS = BENCH / "results"
 LUA = BENCH / "wrk.lua"
 PRISM_VERSION = "5.14"
@@ -53,6 +53,21 @@ def need(tool: str) -> str:
     if not path:
         raise MissingTool(f"missing `{tool}`; install it with:\n    {INSTALL[tool]}")
     return path
+
+
+def spec(version: str) -> Path:
+    """The OpenAPI document of one API version (mockserver/api/v2026_08_22/openapi.yaml, ...)."""
+    return ROOT / "mockserver" / "api" / ("v" + version.replace("-", "_")) / "openapi.yaml"
+
+
+def cpu_split(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """With pin: servers on the last CPU, wrk on the others (the load generator never steals the
+    server's core, every server gets the same one). Without: the scheduler decides, as when the
+    sandbox shares the machine with a test runner."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None, None
+    return {cpus[-1]}, set(cpus[:-1])
 
 
 def free_port() -> int:
@@ -147,9 +162,17 @@ class Target:
         return rss_mb(self.proc.pid)
 
     def cpu_s(self) -> float:
-        """CPU time (user + system, all threads) the server has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time (user + system, all threads) used so far by the server's processes: every
+        process of the session it was started in (granian serves from a child process)."""
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:  # the process just ended
+                continue
+            if int(fields[3]) == self.proc.pid:  # session id
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def create_wallet(self, key: str = API_KEY) -> str:
         status, body = http("POST", self.base + self.prefix + "/wallets", CREATE_BODY, key=key)
@@ -171,25 +194,28 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def ours(extra: list[str] | None = None) -> Target:
-    # started as the README starts it: the console script on its defaults, only the port chosen;
-    # run from bench/results, not the repo root, whose ./fixtures it would load into every world
+def ours(extra: list[str] | None = None, version: str | None = None) -> Target:
+    # started as the README starts it: the console script on its defaults, only the port (and
+    # the API version) chosen; run from bench/results, not the repo root, whose ./fixtures it
+    # would load into every world
     RESULTS.mkdir(exist_ok=True)
     return Target(
-        "ours",
-        [need("flexprice-mock"), "--port", "{port}", *(extra or [])],
+        f"ours-{version}" if version else "ours",
+        [need("flexprice-mock"), "--port", "{port}", *(["--api-version", version] if version else [])]
+        + (extra or []),
         prefix="/v1",
         health="/_mock/health",
         cwd=RESULTS,
     )
 
 
-def prism() -> Target:
-    # Prism ignores `servers` when routing (it only checks them when a request carries
-    # ?__server=...), so /v1/wallets is a 404 there and the routes live at /wallets.
+def prism(version: str = VERSIONS[-1]) -> Target:
+    # Prism mocks the version's own document. It ignores `servers` when routing (it only checks
+    # them when a request carries ?__server=...), so /v1/wallets is a 404 there and the routes
+    # live at /wallets.
     return Target(
-        "prism",
-        [need("prism"), "mock", "-h", "127.0.0.1", "-p", "{port}", str(SPEC)],
+        f"prism-{version}",
+        [need("prism"), "mock", "-h", "127.0.0.1", "-p", "{port}", str(spec(version))],
         prefix="",
         health="/wallets/wallet_health",
     )

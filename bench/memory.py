@@ -160,11 +160,9 @@ def main() -> None:
     p.add_argument("--worlds", type=int, default=1000)
     p.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     p.add_argument("--rounds", type=int, default=3, help="wrk runs per figure (median)")
-    p.add_argument("--no-pin", action="store_true", help="don't pin server and load to separate CPUs")
+    p.add_argument("--pin", action="store_true", help="pin server and load to separate CPUs")
     a = p.parse_args()
-    from run import cpu_split
-
-    server_cpus, wrk_cpus = cpu_split(a.no_pin)
+    server_cpus, wrk_cpus = harness.cpu_split(a.pin)
     m = measure(a.wallets, a.worlds, a.duration, a.rounds, server_cpus, wrk_cpus)
     print("\n".join([""] + table(m)))
     harness.RESULTS.mkdir(exist_ok=True)

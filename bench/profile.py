@@ -75,11 +75,10 @@ def main() -> None:
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--raw", help="keep py-spy's collapsed stacks here (for flamegraph.pl, speedscope)")
     p.add_argument("--ours-args", default="", help="extra flexprice-mock flags, e.g. --quiet")
+    p.add_argument("--pin", action="store_true", help="pin server and wrk to separate CPUs")
     a = p.parse_args()
     spy = need("py-spy")
-    from run import cpu_split
-
-    server_cpus, wrk_cpus = cpu_split(False)  # as bench/run.py runs it
+    server_cpus, wrk_cpus = harness.cpu_split(a.pin)
     t = harness.ours(a.ours_args.split())
     t.start(server_cpus)
     try:

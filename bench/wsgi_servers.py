@@ -1,20 +1,24 @@
 """Which WSGI server should serve the sandbox? The same app under each candidate, measured alike.
 
 Candidates run the app in ONE process (every world lives in that process's memory): waitress
-(threads), cheroot (threads) and gunicorn with one gthread worker. Each serves the sandbox as the
-CLI builds it (request log on, to a file), pinned to one CPU, under wrk from the other.
+(threads; what `flexprice-mock` uses), granian (Rust HTTP server, WSGI interface, one worker
+process, several --blocking-threads counts), and cheroot and gunicorn (one gthread worker) when
+installed. Each serves the sandbox with its request log on (to a file), unpinned unless --pin,
+under wrk; the servers take turns, round by round, and medians are printed.
 
-    pip install cheroot gunicorn      # the candidates besides waitress
-    python bench/wsgi_servers.py [--duration 5] [--rounds 3]
+    pip install granian               # (and cheroot, gunicorn: the other candidates)
+    python bench/wsgi_servers.py [--pin] [--duration 5] [--rounds 3] [--connections 8,32]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import shutil
 import statistics
 import sys
 
-from harness import ENDPOINTS, Target, wrk
+from harness import BENCH, ENDPOINTS, Target, cpu_split, wrk
 
 THREADS = 8
 
@@ -54,14 +58,24 @@ def serve(name: str, port: int) -> None:
         One().run()
 
 
-def candidates() -> list[str]:
-    found = ["waitress"]
-    for module in ("cheroot", "gunicorn"):
-        try:
-            __import__(module)
-            found.append(module)
-        except ImportError:
-            print(f"skipping {module}: pip install {module}", file=sys.stderr)
+def candidates(granian_threads: list[int]) -> dict[str, list[str]]:
+    """Each candidate's command line ("{port}" is replaced)."""
+    found = {}
+    for name in ("waitress", "cheroot", "gunicorn"):
+        if importlib.util.find_spec(name):
+            found[name] = [sys.executable, __file__, "--serve", name, "--port", "{port}"]
+        else:
+            print(f"skipping {name}: pip install {name}", file=sys.stderr)
+    granian = shutil.which("granian")
+    if not granian:
+        print("skipping granian: pip install granian", file=sys.stderr)
+    for n in granian_threads if granian else []:
+        # granian_app.py builds the app as `flexprice-mock` does; one worker: one process, one state
+        found[f"granian-bt{n}"] = [
+            *(granian, "--interface", "wsgi", "--workers", "1", "--blocking-threads", str(n)),
+            *("--no-ws", "--host", "127.0.0.1", "--port", "{port}", "--working-dir", str(BENCH)),
+            "granian_app:app",
+        ]
     return found
 
 
@@ -70,43 +84,46 @@ def main() -> None:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of discarded load per cell")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", default="8,32")
+    parser.add_argument("--granian-threads", default="1,2,8", help="--blocking-threads values tried")
+    parser.add_argument("--pin", action="store_true", help="servers on the last CPU, wrk on the others")
     a = parser.parse_args()
     if a.serve:
         return serve(a.serve, a.port)
-    server_cpus, wrk_cpus = {1}, {0}
+    server_cpus, wrk_cpus = cpu_split(a.pin)
     targets = {
-        name: Target(
-            name,
-            [sys.executable, __file__, "--serve", name, "--port", "{port}"],
-            prefix="/v1",
-            health="/_mock/health",
-        )
-        for name in candidates()
+        name: Target(name, argv, prefix="/v1", health="/_mock/health")
+        for name, argv in candidates([int(n) for n in a.granian_threads.split(",")]).items()
     }
-    print(f"| server | endpoint | req/s (c={a.connections}) | p99 ms | CPU µs/req |")
-    print("|---|---|---|---|---|")
+    print(f"{'pinned' if server_cpus else 'unpinned'}; {a.duration} s runs, medians of {a.rounds}\n")
+    print("| server | endpoint | conns | req/s | p99 ms | CPU µs/req |")
+    print("|---|---|---|---|---|---|")
     try:
         for t in targets.values():
             t.start(server_cpus)
         for op in ("get", "create"):
-            runs = {name: [] for name in targets}
-            for rnd in range(a.rounds):
-                for name, t in targets.items():
-                    key = f"servers-{op}"
-                    wallet = t.create_wallet(key) if rnd == 0 else runs[name][0]["wallet"]
-                    r = wrk(t, op, a.connections, a.duration, wallet=wallet, key=key, cpus=wrk_cpus)
-                    r["wallet"] = wallet
-                    runs[name].append(r)
-            for name, rs in runs.items():
-                med = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p99_ms", "cpu_us_per_req")}
-                # gunicorn serves from a child process, which the CPU reading does not see
-                cpu = f"{med['cpu_us_per_req']:.0f}" if med["cpu_us_per_req"] else "–"
-                print(
-                    f"| {name} | {ENDPOINTS[op]} | {med['rps']:.0f} | {med['p99_ms']:.2f} | {cpu} |",
-                    flush=True,
-                )
+            for c in (int(c) for c in a.connections.split(",")):
+                key = f"servers-{op}-{c}"
+                wallets = {name: t.create_wallet(key) for name, t in targets.items()}
+                runs = {name: [] for name in targets}
+                for rnd in range(a.rounds):
+                    for name, t in targets.items():
+                        kw = dict(wallet=wallets[name], key=key, cpus=wrk_cpus)
+                        if a.warmup and rnd == 0:
+                            wrk(t, op, c, a.warmup, **kw)
+                        runs[name].append(wrk(t, op, c, a.duration, **kw))
+                for name, rs in runs.items():
+                    med = {
+                        k: statistics.median(r[k] for r in rs) for k in ("rps", "p99_ms", "cpu_us_per_req")
+                    }
+                    bad = sum(r["non_2xx"] + r["read_errors"] + r["timeouts"] for r in rs)
+                    print(
+                        f"| {name} | {ENDPOINTS[op]} | {c} | {med['rps']:.0f}{' !' if bad else ''} | "
+                        f"{med['p99_ms']:.2f} | {med['cpu_us_per_req']:.0f} |",
+                        flush=True,
+                    )
     finally:
         for t in targets.values():
             t.stop()
