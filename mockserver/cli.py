@@ -7,7 +7,7 @@ import os
 import sys
 
 from . import api
-from .config import ENV_PREFIX, Settings
+from .config import ENV_PREFIX, ConfigError, Settings
 from .controls.fixtures import FixtureError
 from .faults.rules import FaultFileError
 from .http import logs
@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logs.configure()
     no_fixtures = vars(args).pop("no_fixtures")
-    settings = Settings.from_env(**vars(args))
+    try:
+        settings = Settings.from_env(**vars(args))
+    except ConfigError as exc:
+        print(f"flexprice-mock: {exc}", file=sys.stderr)
+        return 2
     try:
         settings.api_version = api.resolve(settings.api_version)
     except ValueError as exc:

@@ -13,6 +13,10 @@ from .text import FALSE_WORDS, TRUE_WORDS, boolean
 ENV_PREFIX = "FLEXPRICE_MOCK_"
 
 
+class ConfigError(ValueError):
+    """A setting that cannot be used (an environment variable of the wrong kind)."""
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
@@ -57,5 +61,5 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
         if kind.startswith("bool"):
             return boolean(raw, (TRUE_WORDS, FALSE_WORDS))
     except ValueError:
-        raise SystemExit(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

@@ -83,3 +83,29 @@ def test_the_start_up_line_and_health_name_the_version_served(args, env, served)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
     assert f"serving Flexprice API {served} on http://127.0.0.1:{port}/v1" in process.stderr.read()
+
+
+@pytest.mark.parametrize(
+    "args, env, line",
+    [
+        ((), {"FLEXPRICE_MOCK_PORT": "abc"}, "FLEXPRICE_MOCK_PORT='abc' is not a valid int"),
+        (
+            (),
+            {"FLEXPRICE_MOCK_VALIDATE_RESPONSES": "maybe"},
+            "FLEXPRICE_MOCK_VALIDATE_RESPONSES='maybe' is not a valid bool",
+        ),
+        (
+            ("--webhook-url", "ftp://x"),
+            {},
+            "--webhook-url: must be an http or https URL with a host, not 'ftp://x'",
+        ),
+        (
+            ("--webhook-url", "http://x", "--webhook-secret", "abc"),
+            {},
+            "--webhook-secret: must start with whsec_",
+        ),
+    ],
+)
+def test_a_bad_setting_stops_the_start_in_one_line_naming_it(args, env, line):
+    result = run(*args, env=env)
+    assert (result.returncode, result.stderr) == (2, f"flexprice-mock: {line}\n")

@@ -29,6 +29,7 @@ from ..domain.world import World
 from ..faults.rules import FaultEngine
 from ..state import journal
 from ..state.store import Store
+from ..webhooks.endpoints import WebhookError
 from ..webhooks.endpoints import parse as parse_endpoint
 from ..webhooks.outbox import Outbox
 from . import auth, jsonio, validation
@@ -71,12 +72,15 @@ class Sandbox:
         )
         if settings.webhook_url:
             # Checked now, so a bad URL or secret stops the start instead of failing every world.
-            parse_endpoint(
-                {"url": settings.webhook_url, "secret": self.outbox.default_secret},
-                "ep_default",
-                datetime.now(timezone.utc),
-                self.version.webhook_events,
-            )
+            try:
+                parse_endpoint(
+                    {"url": settings.webhook_url, "secret": self.outbox.default_secret},
+                    "ep_default",
+                    datetime.now(timezone.utc),
+                    self.version.webhook_events,
+                )
+            except WebhookError as error:  # named as the flag that gave it
+                raise WebhookError(f"--webhook-{error.field}:", error.problem) from None
         self.store.listeners.append(self.outbox.publish)
 
     def error_response(self, error: errors.ApiError) -> Response:
