@@ -36,10 +36,6 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     store = sandbox.store
     version = sandbox.version
 
-    @bp.errorhandler(errors.ApiError)
-    def api_error(error: errors.ApiError) -> Response:
-        return sandbox.error_response(error)
-
     @contextmanager
     def world() -> Iterator[World]:
         """The caller's world, inside its unit of work."""

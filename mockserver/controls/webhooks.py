@@ -28,10 +28,6 @@ def webhook_blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("mock_webhooks", __name__, url_prefix="/_mock/webhooks")
     outbox = sandbox.outbox
 
-    @bp.errorhandler(errors.ApiError)
-    def api_error(error: errors.ApiError) -> Response:
-        return sandbox.error_response(error)
-
     def world() -> WorldKey:
         key = caller()
         sandbox.store.open(*key)  # a new world gets its fixtures (and their endpoints) first
