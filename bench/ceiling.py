@@ -1,7 +1,7 @@
-"""The ceiling of our stack: a bare Flask app on waitress with the settings our server uses.
+"""The ceiling of our stack: a bare Flask app on the sandbox's own HTTP server and settings.
 
 Same routes as the sandbox's hot paths, but each one only parses the JSON body and returns a
-constant JSON object, so its requests/s is the most Flask + waitress can give on this machine.
+constant JSON object, so its requests/s is the most Flask and the server can give on this machine.
 
     python bench/ceiling.py --port 8081
 """
@@ -14,38 +14,17 @@ from pathlib import Path
 
 from flask import Flask, request
 
-FALLBACK_THREADS = 8  # the thread count the sandbox documents, if mockserver can't be imported
 
-
-def make_server(host: str, port: int):
-    """A waitress server made by the sandbox's own factory (same threads, timeouts, ...) and its
-    garbage-collector tuning, so the only difference from `flexprice-mock` is the app; plain
-    waitress if the sandbox can't be imported or its factory can't serve a foreign app."""
+def serve(host: str, port: int) -> None:
+    """Serve with the sandbox's own server (same protocol, timeouts, garbage-collector tuning),
+    so the only difference from `flexprice-mock` is the app."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # works from a fresh clone
-    try:
-        from mockserver.config import Settings
-        from mockserver.http import server
+    from mockserver.http import server
 
-        threads = Settings.from_env().threads
-        made = server.make_server(app, host, port, threads)
-    except Exception as exc:
-        from waitress.server import create_server
-
-        print(
-            f"ceiling: mockserver's server factory unusable ({exc!r}); "
-            f"plain waitress, threads={FALLBACK_THREADS}",
-            flush=True,
-        )
-        return create_server(app, host=host, port=port, threads=FALLBACK_THREADS)
-    tune = getattr(server, "tune_garbage_collector", None)
-    if tune:
-        tune()
-    print(
-        f"ceiling: mockserver.http.server.make_server, threads={threads}"
-        + (", tune_garbage_collector()" if tune else ""),
-        flush=True,
-    )
-    return made
+    sock = server.listen(host, port)
+    made = server.make_server(app)
+    server.tune_garbage_collector()
+    made.run(sockets=[sock])
 
 
 WALLET = {
@@ -83,7 +62,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     args = parser.parse_args()
-    make_server(args.host, args.port).run()
+    serve(args.host, args.port)
 
 
 if __name__ == "__main__":

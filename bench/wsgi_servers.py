@@ -1,12 +1,13 @@
-"""Which WSGI server should serve the sandbox? The same app under each candidate, measured alike.
+"""Which HTTP server should serve the sandbox? The same app under each candidate, measured alike.
 
-Candidates run the app in ONE process (every world lives in that process's memory): waitress
-(threads; what `flexprice-mock` uses), granian (Rust HTTP server, WSGI interface, one worker
-process, several --blocking-threads counts), and cheroot and gunicorn (one gthread worker) when
-installed. Each serves the sandbox with its request log on (to a file), unpinned unless --pin,
-under wrk; the servers take turns, round by round, and medians are printed.
+Candidates run the app in ONE process (every world lives in that process's memory): `sandbox`
+(what `flexprice-mock` uses: uvicorn's protocol on one event loop, the app run inline),
+waitress (an I/O thread and 8 worker threads; what it used before), granian (Rust HTTP server,
+WSGI interface, one worker process, several --blocking-threads counts), and cheroot and gunicorn
+(one gthread worker) when installed. Each serves the sandbox with its request log on (to a file),
+unpinned unless --pin, under wrk; the servers take turns, round by round, and medians are printed.
 
-    pip install granian               # (and cheroot, gunicorn: the other candidates)
+    pip install waitress granian     # (and cheroot, gunicorn: the other candidates)
     python bench/wsgi_servers.py [--pin] [--duration 5] [--rounds 3] [--connections 8,32]
 """
 
@@ -26,14 +27,17 @@ THREADS = 8
 def serve(name: str, port: int) -> None:
     """Run the sandbox under one server (called in the child process)."""
     from mockserver import Settings, create_app
-    from mockserver.http import logs
-    from mockserver.http.server import make_server, tune_garbage_collector
+    from mockserver.http import logs, server
 
     logs.configure()
     app = create_app(Settings(port=port))
-    tune_garbage_collector()
-    if name == "waitress":
-        make_server(app, "127.0.0.1", port, THREADS).run()
+    server.tune_garbage_collector()
+    if name == "sandbox":
+        server.make_server(app).run(sockets=[server.listen("127.0.0.1", port)])
+    elif name == "waitress":
+        from waitress import serve as waitress_serve
+
+        waitress_serve(app, host="127.0.0.1", port=port, threads=THREADS, _quiet=True)
     elif name == "cheroot":
         from cheroot.wsgi import Server
 
@@ -60,7 +64,7 @@ def serve(name: str, port: int) -> None:
 
 def candidates(granian_threads: list[int]) -> dict[str, list[str]]:
     """Each candidate's command line ("{port}" is replaced)."""
-    found = {}
+    found = {"sandbox": [sys.executable, __file__, "--serve", "sandbox", "--port", "{port}"]}
     for name in ("waitress", "cheroot", "gunicorn"):
         if importlib.util.find_spec(name):
             found[name] = [sys.executable, __file__, "--serve", name, "--port", "{port}"]

@@ -70,7 +70,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="require this X-Mock-Admin-Token on /_mock/ controls, from any address "
         "(default: no token, loopback clients only)",
     )
-    parser.add_argument("--threads", type=int, help="worker threads (default 8)")
     parser.add_argument("--webhook-url", help="give every world a webhook endpoint at this URL")
     parser.add_argument("--webhook-secret", help="its whsec_ secret (default: one generated at start)")
     parser.add_argument(

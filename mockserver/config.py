@@ -34,7 +34,6 @@ class Settings:
     admin_token: str | None = None  # /_mock/ controls need it as X-Mock-Admin-Token; None: loopback
     validate_responses: bool = False  # check every response against the spec (tests turn it on)
     log_requests: bool = True  # one log line per request
-    threads: int = 8  # WSGI worker threads
     webhook_url: str | None = None  # every world starts with this webhook endpoint
     webhook_secret: str | None = None  # its whsec_ secret; None: one generated at start
     webhook_timeout: int = 15  # seconds a receiver has to answer one delivery

@@ -280,7 +280,7 @@ def serve_sandbox(config: pytest.Config, settings: Settings) -> Iterator[Flexpri
     from .http.server import BackgroundServer
 
     app = _build_app(settings)
-    server = BackgroundServer(app, settings.host, settings.port, settings.threads)
+    server = BackgroundServer(app, settings.host, settings.port)
     try:
         yield FlexpriceServer(server.url, app, token)
     finally:

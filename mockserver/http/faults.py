@@ -5,8 +5,10 @@ One request gets at most one fault: from its ``X-Mock-Fault`` header, else from 
 connections happen before the handler; a malformed body or a lost response after it, so the
 operation is applied and only its answer is spoiled.
 
-Dropping a connection needs the server: ``server.py`` offers it through the WSGI environ. Without
-it (the Flask test client, another WSGI server) the caller gets ``ConnectionDropped`` instead.
+Holding an answer and dropping a connection are the server's: ``server.py`` offers both through
+the WSGI environ, so a held request waits on its event loop and the handler's effect is kept at
+once (only the answer is late). Without it (the Flask test client, another WSGI server) a hold
+sleeps in the calling thread and a drop raises ``ConnectionDropped`` in the caller.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 # A server that can drop connections offers ``environ[DROP_CONNECTION](reset=...)``: the app
 # calls it to end the connection instead of answering (``server.py`` does; a test client not).
 DROP_CONNECTION = "mockserver.drop_connection"
+# A server that can wait without a thread offers ``environ[HOLD](seconds)``: the answer (or the
+# drop) leaves that much later.
+HOLD = "mockserver.hold"
 
 FAULT_HEADER = "X-Mock-Fault"
 PREFER_HEADER = "Prefer"
@@ -80,15 +85,23 @@ def before_handler(fault: Fault, version: ApiVersion) -> Response | None:
     """Wait, then answer instead of the handler (status, timeout, reset, empty) or return None."""
     g.fault = fault.describe()
     if fault.delay:
-        time.sleep(fault.delay)
+        _hold(fault.delay)
     if fault.kind == "status":
         return status_response(fault, version)
     if fault.kind == "timeout":
-        time.sleep(fault.hold)
+        _hold(fault.hold)
         return drop_connection(reset=False)
     if fault.kind in ("reset", "empty"):
         return drop_connection(reset=fault.kind == "reset")
     return None
+
+
+def _hold(seconds: float) -> None:
+    hold = request.environ.get(HOLD)
+    if hold is None:
+        time.sleep(seconds)
+    else:
+        hold(seconds)
 
 
 def after_handler(fault: Fault, response: Response) -> Response:
