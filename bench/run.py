@@ -3,7 +3,7 @@
     python bench/run.py                  # full run, unpinned: ~35 min of load, then the memory part
     python bench/run.py --pin            # servers on the last CPU, wrk on the others
     python bench/run.py --quick          # short durations, for a smoke test
-    python bench/run.py --versions 2026-08-22 --targets ours,prism --no-memory
+    python bench/run.py --versions 2026-08-22 --targets ours,prism --no-memory --no-held
 
 Needs wrk, Prism 5.14 under bench/.node and `flexprice-mock` on PATH; prints what to install when
 one is missing. Prints the issue's table of targets and writes JSON to bench/results/.
@@ -48,6 +48,7 @@ def parse_args() -> argparse.Namespace:
         help="one round of 3 s runs, 1 s warm-up, 2 startup trials, memory with 20,000 wallets",
     )
     p.add_argument("--no-memory", action="store_true", help="skip bench/memory.py's part")
+    p.add_argument("--no-held", action="store_true", help="skip bench/held.py's part")
     p.add_argument("--pin", action="store_true", help="servers on the last CPU, wrk on the others")
     a = p.parse_args()
     if a.quick:
@@ -171,7 +172,7 @@ def targets_table(res: dict, a) -> tuple[list[str], int, int]:
     return lines, met, judged
 
 
-def verdicts(start: dict, mem: dict | None) -> list[tuple[str, bool, str]]:
+def verdicts(start: dict, mem: dict | None, held: dict | None) -> list[tuple[str, bool, str]]:
     """The targets outside the load table, each with pass/fail and the figure behind it."""
     out = []
     for name, s in start.items():
@@ -190,6 +191,9 @@ def verdicts(start: dict, mem: dict | None) -> list[tuple[str, bool, str]]:
                     f"{100 * d:+.1f}%",
                 )
             )
+    if held:
+        x = held["p99_ratio"]
+        out.append((f"p99 beside {held['held']} held requests within 2x of p99 alone", x <= 2, f"{x:.2f}x"))
     return out
 
 
@@ -209,7 +213,7 @@ def versions() -> dict:
     return {
         "python": platform.python_version(),
         "flask": version("flask"),
-        "waitress": version("waitress"),
+        "uvicorn": version("uvicorn"),
         "node": out("node", "--version"),
         "prism": out("prism", "--version"),
         "wrk": out("wrk", "-v"),
@@ -248,6 +252,16 @@ def main() -> None:
             )
         except RuntimeError as e:  # still print the load figures
             print(f"memory part failed: {e}", flush=True)
+    held_result = None
+    if "ours" in a.targets and not a.no_held:
+        import held
+
+        target = harness.ours(version=a.versions[-1])
+        target.start(server_cpus)
+        try:
+            held_result = held.measure(target, a.rounds, a.duration, cpus=wrk_cpus)
+        finally:
+            target.stop()
 
     pinning = (
         f"servers on CPU {sorted(server_cpus)}, wrk on {sorted(wrk_cpus)}" if server_cpus else "unpinned"
@@ -265,7 +279,9 @@ def main() -> None:
     lines += [f"| {n} | {s['median_s'] * 1000:.0f} | {s['max_s'] * 1000:.0f} |" for n, s in start.items()]
     if mem:
         lines += ["", "## Memory (ours)", ""] + memory.table(mem)
-    v = verdicts(start, mem)
+    if held_result:
+        lines += ["", f"## Held requests ({a.versions[-1]})", ""] + held.table(held_result)
+    v = verdicts(start, mem, held_result)
     if v:
         lines += ["", "## Other targets", "", "| target | met | figure |", "|---|---|---|"]
         lines += [f"| {what} | {'yes' if ok else '**no**'} | {fig} |" for what, ok, fig in v]
@@ -284,6 +300,7 @@ def main() -> None:
                 "startup": start,
                 "results": res,
                 "memory": mem,
+                "held": held_result,
                 "targets": [{"target": w, "met": ok, "figure": f} for w, ok, f in v],
             },
             indent=1,

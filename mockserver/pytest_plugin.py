@@ -2,7 +2,7 @@
 
 Installed with the package (entry point ``pytest11``), it offers:
 
-- ``flexprice_server`` (session): one sandbox on a free loopback port, served by waitress in
+- ``flexprice_server`` (session): one sandbox on a free loopback port, served by the sandbox's server in
   a thread (or the one at ``--flexprice-url``); ``.url``, ``.base_url``, ``.app``.
 - ``flexprice`` (per test): a fresh API key, so an empty world of its own; ``.url``,
   ``.base_url``, ``.api_key``, ``.session`` (a ``requests.Session`` sending the key), and the

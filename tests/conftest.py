@@ -52,7 +52,7 @@ def app(suite):
 
 @pytest.fixture(scope="package")
 def live_url(app):
-    """The same app served by waitress on a free loopback port, for tests that need a socket."""
+    """The same app served by the sandbox's server on a free loopback port, for tests that need a socket."""
     server = BackgroundServer(app)
     yield server.url
     server.stop()

@@ -1,9 +1,8 @@
 """The server's log: one line per request on stderr, written in batches.
 
-Flushing stderr after every line costs a system call per request, and with it a hand-over of
-the GIL between waitress's threads: at a few thousand requests a second that was the largest
-single cost of a request. Lines are buffered instead and flushed a few times a second (and at
-once for warnings and errors, and at exit).
+Flushing stderr after every line costs a system call per request: at a few thousand requests a
+second that was the largest single cost of a request. Lines are buffered instead and flushed a
+few times a second (and at once for warnings and errors, and at exit).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ it does not list explicitly against its ``default`` response, the same flat erro
 from __future__ import annotations
 
 import json
+import select
+import socket
 from decimal import Decimal
 
 import pytest
@@ -263,6 +265,41 @@ def test_timeout_holds_the_request_past_the_client_and_others_are_served(http, c
     assert client.balance(wallet["id"]) == "0"
     assert client.top_up(wallet["id"], "k2").status_code == 200
     assert client.balance(wallet["id"]) == "10"
+
+
+def test_fifty_held_requests_stop_no_one_and_each_ends_as_its_fault_says(http, client, wallet, live_url):
+    """Held answers wait on the server's loop, not in a worker: 25 slowed by latency and 25 held by
+    a timeout at once, and other requests are answered while every one of them is still held."""
+    host, port = live_url.removeprefix("http://").split(":")
+    request = (
+        f"GET /v1/wallets/{wallet['id']} HTTP/1.1\r\nHost: {host}\r\nx-api-key: {http.api_key}\r\n"
+        "X-Mock-Fault: {fault}\r\nConnection: close\r\n\r\n"
+    )
+    held = []
+    for n in range(50):
+        sock = socket.create_connection((host, int(port)), timeout=10)
+        sock.sendall(request.format(fault="latency=2s" if n % 2 else "timeout=2s").encode())
+        held.append(sock)
+    try:
+        for _ in range(5):
+            assert client.call("GET", f"/v1/wallets/{wallet['id']}").status_code == 200
+        assert client.top_up(wallet["id"], "while-held").status_code == 200
+        waiting, _, _ = select.select(held, [], [], 0)
+        assert waiting == [], "an answer left before its hold was over"
+        answers = [_read_all(sock) for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+    slowed, timed_out = answers[1::2], answers[::2]
+    assert all(a.startswith(b"HTTP/1.1 200 ") and b"latency delay=2000ms" in a for a in slowed)
+    assert all(a == b"" for a in timed_out), "a timeout closes the connection unanswered"
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # ---- dropped connections ---------------------------------------------------------------------
