@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -15,10 +16,17 @@ from .http.spec import SpecError
 from .webhooks.endpoints import WebhookError
 
 DEFAULT_FIXTURES = "fixtures"  # looked for in the working directory
+log = logging.getLogger("mockserver")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """A bad flag stops the start in one line, as every other bad setting does."""
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="flexprice-mock",
         description="A local, stateful, spec-validated Flexprice Wallets API sandbox, serving API "
         f"version {api.DEFAULT} by default (also: {', '.join(api.VERSIONS[:-1])}). "
@@ -70,6 +78,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="require this X-Mock-Admin-Token on /_mock/ controls, from any address "
         "(default: no token, loopback clients only)",
     )
+    parser.add_argument(
+        "--state-file",
+        help="keep every world in this file: loaded at start, saved at stop and every interval",
+    )
+    parser.add_argument(
+        "--state-save-interval",
+        type=int,
+        help="seconds between saves of the state file when something changed (default 10; 0: at stop only)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=int,
+        help="seconds a connection may wait for its next request before it is closed (default 60)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=int,
+        help="seconds a request's head and body have to arrive, from its first byte (default 15; then 408)",
+    )
     parser.add_argument("--webhook-url", help="give every world a webhook endpoint at this URL")
     parser.add_argument("--webhook-secret", help="its whsec_ secret (default: one generated at start)")
     parser.add_argument(
@@ -107,15 +134,37 @@ def main(argv: list[str] | None = None) -> int:
         settings.fixtures = DEFAULT_FIXTURES
     from .http.app import create_app
     from .http.server import ListenError, serve
+    from .state.persist import Keeper, PersistError
 
     try:
         app = create_app(settings)
     except (SpecError, FaultFileError, FixtureError, WebhookError) as exc:
         print(f"flexprice-mock: {exc}", file=sys.stderr)
         return 2
+    keeper = None
+    if settings.state_file:
+        sandbox = app.extensions["mockserver"]
+        keeper = Keeper(
+            sandbox.store, sandbox.version.name, settings.state_file, settings.state_save_interval
+        )
+        try:
+            loaded = keeper.load()
+        except PersistError as exc:
+            print(f"flexprice-mock: {exc}", file=sys.stderr)
+            return 2
+        log.info(
+            "state file %s: %d worlds loaded; saved every %ss and at stop",
+            settings.state_file,
+            loaded,
+            settings.state_save_interval,
+        )
+        keeper.start()
     try:
         serve(app, settings)
     except ListenError as exc:
         print(f"flexprice-mock: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if keeper is not None:
+            keeper.stop()
     return 0

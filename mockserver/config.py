@@ -34,9 +34,23 @@ class Settings:
     admin_token: str | None = None  # /_mock/ controls need it as X-Mock-Admin-Token; None: loopback
     validate_responses: bool = False  # check every response against the spec (tests turn it on)
     log_requests: bool = True  # one log line per request
+    state_file: str | None = (
+        None  # every world is saved here (at stop, and every interval) and loaded at start
+    )
+    state_save_interval: int = 10  # seconds between saves of what changed (0: only at stop)
+    idle_timeout: int = 60  # seconds a connection may wait for its next request before it is closed
+    request_timeout: int = 15  # seconds a request's head and body have, from its first byte (408 after)
     webhook_url: str | None = None  # every world starts with this webhook endpoint
     webhook_secret: str | None = None  # its whsec_ secret; None: one generated at start
     webhook_timeout: int = 15  # seconds a receiver has to answer one delivery
+
+    def __post_init__(self) -> None:
+        for name, least in _AT_LEAST.items():
+            value = getattr(self, name)
+            if isinstance(value, int) and value < least:
+                raise ConfigError(f"{_named(name)} must be at least {least}, not {value}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"{_named('port')} must be a port number from 0 to 65535, not {self.port}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -62,3 +76,22 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
     except ValueError:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw
+
+
+# The smallest value each numeric setting takes.
+_AT_LEAST = {
+    "fault_max_hold": 0,
+    "journal_size": 0,
+    "max_body_bytes": 1,
+    "max_worlds": 1,
+    "max_objects_per_world": 1,
+    "idle_timeout": 1,
+    "request_timeout": 1,
+    "state_save_interval": 0,
+    "webhook_timeout": 1,
+}
+
+
+def _named(name: str) -> str:
+    """A setting as the user wrote it: the flag and its variable."""
+    return f"--{name.replace('_', '-')} ({ENV_PREFIX}{name.upper()})"

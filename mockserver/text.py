@@ -64,3 +64,11 @@ def mask(api_key: str | None) -> str:
     if len(api_key) <= 8:
         return "*" * len(api_key)
     return f"{api_key[:4]}…{api_key[-4:]}"
+
+
+def yaml_problem(error: Exception) -> str:
+    """A YAML parser's complaint on one line: ``line 2, column 1: did not find expected ','``."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    words = [getattr(error, "context", None), getattr(error, "problem", None)]
+    problem = " ".join(w for w in words if w) or " ".join(str(error).split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem

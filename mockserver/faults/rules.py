@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from ..text import duration, glob_regex, mask
+from ..text import duration, glob_regex, mask, yaml_problem
 
 ACTIONS = ("status", "timeout", "reset", "empty", "malformed", "lost_response")
 MATCH_FIELDS = ("method", "path", "operation", "api_key")
@@ -479,7 +479,7 @@ class FaultEngine:
         except OSError as error:
             raise FaultFileError(f"fault file {path}: cannot be read ({error.strerror})") from None
         except yaml.YAMLError as error:
-            raise FaultFileError(f"fault file {path}: not valid YAML ({error})") from None
+            raise FaultFileError(f"fault file {path}: not valid YAML ({yaml_problem(error)})") from None
         if isinstance(document, dict) and set(document) == {"faults"}:
             document = document["faults"]
         if document is None:

@@ -86,6 +86,11 @@ class Sandbox:
     def error_response(self, error: errors.ApiError) -> Response:
         return jsonio.response(error.status, self.version.error_body(error))
 
+    def refusal(self, status: int, message: str, cause: str) -> bytes:
+        """The error body of a request refused below the app (by the HTTP server)."""
+        error = errors.ApiError(status, message, cause, {"reason": cause})
+        return jsonio.dumps(self.version.error_body(error)).encode()
+
     def _fill(self, world: World, api_key: str) -> None:
         for fixture in self.fixtures:
             if fixture.applies_to(api_key):

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import json
 import logging
+import re
 import signal
 import socket
 import struct
@@ -25,9 +27,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -37,23 +41,148 @@ from .faults import DROP_CONNECTION, HOLD
 
 log = logging.getLogger("mockserver")
 
-# How long an idle keep-alive connection stays open (a cloud load balancer's usual 60 s).
-KEEP_ALIVE_SECONDS = 60
 # Requests still running at a stop get this long to finish before their connections close.
 GRACEFUL_STOP_SECONDS = 5
+# Limits of a request's head (a cloud load balancer's usual ones): past them 414 and 431.
+MAX_URL_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+INVALID = "Invalid HTTP request"
 _CONNECTION = "mockserver.connection"  # scope["extensions"]: ends this request's connection
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST instead of FIN
+# "METHOD target HTTP/x.y": a request line whose only fault is a method the parser does not know.
+_REQUEST_LINE = re.compile(rb"(?:^|\n)([!#$%&'*+.^_`|~0-9A-Za-z-]+) \S+ HTTP/\d\.\d\r?\n")
+
+# The JSON body of a refusal in the served version's error shape: (status, message, cause).
+Refusal = Callable[[int, str, str], bytes]
+
+
+def _plain_refusal(status: int, message: str, cause: str) -> bytes:
+    return json.dumps({"error": message, "cause": cause}).encode()
+
+
+class _Refused(Exception):
+    """A request refused below the app, raised from a parser callback."""
+
+    def __init__(self, status: int, message: str, cause: str):
+        super().__init__(message)
+        self.status, self.message, self.cause = status, message, cause
 
 
 class _Protocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol, plus a way for one request to end its connection unanswered."""
+    """uvicorn's HTTP/1.1 protocol, plus what the sandbox needs below the app.
+
+    - Every answer is JSON in the API version's error body, also for requests the HTTP parser
+      refuses (bad request line, bad header, bad Content-Length or chunk), for a head past its
+      limits (414, 431), a missing Host on HTTP/1.1 (400) and an unknown method (501).
+    - A connection that sends nothing closes after the idle timeout, like one idle between
+      requests; a request whose head and body are not in within the request timeout gets 408.
+    - One request may end its connection unanswered (``scope["extensions"]``), for faults.
+    """
+
+    refusal: Refusal = staticmethod(_plain_refusal)
+    request_timeout: float = 15.0
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._deadline: asyncio.TimerHandle | None = None
+        # uvicorn arms the idle timer after a response only: a silent new connection would stay.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            super()._unsupported_upgrade_warning()
+        except httptools.HttpParserCallbackError as exc:
+            refused = exc.__context__
+            if not isinstance(refused, _Refused):
+                raise
+            self._refuse(refused.status, refused.message, refused.cause)
+        except httptools.HttpParserInvalidMethodError:
+            line = _REQUEST_LINE.search(data)
+            if line:
+                method = line.group(1).decode("ascii")
+                self._refuse(501, "Method not implemented", f"unknown HTTP method {method}")
+            else:
+                self._refuse(400, INVALID, "the request line is not: METHOD target HTTP/version")
+        except httptools.HttpParserError as exc:
+            self._refuse(400, INVALID, str(exc))
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(400, INVALID, msg)
+
+    # ---- parser callbacks ----
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._cancel_deadline()
+        self._deadline = self.loop.call_later(self.request_timeout, self._too_slow)
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            raise _Refused(414, "Request URI too long", f"the URL is over {MAX_URL_BYTES} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > MAX_HEADER_BYTES:
+            raise _Refused(
+                431, "Request header fields too large", f"the headers are over {MAX_HEADER_BYTES} bytes"
+            )
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        if self.parser.get_http_version() == "1.1" and not any(n == b"host" for n, _ in self.headers):
+            raise _Refused(400, INVALID, "an HTTP/1.1 request needs a Host header")
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope:  # not a protocol upgrade
             extensions: dict[str, Any] = {_CONNECTION: lambda reset: self._drop(cycle, reset)}
             self.scope["extensions"] = extensions
+
+    def on_message_complete(self) -> None:
+        self._cancel_deadline()
+        super().on_message_complete()
+
+    # ---- ours ----
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        timeout = f"{self.request_timeout:g}"
+        self._refuse(408, "Request timeout", f"the request did not arrive whole within {timeout} s")
+
+    def _refuse(self, status: int, message: str, cause: str) -> None:
+        """Answer in the API's error body, then close: the rest of the stream cannot be trusted."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            if self.cycle.response_started:  # an answer is half out: nothing sound can follow it
+                self.transport.close()
+                return
+            self.cycle.disconnected = True  # the app never sees this request (or its rest)
+            self.cycle.message_event.set()
+        if self.transport.is_closing():
+            return
+        body = self.refusal(status, message, cause)
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
+        head.append(b"connection: close\r\n\r\n")
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
 
     def _drop(self, cycle: Any, reset: bool) -> None:
         cycle.disconnected = True  # uvicorn sends nothing more for this request
@@ -73,15 +202,33 @@ class WsgiBridge:
     unread, the app answers 413 from the declared length, and the connection closes).
     """
 
-    def __init__(self, wsgi_app: Callable, max_body_bytes: int):
+    def __init__(self, wsgi_app: Callable, max_body_bytes: int, refusal: Refusal):
         self.wsgi_app = wsgi_app
         self.max_body_bytes = max_body_bytes
+        self.refusal = refusal
         self._header_keys: dict[bytes, str] = {}
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return
-        body, too_large = await self._read_body(receive)
+        read = await self._read_body(receive)
+        if read is None:  # the client left, or the protocol refused the rest (408)
+            return
+        body, too_large = read
+        try:
+            await self._answer(scope, send, body, too_large)
+        except Exception:  # a fault of the sandbox's own: still an answer in the API's body
+            log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
+            answer = self.refusal(500, "An unexpected error occurred", "the server failed")
+            start = {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"application/json")],
+            }
+            await send(start)
+            await send({"type": "http.response.body", "body": answer})
+
+    async def _answer(self, scope: dict, send: Callable, body: bytes, too_large: bool) -> None:
         environ = self._environ(scope, body)
         if too_large:
             environ["CONTENT_LENGTH"] = environ.get("CONTENT_LENGTH") or str(self.max_body_bytes + 1)
@@ -114,10 +261,12 @@ class WsgiBridge:
         await send({"type": "http.response.start", "status": int(status[:3]), "headers": raw_headers})
         await send({"type": "http.response.body", "body": payload})
 
-    async def _read_body(self, receive: Callable) -> tuple[bytes, bool]:
+    async def _read_body(self, receive: Callable) -> tuple[bytes, bool] | None:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:
                 return b"", True
@@ -169,12 +318,24 @@ def _no_write(data: bytes) -> None:
     raise RuntimeError("the sandbox's app returns its body; it never calls write()")
 
 
-def make_server(app: Callable, max_body_bytes: int = Settings.max_body_bytes) -> uvicorn.Server:
+def make_server(
+    app: Callable,
+    *,
+    max_body_bytes: int = Settings.max_body_bytes,
+    idle_timeout: int = Settings.idle_timeout,
+    request_timeout: float = Settings.request_timeout,
+    refusal: Refusal = _plain_refusal,
+) -> uvicorn.Server:
     """A server for any WSGI app (the bench's bare-Flask ceiling uses it too); run it on ``listen()``."""
+    protocol = type(
+        "SandboxProtocol",
+        (_Protocol,),
+        {"refusal": staticmethod(refusal), "request_timeout": float(request_timeout)},
+    )
     config = uvicorn.Config(
-        WsgiBridge(app, max_body_bytes),
+        WsgiBridge(app, max_body_bytes, refusal),
         interface="asgi3",
-        http=_Protocol,
+        http=protocol,
         ws="none",
         lifespan="off",
         loop="auto",  # uvloop where installed
@@ -184,10 +345,23 @@ def make_server(app: Callable, max_body_bytes: int = Settings.max_body_bytes) ->
         proxy_headers=False,
         server_header=False,
         headers=[("server", "flexprice-mock")],
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_keep_alive=idle_timeout,
         timeout_graceful_shutdown=GRACEFUL_STOP_SECONDS,
     )
     return uvicorn.Server(config)
+
+
+def sandbox_server(app: Any) -> uvicorn.Server:
+    """The server for a sandbox app, with its settings and its API version's error body."""
+    sandbox = app.extensions["mockserver"]
+    settings = sandbox.settings
+    return make_server(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        idle_timeout=settings.idle_timeout,
+        request_timeout=settings.request_timeout,
+        refusal=sandbox.refusal,
+    )
 
 
 class ListenError(Exception):
@@ -232,10 +406,9 @@ class BackgroundServer:
     """The app served on a socket from a daemon thread: for test suites (and the pytest plugin)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
-        settings = app.extensions["mockserver"].settings
         sock = listen(host, port)
         self.url = f"http://{host}:{sock.getsockname()[1]}"
-        self._server = make_server(app, settings.max_body_bytes)
+        self._server = sandbox_server(app)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="flexprice-mock", daemon=True
         )
@@ -255,7 +428,7 @@ class BackgroundServer:
 def serve(app, settings: Settings) -> None:
     """Serve until Ctrl-C or SIGTERM, let running requests finish, then return."""
     sock = listen(settings.host, settings.port)
-    server = make_server(app, settings.max_body_bytes)
+    server = sandbox_server(app)
     tune_garbage_collector()
     log.info(
         "flexprice-mock serving Flexprice API %s on http://%s:%s/v1 (health: /_mock/health)",

@@ -16,6 +16,8 @@ import fastjsonschema
 import yaml
 from jsonschema import Draft4Validator
 
+from ..text import yaml_problem
+
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -194,7 +196,7 @@ class Spec:
         except OSError as exc:
             raise SpecError(f"cannot read spec {path}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
-            raise SpecError(f"spec {path} is not valid YAML: {exc}") from None
+            raise SpecError(f"spec {path} is not valid YAML: {yaml_problem(exc)}") from None
         if not isinstance(document, dict) or "paths" not in document:
             raise SpecError(f"spec {path} has no 'paths': is it an OpenAPI document?")
         return cls(document, str(path))

@@ -55,6 +55,7 @@ class Store:
         self.journal_size = journal_size
         self.setup = setup  # fills a new world (fixtures) before anyone can see it
         self.listeners: list[Listener] = []
+        self.changes = 0  # grows with every unit of work and reset: whether there is news to save
 
     def _slot(self, api_key: str, environment_id: str) -> Slot:
         key = (api_key, environment_id)
@@ -83,6 +84,7 @@ class Store:
             except BaseException:
                 world.events.clear()
                 raise
+            self.changes += 1
             events, world.events = world.events, []
             for listener in self.listeners if events else ():
                 listener((api_key, environment_id), world, events)
@@ -113,6 +115,14 @@ class Store:
         with self._lock:
             return [(key, slot.world) for key, slot in self._slots.items()]
 
+    def each_world(self) -> Iterator[tuple[tuple[str, str], World]]:
+        """Every world in turn, its lock held while the caller looks at it (to save it)."""
+        with self._lock:
+            slots = list(self._slots.items())
+        for key, slot in slots:
+            with slot.lock:
+                yield key, slot.world
+
     def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
         """Forget every world, or one key's worlds (all its environments, or one). Returns how many."""
         with self._lock:
@@ -123,6 +133,7 @@ class Store:
             ]
             for k in doomed:
                 del self._slots[k]
+            self.changes += 1
         return len(doomed)
 
     def __len__(self) -> int:

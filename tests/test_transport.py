@@ -1,0 +1,231 @@
+"""Below the app: what the HTTP server answers to requests that are not sound HTTP, to slow and
+idle clients, on each API version, over real sockets.
+
+Every answer is JSON in the served version's error body (checked against its document's error
+schema), with the status HTTP gives the problem, and the connection closes after it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import socket
+import time
+from decimal import Decimal
+
+import pytest
+from jsonschema import Draft4Validator
+
+from mockserver import api as versions
+from mockserver.http.server import MAX_HEADER_BYTES, MAX_URL_BYTES, BackgroundServer
+
+from .support import Contract, Suite
+
+TIMEOUT = 1  # seconds: the request and idle timeouts of the sandboxes here
+
+
+@pytest.fixture(scope="module", params=list(versions.VERSIONS))
+def served(request):
+    suite = Suite(request.param)
+    app = suite.create_app(log_requests=False, request_timeout=TIMEOUT, idle_timeout=TIMEOUT)
+    server = BackgroundServer(app)
+    host, port = server.url.removeprefix("http://").split(":")
+    yield request.param, (host, int(port))
+    server.stop()
+
+
+def exchange(address: tuple[str, int], raw: bytes, timeout: float = 5) -> bytes:
+    """Send ``raw``, then read until the server closes the connection."""
+    with socket.create_connection(address, timeout=timeout) as sock:
+        sock.sendall(raw)
+        return read_to_end(sock)
+
+
+def read_to_end(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+def assert_refusal(version: str, answer: bytes, status: int, message: str, reason: str) -> None:
+    got, headers, body = parse(answer)
+    assert got == status, answer[:300]
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert int(headers["content-length"]) == len(body)
+    document = json.loads(body, parse_float=Decimal)
+    get_wallet = contract(version).operation_for("GET", "/v1/wallets/w1")
+    assert get_wallet is not None
+    schema = get_wallet.responses["400"]
+    assert not list(Draft4Validator(schema).iter_errors(document)), document
+    if version == "2025-05-24":
+        error = document["error"]
+        assert (error["message"], error["internal_error"]) == (message, reason)
+    else:
+        assert (document["message"], document["http_status_code"]) == (message, status)
+        assert document["details"] == {"reason": reason}
+
+
+@functools.cache
+def contract(version: str) -> Contract:
+    return Contract(version)
+
+
+GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: sandbox\r\nx-api-key: k\r\n"
+
+
+@pytest.mark.parametrize(
+    "raw, status, message, reason",
+    [
+        (
+            b"GARBAGE\r\n\r\n",
+            400,
+            "Invalid HTTP request",
+            "the request line is not: METHOD target HTTP/version",
+        ),
+        (
+            b"GET /v1/wallets/\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+            400,
+            "Invalid HTTP request",
+            "Invalid char in url path",
+        ),
+        (
+            b"GET /v1/wallets/w1 HTTP/9\r\nHost: a\r\n\r\n",
+            400,
+            "Invalid HTTP request",
+            "Expected dot",
+        ),
+        (
+            b"GET /v1/wallets/w1 HTTP/1.1\r\nBad Header: x\r\n\r\n",
+            400,
+            "Invalid HTTP request",
+            "Invalid header token",
+        ),
+        (
+            b"POST /v1/wallets HTTP/1.1\r\nHost: a\r\nContent-Length: ten\r\n\r\n",
+            400,
+            "Invalid HTTP request",
+            "Invalid character in Content-Length",
+        ),
+        (
+            b"POST /v1/wallets HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+            "Invalid HTTP request",
+            "Duplicate Content-Length",
+        ),
+        (
+            b"POST /v1/wallets HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n",
+            400,
+            "Invalid HTTP request",
+            "Invalid character in chunk size",
+        ),
+        (
+            b"FETCH /v1/wallets HTTP/1.1\r\nHost: a\r\n\r\n",
+            501,
+            "Method not implemented",
+            "unknown HTTP method FETCH",
+        ),
+        (
+            b"GET /v1/wallets/w1 HTTP/1.1\r\nx-api-key: k\r\n\r\n",
+            400,
+            "Invalid HTTP request",
+            "an HTTP/1.1 request needs a Host header",
+        ),
+        (
+            b"GET /v1/" + b"w" * MAX_URL_BYTES + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+            414,
+            "Request URI too long",
+            f"the URL is over {MAX_URL_BYTES} bytes",
+        ),
+        (
+            GET + b"X-Padding: " + b"p" * MAX_HEADER_BYTES + b"\r\n\r\n",
+            431,
+            "Request header fields too large",
+            f"the headers are over {MAX_HEADER_BYTES} bytes",
+        ),
+        (
+            GET + b"".join(b"X-Many-%d: %s\r\n" % (n, b"p" * 100) for n in range(1000)) + b"\r\n",
+            431,
+            "Request header fields too large",
+            f"the headers are over {MAX_HEADER_BYTES} bytes",
+        ),
+    ],
+    ids=[
+        "not-http",
+        "raw-utf8-path",
+        "bad-version",
+        "bad-header-name",
+        "bad-content-length",
+        "two-content-lengths",
+        "bad-chunk-size",
+        "unknown-method",
+        "http11-without-host",
+        "url-too-long",
+        "header-too-large",
+        "too-many-headers",
+    ],
+)
+def test_a_request_that_is_not_sound_http_gets_the_versions_error_body(served, raw, status, message, reason):
+    version, address = served
+    assert_refusal(version, exchange(address, raw), status, message, reason)
+
+
+def test_http10_without_host_is_served_as_http_allows(served):
+    version, address = served
+    status, headers, body = parse(exchange(address, b"GET /v1/wallets/w1 HTTP/1.0\r\nx-api-key: k\r\n\r\n"))
+    assert status == 404 and headers["content-type"] == "application/json"
+    contract(version).assert_conforms("GET", "/v1/wallets/w1", status, headers["content-type"], body)
+
+
+def test_a_refused_request_leaves_no_world_behind(served):
+    """Refused below the app, a request never reaches a world: its key has none afterwards."""
+    _, address = served
+    raw = b"POST /v1/customers HTTP/1.1\r\nHost: a\r\nx-api-key: k-refused\r\nContent-Length: x\r\n\r\n{}"
+    assert parse(exchange(address, raw))[0] == 400
+    state = exchange(
+        address,
+        b"GET /_mock/state HTTP/1.1\r\nHost: a\r\nx-api-key: k-refused\r\nConnection: close\r\n\r\n",
+        5,
+    )
+    assert b'"customers":[]' in state.replace(b" ", b"")
+
+
+def test_slow_and_idle_connections_are_closed_on_time_while_others_are_served(served):
+    """Ten clients sending their head a byte at a time get a 408 once the request timeout passes;
+    twenty connections that never send a byte are closed after the idle timeout; meanwhile every
+    normal request is answered."""
+    version, address = served
+    slow = [socket.create_connection(address, timeout=5) for _ in range(10)]
+    idle = [socket.create_connection(address, timeout=5) for _ in range(20)]
+    head = GET + b"\r\n"
+    started = time.monotonic()
+    try:
+        served_meanwhile = 0
+        for n in range(8):  # ~0.8 s: within the timeout, the slow ones are still dribbling
+            for sock in slow:
+                sock.sendall(head[n : n + 1])
+            answer = exchange(address, GET + b"Connection: close\r\n\r\n")
+            served_meanwhile += parse(answer)[0] == 404
+            time.sleep(0.1)
+        assert served_meanwhile == 8
+        for sock in slow:
+            assert_refusal(
+                version,
+                read_to_end(sock),
+                408,
+                "Request timeout",
+                f"the request did not arrive whole within {TIMEOUT} s",
+            )
+        assert [read_to_end(sock) for sock in idle] == [b""] * 20
+        assert time.monotonic() - started < 4 * TIMEOUT
+    finally:
+        for sock in slow + idle:
+            sock.close()
