@@ -425,9 +425,23 @@ class BackgroundServer:
         self._thread.join(timeout)
 
 
+def raise_open_file_limit(wanted: int = 65536) -> None:
+    """Every connection is a descriptor: thousands of idle keep-alive clients need that many."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, OSError, ValueError):  # not on this system, or not allowed: keep the limit
+        pass
+
+
 def serve(app, settings: Settings) -> None:
     """Serve until Ctrl-C or SIGTERM, let running requests finish, then return."""
     sock = listen(settings.host, settings.port)
+    raise_open_file_limit()
     server = sandbox_server(app)
     tune_garbage_collector()
     log.info(
