@@ -178,6 +178,25 @@ def test_a_request_that_is_not_sound_http_gets_the_versions_error_body(served, r
     assert_refusal(version, exchange(address, raw), status, message, reason)
 
 
+def test_a_client_still_sending_after_the_refusal_gets_it_and_no_reset(served):
+    """Refused after 64 KiB of headers, a client that goes on sending (half a megabyte in all)
+    still reads the whole 431: the server reads and drops the rest before it closes, so the
+    socket is not reset under the answer."""
+    version, address = served
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(GET)
+        for _ in range(32):
+            sock.sendall(b"X-Padding: " + b"p" * 16_000 + b"\r\n")
+        answer = read_to_end(sock)
+    assert_refusal(
+        version,
+        answer,
+        431,
+        "Request header fields too large",
+        f"the headers are over {MAX_HEADER_BYTES} bytes",
+    )
+
+
 def test_http10_without_host_is_served_as_http_allows(served):
     version, address = served
     status, headers, body = parse(exchange(address, b"GET /v1/wallets/w1 HTTP/1.0\r\nx-api-key: k\r\n\r\n"))

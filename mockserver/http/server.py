@@ -47,6 +47,9 @@ GRACEFUL_STOP_SECONDS = 5
 MAX_URL_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 INVALID = "Invalid HTTP request"
+# After a refusal, what the client still sends is read and dropped this long before the close: a
+# socket closed with unread data sends RST, and the client could lose the answer with it.
+LINGER_SECONDS = 2.0
 _CONNECTION = "mockserver.connection"  # scope["extensions"]: ends this request's connection
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST instead of FIN
 # "METHOD target HTTP/x.y": a request line whose only fault is a method the parser does not know.
@@ -81,11 +84,13 @@ class _Protocol(HttpToolsProtocol):
 
     refusal: Refusal = staticmethod(_plain_refusal)
     request_timeout: float = 15.0
+    log_refusals: bool = True
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._head_bytes = 0
         self._deadline: asyncio.TimerHandle | None = None
+        self._lingering = False
         # uvicorn arms the idle timer after a response only: a silent new connection would stay.
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
@@ -96,6 +101,8 @@ class _Protocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
@@ -115,6 +122,10 @@ class _Protocol(HttpToolsProtocol):
                 self._refuse(400, INVALID, "the request line is not: METHOD target HTTP/version")
         except httptools.HttpParserError as exc:
             self._refuse(400, INVALID, str(exc))
+
+    def eof_received(self) -> None:
+        if self._lingering:  # the client has stopped sending: the close can come now
+            self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(400, INVALID, msg)
@@ -173,8 +184,10 @@ class _Protocol(HttpToolsProtocol):
                 return
             self.cycle.disconnected = True  # the app never sees this request (or its rest)
             self.cycle.message_event.set()
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._lingering:
             return
+        if self.log_refusals:
+            log.info("- - %d refused by the server: %s (%s)", status, message, cause)
         body = self.refusal(status, message, cause)
         head = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
         for name, value in self.server_state.default_headers:
@@ -182,7 +195,17 @@ class _Protocol(HttpToolsProtocol):
         head.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
         head.append(b"connection: close\r\n\r\n")
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Stop writing and drop what still comes in, then close (at the client's EOF at the latest)."""
+        self._lingering = True
+        self._cancel_deadline()
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def _drop(self, cycle: Any, reset: bool) -> None:
         cycle.disconnected = True  # uvicorn sends nothing more for this request
@@ -325,12 +348,17 @@ def make_server(
     idle_timeout: int = Settings.idle_timeout,
     request_timeout: float = Settings.request_timeout,
     refusal: Refusal = _plain_refusal,
+    log_refusals: bool = False,
 ) -> uvicorn.Server:
     """A server for any WSGI app (the bench's bare-Flask ceiling uses it too); run it on ``listen()``."""
     protocol = type(
         "SandboxProtocol",
         (_Protocol,),
-        {"refusal": staticmethod(refusal), "request_timeout": float(request_timeout)},
+        {
+            "refusal": staticmethod(refusal),
+            "request_timeout": float(request_timeout),
+            "log_refusals": log_refusals,
+        },
     )
     config = uvicorn.Config(
         WsgiBridge(app, max_body_bytes, refusal),
@@ -361,6 +389,7 @@ def sandbox_server(app: Any) -> uvicorn.Server:
         idle_timeout=settings.idle_timeout,
         request_timeout=settings.request_timeout,
         refusal=sandbox.refusal,
+        log_refusals=settings.log_requests,
     )
 
 
