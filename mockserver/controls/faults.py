@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, request
 
 from ..domain import errors
-from ..faults.rules import FaultEngine, FaultError
+from ..faults.rules import FaultEngine, FaultError, FaultLimitError
 from ..http import auth, jsonio
 
 
@@ -41,6 +41,9 @@ def fault_blueprint(engine: FaultEngine, _error: Callable[[errors.ApiError], Res
             )
         try:
             rules = engine.add(body if isinstance(body, list) else [body], api_key=caller_key())
+        except FaultLimitError as error:
+            message = f"Sandbox limit reached: {error.problem}"
+            return _error(errors.ApiError(429, message, "too many fault rules", {"limit": "max_rules"}))
         except FaultError as error:
             return _error(
                 errors.validation(

@@ -20,12 +20,14 @@ from .requests import caller, only_filters
 if TYPE_CHECKING:
     from ..http.app import Sandbox
 
+PREFIX = "/_mock/webhooks"
+WAIT_PATH = PREFIX + "/wait"  # waits on the outbox: the server runs it off its event loop
 DELIVERY_FILTERS = ("event_type", "status", "endpoint")
 MAX_WAIT = 60.0  # seconds
 
 
 def webhook_blueprint(sandbox: Sandbox) -> Blueprint:
-    bp = Blueprint("mock_webhooks", __name__, url_prefix="/_mock/webhooks")
+    bp = Blueprint("mock_webhooks", __name__, url_prefix=PREFIX)
     outbox = sandbox.outbox
 
     def world() -> WorldKey:
@@ -87,7 +89,7 @@ def webhook_blueprint(sandbox: Sandbox) -> Blueprint:
             raise errors.not_found(f"Delivery {delivery_id} not found", "delivery not found", id=delivery_id)
         return jsonio.response(202, again[0])
 
-    @bp.post("/wait")
+    @bp.post(WAIT_PATH.removeprefix(PREFIX))
     def wait() -> Response:
         raw = request.get_data()
         body = validation.parse_json(raw) if raw.strip() else {}

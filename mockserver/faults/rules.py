@@ -432,12 +432,21 @@ def parse_prefer(value: str | None) -> int | None:
 # ---------------------------------------------------------------- the engine
 
 
-class FaultEngine:
-    """The rules of one sandbox, in the order they were added; thread-safe."""
+class FaultLimitError(FaultError):
+    """Adding the rules would pass the engine's limit."""
 
-    def __init__(self, known_operations: Iterable[str] = (), max_hold: float = 30.0):
+
+class FaultEngine:
+    """The rules of one sandbox, in the order they were added; thread-safe.
+
+    Every API request is checked against every rule, so there are at most ``max_rules`` per API
+    key (and as many for every key): used-up rules stay, with their hits, until deleted.
+    """
+
+    def __init__(self, known_operations: Iterable[str] = (), max_hold: float = 30.0, max_rules: int = 1000):
         self.known_operations = frozenset(known_operations)
         self.max_hold = max_hold
+        self.max_rules = max_rules
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -464,6 +473,14 @@ class FaultEngine:
                     FaultError(f"rules[{index}].{error.field}", error.problem) if len(raws) > 1 else error
                 ) from None
         with self._lock:
+            held = sum(rule.api_key == api_key for rule in self._rules)
+            if held + len(rules) > self.max_rules:
+                owner = "this API key" if api_key is not None else "every key"
+                raise FaultLimitError(
+                    "rules",
+                    f"at most {self.max_rules} rules for {owner}, and {held} are there; "
+                    "delete some first (DELETE /_mock/faults)",
+                )
             taken = {rule.id for rule in self._rules}
             for rule in rules:
                 if rule.id in taken:

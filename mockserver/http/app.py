@@ -83,6 +83,10 @@ class Sandbox:
                 raise WebhookError(f"--webhook-{error.field}:", error.problem) from None
         self.store.listeners.append(self.outbox.publish)
 
+    # Routes that wait on something else (the webhook outbox) rather than compute: the server runs
+    # them on a thread, so that they never hold the event loop that serves everyone else.
+    waiting_paths = frozenset({webhook_controls.WAIT_PATH})
+
     def error_response(self, error: errors.ApiError) -> Response:
         return jsonio.response(error.status, self.version.error_body(error))
 

@@ -225,10 +225,13 @@ class WsgiBridge:
     unread, the app answers 413 from the declared length, and the connection closes).
     """
 
-    def __init__(self, wsgi_app: Callable, max_body_bytes: int, refusal: Refusal):
+    def __init__(
+        self, wsgi_app: Callable, max_body_bytes: int, refusal: Refusal, waiting_paths: frozenset[str]
+    ):
         self.wsgi_app = wsgi_app
         self.max_body_bytes = max_body_bytes
         self.refusal = refusal
+        self.waiting_paths = waiting_paths
         self._header_keys: dict[bytes, str] = {}
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -266,12 +269,12 @@ class WsgiBridge:
             started[:] = [status, headers]
             return _no_write
 
-        chunks = self.wsgi_app(environ, start_response)
-        try:
-            payload = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
+        if environ["PATH_INFO"] in self.waiting_paths:  # it blocks: on a thread, off the loop
+            payload = await asyncio.get_running_loop().run_in_executor(
+                None, self._run, environ, start_response
+            )
+        else:
+            payload = self._run(environ, start_response)
         if hold:
             await asyncio.sleep(sum(hold))
         if drop:
@@ -283,6 +286,14 @@ class WsgiBridge:
             raw_headers.append((b"connection", b"close"))  # the unread body cannot be skipped
         await send({"type": "http.response.start", "status": int(status[:3]), "headers": raw_headers})
         await send({"type": "http.response.body", "body": payload})
+
+    def _run(self, environ: dict[str, Any], start_response: Callable) -> bytes:
+        chunks = self.wsgi_app(environ, start_response)
+        try:
+            return b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
 
     async def _read_body(self, receive: Callable) -> tuple[bytes, bool] | None:
         body = b""
@@ -349,6 +360,7 @@ def make_server(
     request_timeout: float = Settings.request_timeout,
     refusal: Refusal = _plain_refusal,
     log_refusals: bool = False,
+    waiting_paths: frozenset[str] = frozenset(),
 ) -> uvicorn.Server:
     """A server for any WSGI app (the bench's bare-Flask ceiling uses it too); run it on ``listen()``."""
     protocol = type(
@@ -361,7 +373,7 @@ def make_server(
         },
     )
     config = uvicorn.Config(
-        WsgiBridge(app, max_body_bytes, refusal),
+        WsgiBridge(app, max_body_bytes, refusal, waiting_paths),
         interface="asgi3",
         http=protocol,
         ws="none",
@@ -390,6 +402,7 @@ def sandbox_server(app: Any) -> uvicorn.Server:
         request_timeout=settings.request_timeout,
         refusal=sandbox.refusal,
         log_refusals=settings.log_requests,
+        waiting_paths=sandbox.waiting_paths,
     )
 
 
@@ -411,24 +424,39 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+# Every so often the frozen objects are thawed and collected once (see tune_garbage_collector).
+SWEEP_SECONDS = 300
+
+
 def tune_garbage_collector() -> None:
     """Keep collector pauses short while the worlds grow.
 
     Everything loaded at start (Flask, the compiled spec) is frozen out of collections, and so is
     whatever survives a full collection (the worlds' state, acyclic): a full pass then scans what
     is new since the last one, not every wallet ever made (measured: the longest pause while
-    creating 100,000 wallets went from 215 ms to 10 ms). Frozen objects are still freed by
-    reference counting when nothing refers to them.
+    creating 100,000 wallets went from 215 ms to 10 ms). A frozen object is still freed by
+    reference counting when nothing refers to it, but a cycle frozen while alive (a connection's
+    protocol and transport, a request in flight) is never collected once dead: every
+    ``SWEEP_SECONDS`` a thread thaws everything and collects once, one longer pause that keeps
+    such leftovers bounded.
     """
     gc.collect()
     gc.freeze()
     if _freeze_survivors not in gc.callbacks:
         gc.callbacks.append(_freeze_survivors)
+        threading.Thread(target=_sweep_forever, name="flexprice-mock-gc", daemon=True).start()
 
 
 def _freeze_survivors(phase: str, info: dict) -> None:
     if phase == "stop" and info["generation"] == 2:
         gc.freeze()
+
+
+def _sweep_forever() -> None:
+    while True:
+        time.sleep(SWEEP_SECONDS)
+        gc.unfreeze()
+        gc.collect()  # the callback freezes the survivors again
 
 
 class BackgroundServer:

@@ -478,6 +478,25 @@ def test_admin_add_get_list_delete(http):
     assert http.get("/_mock/faults").json["total"] == 1
 
 
+def test_a_key_holds_at_most_1000_rules_and_is_told_so(http, app):
+    """Every request is checked against every rule: their number is bounded per key."""
+    assert (
+        http.post("/_mock/faults", [{"latency": "1ms", "path": f"/v1/x{n}"} for n in range(999)]).status
+        == 201
+    )
+    refused = http.post("/_mock/faults", [{"status": 503}, {"status": 502}])
+    assert refused.status == 429
+    assert refused.json["message"] == (
+        "Sandbox limit reached: at most 1000 rules for this API key, and 999 are there; "
+        "delete some first (DELETE /_mock/faults)"
+    )
+    assert http.get("/_mock/faults").json["total"] == 999  # all or nothing
+    other = SUITE.client_of(app)  # another key's room is its own
+    assert other.post("/_mock/faults", {"status": 503}).status == 201
+    assert http.delete("/_mock/faults").status == 200
+    assert other.delete("/_mock/faults").status == 200
+
+
 @pytest.mark.parametrize(
     "body, field, problem",
     [

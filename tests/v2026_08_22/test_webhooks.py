@@ -817,6 +817,27 @@ def test_a_hung_receiver_does_not_hold_up_the_api_or_other_endpoints(client, fle
     assert attempt["error"]
 
 
+def test_waiting_for_one_worlds_outbox_holds_up_no_other_world(client, flexprice):
+    """The wait runs off the server's event loop: while it waits on a hung receiver, another
+    world's requests are answered at once."""
+    hung = HungReceiver()
+    try:
+        flexprice.add_webhook(hung.url, events=["customer.created"])
+        make_customer(client)
+        assert hung.accepted.wait(5)
+        waited: dict[str, Any] = {}
+        waiting = threading.Thread(target=lambda: waited.update(flexprice.drain_webhooks(2)))
+        waiting.start()
+        time.sleep(0.2)  # the wait has begun
+        other = client_over(FlexpriceClient(flexprice.url, new_api_key())).get("/v1/customers")
+        assert other.status == 200 and other.json["items"] == []
+        assert waiting.is_alive(), "the other world's answer came only after the wait"
+        waiting.join(10)
+        assert waited["drained"] is False  # the hung delivery is still in flight
+    finally:
+        hung.close()
+
+
 def test_a_receiver_slower_than_the_webhook_timeout_is_a_failed_attempt(own_sandbox):
     server = own_sandbox(webhook_timeout=1)
     handle = FlexpriceClient(server.url, new_api_key())
