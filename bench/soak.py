@@ -61,8 +61,9 @@ RSS_GROWTH = 0.10
 # per connection, per dropped connection or per delivery is hundreds.
 FD_MARGIN = 2
 # Threads at any sample over those at the start: the webhook outbox starts a scheduler and up to
-# 8 senders once an endpoint is registered (measured: exactly +9), plus 2 spare.
-THREAD_ALLOWANCE = 8 + 1 + 2
+# 8 senders once an endpoint is registered (measured: exactly +9), the server runs webhook waits
+# on up to 4 threads of their own (server.WAITING_THREADS), plus 2 spare.
+THREAD_ALLOWANCE = 8 + 1 + 4 + 2
 
 # ---- traffic ----------------------------------------------------------------------------------
 

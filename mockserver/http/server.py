@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -41,6 +42,8 @@ from .faults import DROP_CONNECTION, HOLD
 
 log = logging.getLogger("mockserver")
 
+# Threads that run the waiting routes (the webhook wait), so that they never hold the event loop.
+WAITING_THREADS = 4
 # Requests still running at a stop get this long to finish before their connections close.
 GRACEFUL_STOP_SECONDS = 5
 # Limits of a request's head (a cloud load balancer's usual ones): past them 414 and 431.
@@ -232,6 +235,8 @@ class WsgiBridge:
         self.max_body_bytes = max_body_bytes
         self.refusal = refusal
         self.waiting_paths = waiting_paths
+        # A few threads for routes that wait (a wait per world at once; more queue behind them).
+        self._waiters = ThreadPoolExecutor(WAITING_THREADS, thread_name_prefix="flexprice-mock-wait")
         self._header_keys: dict[bytes, str] = {}
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -270,9 +275,8 @@ class WsgiBridge:
             return _no_write
 
         if environ["PATH_INFO"] in self.waiting_paths:  # it blocks: on a thread, off the loop
-            payload = await asyncio.get_running_loop().run_in_executor(
-                None, self._run, environ, start_response
-            )
+            loop = asyncio.get_running_loop()
+            payload = await loop.run_in_executor(self._waiters, self._run, environ, start_response)
         else:
             payload = self._run(environ, start_response)
         if hold:
