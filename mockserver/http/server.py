@@ -110,12 +110,14 @@ class _Protocol(HttpToolsProtocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            super()._unsupported_upgrade_warning()
+            self._unsupported_upgrade_warning()
         except httptools.HttpParserCallbackError as exc:
             refused = exc.__context__
-            if not isinstance(refused, _Refused):
-                raise
-            self._refuse(refused.status, refused.message, refused.cause)
+            if isinstance(refused, _Refused):
+                self._refuse(refused.status, refused.message, refused.cause)
+            else:  # a parser callback of the server's own failed: its fault, said as such
+                log.error("the HTTP protocol failed on a request", exc_info=refused or exc)
+                self._refuse(500, "An unexpected error occurred", "the server failed to read the request")
         except httptools.HttpParserInvalidMethodError:
             line = _REQUEST_LINE.search(data)
             if line:
