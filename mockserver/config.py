@@ -34,9 +34,7 @@ class Settings:
     admin_token: str | None = None  # /_mock/ controls need it as X-Mock-Admin-Token; None: loopback
     validate_responses: bool = False  # check every response against the spec (tests turn it on)
     log_requests: bool = True  # one log line per request
-    state_file: str | None = (
-        None  # every world is saved here (at stop, and every interval) and loaded at start
-    )
+    state_file: str | None = None  # every world saved here at stop and every interval, loaded at start
     state_save_interval: int = 10  # seconds between saves of what changed (0: only at stop)
     idle_timeout: int = 60  # seconds a connection may wait for its next request before it is closed
     request_timeout: int = 15  # seconds a request's head and body have, from its first byte (408 after)
