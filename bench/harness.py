@@ -284,3 +284,28 @@ def wrk(
             r["cpu_us_per_req"] = (target.cpu_s() - cpu0) * 1e6 / max(r["requests"], 1)
             return r
     raise RuntimeError(f"wrk {' '.join(argv)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+
+
+def take_turns(
+    targets: dict[str, Target],
+    op: str,
+    connections: int,
+    key: str,
+    *,
+    rounds: int,
+    duration: int,
+    warmup: int,
+    cpus: set[int] | None = None,
+) -> dict[str, list[dict]]:
+    """One cell: a wallet per target in the world of ``key``, then ``rounds`` wrk runs each, the
+    targets taking turns round by round (a warm-up run first), so that load from anything else on
+    the machine hits them alike. Returns every target's runs."""
+    wallets = {name: t.create_wallet(key) for name, t in targets.items()}
+    runs: dict[str, list[dict]] = {name: [] for name in targets}
+    for rnd in range(rounds):
+        for name, t in targets.items():
+            kw: dict = dict(wallet=wallets[name], key=key, cpus=cpus)
+            if warmup and rnd == 0:
+                wrk(t, op, connections, warmup, **kw)
+            runs[name].append(wrk(t, op, connections, duration, **kw))
+    return runs

@@ -20,7 +20,7 @@ import subprocess
 import time
 
 import harness
-from harness import ENDPOINTS, RESULTS, VERSIONS, need, wrk
+from harness import ENDPOINTS, RESULTS, VERSIONS, need
 
 KINDS = ("ours", "prism", "ceiling")
 MIN_VS_PRISM = 1.5  # ours req/s over Prism's, every cell
@@ -99,15 +99,16 @@ def load(a, server_cpus, wrk_cpus) -> dict:
                     # a fresh world (API key) and wallet per cell: what one cell's creates and
                     # top-ups leave behind must not weigh on the next (a world holds 200,000
                     # objects at most)
-                    key = f"bench-{v}-{op}-{c}"
-                    wallets = {k: t.create_wallet(key) for k, t in targets.items()}
-                    runs: dict = {k: [] for k in targets}
-                    for rnd in range(a.rounds):
-                        for k, t in targets.items():
-                            kw = dict(wallet=wallets[k], key=key, cpus=wrk_cpus)
-                            if a.warmup and rnd == 0:
-                                wrk(t, op, c, a.warmup, **kw)
-                            runs[k].append(wrk(t, op, c, a.duration, **kw))
+                    runs = harness.take_turns(
+                        targets,
+                        op,
+                        c,
+                        f"bench-{v}-{op}-{c}",
+                        rounds=a.rounds,
+                        duration=a.duration,
+                        warmup=a.warmup,
+                        cpus=wrk_cpus,
+                    )
                     for k in targets:
                         r = out[v][k][f"{op}@{c}"] = summarize(runs[k])
                         print(

@@ -19,7 +19,7 @@ import shutil
 import statistics
 import sys
 
-from harness import BENCH, ENDPOINTS, Target, cpu_split, wrk
+from harness import BENCH, ENDPOINTS, Target, cpu_split, take_turns
 
 THREADS = 8
 
@@ -109,15 +109,16 @@ def main() -> None:
             t.start(server_cpus)
         for op in ("get", "create"):
             for c in (int(c) for c in a.connections.split(",")):
-                key = f"servers-{op}-{c}"
-                wallets = {name: t.create_wallet(key) for name, t in targets.items()}
-                runs = {name: [] for name in targets}
-                for rnd in range(a.rounds):
-                    for name, t in targets.items():
-                        kw = dict(wallet=wallets[name], key=key, cpus=wrk_cpus)
-                        if a.warmup and rnd == 0:
-                            wrk(t, op, c, a.warmup, **kw)
-                        runs[name].append(wrk(t, op, c, a.duration, **kw))
+                runs = take_turns(
+                    targets,
+                    op,
+                    c,
+                    f"servers-{op}-{c}",
+                    rounds=a.rounds,
+                    duration=a.duration,
+                    warmup=a.warmup,
+                    cpus=wrk_cpus,
+                )
                 for name, rs in runs.items():
                     med = {
                         k: statistics.median(r[k] for r in rs) for k in ("rps", "p99_ms", "cpu_us_per_req")
