@@ -11,6 +11,7 @@ from .api import DEFAULT as DEFAULT_API_VERSION
 from .text import FALSE_WORDS, TRUE_WORDS, boolean
 
 ENV_PREFIX = "FLEXPRICE_MOCK_"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(ValueError):
@@ -41,12 +42,30 @@ class Settings:
     webhook_url: str | None = None  # every world starts with this webhook endpoint
     webhook_secret: str | None = None  # its whsec_ secret; None: one generated at start
     webhook_timeout: int = 15  # seconds a receiver has to answer one delivery
+    store: str = "memory"  # where worlds live: memory (this process), or redis://host:port/db (shared)
+    redis_prefix: str = "flexprice-mock:"  # before every Redis key (the API version follows it)
+    workers: int = 1  # processes serving one port (more than one needs the Redis store)
 
     def __post_init__(self) -> None:
         for name, least in _AT_LEAST.items():
             value = getattr(self, name)
             if isinstance(value, int) and value < least:
                 raise ConfigError(f"{_named(name)} must be at least {least}, not {value}")
+        if self.store != "memory" and not self.store.startswith(REDIS_SCHEMES):
+            raise ConfigError(
+                f"{_named('store')} must be memory or a Redis URL such as redis://localhost:6379/0, "
+                f"not {self.store!r}"
+            )
+        if self.workers > 1 and self.store == "memory":
+            raise ConfigError(
+                f"{_named('workers')} {self.workers} needs a shared store (--store redis://...): "
+                "with the memory store each process would hold worlds of its own"
+            )
+        if self.state_file and self.store != "memory":
+            raise ConfigError(
+                f"{_named('state_file')} keeps the memory store across restarts; with "
+                "--store redis the worlds already live in Redis"
+            )
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{_named('port')} must be a port number from 0 to 65535, not {self.port}")
 
@@ -87,6 +106,7 @@ _AT_LEAST = {
     "request_timeout": 1,
     "state_save_interval": 0,
     "webhook_timeout": 1,
+    "workers": 1,
 }
 
 

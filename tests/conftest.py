@@ -8,6 +8,8 @@ suites can run in one session, each against its own version.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import requests
 
@@ -15,12 +17,40 @@ from mockserver import api as versions
 from mockserver.http.server import BackgroundServer
 from mockserver.pytest_plugin import serve_sandbox
 
+from .redis_server import RedisServer
 from .support import Suite
 
 
 @pytest.fixture(scope="package")
 def suite() -> Suite:
     return Suite(versions.DEFAULT)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """One real redis-server for the whole session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+STORES = ("memory", "redis")
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that runs on a store runs on each (unittest-style cases stay on memory)."""
+    if "store" in metafunc.fixturenames:
+        metafunc.parametrize("store", STORES, indirect=True, scope="package")
+
+
+@pytest.fixture(scope="package")
+def store(request, suite) -> Iterator[str]:
+    """The store a version's suite runs on: "memory" or the session's Redis URL."""
+    kind = getattr(request, "param", "memory")
+    url = request.getfixturevalue("redis_server").url if kind == "redis" else "memory"
+    previous, suite.store = suite.store, url
+    yield url
+    suite.store = previous
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +60,7 @@ def _serve_the_suites_version(monkeypatch, suite):
 
 
 @pytest.fixture(scope="package")
-def flexprice_settings(suite):
+def flexprice_settings(suite, store):
     """The plugin's sandbox (``flexprice`` fixtures) serves the suite's version."""
     return suite.settings()
 
@@ -41,12 +71,12 @@ def flexprice_server(request, flexprice_settings):
 
 
 @pytest.fixture(scope="package")
-def flexprice_wsgi_app(suite, flexprice_settings):
+def flexprice_wsgi_app(suite, store, flexprice_settings):
     return suite.create_app(validate_responses=True, log_requests=False)
 
 
 @pytest.fixture(scope="package")
-def app(suite):
+def app(suite, store):
     return suite.create_app(validate_responses=True, log_requests=False)
 
 

@@ -139,13 +139,29 @@ class Suite:
 
         self.Api = SuiteApi
 
+    # The store the suite's sandboxes use: "memory", or a Redis URL (each version's suite runs on
+    # both; the ``store`` fixture sets it).
+    store = "memory"
+
+    def store_settings(self) -> dict[str, Any]:
+        """With Redis, every sandbox made gets keys of its own (a prefix), as a fresh process would
+        get an empty memory store."""
+        if self.store == "memory":
+            return {}
+        return {"store": self.store, "redis_prefix": f"test-{uuid.uuid4().hex[:12]}:"}
+
     def create_app(self, **settings: Any):
-        """A sandbox of this suite's API version."""
-        return mockserver.create_app(api_version=self.version, **settings)
+        """A sandbox of this suite's API version, on the suite's store."""
+        return mockserver.create_app(api_version=self.version, **{**self.store_settings(), **settings})
 
     def settings(self) -> Settings:
         return Settings(
-            host="127.0.0.1", port=0, log_requests=False, validate_responses=True, api_version=self.version
+            host="127.0.0.1",
+            port=0,
+            log_requests=False,
+            validate_responses=True,
+            api_version=self.version,
+            **self.store_settings(),
         )
 
     def client_of(self, app, environ: dict | None = None) -> Api:

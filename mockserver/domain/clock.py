@@ -45,6 +45,13 @@ class Clock:
     def frozen(self) -> bool:
         return self._frozen is not None
 
+    def snapshot(self) -> tuple[timedelta, datetime | None]:
+        """Exactly where the clock is (its lead on real time, or its frozen instant)."""
+        return self._offset, self._frozen
+
+    def resume(self, offset: timedelta, frozen: datetime | None) -> None:
+        self._offset, self._frozen = offset, frozen
+
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds and a ``Z``, the way the cloud renders stored times."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+from typing import Any
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_BITS = 80
@@ -45,6 +46,22 @@ class IdGenerator:
                 rand = self._random_part()
             self._last_ms, self._last_random = ms, rand
         return encode((ms << _RANDOM_BITS) | rand, 26)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Where the sequence is, as JSON values, so that another process can go on with it."""
+        with self._lock:
+            state: dict[str, Any] = {"last_ms": self._last_ms, "last_random": self._last_random}
+            if self._random is not None:
+                version, words, gauss = self._random.getstate()
+                state["random"] = [version, list(words), gauss]
+            return state
+
+    def resume(self, state: dict[str, Any]) -> None:
+        with self._lock:
+            self._last_ms, self._last_random = state["last_ms"], state["last_random"]
+            if self._random is not None and "random" in state:
+                version, words, gauss = state["random"]
+                self._random.setstate((version, tuple(words), gauss))
 
     def new(self, prefix: str, ms: int) -> str:
         return prefix + self.ulid(ms)

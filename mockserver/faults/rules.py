@@ -17,17 +17,18 @@ applies it.
 from __future__ import annotations
 
 import http
-import itertools
 import random
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
+from ..draws import Draws
 from ..text import duration, glob_regex, mask, yaml_problem
 
 ACTIONS = ("status", "timeout", "reset", "empty", "malformed", "lost_response")
@@ -220,11 +221,19 @@ class Rule:
     matches: int = 0
     hits: int = 0
     _path_regex: re.Pattern[str] | None = field(default=None, repr=False)
-    _rng: random.Random = field(default_factory=random.Random, repr=False)
+    _rng: Draws = field(default_factory=Draws, repr=False)
 
     def __post_init__(self):
         self._path_regex = glob_regex(self.path) if self.path else None
-        self._rng = random.Random(self.seed)
+        self._rng = Draws(self.seed)
+
+    @property
+    def draws(self) -> int:
+        """Numbers drawn so far from the rule's generator (where its sequence is)."""
+        return self._rng.made
+
+    def go_on_from(self, draws: int) -> None:
+        self._rng = Draws(self.seed, draws)
 
     @property
     def expired(self) -> bool:
@@ -436,28 +445,61 @@ class FaultLimitError(FaultError):
     """Adding the rules would pass the engine's limit."""
 
 
+@dataclass
+class RuleBook:
+    """What an engine keeps: its rules in the order they were added, and the next rule number."""
+
+    rules: list[Rule] = field(default_factory=list)
+    next_id: int = 1
+
+
+class RuleHolder(Protocol):
+    """Where an engine keeps its rule book: this process's memory, or a shared store."""
+
+    def hold(self) -> AbstractContextManager[RuleBook]: ...
+
+    def empty(self) -> bool: ...
+
+
+class LocalRules:
+    """The rule book in this process's memory, behind a lock."""
+
+    def __init__(self) -> None:
+        self.book = RuleBook()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self) -> Iterator[RuleBook]:
+        with self._lock:
+            yield self.book
+
+    def empty(self) -> bool:
+        return not self.book.rules
+
+
 class FaultEngine:
     """The rules of one sandbox, in the order they were added; thread-safe.
 
     Every API request is checked against every rule, so there are at most ``max_rules`` per API
-    key (and as many for every key): used-up rules stay, with their hits, until deleted.
+    key (and as many for every key): used-up rules stay, with their hits, until deleted. The rules
+    live in a holder (``LocalRules``, or one in a shared store that every process sees).
     """
 
-    def __init__(self, known_operations: Iterable[str] = (), max_hold: float = 30.0, max_rules: int = 1000):
+    def __init__(
+        self,
+        known_operations: Iterable[str] = (),
+        max_hold: float = 30.0,
+        max_rules: int = 1000,
+        rules: RuleHolder | None = None,
+    ):
         self.known_operations = frozenset(known_operations)
         self.max_hold = max_hold
         self.max_rules = max_rules
-        self._rules: list[Rule] = []
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
+        self.held: RuleHolder = rules if rules is not None else LocalRules()
 
     def parse(self, raw: Any, api_key: str | None = None) -> Rule:
-        rule = parse_rule(
-            raw,
-            rule_id=f"fault_{next(self._ids)}",
-            max_hold=self.max_hold,
-            known_operations=self.known_operations,
-        )
+        """A checked rule; its id is given when it is added, unless it names its own."""
+        rule = parse_rule(raw, rule_id="", max_hold=self.max_hold, known_operations=self.known_operations)
         if api_key is not None:
             rule.api_key = api_key
         return rule
@@ -472,8 +514,8 @@ class FaultEngine:
                 raise (
                     FaultError(f"rules[{index}].{error.field}", error.problem) if len(raws) > 1 else error
                 ) from None
-        with self._lock:
-            held = sum(rule.api_key == api_key for rule in self._rules)
+        with self.held.hold() as book:
+            held = sum(rule.api_key == api_key for rule in book.rules)
             if held + len(rules) > self.max_rules:
                 owner = "this API key" if api_key is not None else "every key"
                 raise FaultLimitError(
@@ -481,12 +523,16 @@ class FaultEngine:
                     f"at most {self.max_rules} rules for {owner}, and {held} are there; "
                     "delete some first (DELETE /_mock/faults)",
                 )
-            taken = {rule.id for rule in self._rules}
+            taken = {rule.id for rule in book.rules}
+            number = book.next_id
             for rule in rules:
+                if not rule.id:
+                    rule.id, number = f"fault_{number}", number + 1
                 if rule.id in taken:
                     raise FaultError("id", f"{rule.id!r} is already the id of a rule")
                 taken.add(rule.id)
-            self._rules.extend(rules)
+            book.rules.extend(rules)
+            book.next_id = number
         return rules
 
     def load_file(self, path: str | Path) -> list[Rule]:
@@ -519,11 +565,11 @@ class FaultEngine:
     def decide(self, method: str, path: str, operation: str | None, api_key: str | None) -> Fault | None:
         """The fault for this call: every matching live rule counts it, the first that fires wins
         (only that one counts a hit)."""
-        if not self._rules:
+        if self.held.empty():
             return None  # the common case takes no lock
         chosen: Rule | None = None
-        with self._lock:
-            for rule in self._rules:
+        with self.held.hold() as book:
+            for rule in book.rules:
                 if rule.expired or not rule.matches_request(method, path, operation, api_key):
                     continue
                 if rule.fires() and chosen is None:
@@ -535,32 +581,34 @@ class FaultEngine:
 
     def rules(self, api_key: str | None = None) -> list[dict[str, Any]]:
         """Every rule (or those of one key) with its counters, in order."""
-        with self._lock:
-            return [rule.to_dict() for rule in self._rules if api_key is None or rule.api_key == api_key]
+        with self.held.hold() as book:
+            return [rule.to_dict() for rule in book.rules if api_key is None or rule.api_key == api_key]
 
     def get(self, rule_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            rule = self._find(rule_id)
+        with self.held.hold() as book:
+            rule = _find(book, rule_id)
             return rule.to_dict() if rule else None
 
     def remove(self, rule_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            rule = self._find(rule_id)
+        with self.held.hold() as book:
+            rule = _find(book, rule_id)
             if rule is None:
                 return None
-            self._rules.remove(rule)
+            book.rules.remove(rule)
             return rule.to_dict()
 
     def clear(self, api_key: str | None = None) -> int:
         """Remove every rule, or only those of one key; returns how many went."""
-        with self._lock:
-            kept = [rule for rule in self._rules if api_key is not None and rule.api_key != api_key]
-            removed = len(self._rules) - len(kept)
-            self._rules = kept
+        with self.held.hold() as book:
+            kept = [rule for rule in book.rules if api_key is not None and rule.api_key != api_key]
+            removed = len(book.rules) - len(kept)
+            book.rules = kept
             return removed
 
-    def _find(self, rule_id: str) -> Rule | None:
-        return next((rule for rule in self._rules if rule.id == rule_id), None)
-
     def __len__(self) -> int:
-        return len(self._rules)
+        with self.held.hold() as book:
+            return len(book.rules)
+
+
+def _find(book: RuleBook, rule_id: str) -> Rule | None:
+    return next((rule for rule in book.rules if rule.id == rule_id), None)

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from flask import Flask, Request, Response, g, request
@@ -28,6 +29,10 @@ from ..domain.ids import IdGenerator
 from ..domain.world import World
 from ..faults.rules import FaultEngine
 from ..state import journal
+from ..state.shared.faults import SharedRules
+from ..state.shared.mailboxes import SharedMailboxes
+from ..state.shared.records import Redis
+from ..state.shared.worlds import SharedStore
 from ..state.store import Store
 from ..webhooks.endpoints import WebhookError
 from ..webhooks.endpoints import parse as parse_endpoint
@@ -50,15 +55,27 @@ class Sandbox:
         self.spec = Spec.load(settings.spec or self.version.spec_path)
         # Fixtures are read (and checked) once; every new world is filled from them.
         self.fixtures = fixtures.load(settings.fixtures, self.spec, self.version) if settings.fixtures else []
-        self.store = Store(
-            settings.id_seed,
-            settings.journal_size,
-            setup=self._fill if self.fixtures else None,
-            max_worlds=settings.max_worlds,
-        )
+        setup = self._fill if self.fixtures else None
+        shared = None
+        if settings.store == "memory":
+            self.store: Store | SharedStore = Store(
+                settings.id_seed, settings.journal_size, setup=setup, max_worlds=settings.max_worlds
+            )
+        else:  # every world, rule and mailbox in Redis, under keys of this API version
+            shared = Redis(settings.store, f"{settings.redis_prefix}{self.version.name}:")
+            self.store = SharedStore(
+                shared,
+                self.version.name,
+                settings.id_seed,
+                settings.journal_size,
+                setup=setup,
+                max_worlds=settings.max_worlds,
+            )
         self.request_ids = IdGenerator()
         self.faults = FaultEngine(
-            (op.operation_id for op in self.spec.operations), max_hold=settings.fault_max_hold
+            (op.operation_id for op in self.spec.operations),
+            max_hold=settings.fault_max_hold,
+            rules=SharedRules(shared) if shared else None,
         )
         if settings.faults:
             self.faults.load_file(settings.faults)
@@ -69,6 +86,7 @@ class Sandbox:
             default_url=settings.webhook_url,
             default_secret=settings.webhook_secret,
             timeout=settings.webhook_timeout,
+            mailboxes=partial(SharedMailboxes, shared) if shared else None,
         )
         if settings.webhook_url:
             # Checked now, so a bad URL or secret stops the start instead of failing every world.
@@ -224,9 +242,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     @app.get(HEALTH_PATH)
     def health() -> Response:
-        return jsonio.response(
-            200, {"status": "ok", "api_version": sandbox.version.name, "worlds": len(sandbox.store)}
-        )
+        try:
+            store = sandbox.store.describe()
+        except errors.ApiError as error:  # the shared store cannot be reached
+            return jsonio.response(
+                503,
+                {"status": "unavailable", "api_version": sandbox.version.name, "problem": error.message},
+            )
+        return jsonio.response(200, {"status": "ok", "api_version": sandbox.version.name, **store})
 
     return app
 
@@ -291,7 +314,7 @@ def _self_check(op: Operation, status: int, payload: Any) -> None:
         raise ResponseMismatch(f"{op.operation_id} {status} breaks the spec: " + "; ".join(problems))
 
 
-def _record(store: Store, req: Request, context: dict, response: Response) -> None:
+def _record(store: Store | SharedStore, req: Request, context: dict, response: Response) -> None:
     """Journal one API request in its key's world (the app's after_request; kept cheap).
 
     ``req`` is Flask's request and ``context`` the attributes of ``g``, resolved once by the caller.

@@ -68,23 +68,34 @@ class Journal:
         with self._lock:
             snapshot = list(self._entries)
         snapshot.reverse()
-        wanted_method = method.upper() if method else None
-        path_regex = glob_regex(path) if path else None
-        found = []
-        for entry in snapshot:
-            if wanted_method and entry.method != wanted_method:
-                continue
-            if path_regex and not path_regex.match(entry.path):
-                continue
-            if status and not status_matches(entry.status, status):
-                continue
-            found.append(entry)
-            if limit is not None and len(found) >= limit:
-                break
-        return found
+        return select(snapshot, method, path, status, limit)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def select(
+    newest_first: list[Entry],
+    method: str | None = None,
+    path: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[Entry]:
+    """The entries that pass the journal's filters, in the order given."""
+    wanted_method = method.upper() if method else None
+    path_regex = glob_regex(path) if path else None
+    found = []
+    for entry in newest_first:
+        if wanted_method and entry.method != wanted_method:
+            continue
+        if path_regex and not path_regex.match(entry.path):
+            continue
+        if status and not status_matches(entry.status, status):
+            continue
+        found.append(entry)
+        if limit is not None and len(found) >= limit:
+            break
+    return found
 
 
 def status_matches(status: int, pattern: str) -> bool:

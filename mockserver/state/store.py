@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from ..domain import errors
 from ..domain.models import Event
@@ -135,6 +136,10 @@ class Store:
                 del self._slots[k]
             self.changes += 1
         return len(doomed)
+
+    def describe(self) -> dict[str, Any]:
+        """What the health check says of the store."""
+        return {"store": "memory", "worlds": len(self._slots)}
 
     def __len__(self) -> int:
         return len(self._slots)

@@ -6,14 +6,13 @@ whole before anything is kept, each problem a ``WebhookError`` naming the field.
 
 from __future__ import annotations
 
-import random
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..draws import Draws
 from ..text import duration
 from . import signing
 
@@ -41,7 +40,11 @@ class EndpointFaults:
     out_of_order: bool = False  # each message waits for the next one and goes after it
     seed: int = 0
     attempts: int = 0  # attempts made so far (counts against fail_first)
-    rng: random.Random = field(default_factory=random.Random, repr=False)
+    rng: Draws = field(default_factory=Draws, repr=False)
+
+    def draw_duplicate(self) -> bool:
+        """Whether this answered attempt is sent twice (one draw from the endpoint's sequence)."""
+        return self.rng.random() < self.duplicate
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -64,7 +67,6 @@ class Endpoint:
     mode: str = "svix"
     headers: dict[str, str] = field(default_factory=dict)
     faults: EndpointFaults | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def wants(self, event_type: str) -> bool:
         return self.events is None or event_type in self.events
@@ -177,5 +179,5 @@ def _faults(raw: Any) -> EndpointFaults:
         if not isinstance(raw["out_of_order"], bool):
             raise WebhookError("faults.out_of_order", "must be true or false")
         faults.out_of_order = raw["out_of_order"]
-    faults.rng = random.Random(faults.seed)
+    faults.rng = Draws(faults.seed)
     return faults

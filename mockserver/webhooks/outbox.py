@@ -14,11 +14,12 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..domain.ids import IdGenerator
@@ -96,7 +97,9 @@ class Mailbox:
         self.deliveries: list[Delivery] = []  # oldest first, finished ones too (the journal)
         self.pending: dict[str, list[Delivery]] = {}  # endpoint id -> its unfinished, oldest first
         self.finished = 0
-        self.busy: set[str] = set()  # endpoints with an attempt in flight
+        # endpoints with an attempt in flight -> wall-clock time after which it counts as lost
+        # (the process sending it died): then the delivery is taken up again
+        self.busy: dict[str, float] = {}
 
     def waiting(self, now: datetime) -> list[Delivery]:
         """Deliveries in flight or due by ``now``, of the endpoints still registered."""
@@ -106,6 +109,13 @@ class Mailbox:
             for d in self.pending.get(endpoint_id, ())
             if d.in_flight or (d.next_due is not None and d.next_due <= now)
         ]
+
+    def find(self, delivery_id: str) -> Delivery | None:
+        return next((d for d in reversed(self.deliveries) if d.id == delivery_id), None)
+
+    def idle(self, endpoint_id: str) -> bool:
+        deadline = self.busy.get(endpoint_id)
+        return deadline is None or deadline < time.time()
 
     def finish(self, delivery: Delivery) -> None:
         """A delivery is done: out of its queue; the journal keeps the newest finished ones."""
@@ -122,6 +132,55 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+class MailboxHolder(Protocol):
+    """Where an outbox keeps every world's mailbox: this process's memory, or a shared store."""
+
+    def hold(self, key: WorldKey) -> AbstractContextManager[Mailbox]:
+        """The world's mailbox (made on first use), this holder's alone until the block ends."""
+        ...
+
+    def has(self, key: WorldKey) -> bool: ...
+
+    def known(self) -> list[WorldKey]:
+        """The worlds whose mailboxes may have something to send."""
+        ...
+
+    def forget(self, api_key: str | None, environment_id: str | None) -> None: ...
+
+
+class LocalMailboxes:
+    """Every world's mailbox in this process's memory, behind the outbox's lock."""
+
+    def __init__(self, new_box: Callable[[], Mailbox], lock: threading.Condition):
+        self._new_box = new_box
+        self._lock = lock
+        self._boxes: dict[WorldKey, Mailbox] = {}
+
+    @contextmanager
+    def hold(self, key: WorldKey) -> Iterator[Mailbox]:
+        with self._lock:
+            box = self._boxes.get(key)
+            if box is None:
+                box = self._boxes[key] = self._new_box()
+            yield box
+
+    def has(self, key: WorldKey) -> bool:
+        return key in self._boxes
+
+    def known(self) -> list[WorldKey]:
+        with self._lock:
+            return list(self._boxes)
+
+    def forget(self, api_key: str | None, environment_id: str | None) -> None:
+        with self._lock:
+            for key in [k for k in self._boxes if _within(k, api_key, environment_id)]:
+                del self._boxes[key]
+
+
+def _within(key: WorldKey, api_key: str | None, environment_id: str | None) -> bool:
+    return (api_key is None or key[0] == api_key) and (environment_id is None or key[1] == environment_id)
+
+
 class Outbox:
     def __init__(
         self,
@@ -133,6 +192,7 @@ class Outbox:
         default_secret: str | None = None,
         timeout: float = 15.0,
         workers: int = 8,
+        mailboxes: Callable[[Callable[[], Mailbox]], MailboxHolder] | None = None,
     ):
         self.payload = payload
         self.event_types = event_types
@@ -141,52 +201,48 @@ class Outbox:
         self.default_secret = default_secret or signing.new_secret()
         self.timeout = timeout
         self.ids = IdGenerator()
-        self._boxes: dict[WorldKey, Mailbox] = {}
-        self._lock = threading.Condition()
+        self._lock = threading.Condition()  # wakes the scheduler and those waiting on a drain
+        self.boxes: MailboxHolder = (
+            mailboxes(self._new_box) if mailboxes else LocalMailboxes(self._new_box, self._lock)
+        )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self._scheduler: threading.Thread | None = None
+        if mailboxes and self._known():
+            self._start()  # mailboxes kept from before this process began may have work due
 
     # ---- endpoints -------------------------------------------------------------------------
 
-    def _box(self, key: WorldKey) -> Mailbox:
-        box = self._boxes.get(key)
-        if box is None:
-            box = self._boxes[key] = Mailbox()
-            if self.default_url:
-                endpoint = endpoints.parse(
-                    {"url": self.default_url, "secret": self.default_secret},
-                    "ep_default",
-                    _now(),
-                    self.event_types,
-                )
-                box.endpoints[endpoint.id] = endpoint
-                self._start()
+    def _new_box(self) -> Mailbox:
+        box = Mailbox()
+        if self.default_url:
+            endpoint = endpoints.parse(
+                {"url": self.default_url, "secret": self.default_secret},
+                "ep_default",
+                _now(),
+                self.event_types,
+            )
+            box.endpoints[endpoint.id] = endpoint
+            self._start()
         return box
 
     def register(self, key: WorldKey, raw: Any) -> endpoints.Endpoint:
         endpoint = endpoints.parse(raw, self.ids.new("ep_", _millis()), _now(), self.event_types)
-        with self._lock:
-            self._box(key).endpoints[endpoint.id] = endpoint
+        with self.boxes.hold(key) as box:
+            box.endpoints[endpoint.id] = endpoint
         self._start()
         return endpoint
 
     def endpoints_of(self, key: WorldKey) -> list[endpoints.Endpoint]:
-        with self._lock:
-            return list(self._box(key).endpoints.values())
+        with self.boxes.hold(key) as box:
+            return list(box.endpoints.values())
 
     def remove(self, key: WorldKey, endpoint_id: str) -> endpoints.Endpoint | None:
-        with self._lock:
-            return self._box(key).endpoints.pop(endpoint_id, None)
+        with self.boxes.hold(key) as box:
+            return box.endpoints.pop(endpoint_id, None)
 
     def reset(self, api_key: str | None = None, environment_id: str | None = None) -> None:
         """Forget the mailboxes of the worlds a store reset forgot."""
-        with self._lock:
-            for key in [
-                k
-                for k in self._boxes
-                if (api_key is None or k[0] == api_key) and (environment_id is None or k[1] == environment_id)
-            ]:
-                del self._boxes[key]
+        self.boxes.forget(api_key, environment_id)
 
     # ---- publishing ------------------------------------------------------------------------
 
@@ -198,15 +254,14 @@ class Outbox:
         for retry in [e for e in events if e.name == RETRY_EVENT]:
             self.redeliver(key, event_id=retry.entity_id)
         events = [e for e in events if e.name != RETRY_EVENT]
-        with self._lock:
-            box = self._boxes.get(key)
-            if box is None and not self.default_url:
-                return
-            box = self._box(key)
+        if not events or not (self.default_url or self.boxes.has(key)):
+            return
+        ready = False
+        self._start()
+        with self.boxes.hold(key) as box:
             if not box.endpoints:
                 return
             now = world.now()
-            ready = False
             for event in events:
                 wanting = [e for e in box.endpoints.values() if e.wants(event.name)]
                 if not wanting:
@@ -220,9 +275,9 @@ class Outbox:
                     )
                     box.deliveries.append(delivery)
                     box.pending.setdefault(endpoint.id, []).append(delivery)
-                    ready = ready or endpoint.id not in box.busy
-            if ready:  # a busy endpoint's queue moves when its attempt ends, not now
-                self._lock.notify_all()
+                    ready = ready or box.idle(endpoint.id)
+        if ready:  # a busy endpoint's queue moves when its attempt ends, not now
+            self.wake()
 
     # ---- reading and steering --------------------------------------------------------------
 
@@ -234,56 +289,54 @@ class Outbox:
         endpoint_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """The world's deliveries, newest first, with every attempt."""
-        with self._lock:
-            found = [
+        with self.boxes.hold(key) as box:
+            return [
                 d.describe()
-                for d in reversed(self._box(key).deliveries)
+                for d in reversed(box.deliveries)
                 if event_type in (None, d.event_type)
                 and status in (None, d.status)
                 and endpoint_id in (None, d.endpoint_id)
             ]
-        return found
 
     def redeliver(
         self, key: WorldKey, delivery_id: str | None = None, event_id: str | None = None
     ) -> list[dict[str, Any]]:
         """Send a delivery (or every delivery of an event) again, from the first attempt."""
-        with self._lock:
-            box = self._box(key)
+        clock = self.clock_of(key)
+        with self.boxes.hold(key) as box:
             chosen = [
                 d for d in box.deliveries if d.id == delivery_id or (event_id and d.event_id == event_id)
             ]
-            clock = self.clock_of(key)
             for delivery in chosen:
                 if delivery.status != "pending":
                     box.pending.setdefault(delivery.endpoint_id, []).append(delivery)
                     box.finished -= 1
                 delivery.status, delivery.round_start = "pending", len(delivery.attempts)
                 delivery.next_due = clock() if clock else _now()
-            self._lock.notify_all()
-            return [d.describe() for d in chosen]
+            described = [d.describe() for d in chosen]
+        self.wake()
+        return described
 
     def wake(self) -> None:
-        """A world's clock moved: look at what is due now."""
+        """Something may be due now (a delivery queued, a world's clock moved): look at once."""
         with self._lock:
             self._lock.notify_all()
 
     def drain(self, key: WorldKey, timeout: float) -> dict[str, Any]:
         """Wait (at most ``timeout`` seconds) until nothing of the world is due or in flight."""
         deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                box = self._box(key)
-                clock = self.clock_of(key)
-                now = clock() if clock else _now()
-                waiting = box.waiting(now)
-                left = deadline - time.monotonic()
-                if not waiting or left <= 0:
-                    counts = {
-                        s: sum(d.status == s for d in box.deliveries)
-                        for s in ("pending", "delivered", "failed")
-                    }
-                    return {"drained": not waiting, **counts}
+        clock = self.clock_of(key)
+        self._start()
+        while True:
+            with self.boxes.hold(key) as box:
+                waiting = box.waiting(clock() if clock else _now())
+                counts = {
+                    s: sum(d.status == s for d in box.deliveries) for s in ("pending", "delivered", "failed")
+                }
+            left = deadline - time.monotonic()
+            if not waiting or left <= 0:
+                return {"drained": not waiting, **counts}
+            with self._lock:
                 self._lock.wait(min(left, TICK))
 
     def close(self) -> None:
@@ -303,29 +356,41 @@ class Outbox:
         while True:
             with self._lock:
                 self._lock.wait(TICK)
-                due = self._due()
-            for key, endpoint, delivery in due:
+            for key in self._known():
                 try:
-                    self._pool.submit(self._attempt, key, endpoint, delivery)
-                except RuntimeError:
-                    # The pool is shut down (close(), or the interpreter exiting with deliveries
-                    # due): stop scheduling, instead of dying with a traceback.
-                    return
+                    due = self._due(key)
+                except Exception:  # the shared store unreachable: look again at the next tick
+                    continue
+                for endpoint, delivery, injected in due:
+                    try:
+                        self._pool.submit(self._attempt, key, endpoint, delivery, injected)
+                    except RuntimeError:
+                        # The pool is shut down (close(), or the interpreter exiting with
+                        # deliveries due): stop scheduling, instead of dying with a traceback.
+                        return
 
-    def _due(self) -> list[tuple[WorldKey, endpoints.Endpoint, Delivery]]:
-        """The next delivery of each idle endpoint whose time has come (oldest first, or newest
-        first for an endpoint whose faults deliver out of order); marked in flight."""
+    def _known(self) -> list[WorldKey]:
+        try:
+            return self.boxes.known()
+        except Exception:  # the shared store unreachable: nothing to look at until it is back
+            return []
+
+    def _due(self, key: WorldKey) -> list[tuple[endpoints.Endpoint, Delivery, bool]]:
+        """The next delivery of each idle endpoint of a world whose time has come (oldest first,
+        or newest first for an endpoint whose faults deliver out of order); marked in flight,
+        with whether a ``fail_first`` fault fails the attempt unsent."""
+        clock = self.clock_of(key)
+        if clock is None:
+            return []
         chosen = []
-        for key, box in self._boxes.items():
-            clock = self.clock_of(key)
-            if clock is None:
-                continue
+        with self.boxes.hold(key) as box:
             now = clock()
             for endpoint in box.endpoints.values():
-                if endpoint.id in box.busy:
+                if not box.idle(endpoint.id):
                     continue
                 queue = box.pending.get(endpoint.id, ())
-                newest_first = endpoint.faults is not None and endpoint.faults.out_of_order
+                faults = endpoint.faults
+                newest_first = faults is not None and faults.out_of_order
                 delivery = next(
                     (
                         d
@@ -336,21 +401,32 @@ class Outbox:
                 )
                 if delivery is None:
                     continue
+                injected = faults is not None and faults.attempts < faults.fail_first
+                if faults is not None:
+                    faults.attempts += 1
                 delivery.in_flight = True
-                box.busy.add(endpoint.id)
-                chosen.append((key, endpoint, delivery))
+                box.busy[endpoint.id] = time.time() + self._longest_attempt(endpoint)
+                chosen.append((endpoint, delivery, injected))
         return chosen
 
-    def _attempt(self, key: WorldKey, endpoint: endpoints.Endpoint, delivery: Delivery) -> None:
+    def _longest_attempt(self, endpoint: endpoints.Endpoint) -> float:
+        """Seconds an attempt may take before it counts as lost (a duplicate is sent twice)."""
+        delay = endpoint.faults.delay if endpoint.faults is not None else 0.0
+        return delay + 2 * self.timeout + 30
+
+    def _attempt(
+        self, key: WorldKey, endpoint: endpoints.Endpoint, delivery: Delivery, injected: bool
+    ) -> None:
         try:
             faults = endpoint.faults
             if faults is not None and faults.delay:
                 time.sleep(faults.delay)
-            attempt = self._send(endpoint, delivery)
+            attempt = self._send(endpoint, delivery, injected=injected)
             sent = [attempt]
             if faults is not None and attempt.status is not None and faults.duplicate:
-                with endpoint.lock:
-                    twice = faults.rng.random() < faults.duplicate
+                with self.boxes.hold(key) as box:  # the draw moves the endpoint's sequence
+                    kept = box.endpoints.get(endpoint.id)
+                    twice = kept is not None and kept.faults is not None and kept.faults.draw_duplicate()
                 if twice:
                     sent.append(self._send(endpoint, delivery, duplicate=True))
         except Exception as exc:  # never lose a delivery to a bug in sending it
@@ -359,29 +435,45 @@ class Outbox:
                     datetime.now(timezone.utc), _now(), None, 0.0, f"{type(exc).__name__}: {exc}", {}, "", ""
                 )
             ]
-        with self._lock:
-            clock = self.clock_of(key)
-            world_now = clock() if clock else _now()
-            for attempt in sent:
-                attempt.world_at = world_now
-            delivery.attempts.extend(sent)
-            delivery.in_flight = False
-            box = self._boxes.get(key)
-            if box is not None:
-                box.busy.discard(endpoint.id)
-            if any(a.status is not None and 200 <= a.status < 300 for a in sent):
-                delivery.status, delivery.next_due = "delivered", None
-            else:
-                made = len([a for a in delivery.attempts[delivery.round_start :] if not a.duplicate])
-                if made >= len(SCHEDULE):
-                    delivery.status, delivery.next_due = "failed", None
-                else:
-                    delivery.next_due = world_now + timedelta(seconds=SCHEDULE[made])
-            if box is not None and delivery.status != "pending":
-                box.finish(delivery)
-            self._lock.notify_all()
+        clock = self.clock_of(key)
+        try:
+            with self.boxes.hold(key) as box:
+                self._record(box, endpoint.id, delivery.id, sent, clock() if clock else _now())
+        except Exception:  # the shared store unreachable: the claim runs out and it is sent again
+            return
+        self.wake()
 
-    def _send(self, endpoint: endpoints.Endpoint, delivery: Delivery, duplicate: bool = False) -> Attempt:
+    @staticmethod
+    def _record(
+        box: Mailbox, endpoint_id: str, delivery_id: str, sent: list[Attempt], world_now: datetime
+    ) -> None:
+        """What an attempt came to: delivered, due again on the schedule, or failed."""
+        box.busy.pop(endpoint_id, None)
+        delivery = box.find(delivery_id)
+        if delivery is None:  # forgotten meanwhile (its world was reset)
+            return
+        for attempt in sent:
+            attempt.world_at = world_now
+        delivery.attempts.extend(sent)
+        delivery.in_flight = False
+        if any(a.status is not None and 200 <= a.status < 300 for a in sent):
+            delivery.status, delivery.next_due = "delivered", None
+        else:
+            made = len([a for a in delivery.attempts[delivery.round_start :] if not a.duplicate])
+            if made >= len(SCHEDULE):
+                delivery.status, delivery.next_due = "failed", None
+            else:
+                delivery.next_due = world_now + timedelta(seconds=SCHEDULE[made])
+        if delivery.status != "pending":
+            box.finish(delivery)
+
+    def _send(
+        self,
+        endpoint: endpoints.Endpoint,
+        delivery: Delivery,
+        duplicate: bool = False,
+        injected: bool = False,
+    ) -> Attempt:
         body = delivery.body
         headers = {
             "Content-Type": "application/json",
@@ -393,14 +485,8 @@ class Outbox:
         text = body.decode()
         started, at = time.perf_counter(), datetime.now(timezone.utc)
         faults = endpoint.faults
-        if faults is not None and not duplicate:
-            with endpoint.lock:
-                injected = faults.attempts < faults.fail_first
-                faults.attempts += 1
-            if injected:
-                return Attempt(
-                    at, at, faults.fail_status, 0.0, "injected: faults.fail_first", headers, text, ""
-                )
+        if injected and faults is not None:
+            return Attempt(at, at, faults.fail_status, 0.0, "injected: faults.fail_first", headers, text, "")
         parts = urlsplit(endpoint.url)
         connection_class = (
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection

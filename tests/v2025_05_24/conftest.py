@@ -25,3 +25,8 @@ __all__ = [
 @pytest.fixture(scope="package")
 def suite() -> Suite:
     return SUITE
+
+
+@pytest.fixture(autouse=True)
+def _on_each_store(store):
+    """Every test of the suite runs on the memory store and on Redis."""

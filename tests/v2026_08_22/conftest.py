@@ -27,6 +27,11 @@ def suite() -> Suite:
     return SUITE
 
 
+@pytest.fixture(autouse=True)
+def _on_each_store(store):
+    """Every test of the suite runs on the memory store and on Redis."""
+
+
 # ---- helpers the behaviour suites share -------------------------------------------------------
 
 NOW = "2026-09-01T12:00:00Z"

@@ -1,0 +1,3 @@
+"""The shared store: everything a world holds, kept in Redis, so that several sandbox processes
+(on one machine or many) serve the same worlds. ``records`` is the one mechanism underneath:
+an object kept in Redis as a document, changed only under its lock."""

@@ -1,0 +1,337 @@
+"""Worlds kept in Redis: each one a record (its state document with its clock, ids and alert
+states), its request journal a capped list, and an index of the worlds there are.
+
+The store has the memory store's interface, so the app cannot tell which one it runs on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, cast
+
+import redis
+
+from ...domain import errors
+from ...domain.clock import Clock, format_timestamp, parse_timestamp
+from ...domain.models import Event
+from ...domain.world import World
+from .. import journal, statefile
+from ..store import Listener, tenant_id_for
+from .records import Record, Redis, delete, unavailable
+
+WorldKey = tuple[str, str]
+
+# KEYS: index, journal. ARGV: world id, [key, environment], entry, journal size, most worlds.
+# Journals an entry in its world, made (indexed) here when there is room for it, as the memory
+# store makes a world for the journal of a request that never reached one.
+_RECORD = """
+if redis.call('hexists', KEYS[1], ARGV[1]) == 0 then
+  if redis.call('hlen', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
+  redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+end
+redis.call('lpush', KEYS[2], ARGV[3])
+redis.call('ltrim', KEYS[2], 0, tonumber(ARGV[4]) - 1)
+return 1
+"""
+
+
+def world_id(key: WorldKey) -> str:
+    """The name of a world in Redis: its key and environment, hashed (keys are not written out)."""
+    return hashlib.sha256(f"{key[0]}\0{key[1]}".encode()).hexdigest()[:32]
+
+
+class SharedStore:
+    """All worlds, in Redis: the memory store's interface, over a shared truth."""
+
+    def __init__(
+        self,
+        store: Redis,
+        api_version: str,
+        id_seed: int | None = None,
+        journal_size: int = 1000,
+        setup: Callable[[World, str], None] | None = None,
+        max_worlds: int | None = None,
+    ):
+        self.redis = store
+        self.api_version = api_version
+        self.id_seed = id_seed
+        self.journal_size = journal_size
+        self.setup = setup
+        self.max_worlds = max_worlds
+        self.listeners: list[Listener] = []
+        self.changes = 0
+        self.index = store.key("worlds")
+        self.record_entry = store.client.register_script(_RECORD)
+        self._records: dict[WorldKey, Record[World]] = {}
+        self._journals: dict[WorldKey, SharedJournal] = {}
+
+    # ---- the unit of work --------------------------------------------------------------------
+
+    def _record(self, key: WorldKey) -> Record[World]:
+        record = self._records.get(key)
+        if record is None:
+            record = self._records.setdefault(
+                key,
+                Record(
+                    self.redis,
+                    self.redis.key("world", world_id(key)),
+                    lambda document: self._decode(key, document),
+                    self._encode,
+                    _summary,
+                ),
+            )
+        return record
+
+    @contextmanager
+    def session(self, api_key: str, environment_id: str = "") -> Iterator[World]:
+        """The unit of work on one world, as in the memory store; the events go to the listeners
+        once the change is written to Redis."""
+        key = (api_key, environment_id)
+        raised: list[Event] = []
+
+        def announce(world: World) -> None:
+            self.changes += 1
+            for listener in self.listeners if raised else ():
+                listener(key, world, raised)
+
+        with self._record(key).hold(after=announce) as world:
+            try:
+                yield world
+            except BaseException:
+                world.events.clear()
+                raise
+            raised[:], world.events = world.events, []
+
+    def _decode(self, key: WorldKey, document: bytes | None) -> World:
+        world = World(tenant_id_for(key[0]), key[1], self.id_seed)
+        if document is None:  # a new world: counted, indexed, filled from the fixtures
+            if self.max_worlds is not None and self.redis.client.hlen(self.index) >= self.max_worlds:
+                raise _too_many(self.max_worlds)
+            self.redis.client.hsetnx(self.index, world_id(key), json.dumps(key))
+            if self.setup is not None:
+                self.setup(world, key[0])
+                world.events.clear()
+            return world
+        saved = json.loads(document)
+        statefile.restore(world, saved["state"], self.api_version)
+        offset, frozen = saved["clock"]
+        world.clock.resume(timedelta(microseconds=offset), parse_timestamp(frozen) if frozen else None)
+        world.ids.resume(saved["ids"])
+        world.alert_states.update({(w, kind): state for w, kind, state in saved["alerts"]})
+        world.ongoing_published.update({w: Decimal(v) for w, v in saved["ongoing"].items()})
+        world.balance_cache.update(
+            {w: (Decimal(v), parse_timestamp(at)) for w, (v, at) in saved["balances"].items()}
+        )
+        world.events.clear()
+        return world
+
+    def _encode(self, world: World) -> bytes:
+        offset, frozen = world.clock.snapshot()
+        saved = {
+            "state": statefile.export(world, self.api_version),
+            "clock": [offset // timedelta(microseconds=1), format_timestamp(frozen) if frozen else None],
+            "ids": world.ids.snapshot(),
+            "alerts": [[w, kind, state] for (w, kind), state in world.alert_states.items()],
+            "ongoing": {w: str(v) for w, v in world.ongoing_published.items()},
+            "balances": {w: [str(v), format_timestamp(at)] for w, (v, at) in world.balance_cache.items()},
+        }
+        return json.dumps(saved, separators=(",", ":"), ensure_ascii=False).encode()
+
+    # ---- the rest of the store's interface -------------------------------------------------
+
+    def clock(self, key: WorldKey) -> Callable[[], datetime] | None:
+        """How to read a world's time from Redis (None when there is no such world)."""
+        summary_key = self.redis.key("world", world_id(key)) + ":summary"
+
+        def now() -> datetime:
+            document = self.redis.client.get(summary_key)
+            clock = Clock()
+            if document is not None:
+                offset, frozen = json.loads(document)["clock"]
+                clock.resume(timedelta(microseconds=offset), parse_timestamp(frozen) if frozen else None)
+            return clock.now()
+
+        return now
+
+    def open(self, api_key: str, environment_id: str = "") -> None:
+        with self.session(api_key, environment_id):
+            pass
+
+    def journal(self, api_key: str, environment_id: str = "") -> SharedJournal:
+        key = (api_key, environment_id)
+        book = self._journals.get(key)
+        if book is None:
+            book = self._journals.setdefault(key, SharedJournal(self, key))
+        return book
+
+    def keys(self) -> list[WorldKey]:
+        """Every world's key and environment, from the index."""
+        try:
+            found = self.redis.client.hvals(self.index)
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+        return [tuple(json.loads(raw)) for raw in found]
+
+    def worlds(self) -> list[tuple[WorldKey, World]]:
+        found = []
+        for key in self.keys():
+            with self._record(key).hold() as world:
+                found.append((key, world))
+        return found
+
+    def each_world(self) -> Iterator[tuple[WorldKey, World]]:
+        for key in self.keys():
+            with self._record(key).hold() as world:
+                yield key, world
+
+    def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
+        """Forget every world, or one key's worlds (all its environments, or one): their
+        documents and journals. Returns how many."""
+        doomed = [
+            key
+            for key in self.keys()
+            if (api_key is None or key[0] == api_key) and (environment_id is None or key[1] == environment_id)
+        ]
+        try:
+            for key in doomed:
+                wid = world_id(key)
+                delete(self.redis, self.redis.key("world", wid), self.redis.key("journal", wid))
+                self.redis.client.hdel(self.index, wid)
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+        for key in doomed:
+            record = self._records.get(key)
+            if record is not None:
+                record.drop()
+        self.changes += 1
+        return len(doomed)
+
+    def describe(self) -> dict[str, Any]:
+        """What the health check says of the store (a 503 when Redis does not answer)."""
+        self.redis.ping()
+        return {"store": "redis", "worlds": len(self)}
+
+    def __len__(self) -> int:
+        try:
+            return int(self.redis.client.hlen(self.index))
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+
+
+def _summary(world: World) -> bytes:
+    """Beside each world's document: its clock (read by webhook scheduling in any process) and
+    its counts."""
+    offset, frozen = world.clock.snapshot()
+    return json.dumps(
+        {
+            "clock": [offset // timedelta(microseconds=1), format_timestamp(frozen) if frozen else None],
+            "customers": len(world.customers),
+            "wallets": len(world.wallets),
+            "transactions": world.transaction_count,
+            "changed_at": format_timestamp(datetime.now(timezone.utc)),
+        }
+    ).encode()
+
+
+def _too_many(limit: int) -> errors.ApiError:
+    return errors.ApiError(
+        429,
+        f"Sandbox limit reached: at most {limit} worlds (API key and environment pairs) at once; "
+        "reset the sandbox or reuse a key",
+        "too many worlds",
+        {"limit": "max_worlds", "max": limit},
+    )
+
+
+class SharedJournal:
+    """One world's request journal as a Redis list, newest first, capped at the journal size."""
+
+    def __init__(self, store: SharedStore, key: WorldKey):
+        self.size = store.journal_size
+        self._store = store
+        self._client = store.redis.client
+        self._wid = world_id(key)
+        self._key_json = json.dumps(key)
+        self._name = store.redis.key("journal", self._wid)
+
+    def record(self, entry: journal.Entry) -> None:
+        if not self.size:
+            return
+        most = self._store.max_worlds if self._store.max_worlds is not None else 2**62
+        try:
+            self._store.record_entry(
+                keys=[self._store.index, self._name],
+                args=[self._wid, self._key_json, _dump_entry(entry), self.size, most],
+            )
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+
+    def clear(self) -> int:
+        pipe = self._client.pipeline()
+        pipe.llen(self._name)
+        pipe.delete(self._name)
+        try:
+            return int(pipe.execute()[0])
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+
+    def entries(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[journal.Entry]:
+        try:
+            raw = self._client.lrange(self._name, 0, -1)
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+        return journal.select([_load_entry(cast(bytes, item)) for item in raw], method, path, status, limit)
+
+    def __len__(self) -> int:
+        try:
+            return int(self._client.llen(self._name))
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+
+
+def _dump_entry(entry: journal.Entry) -> bytes:
+    return json.dumps(
+        [
+            format_timestamp(entry.at),
+            entry.method,
+            entry.path,
+            entry.query.decode("latin-1"),
+            entry.body.decode("latin-1"),  # bytes as they came, one character each
+            entry.body_size,
+            entry.status,
+            entry.duration_ms,
+            entry.request_id,
+            entry.api_key,
+            entry.fault,
+        ],
+        separators=(",", ":"),
+        default=str,
+    ).encode()
+
+
+def _load_entry(raw: bytes) -> journal.Entry:
+    at, method, path, query, body, size, status, duration, request_id, api_key, fault = json.loads(raw)
+    return journal.Entry(
+        parse_timestamp(at),
+        method,
+        path,
+        query.encode("latin-1"),
+        body.encode("latin-1"),
+        size,
+        status,
+        duration,
+        request_id,
+        api_key,
+        fault,
+    )
