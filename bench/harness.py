@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ INSTALL = {
     "   (needs Node 20: apt-get install -y nodejs npm)",
     "flexprice-mock": "pip install -e .",
     "py-spy": "pip install py-spy",
+    "redis-server": "apt-get install -y redis-server",
 }
 
 ENDPOINTS = {
@@ -107,6 +109,9 @@ class Target:
     log: Path | None = None
     env: dict = field(default_factory=dict)
     cwd: Path = ROOT
+    ready: Callable[[Target], bool] | None = None  # instead of the health path (e.g. redis-server)
+    # servers it depends on (its Redis): their CPU per request is reported beside its own
+    beside: list[Target] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -137,7 +142,7 @@ class Target:
                     f"{self.name} exited with {self.proc.returncode}; log:\n{self.log.read_text()[-3000:]}"
                 )
             try:
-                if http("GET", self.base + self.health, timeout=1.0)[0] == 200:
+                if self.up():
                     break
             except OSError:
                 pass
@@ -147,6 +152,12 @@ class Target:
             time.sleep(0.002)  # fine-grained polling: the start-to-healthy target is 1 s
         self.startup_s = time.perf_counter() - t0
         return self.startup_s
+
+    def up(self) -> bool:
+        """Whether it answers: ``ready`` when given, else a 200 on the health path."""
+        if self.ready:
+            return self.ready(self)
+        return http("GET", self.base + self.health, timeout=1.0)[0] == 200
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -179,6 +190,11 @@ class Target:
         if status != 200 or not body or "id" not in body:
             raise RuntimeError(f"{self.name}: POST {self.prefix}/wallets answered {status} {body}")
         return body["id"]
+
+
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as info:
+        return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
 
 
 def loadavg() -> float:
@@ -230,6 +246,26 @@ def ceiling() -> Target:
     )
 
 
+def redis_ping(target: Target) -> bool:
+    """Whether a Redis server answers PING (plain RESP over a socket: no client library)."""
+    with socket.create_connection(("127.0.0.1", target.port), timeout=1.0) as s:
+        s.sendall(b"PING\r\n")
+        return s.recv(16).startswith(b"+PONG")
+
+
+def redis_server() -> Target:
+    # nothing kept on disk: no snapshots, no append-only file; run from bench/results all the same
+    RESULTS.mkdir(exist_ok=True)
+    return Target(
+        "redis-server",
+        [need("redis-server"), "--bind", "127.0.0.1", "--port", "{port}", "--save", "", "--appendonly", "no"],
+        prefix="",
+        health="",
+        cwd=RESULTS,
+        ready=redis_ping,
+    )
+
+
 def wrk(
     target: Target,
     op: str,
@@ -268,6 +304,7 @@ def wrk(
         target.base + target.prefix + "/wallets",
     ]
     cpu0 = target.cpu_s()
+    beside0 = [t.cpu_s() for t in target.beside]
     out = subprocess.run(
         argv,
         env=env,
@@ -282,6 +319,11 @@ def wrk(
             r["p50_ms"], r["p99_ms"] = r["p50_us"] / 1000, r["p99_us"] / 1000
             # server CPU per request: unlike req/s, barely moved by other load on the machine
             r["cpu_us_per_req"] = (target.cpu_s() - cpu0) * 1e6 / max(r["requests"], 1)
+            if target.beside:
+                r["beside_cpu_us_per_req"] = {
+                    t.name: (t.cpu_s() - c0) * 1e6 / max(r["requests"], 1)
+                    for t, c0 in zip(target.beside, beside0, strict=True)
+                }
             return r
     raise RuntimeError(f"wrk {' '.join(argv)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
 

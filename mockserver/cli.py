@@ -10,10 +10,12 @@ import sys
 from . import api
 from .config import ENV_PREFIX, ConfigError, Settings
 from .controls.fixtures import FixtureError
+from .domain.errors import ApiError
 from .faults.rules import FaultFileError
 from .http import logs
 from .http.spec import SpecError
 from .webhooks.endpoints import WebhookError
+from .webhooks.signing import new_secret
 
 DEFAULT_FIXTURES = "fixtures"  # looked for in the working directory
 log = logging.getLogger("mockserver")
@@ -97,6 +99,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="seconds a request's head and body have to arrive, from its first byte (default 15; then 408)",
     )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="where worlds live: memory (default, this process) or redis://host:port/db, shared by "
+        "every sandbox process on that Redis",
+    )
+    parser.add_argument(
+        "--redis-prefix",
+        help="prefix of every Redis key, so that several sandboxes can share one Redis "
+        "(default flexprice-mock:; the API version follows it)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes serving the port (default 1; more than one needs --store redis://...)",
+    )
     parser.add_argument("--webhook-url", help="give every world a webhook endpoint at this URL")
     parser.add_argument("--webhook-secret", help="its whsec_ secret (default: one generated at start)")
     parser.add_argument(
@@ -132,15 +150,67 @@ def main(argv: list[str] | None = None) -> int:
         settings.fixtures = None
     elif settings.fixtures is None and os.path.isdir(DEFAULT_FIXTURES):
         settings.fixtures = DEFAULT_FIXTURES
+    if settings.webhook_url and not settings.webhook_secret:
+        settings.webhook_secret = new_secret()  # one secret, whichever process makes the endpoint
+    from .http.server import ListenError, serve, serve_workers
+
+    try:
+        if settings.workers > 1:
+            return serve_workers(lambda: _build_or_exit(settings), settings)
+        app = _build(settings)
+    except _StartError as exc:
+        print(f"flexprice-mock: {exc}", file=sys.stderr)
+        return 2
+    except ListenError as exc:
+        print(f"flexprice-mock: {exc}", file=sys.stderr)
+        return 2
+    return _serve_alone(app, settings, serve)
+
+
+class _StartError(Exception):
+    """A setting, file or document that stops the start (one line, exit 2)."""
+
+
+def _build(settings: Settings):
+    """The app, with what it needs said at start: the store it runs on."""
     from .http.app import create_app
-    from .http.server import ListenError, serve
-    from .state.persist import Keeper, PersistError
 
     try:
         app = create_app(settings)
     except (SpecError, FaultFileError, FixtureError, WebhookError) as exc:
+        raise _StartError(str(exc)) from None
+    sandbox = app.extensions["mockserver"]
+    try:
+        described = sandbox.store.describe()
+        log.info("store: %s (%d worlds)", _store_name(settings), described["worlds"])
+    except ApiError as error:  # Redis down: serve anyway, with 503s until it is back
+        log.warning(
+            "store: %s is not reachable yet (%s); API calls answer 503 until it is",
+            _store_name(settings),
+            error.internal_error,
+        )
+    return app
+
+
+def _build_or_exit(settings: Settings):
+    """In a worker process: the app, or the start error said in one line and exit status 2."""
+    try:
+        return _build(settings)
+    except _StartError as exc:
         print(f"flexprice-mock: {exc}", file=sys.stderr)
-        return 2
+        raise SystemExit(2) from None
+
+
+def _store_name(settings: Settings) -> str:
+    if settings.store == "memory":
+        return "memory"
+    return f"{settings.store} (keys {settings.redis_prefix}{settings.api_version}:*)"
+
+
+def _serve_alone(app, settings: Settings, serve) -> int:
+    from .http.server import ListenError
+    from .state.persist import Keeper, PersistError
+
     keeper = None
     if settings.state_file:
         sandbox = app.extensions["mockserver"]

@@ -19,7 +19,7 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, port: int | None = None):
+    def __init__(self, directory: Path, port: int | None = None, persist: bool = False):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -28,6 +28,7 @@ class RedisServer:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
+        self.persist = persist  # keep the data on disk (append-only file) across a stop and start
         self._binary = binary
         self.process: subprocess.Popen | None = None
         self.start()
@@ -36,7 +37,7 @@ class RedisServer:
         """Start (or start again, on the same port) and wait until it answers."""
         self.process = subprocess.Popen(
             [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
-            + ["--save", "", "--appendonly", "no", "--loglevel", "warning"],
+            + ["--save", "", "--appendonly", "yes" if self.persist else "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis.from_url(self.url)

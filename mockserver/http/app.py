@@ -335,17 +335,19 @@ def _record(store: Store | SharedStore, req: Request, context: dict, response: R
         body = req.get_data(cache=True)
     except HTTPException:  # a body over the size limit: the journal keeps none of it
         body = b""
-    book.record(
-        journal.new_entry(
-            datetime.now(timezone.utc),
-            req.method,
-            req.path,
-            req.query_string,
-            body,
-            response.status_code,
-            elapsed,
-            context.get("request_id", ""),
-            auth.mask(api_key),
-            context.get("fault"),
-        )
+    entry = journal.new_entry(
+        datetime.now(timezone.utc),
+        req.method,
+        req.path,
+        req.query_string,
+        body,
+        response.status_code,
+        elapsed,
+        context.get("request_id", ""),
+        auth.mask(api_key),
+        context.get("fault"),
     )
+    try:
+        book.record(entry)
+    except errors.ApiError:  # the shared store unreachable: the answer (a 503) already says so
+        pass

@@ -19,6 +19,7 @@ import gc
 import io
 import json
 import logging
+import os
 import re
 import signal
 import socket
@@ -501,10 +502,11 @@ def raise_open_file_limit(wanted: int = 65536) -> None:
         pass
 
 
-def serve(app, settings: Settings) -> None:
+def serve(app, settings: Settings, sock: socket.socket | None = None) -> None:
     """Serve until Ctrl-C or SIGTERM, let running requests finish, then return."""
-    sock = listen(settings.host, settings.port)
-    raise_open_file_limit()
+    if sock is None:
+        sock = listen(settings.host, settings.port)
+        raise_open_file_limit()
     server = sandbox_server(app)
     tune_garbage_collector()
     log.info(
@@ -527,3 +529,82 @@ def serve(app, settings: Settings) -> None:
     finally:
         log.info("shutting down")
         sock.close()
+
+
+# A worker that ends this soon after it started is not started again: it would only end again.
+QUICK_EXIT_SECONDS = 2.0
+
+
+def _stop_with_parent() -> None:
+    """Have Linux send this worker SIGTERM when its parent dies (even by kill -9), so that no
+    orphan keeps serving the port."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def serve_workers(build: Callable[[], Any], settings: Settings) -> int:
+    """Serve one port with ``settings.workers`` processes (each its own event loop and app, on a
+    shared store), forked after the socket is open; a worker that dies is replaced. SIGTERM or
+    Ctrl-C stops them all gracefully. Returns the exit status."""
+    sock = listen(settings.host, settings.port)
+    raise_open_file_limit()
+    workers: dict[int, float] = {}  # pid -> when it started
+
+    def start_one() -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker: default signal handling, its own app, then serve
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _stop_with_parent()
+            status = 1
+            try:
+                serve(build(), settings, sock)
+                status = 0
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+            finally:
+                logging.shutdown()
+                os._exit(status)
+        workers[pid] = time.monotonic()
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in list(workers):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(settings.workers):
+        start_one()
+    log.info(
+        "flexprice-mock: %d workers on http://%s:%s", settings.workers, settings.host, sock.getsockname()[1]
+    )
+    status = 0
+    while workers:
+        try:
+            pid, raw = os.wait()
+        except ChildProcessError:
+            break
+        started = workers.pop(pid, None)
+        if started is None or stopping:
+            continue
+        code = os.waitstatus_to_exitcode(raw)
+        if time.monotonic() - started < QUICK_EXIT_SECONDS:
+            log.error("worker %d ended at start (exit %s): stopping", pid, code)
+            status = code if code > 0 else 1
+            stop(signal.SIGTERM, None)
+            continue
+        log.warning("worker %d ended (exit %s); starting another", pid, code)
+        start_one()
+    sock.close()
+    return status
