@@ -47,6 +47,11 @@ class IdGenerator:
             self._last_ms, self._last_random = ms, rand
         return encode((ms << _RANDOM_BITS) | rand, 26)
 
+    @property
+    def last(self) -> tuple[int, int]:
+        """The last id made (its time and random parts): it moves with every new id."""
+        return self._last_ms, self._last_random
+
     def snapshot(self) -> dict[str, Any]:
         """Where the sequence is, as JSON values, so that another process can go on with it."""
         with self._lock:

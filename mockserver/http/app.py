@@ -259,6 +259,7 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
     handler = version.handlers[op.operation_id]
     check_responses = sandbox.settings.validate_responses
     grows_world = op.operation_id in version.grows_world
+    reading = op.method == "GET"
     max_objects = sandbox.settings.max_objects_per_world
     store = sandbox.store
 
@@ -279,7 +280,7 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
         try:
             params = validation.check_parameters(op, path_args, req.args, headers)
             body = validation.check_body(op, req.get_data, headers.get("Content-Type"))
-            with store.session(api_key, headers.get(auth.ENVIRONMENT_HEADER, "")) as world:
+            with store.session(api_key, headers.get(auth.ENVIRONMENT_HEADER, ""), reading) as world:
                 if grows_world:
                     world.ensure_room(max_objects)
                 status, payload = handler(world, params, body)

@@ -74,9 +74,10 @@ class Store:
         return slot
 
     @contextmanager
-    def session(self, api_key: str, environment_id: str = "") -> Iterator[World]:
+    def session(self, api_key: str, environment_id: str = "", reading: bool = False) -> Iterator[World]:
         """The unit of work on one world: its lock held; once the block succeeds, the events it
-        raised go to the listeners, still under the lock, so they see the state they describe."""
+        raised go to the listeners, still under the lock, so they see the state they describe.
+        (``reading`` is a hint for stores that write worlds elsewhere; memory needs none.)"""
         slot = self._slot(api_key, environment_id)
         with slot.lock:
             world = slot.world

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -125,11 +125,15 @@ class Record(Generic[T]):
         self._document = b""
 
     @contextmanager
-    def hold(self, after: Callable[[T], None] | None = None) -> Iterator[T]:
+    def hold(
+        self, after: Callable[[T], None] | None = None, fingerprint: Callable[[T], Any] | None = None
+    ) -> Iterator[T]:
         """The up-to-date object, this holder's alone until the block ends; then written back.
 
         ``after`` runs once the change is written and the lock released, still before any other
         thread of this process can hold the record (so it sees the object as it was kept).
+        ``fingerprint``, for a block that rarely changes anything, is a cheap summary that moves
+        with every change it may make: when it has not moved, the object is not encoded again.
         """
         with self._local:
             token = os.urandom(9).hex()
@@ -143,9 +147,13 @@ class Record(Generic[T]):
                 self._release(token)
                 raise
             try:
+                before = fingerprint(value) if fingerprint is not None else None
                 yield value
-                document = self.encode(value)
-                changed = document != self._document
+                if fingerprint is not None and fingerprint(value) == before:
+                    document, changed = self._document, False
+                else:
+                    document = self.encode(value)
+                    changed = document != self._document
                 summary = self.summary(value) if changed and self.summary else b""
                 written = self.store.commit(
                     keys=self.keys, args=[token, document if changed else b"", summary]

@@ -10,15 +10,19 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, cast
 
 import redis
+import simplejson
+from simplejson import RawJSON
 
 from ...domain import errors
 from ...domain.clock import Clock, format_timestamp, parse_timestamp
-from ...domain.models import Event
+from ...domain.models import Event, TopUpRecord, Transaction
 from ...domain.world import World
 from .. import journal, statefile
 from ..store import Listener, tenant_id_for
@@ -68,6 +72,7 @@ class SharedStore:
         self.index = store.key("worlds")
         self.record_entry = store.client.register_script(_RECORD)
         self._records: dict[WorldKey, Record[World]] = {}
+        self._reused: dict[WorldKey, _Reuse] = {}
         self._journals: dict[WorldKey, SharedJournal] = {}
 
     # ---- the unit of work --------------------------------------------------------------------
@@ -81,16 +86,18 @@ class SharedStore:
                     self.redis,
                     self.redis.key("world", world_id(key)),
                     lambda document: self._decode(key, document),
-                    self._encode,
+                    lambda world: self._encode(key, world),
                     _summary,
                 ),
             )
         return record
 
     @contextmanager
-    def session(self, api_key: str, environment_id: str = "") -> Iterator[World]:
+    def session(self, api_key: str, environment_id: str = "", reading: bool = False) -> Iterator[World]:
         """The unit of work on one world, as in the memory store; the events go to the listeners
-        once the change is written to Redis."""
+        once the change is written to Redis. ``reading``: the block is a read (an API GET), which
+        changes the world only by what moves its fingerprint, so the world is not encoded again
+        to find out."""
         key = (api_key, environment_id)
         raised: list[Event] = []
 
@@ -99,7 +106,7 @@ class SharedStore:
             for listener in self.listeners if raised else ():
                 listener(key, world, raised)
 
-        with self._record(key).hold(after=announce) as world:
+        with self._record(key).hold(announce, _fingerprint if reading else None) as world:
             try:
                 yield world
             except BaseException:
@@ -130,17 +137,20 @@ class SharedStore:
         world.events.clear()
         return world
 
-    def _encode(self, world: World) -> bytes:
+    def _encode(self, key: WorldKey, world: World) -> bytes:
         offset, frozen = world.clock.snapshot()
+        reuse = self._reused.get(key)
+        if reuse is None or reuse.world is not world:  # a world loaded anew: nothing to reuse
+            reuse = self._reused[key] = _Reuse(world)
         saved = {
-            "state": statefile.export(world, self.api_version),
+            "state": reuse.export(self.api_version),
             "clock": [offset // timedelta(microseconds=1), format_timestamp(frozen) if frozen else None],
             "ids": world.ids.snapshot(),
             "alerts": [[w, kind, state] for (w, kind), state in world.alert_states.items()],
             "ongoing": {w: str(v) for w, v in world.ongoing_published.items()},
             "balances": {w: [str(v), format_timestamp(at)] for w, (v, at) in world.balance_cache.items()},
         }
-        return json.dumps(saved, separators=(",", ":"), ensure_ascii=False).encode()
+        return simplejson.dumps(saved, separators=(",", ":"), ensure_ascii=False).encode()
 
     # ---- the rest of the store's interface -------------------------------------------------
 
@@ -205,6 +215,7 @@ class SharedStore:
         except redis.RedisError as exc:
             raise unavailable(exc) from None
         for key in doomed:
+            self._reused.pop(key, None)
             record = self._records.get(key)
             if record is not None:
                 record.drop()
@@ -221,6 +232,65 @@ class SharedStore:
             return int(self.redis.client.hlen(self.index))
         except redis.RedisError as exc:
             raise unavailable(exc) from None
+
+
+_TRANSACTION_FIELDS = attrgetter(*(f.name for f in fields(Transaction)))
+
+
+class _Reuse:
+    """Writes a world's state document again after a change, reusing the JSON it wrote for the
+    transactions and idempotency records that did not change: the bulk of a world, and written
+    once (an idempotency record never changes; a transaction rarely does)."""
+
+    def __init__(self, world: World):
+        self.world = world
+        self._transactions: dict[int, tuple[Transaction, tuple, RawJSON]] = {}
+        self._records: dict[int, tuple[TopUpRecord, RawJSON]] = {}
+
+    def export(self, api_version: str) -> dict[str, Any]:
+        """The state document, its unchanged records as the JSON text written before."""
+        transactions, records = self._transactions, self._records
+        self._transactions, self._records = {}, {}
+
+        def transaction(txn: Transaction) -> Any:
+            values = _TRANSACTION_FIELDS(txn)
+            seen = transactions.get(id(txn))
+            if seen is None or seen[0] is not txn or seen[1] != values or txn.metadata:
+                seen = (txn, values, _raw(statefile.dump_transaction(txn)))
+            self._transactions[id(txn)] = seen
+            return seen[2]
+
+        def idempotency(key: str, record: TopUpRecord) -> Any:
+            seen = records.get(id(record))
+            if seen is None or seen[0] is not record:
+                seen = (record, _raw(statefile.dump_idempotency(key, record)))
+            self._records[id(record)] = seen
+            return seen[1]
+
+        return statefile.export(self.world, api_version, transaction, idempotency)
+
+
+def _raw(value: dict[str, Any]) -> RawJSON:
+    return RawJSON(simplejson.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def _fingerprint(world: World) -> tuple:
+    """What moves whenever a read changes its world: a read that expires credits or tops up
+    automatically writes transactions, and every new transaction, event or object takes an id
+    (and ids never repeat); a cached balance or an alert state is kept in small maps."""
+    return (
+        world.ids.last,
+        world.clock.snapshot(),
+        len(world.events),
+        world.transaction_count,
+        len(world.customers),
+        len(world.wallets),
+        len(world.invoices),
+        len(world.top_ups),
+        tuple(world.balance_cache.items()),
+        tuple(world.alert_states.items()),
+        tuple(world.ongoing_published.items()),
+    )
 
 
 def _summary(world: World) -> bytes:
