@@ -172,23 +172,23 @@ class _StartError(Exception):
 
 
 def _build(settings: Settings):
-    """The app, with what it needs said at start: the store it runs on."""
+    """The app; a shared store is named in the log (or said to be unreachable) at start."""
     from .http.app import create_app
 
     try:
         app = create_app(settings)
     except (SpecError, FaultFileError, FixtureError, WebhookError) as exc:
         raise _StartError(str(exc)) from None
-    sandbox = app.extensions["mockserver"]
-    try:
-        described = sandbox.store.describe()
-        log.info("store: %s (%d worlds)", _store_name(settings), described["worlds"])
-    except ApiError as error:  # Redis down: serve anyway, with 503s until it is back
-        log.warning(
-            "store: %s is not reachable yet (%s); API calls answer 503 until it is",
-            _store_name(settings),
-            error.internal_error,
-        )
+    if settings.store != "memory":
+        try:
+            described = app.extensions["mockserver"].store.describe()
+            log.info("store: %s (%d worlds)", _store_name(settings), described["worlds"])
+        except ApiError as error:  # Redis down: serve anyway, with 503s until it is back
+            log.warning(
+                "store: %s is not reachable yet (%s); API calls answer 503 until it is",
+                _store_name(settings),
+                error.internal_error,
+            )
     return app
 
 
@@ -202,8 +202,6 @@ def _build_or_exit(settings: Settings):
 
 
 def _store_name(settings: Settings) -> str:
-    if settings.store == "memory":
-        return "memory"
     return f"{settings.store} (keys {settings.redis_prefix}{settings.api_version}:*)"
 
 
