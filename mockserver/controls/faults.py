@@ -50,7 +50,7 @@ def fault_blueprint(engine: FaultEngine, _error: Callable[[errors.ApiError], Res
                     f"Invalid fault rule: {error}", str(error), field=error.field, problem=error.problem
                 )
             )
-        added = [engine.get(rule.id) for rule in rules]
+        added = [rule.to_dict() for rule in rules]  # as kept: no request has met them yet
         return jsonio.response(201, added if isinstance(body, list) else added[0])
 
     @faults.get("")

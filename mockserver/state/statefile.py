@@ -59,14 +59,14 @@ class StateError(ValueError):
 def export(
     world: World,
     api_version: str,
-    transaction: Callable[[Transaction], dict[str, Any]] | None = None,
-    idempotency: Callable[[str, TopUpRecord], dict[str, Any]] | None = None,
+    record: Callable[[Any], Any] | None = None,
+    idempotency: Callable[[str, TopUpRecord], Any] | None = None,
 ) -> dict[str, Any]:
     """Everything in the world, as plain JSON values, saying which API version wrote it.
 
-    ``transaction`` and ``idempotency`` may replace how the two largest sections are written
-    (the shared store reuses what it wrote for records that did not change)."""
-    dump_transaction = transaction or _dump
+    ``record`` (customers, wallets, transactions, invoices) and ``idempotency`` may replace how
+    each entry is written (the shared store reuses what it wrote for those that did not change)."""
+    dump = record or dump_record
     dump_top_up = idempotency or dump_idempotency
     transactions = [t for wallet_id in world.wallets for t in world.transactions.get(wallet_id, ())]
     return {
@@ -74,16 +74,17 @@ def export(
         "api_version": api_version,
         "environment_id": world.environment_id,
         "clock": {"now": format_timestamp(world.now()), "frozen": world.clock.frozen},
-        "customers": [_dump(c) for c in world.customers.values()],
-        "wallets": [_dump(w) for w in world.wallets.values()],
-        "transactions": [dump_transaction(t) for t in transactions],
-        "invoices": [_dump(i) for i in world.invoices.values()],
+        "customers": [dump(c) for c in world.customers.values()],
+        "wallets": [dump(w) for w in world.wallets.values()],
+        "transactions": [dump(t) for t in transactions],
+        "invoices": [dump(i) for i in world.invoices.values()],
         "idempotency": [dump_top_up(key, record) for key, record in world.top_ups.items()],
     }
 
 
-def dump_transaction(txn: Transaction) -> dict[str, Any]:
-    return _dump(txn)
+def dump_record(record: Any) -> dict[str, Any]:
+    """A customer, wallet, transaction or invoice as the state document writes it."""
+    return _dump(record)
 
 
 def dump_idempotency(key: str, record: TopUpRecord) -> dict[str, Any]:
@@ -96,21 +97,38 @@ def dump_idempotency(key: str, record: TopUpRecord) -> dict[str, Any]:
 
 
 def _dump(record: Any) -> dict[str, Any]:
-    return {f.name: _dump_value(str(f.type), getattr(record, f.name)) for f in fields(record)}
+    """A record's fields as JSON values: decimals as strings, times in RFC 3339, nested records."""
+    plan = _PLANS.get(type(record)) or _plan(type(record))
+    out = {}
+    for name, convert in plan:
+        value = getattr(record, name)
+        out[name] = value if convert is None or value is None else convert(value)
+    return out
 
 
-def _dump_value(kind: str, value: Any) -> Any:
-    if value is None:
-        return None
+# How each record type's fields are written, worked out once per type from its annotations.
+_PLANS: dict[type, list[tuple[str, Callable[[Any], Any] | None]]] = {}
+
+
+def _plan(cls: type) -> list[tuple[str, Callable[[Any], Any] | None]]:
+    plan = _PLANS[cls] = [(f.name, _converter(str(f.type))) for f in fields(cls)]
+    return plan
+
+
+def _converter(kind: str) -> Callable[[Any], Any] | None:
     if kind.split("|")[0].strip() in NESTED:
-        return _dump(value)
+        return _dump
     if kind.startswith("Decimal"):
-        return str(value)
+        return str
     if kind.startswith("datetime"):
-        return format_timestamp(value)
+        return format_timestamp
     if kind.startswith("dict"):
-        return copy.deepcopy(value)
-    return value
+        return _copy
+    return None
+
+
+def _copy(value: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(value) if value else {}
 
 
 # ---- import --------------------------------------------------------------------------------

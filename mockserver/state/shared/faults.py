@@ -5,7 +5,7 @@ gets it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any
@@ -28,8 +28,8 @@ class SharedRules:
         self._client = store.client
 
     @contextmanager
-    def hold(self) -> Iterator[RuleBook]:
-        with self._record.hold() as book:
+    def hold(self, fingerprint: Callable[[RuleBook], Any] | None = None) -> Iterator[RuleBook]:
+        with self._record.hold(fingerprint=fingerprint) as book:
             yield book
 
     def empty(self) -> bool:

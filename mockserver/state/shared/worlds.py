@@ -6,6 +6,7 @@ The store has the memory store's interface, so the app cannot tell which one it 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from simplejson import RawJSON
 
 from ...domain import errors
 from ...domain.clock import Clock, format_timestamp, parse_timestamp
-from ...domain.models import Event, TopUpRecord, Transaction
+from ...domain.models import Event, TopUpRecord
 from ...domain.world import World
 from .. import journal, statefile
 from ..store import Listener, tenant_id_for
@@ -234,40 +235,49 @@ class SharedStore:
             raise unavailable(exc) from None
 
 
-_TRANSACTION_FIELDS = attrgetter(*(f.name for f in fields(Transaction)))
-
-
 class _Reuse:
-    """Writes a world's state document again after a change, reusing the JSON it wrote for the
-    transactions and idempotency records that did not change: the bulk of a world, and written
-    once (an idempotency record never changes; a transaction rarely does)."""
+    """Writes a world's state document again after a change, reusing the JSON it wrote for every
+    record (customer, wallet, transaction, invoice, idempotency record) that did not change, so
+    that a write costs what it changed, plus a look at each record's fields."""
 
     def __init__(self, world: World):
         self.world = world
-        self._transactions: dict[int, tuple[Transaction, tuple, RawJSON]] = {}
-        self._records: dict[int, tuple[TopUpRecord, RawJSON]] = {}
+        self._written: dict[int, tuple[Any, tuple, RawJSON]] = {}  # id -> (record, fields, JSON)
+        self._top_ups: dict[int, tuple[TopUpRecord, RawJSON]] = {}
 
     def export(self, api_version: str) -> dict[str, Any]:
         """The state document, its unchanged records as the JSON text written before."""
-        transactions, records = self._transactions, self._records
-        self._transactions, self._records = {}, {}
+        written, top_ups = self._written, self._top_ups
+        self._written, self._top_ups = {}, {}
 
-        def transaction(txn: Transaction) -> Any:
-            values = _TRANSACTION_FIELDS(txn)
-            seen = transactions.get(id(txn))
-            if seen is None or seen[0] is not txn or seen[1] != values or txn.metadata:
-                seen = (txn, values, _raw(statefile.dump_transaction(txn)))
-            self._transactions[id(txn)] = seen
+        def record(item: Any) -> RawJSON:
+            values = _fields_of(item)
+            seen = written.get(id(item))
+            # Compared with a deep copy of the fields as written: a nested record or a dict
+            # changed in place shows too.
+            if seen is None or seen[0] is not item or seen[1] != values:
+                seen = (item, copy.deepcopy(values), _raw(statefile.dump_record(item)))
+            self._written[id(item)] = seen
             return seen[2]
 
-        def idempotency(key: str, record: TopUpRecord) -> Any:
-            seen = records.get(id(record))
-            if seen is None or seen[0] is not record:
-                seen = (record, _raw(statefile.dump_idempotency(key, record)))
-            self._records[id(record)] = seen
+        def idempotency(key: str, top_up: TopUpRecord) -> RawJSON:
+            seen = top_ups.get(id(top_up))
+            if seen is None or seen[0] is not top_up:  # a record of a top-up never changes
+                seen = (top_up, _raw(statefile.dump_idempotency(key, top_up)))
+            self._top_ups[id(top_up)] = seen
             return seen[1]
 
-        return statefile.export(self.world, api_version, transaction, idempotency)
+        return statefile.export(self.world, api_version, record, idempotency)
+
+
+_GETTERS: dict[type, Callable[[Any], tuple]] = {}
+
+
+def _fields_of(item: Any) -> tuple:
+    getter = _GETTERS.get(type(item))
+    if getter is None:
+        getter = _GETTERS[type(item)] = attrgetter(*(f.name for f in fields(item)))
+    return getter(item)
 
 
 def _raw(value: dict[str, Any]) -> RawJSON:
