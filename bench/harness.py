@@ -12,11 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, RemoteDisconnected
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -191,6 +193,33 @@ class Target:
             raise RuntimeError(f"{self.name}: POST {self.prefix}/wallets answered {status} {body}")
         return body["id"]
 
+    def create_wallets(self, keys: list[str]) -> list[str]:
+        """``create_wallet`` in the world of each key, in order, over one keep-alive connection
+        (hundreds of worlds set up in about a second)."""
+        conn = HTTPConnection("127.0.0.1", self.port, timeout=10.0)
+        payload = json.dumps(CREATE_BODY).encode()
+        wallets = []
+        try:
+            for key in keys:
+                headers = {"Content-Type": "application/json", "x-api-key": key}
+                for attempt in (1, 2):
+                    try:
+                        conn.request("POST", self.prefix + "/wallets", payload, headers)
+                        resp = conn.getresponse()
+                        status, raw = resp.status, resp.read()
+                        break
+                    except (RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                        conn.close()  # the server closed the idle connection: the next request reopens
+                        if attempt == 2:
+                            raise
+                body = json.loads(raw) if raw else None
+                if status != 200 or not body or "id" not in body:
+                    raise RuntimeError(f"{self.name}: POST {self.prefix}/wallets answered {status} {body}")
+                wallets.append(body["id"])
+        finally:
+            conn.close()
+        return wallets
+
 
 def cpu_model() -> str:
     with open("/proc/cpuinfo") as info:
@@ -274,11 +303,14 @@ def wrk(
     *,
     wallet: str = "",
     key: str = API_KEY,
+    worlds: Path | None = None,
     threads: int | None = None,
     cpus: set[int] | None = None,
     tag: str | None = None,
 ) -> dict:
-    """Run wrk with bench/wrk.lua and return the figures its done() hook prints."""
+    """Run wrk with bench/wrk.lua and return the figures its done() hook prints. With ``worlds``
+    (a file of "key wallet_id" lines) requests go round-robin over those worlds instead of
+    ``key`` and ``wallet``."""
     # one wrk thread outdrives any of the servers here and leaves the most CPU to them
     threads = threads or 1
     env = {
@@ -289,6 +321,9 @@ def wrk(
         # a fresh tag per run keeps customer ids and idempotency keys unique across runs
         "BENCH_TAG": tag or f"{op}{time.monotonic_ns():x}",
     }
+    env.pop("BENCH_WORLDS", None)
+    if worlds is not None:
+        env["BENCH_WORLDS"] = str(worlds)
     argv = [
         need("wrk"),
         "-t",
@@ -338,16 +373,28 @@ def take_turns(
     duration: int,
     warmup: int,
     cpus: set[int] | None = None,
+    worlds: int = 1,
 ) -> dict[str, list[dict]]:
     """One cell: a wallet per target in the world of ``key``, then ``rounds`` wrk runs each, the
     targets taking turns round by round (a warm-up run first), so that load from anything else on
-    the machine hits them alike. Returns every target's runs."""
-    wallets = {name: t.create_wallet(key) for name, t in targets.items()}
+    the machine hits them alike. Returns every target's runs. With ``worlds`` > 1, a wallet in
+    each of that many worlds per target (keys ``<key>-0``, ``<key>-1``, ...), and wrk's requests
+    go round-robin over them."""
     runs: dict[str, list[dict]] = {name: [] for name in targets}
-    for rnd in range(rounds):
+    with tempfile.TemporaryDirectory(prefix="bench-worlds-") as tmp:
+        kws: dict[str, dict] = {}
         for name, t in targets.items():
-            kw: dict = dict(wallet=wallets[name], key=key, cpus=cpus)
-            if warmup and rnd == 0:
-                wrk(t, op, connections, warmup, **kw)
-            runs[name].append(wrk(t, op, connections, duration, **kw))
+            if worlds == 1:
+                kws[name] = dict(wallet=t.create_wallet(key), key=key, cpus=cpus)
+                continue
+            # a file of "key wallet" lines, read by wrk.lua
+            keys = [f"{key}-{i}" for i in range(worlds)]
+            path = Path(tmp) / f"{name}.txt"
+            path.write_text("".join(f"{k} {w}\n" for k, w in zip(keys, t.create_wallets(keys), strict=True)))
+            kws[name] = dict(worlds=path, cpus=cpus)
+        for rnd in range(rounds):
+            for name, t in targets.items():
+                if warmup and rnd == 0:
+                    wrk(t, op, connections, warmup, **kws[name])
+                runs[name].append(wrk(t, op, connections, duration, **kws[name]))
     return runs

@@ -3,6 +3,7 @@
     python bench/stores.py                                    # ~6 min: 3 rounds of 5 s per cell
     python bench/stores.py --rounds 1 --duration 2            # a smoke test
     python bench/stores.py --connections 8 --endpoints get --api-version 2025-05-24
+    python bench/stores.py --worlds 200                       # requests spread over 200 worlds
 
 Three targets, all `flexprice-mock` on their defaults (request log on unless --quiet) and the
 chosen API version: `memory` (one process, worlds in it), `redis-1` (`--store redis://...`) and
@@ -10,9 +11,11 @@ chosen API version: `memory` (one process, worlds in it), `redis-1` (`--store re
 The script starts its own redis-server on a free port, nothing kept on disk, and stops it at the
 end; each Redis target has its own `--redis-prefix`, so they never share a world. Unpinned: wrk,
 the sandboxes and Redis share the machine, as users run them. The targets take turns, round by
-round, on a fresh world (API key) per cell; medians are printed as a Markdown table, with the
-sandbox's CPU per request (all its processes) and, separately, redis-server's. Needs wrk,
-redis-server and `flexprice-mock` on PATH; writes JSON to bench/results/.
+round, on a fresh world (API key) per cell, or on --worlds N fresh worlds per cell with wrk's
+requests going round-robin over them (as when many tests, each with its own key, share a
+sandbox); medians are printed as a Markdown table, with the sandbox's CPU per request (all its
+processes) and, separately, redis-server's. Needs wrk, redis-server and `flexprice-mock` on PATH;
+writes JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -43,12 +46,20 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--api-version", default=VERSIONS[-1], choices=VERSIONS)
     p.add_argument("--workers", type=int, default=2, help="processes of the multi-process Redis target")
     p.add_argument("--quiet", action="store_true", help="start every sandbox with --quiet (no request log)")
+    p.add_argument(
+        "--worlds",
+        type=int,
+        default=1,
+        help="worlds (API keys, each with a wallet) set up per cell; wrk goes round-robin over them",
+    )
     a = p.parse_args()
     a.connections = [int(c) for c in a.connections.split(",") if c]
     a.endpoints = [e for e in a.endpoints.split(",") if e]
     unknown = set(a.endpoints) - set(ORDER)
     if unknown:
         p.error(f"unknown endpoints {', '.join(sorted(unknown))}; choose from {', '.join(ORDER)}")
+    if a.worlds < 1:
+        p.error("--worlds: 1 or more")
     if a.workers < 2:
         p.error("--workers: 2 or more (redis-1 is the one-process Redis target)")
     for tool in ("wrk", "redis-server", "flexprice-mock"):
@@ -95,6 +106,7 @@ def load(a, redis: Target) -> dict[str, dict[str, dict]]:
                     rounds=a.rounds,
                     duration=a.duration,
                     warmup=a.warmup,
+                    worlds=a.worlds,
                 )
                 for name in srv:
                     r = out[name][f"{op}@{c}"] = summary(runs[name])
@@ -129,6 +141,10 @@ def table(res: dict[str, dict[str, dict]], a) -> list[str]:
     return lines
 
 
+def worlds(n: int) -> str:
+    return "1 world" if n == 1 else f"{n} worlds"
+
+
 def main() -> None:
     a = parse_args()
     machine = {"cpu": harness.cpu_model(), "cpus": os.cpu_count(), "kernel": platform.release()}
@@ -137,8 +153,8 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     load_before = harness.loadavg()
     print(
-        f"unpinned; API {a.api_version}; {a.duration} s runs after {a.warmup} s warm-up, "
-        f"medians of {a.rounds} rounds; load average {load_before:.2f}",
+        f"unpinned; API {a.api_version}; {worlds(a.worlds)} per cell; {a.duration} s runs after "
+        f"{a.warmup} s warm-up, medians of {a.rounds} rounds; load average {load_before:.2f}",
         flush=True,
     )
     if load_before > 0.5:
@@ -151,7 +167,9 @@ def main() -> None:
         redis.stop()
     load_after = harness.loadavg()
 
-    lines = ["", f"## Stores under load (wrk, same machine, unpinned, medians of {a.rounds})", ""]
+    title = f"## Stores under load (wrk, same machine, unpinned, {worlds(a.worlds)} per cell, "
+    title += f"medians of {a.rounds})"
+    lines = ["", title, ""]
     lines += table(res, a)
     lines += [
         "",
@@ -169,6 +187,7 @@ def main() -> None:
             {
                 "args": vars(a),
                 "date": started,
+                "worlds": a.worlds,
                 "machine": machine,
                 "loadavg_before": load_before,
                 "loadavg_after": load_after,

@@ -4,15 +4,41 @@
 --   BENCH_KEY     x-api-key (each key is its own world)
 --   BENCH_WALLET  wallet id for get and topup
 --   BENCH_TAG     unique per wrk run, so customer ids and idempotency keys never repeat
+--   BENCH_WORLDS  optional: a file of "key wallet_id" lines; then each request takes the next
+--                 world round-robin (its key, and its wallet for get and topup) instead of
+--                 BENCH_KEY and BENCH_WALLET; each thread starts at its own offset
 local op = os.getenv("BENCH_OP") or "get"
-local key = os.getenv("BENCH_KEY") or "bench"
-local wallet = os.getenv("BENCH_WALLET") or ""
 local tag = os.getenv("BENCH_TAG") or tostring(os.time())
+local keys = { os.getenv("BENCH_KEY") or "bench" }
+local wallets = { os.getenv("BENCH_WALLET") or "" }
+local worlds_file = os.getenv("BENCH_WORLDS")
 
 local nthreads = 0
 function setup(thread)
   nthreads = nthreads + 1
   thread:set("tid", nthreads)  -- each thread has its own Lua state; tid keeps their ids apart
+end
+
+local nworlds = 1
+local next_world = 0  -- 0-based index of the world the next request takes
+
+function init(args)
+  if not worlds_file or worlds_file == "" then
+    return
+  end
+  keys, wallets = {}, {}
+  for line in io.lines(worlds_file) do
+    local k, w = line:match("^(%S+)%s*(%S*)")
+    if k then
+      keys[#keys + 1] = k
+      wallets[#wallets + 1] = w
+    end
+  end
+  nworlds = #keys
+  assert(nworlds > 0, "no worlds in " .. worlds_file)
+  -- setup() runs before each thread's init(), so tid is set here; the golden-ratio step spreads
+  -- the threads' starting worlds over the list whatever their number
+  next_world = math.floor((tid - 1) * nworlds * 0.6180339887) % nworlds
 end
 
 local base = wrk.path  -- <prefix>/wallets
@@ -21,6 +47,9 @@ local counter = 0
 function request()
   counter = counter + 1
   local unique = tag .. "_" .. tid .. "_" .. counter
+  local w = next_world + 1
+  next_world = w % nworlds
+  local key, wallet = keys[w], wallets[w]
   local headers = { ["x-api-key"] = key, ["Content-Type"] = "application/json" }
   if op == "create" then
     -- a new customer per request: never trips the one-active-wallet-per-currency rule (409)

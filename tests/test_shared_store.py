@@ -38,7 +38,7 @@ SUITE = Suite("2026-08-22")
 class Process:
     """A ``flexprice-mock`` process (or a parent with workers) on the shared store."""
 
-    def __init__(self, store: str, prefix: str, *flags: str):
+    def __init__(self, store: str, prefix: str, *flags: str, healthy: bool = True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("FLEXPRICE_MOCK_")}
@@ -50,15 +50,15 @@ class Process:
             env=environ,
             text=True,
         )
-        self._wait_healthy()
+        self._wait_healthy(200 if healthy else 503)
 
-    def _wait_healthy(self, timeout: float = 30.0) -> None:
+    def _wait_healthy(self, status: int, timeout: float = 30.0) -> None:
         # With workers the port is open before they have built their apps: a request waits.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.stderr.read() if self.process.stderr else ""
             try:
-                if requests.get(self.url + "/_mock/health", timeout=5).status_code == 200:
+                if requests.get(self.url + "/_mock/health", timeout=5).status_code == status:
                     return
             except requests.RequestException:
                 time.sleep(0.05)
@@ -339,6 +339,27 @@ def test_redis_unreachable_answers_503_and_service_resumes_when_it_is_back(own_r
         assert Decimal(str(shown["balance"])) == 5  # the refused top-up left nothing behind
         assert api.post(f"/v1/wallets/{wallet['id']}/top-up", top_up).status == 200
         assert Decimal(str(api.get(f"/v1/wallets/{wallet['id']}").json["balance"])) == 15
+
+
+def test_a_sandbox_started_before_its_redis_serves_503s_until_redis_is_up(tmp_path, prefix):
+    port = free_port()
+    sandbox = Process(f"redis://127.0.0.1:{port}/0", prefix, healthy=False)
+    server = None
+    try:
+        with requests.Session() as session:
+            api = sandbox.client(session, new_key())
+            reply = api.post("/v1/customers", {"external_id": "early", "name": "Early"})
+            assert reply.status == 503 and reply.json["details"]["reason"] == "store unavailable"
+            health = api.get("/_mock/health", key=None)
+            assert (health.status, health.json["status"]) == (503, "unavailable")
+            server = RedisServer(tmp_path, port=port)
+            assert api.get("/_mock/health", key=None).json["status"] == "ok"
+            assert api.post("/v1/customers", {"external_id": "early", "name": "Early"}).status == 201
+    finally:
+        sandbox.stop()
+        if server is not None:
+            server.stop()
+    assert "is not reachable yet" in sandbox.process.stderr.read()
 
 
 # ---- the record underneath --------------------------------------------------------------------
