@@ -34,6 +34,7 @@ from ..state.shared.mailboxes import SharedMailboxes
 from ..state.shared.records import Redis
 from ..state.shared.worlds import SharedStore
 from ..state.store import Store
+from ..ui import ui_blueprint
 from ..webhooks.endpoints import WebhookError
 from ..webhooks.endpoints import parse as parse_endpoint
 from ..webhooks.outbox import Outbox
@@ -44,6 +45,7 @@ from .spec import Operation, Spec
 log = logging.getLogger("mockserver")
 ADMIN_PREFIX = "/_mock/"
 HEALTH_PATH = "/_mock/health"
+UI_PATH = "/_mock/ui"
 
 
 class Sandbox:
@@ -147,7 +149,14 @@ def _admin_gate(sandbox: Sandbox, req: Request) -> Response | None:
             return None
         reason = "sandbox controls answer loopback clients only (or configure an admin token)"
     else:
-        sent = req.headers.get(auth.ADMIN_TOKEN_HEADER, "")
+        # A browser cannot send a header: the dashboard's address takes the token once
+        # (?admin_token=...), and the page then keeps it in a same-site cookie.
+        sent = (
+            req.headers.get(auth.ADMIN_TOKEN_HEADER)
+            or req.cookies.get(auth.ADMIN_TOKEN_COOKIE)
+            or (req.args.get("admin_token") if req.path == UI_PATH else None)
+            or ""
+        )
         if hmac.compare_digest(sent.encode(), token.encode()):
             return None
         reason = f"sandbox controls need the {auth.ADMIN_TOKEN_HEADER} header with the admin token"
@@ -167,6 +176,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(fault_blueprint(sandbox.faults, sandbox.error_response))
     app.register_blueprint(admin.admin_blueprint(sandbox))
     app.register_blueprint(webhook_controls.webhook_blueprint(sandbox))
+    app.register_blueprint(ui_blueprint(sandbox))
 
     handlers = sandbox.version.handlers
     missing = [op.operation_id for op in sandbox.spec.operations if op.operation_id not in handlers]

@@ -10,17 +10,32 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..domain import errors
+from ..domain.clock import format_timestamp
 from ..domain.models import Event
 from ..domain.world import World
 from .journal import Journal
 
 Listener = Callable[[tuple[str, str], World, list[Event]], None]
+
+
+def overview_line(
+    key: tuple[str, str], customers: int, wallets: int, transactions: int, active_at: float
+) -> dict[str, Any]:
+    return {
+        "api_key": key[0],
+        "environment_id": key[1],
+        "customers": customers,
+        "wallets": wallets,
+        "transactions": transactions,
+        "active_at": format_timestamp(datetime.fromtimestamp(active_at, timezone.utc)),
+    }
 
 
 def tenant_id_for(api_key: str) -> str:
@@ -29,14 +44,16 @@ def tenant_id_for(api_key: str) -> str:
 
 
 class Slot:
-    """A world with what the store keeps beside it: its lock and its request journal."""
+    """A world with what the store keeps beside it: its lock, its request journal, and when a unit
+    of work last ended on it."""
 
-    __slots__ = ("journal", "lock", "world")
+    __slots__ = ("active_at", "journal", "lock", "world")
 
     def __init__(self, world: World, journal_size: int):
         self.world = world
         self.lock = threading.RLock()
         self.journal = Journal(journal_size)
+        self.active_at: float = time.time()
 
 
 class Store:
@@ -87,6 +104,7 @@ class Store:
                 world.events.clear()
                 raise
             self.changes += 1
+            slot.active_at = time.time()
             events, world.events = world.events, []
             for listener in self.listeners if events else ():
                 listener((api_key, environment_id), world, events)
@@ -137,6 +155,17 @@ class Store:
                 del self._slots[k]
             self.changes += 1
         return len(doomed)
+
+    def overview(self) -> list[dict[str, Any]]:
+        """Every world in a line (for the dashboard): its key, counts and last activity."""
+        with self._lock:
+            slots = list(self._slots.items())
+        return [
+            overview_line(
+                key, len(s.world.customers), len(s.world.wallets), s.world.transaction_count, s.active_at
+            )
+            for key, s in slots
+        ]
 
     def describe(self) -> dict[str, Any]:
         """What the health check says of the store."""

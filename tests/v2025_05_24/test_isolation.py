@@ -192,6 +192,23 @@ def test_with_an_admin_token_every_client_must_send_it(environ):
     assert client.get("/v1/customers").status == 200
 
 
+def test_the_dashboard_takes_the_admin_token_once_and_keeps_it_in_a_strict_cookie():
+    app = create_app(validate_responses=True, log_requests=False, admin_token="t0k3n")
+    browser = app.test_client()
+    remote = {"REMOTE_ADDR": "203.0.113.9"}
+    assert browser.get("/_mock/ui", environ_base=remote).status_code == 403
+    assert browser.get("/_mock/ui?admin_token=wrong", environ_base=remote).status_code == 403
+    assert browser.get("/_mock/journal?admin_token=t0k3n", environ_base=remote).status_code == 403
+    page = browser.get("/_mock/ui?admin_token=t0k3n", environ_base=remote)
+    assert page.status_code == 200 and "text/html" in page.content_type
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith("flexprice_mock_admin_token=t0k3n;")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/_mock" in cookie
+    worlds = browser.get("/_mock/ui/worlds", environ_base=remote)  # the cookie goes along
+    assert worlds.status_code == 200 and worlds.json["items"] == []
+    assert browser.get("/_mock/journal", environ_base=remote).status_code == 400  # past the gate: no key
+
+
 def test_the_admin_token_comes_from_the_environment_or_the_command_line():
     assert Settings.from_env({"FLEXPRICE_MOCK_ADMIN_TOKEN": "from-env"}).admin_token == "from-env"
     args = vars(parse_args(["--admin-token", "from-flag"]))

@@ -26,7 +26,7 @@ from ...domain.clock import Clock, format_timestamp, parse_timestamp
 from ...domain.models import Event, TopUpRecord
 from ...domain.world import World
 from .. import journal, statefile
-from ..store import Listener, tenant_id_for
+from ..store import Listener, overview_line, tenant_id_for
 from .records import Record, Redis, delete, unavailable
 
 WorldKey = tuple[str, str]
@@ -222,6 +222,28 @@ class SharedStore:
                 record.drop()
         self.changes += 1
         return len(doomed)
+
+    def overview(self) -> list[dict[str, Any]]:
+        """Every world in a line (for the dashboard), from the summaries beside the documents."""
+        keys = self.keys()
+        try:
+            summaries = (
+                self.redis.client.mget([self.redis.key("world", world_id(key)) + ":summary" for key in keys])
+                if keys
+                else []
+            )
+        except redis.RedisError as exc:
+            raise unavailable(exc) from None
+        lines = []
+        for key, raw in zip(keys, summaries, strict=True):
+            seen = json.loads(raw) if raw else {}
+            active = parse_timestamp(seen["changed_at"]).timestamp() if "changed_at" in seen else 0.0
+            lines.append(
+                overview_line(
+                    key, seen.get("customers", 0), seen.get("wallets", 0), seen.get("transactions", 0), active
+                )
+            )
+        return lines
 
     def describe(self) -> dict[str, Any]:
         """What the health check says of the store (a 503 when Redis does not answer)."""

@@ -1,0 +1,142 @@
+"""The dashboard at ``/_mock/ui``: a page that shows what an app did to the sandbox and steers it.
+
+The page is one server-rendered template and a little plain JavaScript, with nothing fetched from
+elsewhere (it works offline). It acts through the sandbox's own JSON controls (clock, reset, state,
+journal, faults, webhooks), so a form on the page gets the same checks and messages as a test
+calling them; the few reads it needs beyond them (every world in a line, a page of a world's
+wallets, one wallet's ledger) are here, behind the same gate as the other controls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, render_template, request, send_from_directory
+
+from ..controls.requests import caller
+from ..domain import errors, wallets
+from ..domain.clock import format_timestamp
+from ..http import auth, jsonio
+from ..text import mask
+
+if TYPE_CHECKING:
+    from ..http.app import Sandbox
+
+HERE = Path(__file__).parent
+PAGE_SIZE = 50  # wallets or customers shown at once
+MAX_PAGE = 500
+
+
+def ui_blueprint(sandbox: Sandbox) -> Blueprint:
+    bp = Blueprint(
+        "mock_ui", __name__, url_prefix="/_mock/ui", template_folder="templates", static_folder=None
+    )
+    store = sandbox.store
+    version = sandbox.version
+
+    @bp.get("")
+    def page() -> Response:
+        response = Response(
+            render_template("ui.html", api_version=version.name, worlds=_worlds()),
+            content_type="text/html; charset=utf-8",
+        )
+        token = request.args.get("admin_token")
+        if token:  # the gate let it in: keep it for the page's own calls, this site only
+            response.set_cookie(
+                auth.ADMIN_TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/_mock"
+            )
+        return response
+
+    @bp.get("/static/<name>")
+    def static(name: str) -> Response:
+        return send_from_directory(HERE / "static", name, max_age=0)
+
+    def _worlds() -> list[dict[str, Any]]:
+        lines = sorted(store.overview(), key=lambda line: line["active_at"], reverse=True)
+        for line in lines:
+            line["masked"] = mask(line["api_key"])
+        return lines
+
+    @bp.get("/worlds")
+    def worlds() -> Response:
+        return jsonio.response(200, {"api_version": version.name, "items": _worlds()})
+
+    @bp.get("/world")
+    def world() -> Response:
+        wallet_from, wallet_count = _page("wallets_offset", "wallets_limit")
+        customer_from, customer_count = _page("customers_offset", "customers_limit")
+        with store.session(*caller(), reading=True) as w:
+            shown_wallets = list(w.wallets.values())[wallet_from : wallet_from + wallet_count]
+            shown_customers = list(w.customers.values())[customer_from : customer_from + customer_count]
+            body = {
+                "clock": {"now": format_timestamp(w.now()), "frozen": w.clock.frozen},
+                "wallets": {
+                    "items": [
+                        {**version.show_wallet(w, item), "customer": _customer_name(w, item.customer_id)}
+                        for item in shown_wallets
+                    ],
+                    "total": len(w.wallets),
+                    "offset": wallet_from,
+                    "limit": wallet_count,
+                },
+                "customers": {
+                    "items": [
+                        {
+                            "id": c.id,
+                            "external_id": c.external_id,
+                            "name": c.name,
+                            "wallets": len(w.wallets_by_customer.get(c.id, ())),
+                        }
+                        for c in shown_customers
+                    ],
+                    "total": len(w.customers),
+                    "offset": customer_from,
+                    "limit": customer_count,
+                },
+                "transactions": w.transaction_count,
+            }
+        return jsonio.response(200, body)
+
+    @bp.get("/wallets/<wallet_id>/ledger")
+    def ledger(wallet_id: str) -> Response:
+        with store.session(*caller(), reading=True) as w:
+            wallet = wallets.get(w, wallet_id)
+            items = [version.show_transaction(w, t) for t in reversed(w.transactions.get(wallet.id, ()))]
+            invoices = [
+                {
+                    "id": i.id,
+                    "amount": str(i.amount),
+                    "status": i.status,
+                    "created_at": format_timestamp(i.created_at),
+                }
+                for i in w.invoices.values()
+                if i.wallet_id == wallet.id and i.status == "pending"
+            ]
+            body = {
+                "wallet": version.show_wallet(w, wallet),
+                "transactions": items,
+                "pending_invoices": invoices,
+            }
+        return jsonio.response(200, body)
+
+    return bp
+
+
+def _customer_name(world: Any, customer_id: str) -> str:
+    customer = world.customers.get(customer_id)
+    return f"{customer.name} ({customer.external_id})" if customer is not None else customer_id
+
+
+def _page(offset_name: str, limit_name: str) -> tuple[int, int]:
+    def number(name: str, default: int, low: int, high: int) -> int:
+        raw = request.args.get(name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise errors.validation(
+                f"{name} must be a whole number from {low} to {high}", "invalid page", parameter=name
+            )
+        return int(raw)
+
+    return number(offset_name, 0, 0, 10**9), number(limit_name, PAGE_SIZE, 1, MAX_PAGE)
