@@ -100,9 +100,12 @@ def ui_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.get("/wallets/<wallet_id>/ledger")
     def ledger(wallet_id: str) -> Response:
+        start, count = _page("offset", "limit")
         with store.session(*caller(), reading=True) as w:
             wallet = wallets.get(w, wallet_id)
-            items = [version.show_transaction(w, t) for t in reversed(w.transactions.get(wallet.id, ()))]
+            kept = w.transactions.get(wallet.id, [])
+            newest_first = kept[::-1][start : start + count]
+            items = [version.show_transaction(w, t) for t in newest_first]
             invoices = [
                 {
                     "id": i.id,

@@ -6,16 +6,17 @@
 const state = { key: null, env: "", masked: "", walletsOffset: 0, customersOffset: 0, journalSeen: "" };
 const $ = (selector) => document.querySelector(selector);
 
-function headers(extra) {
-  const sent = { "Content-Type": "application/json", ...(extra || {}) };
-  if (state.key) sent["x-api-key"] = state.key;
-  if (state.env) sent["X-Environment-ID"] = state.env;
+function headers(asWorld) {
+  const sent = { "Content-Type": "application/json" };
+  if (asWorld && state.key) sent["x-api-key"] = state.key;
+  if (asWorld && state.env) sent["X-Environment-ID"] = state.env;
   return sent;
 }
 
-async function call(method, path, body) {
+// A control called as the chosen world (its x-api-key), or as nobody in particular (asWorld false).
+async function call(method, path, body, asWorld = true) {
   const reply = await fetch(path, {
-    method, headers: headers(), body: body === undefined ? undefined : JSON.stringify(body),
+    method, headers: headers(asWorld), body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await reply.text();
   const data = text ? JSON.parse(text) : null;
@@ -146,10 +147,12 @@ async function loadLedger(walletId) {
   const data = await call("GET", `/_mock/ui/wallets/${encodeURIComponent(walletId)}/ledger`);
   const section = $("#ledger");
   section.hidden = false;
-  $("#ledger-title").textContent = `Ledger of ${walletId}, newest first`;
+  const shown = data.transactions;
+  const more = shown.total > shown.items.length ? ` (the newest ${shown.items.length} of ${shown.total})` : "";
+  $("#ledger-title").textContent = `Ledger of ${walletId}, newest first${more}`;
   const body = $("#ledger-table tbody");
   body.replaceChildren();
-  for (const t of data.transactions) {
+  for (const t of data.transactions.items) {
     const row = body.insertRow();
     cell(row, t.created_at); cell(row, t.type); cell(row, t.credit_amount, "number");
     cell(row, t.transaction_reason); cell(row, t.transaction_status);
@@ -193,10 +196,12 @@ function showEntry(entry) {
 }
 
 async function loadFaults() {
-  const data = await call("GET", "/_mock/faults");
+  const own = await call("GET", "/_mock/faults");
+  const every = await call("GET", "/_mock/faults", undefined, false);
+  const rules = [...own.items, ...every.items.filter((rule) => !rule.api_key)];
   const body = $("#faults-table tbody");
   body.replaceChildren();
-  for (const rule of data.items) {
+  for (const rule of rules) {
     const row = body.insertRow();
     const { id, matches, hits, expired, api_key, ...rest } = rule;
     cell(row, `${id}: ${JSON.stringify(rest)}${expired ? " (used up)" : ""}`);
@@ -208,7 +213,7 @@ async function loadFaults() {
       return `Rule ${id} removed`;
     }), `Remove rule ${id}`);
   }
-  if (!data.items.length) cell(body.insertRow(), "No rules.");
+  if (!rules.length) cell(body.insertRow(), "No rules.");
 }
 
 async function loadWebhooks() {
