@@ -52,15 +52,18 @@ def ui_blueprint(sandbox: Sandbox) -> Blueprint:
     def static(name: str) -> Response:
         return send_from_directory(HERE / "static", name, max_age=0)
 
-    def _worlds() -> list[dict[str, Any]]:
+    def _worlds() -> dict[str, Any]:
+        """A page of worlds, most recently active first."""
+        start, count = _page("offset", "limit")
         lines = sorted(store.overview(), key=lambda line: line["active_at"], reverse=True)
-        for line in lines:
+        shown = lines[start : start + count]
+        for line in shown:
             line["masked"] = mask(line["api_key"])
-        return lines
+        return {"items": shown, "total": len(lines), "offset": start, "limit": count}
 
     @bp.get("/worlds")
     def worlds() -> Response:
-        return jsonio.response(200, {"api_version": version.name, "items": _worlds()})
+        return jsonio.response(200, {"api_version": version.name, **_worlds()})
 
     @bp.get("/world")
     def world() -> Response:
@@ -118,7 +121,7 @@ def ui_blueprint(sandbox: Sandbox) -> Blueprint:
             ]
             body = {
                 "wallet": version.show_wallet(w, wallet),
-                "transactions": items,
+                "transactions": {"items": items, "total": len(kept), "offset": start, "limit": count},
                 "pending_invoices": invoices,
             }
         return jsonio.response(200, body)

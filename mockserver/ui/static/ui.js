@@ -3,7 +3,9 @@
 // and messages as any client, and says what each action did in the status line.
 "use strict";
 
-const state = { key: null, env: "", masked: "", walletsOffset: 0, customersOffset: 0, journalSeen: "" };
+const state = {
+  key: null, env: "", masked: "", worldsOffset: 0, walletsOffset: 0, customersOffset: 0, journalSeen: "",
+};
 const $ = (selector) => document.querySelector(selector);
 
 function headers(asWorld) {
@@ -69,6 +71,7 @@ function show(view) {
   if (view !== "worlds" && !state.key) {
     say("Choose a world first.", true);
     view = "worlds";
+    history.replaceState(null, "", "#worlds"); // so that choosing one changes the address again
   }
   document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.dataset.view !== view; });
   document.querySelectorAll("nav a").forEach((a) => {
@@ -87,7 +90,7 @@ function choose(key, env, masked) {
 }
 
 async function loadWorlds() {
-  const data = await call("GET", "/_mock/ui/worlds");
+  const data = await call("GET", `/_mock/ui/worlds?offset=${state.worldsOffset}`);
   const body = $("#worlds-table tbody");
   body.replaceChildren();
   for (const w of data.items) {
@@ -101,6 +104,7 @@ async function loadWorlds() {
     open.className = "open-world";
   }
   if (!data.items.length) cell(body.insertRow(), "No world yet: call the API with an x-api-key header.");
+  pager("#worlds-pager", data, "worldsOffset", "worlds", loadWorlds);
 }
 
 async function loadWorld() {
@@ -114,19 +118,22 @@ async function loadWorld() {
     const row = wallets.insertRow();
     cell(row, w.id, "id"); cell(row, w.customer); cell(row, w.currency); cell(row, w.wallet_status);
     cell(row, w.balance, "number"); cell(row, w.credit_balance, "number");
-    button(row, "Ledger", () => loadLedger(w.id), `Ledger of ${w.id}`);
+    button(row, "Ledger", () => act("Ledger", async () => {
+      const shown = await loadLedger(w.id);
+      return `Ledger of ${w.id}: ${shown} transactions`;
+    }), `Ledger of ${w.id}`);
   }
-  pager("#wallets-pager", data.wallets, "walletsOffset", "wallets");
+  pager("#wallets-pager", data.wallets, "walletsOffset", "wallets", loadWorld);
   const customers = $("#customers-table tbody");
   customers.replaceChildren();
   for (const c of data.customers.items) {
     const row = customers.insertRow();
     cell(row, c.id, "id"); cell(row, c.external_id); cell(row, c.name); cell(row, c.wallets, "number");
   }
-  pager("#customers-pager", data.customers, "customersOffset", "customers");
+  pager("#customers-pager", data.customers, "customersOffset", "customers", loadWorld);
 }
 
-function pager(selector, page, field, what) {
+function pager(selector, page, field, what, reload) {
   const box = $(selector);
   box.replaceChildren();
   const last = Math.min(page.offset + page.limit, page.total);
@@ -136,7 +143,11 @@ function pager(selector, page, field, what) {
   const move = (label, offset, enabled) => {
     const b = document.createElement("button");
     b.type = "button"; b.textContent = label; b.disabled = !enabled;
-    b.addEventListener("click", () => { state[field] = offset; loadWorld(); });
+    b.addEventListener("click", () => act(label, async () => {
+      state[field] = offset;
+      await reload();
+      return `Showing ${what} ${offset + 1}–${Math.min(offset + page.limit, page.total)} of ${page.total}`;
+    }));
     box.appendChild(b);
   };
   move(`Previous ${what}`, Math.max(0, page.offset - page.limit), page.offset > 0);
@@ -161,6 +172,7 @@ async function loadLedger(walletId) {
   const pending = data.pending_invoices.map((i) => `${i.id} (${i.amount}, pending)`);
   $("#ledger-invoices").textContent = pending.length ? `Invoices waiting: ${pending.join(", ")}` : "";
   $("#ledger-title").focus();
+  return shown.total;
 }
 
 async function loadJournal(live) {
@@ -243,6 +255,13 @@ async function loadWebhooks() {
 
 // ---- actions ----------------------------------------------------------------------------
 
+// What a clock move expired: the credits, and the grants they came from (one debit each).
+function expiredText(expired) {
+  if (!expired.length) return "no credits expired";
+  const credits = expired.reduce((sum, t) => sum + Number(t.credit_amount), 0);
+  return `${credits} credits expired (${expired.length} grant${expired.length === 1 ? "" : "s"})`;
+}
+
 $("#clock-form").addEventListener("submit", (event) => {
   event.preventDefault();
   act("Set clock", async () => {
@@ -250,7 +269,7 @@ $("#clock-form").addEventListener("submit", (event) => {
     if ($("#clock-set").value) body.now = $("#clock-set").value;
     const data = await call("PUT", "/_mock/clock", body);
     await loadWorld();
-    return `Clock set to ${data.now}${data.frozen ? ", frozen" : ""}; ${data.expired.length} credits expired`;
+    return `Clock set to ${data.now}${data.frozen ? ", frozen" : ""}; ${expiredText(data.expired)}`;
   });
 });
 
@@ -259,7 +278,7 @@ $("#clock-advance").addEventListener("click", () => act("Advance clock", async (
   const by = /^\d+$/.test(raw) ? Number(raw) : raw;
   const data = await call("POST", "/_mock/clock/advance", { by });
   await loadWorld();
-  return `Clock advanced to ${data.now}; ${data.expired.length} credits expired`;
+  return `Clock advanced to ${data.now}; ${expiredText(data.expired)}`;
 }));
 
 $("#world-reset").addEventListener("click", () => act("Reset", async () => {
