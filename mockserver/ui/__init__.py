@@ -17,6 +17,7 @@ from flask import Blueprint, Response, render_template, request, send_from_direc
 from ..controls.requests import caller
 from ..domain import errors, wallets
 from ..domain.clock import format_timestamp
+from ..domain.world import World
 from ..http import auth, jsonio
 from ..text import mask
 
@@ -129,7 +130,7 @@ def ui_blueprint(sandbox: Sandbox) -> Blueprint:
     return bp
 
 
-def _customer_name(world: Any, customer_id: str) -> str:
+def _customer_name(world: World, customer_id: str) -> str:
     customer = world.customers.get(customer_id)
     return f"{customer.name} ({customer.external_id})" if customer is not None else customer_id
 
