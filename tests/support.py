@@ -195,3 +195,16 @@ def make_wallet(api: Api, customer_id: str = "cust_test", **fields) -> dict:
     reply = api.post("/v1/wallets", {"customer_id": customer_id, "currency": "usd", **fields})
     assert reply.status == 200, reply.json
     return reply.json
+
+
+def ledger(api: Api, wallet_id: str) -> list[dict]:
+    """A wallet's transactions, oldest first (2026-08-22: the list takes ``order``)."""
+    reply = api.get(f"/v1/wallets/{wallet_id}/transactions?order=asc&limit=1000")
+    assert reply.status == 200, reply.json
+    return reply.json["items"]
+
+
+def wallet_of(api: Api, wallet_id: str) -> dict:
+    reply = api.get(f"/v1/wallets/{wallet_id}")
+    assert reply.status == 200, reply.json
+    return reply.json

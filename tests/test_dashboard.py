@@ -24,7 +24,7 @@ from selenium.webdriver.support.ui import Select
 from mockserver.http.server import BackgroundServer
 
 from .browser import BrowserMissing, Dashboard, masked, start_chrome
-from .support import Api, Suite, make_customer, make_wallet, new_key
+from .support import Api, Suite, ledger, make_customer, make_wallet, new_key, wallet_of
 from .v2026_08_22.test_webhooks import Catcher
 
 SUITE = Suite("2026-08-22")
@@ -67,18 +67,6 @@ def page(driver, sandbox) -> Iterator[Dashboard]:
     yield dashboard
     errors = dashboard.errors()
     assert errors == []
-
-
-def ledger(api: Api, wallet_id: str) -> list[dict]:
-    reply = api.get(f"/v1/wallets/{wallet_id}/transactions?order=asc&limit=1000")
-    assert reply.status == 200, reply.json
-    return reply.json["items"]
-
-
-def wallet_of(api: Api, wallet_id: str) -> dict:
-    reply = api.get(f"/v1/wallets/{wallet_id}")
-    assert reply.status == 200, reply.json
-    return reply.json
 
 
 def drained(api: Api) -> dict:

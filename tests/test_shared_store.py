@@ -28,7 +28,7 @@ from mockserver.domain import errors
 from mockserver.state.shared.records import Record, Redis
 
 from .redis_server import RedisServer
-from .support import Api, Suite, new_key
+from .support import Api, Suite, ledger, new_key
 from .v2025_05_24.test_cli import free_port
 from .v2026_08_22.test_webhooks import Catcher
 
@@ -89,12 +89,6 @@ def processes(redis_server, prefix):
     yield started
     for process in started:
         process.stop()
-
-
-def ledger(api: Api, wallet_id: str) -> list[dict]:
-    reply = api.get(f"/v1/wallets/{wallet_id}/transactions?order=asc&limit=1000")
-    assert reply.status == 200, reply.json
-    return reply.json["items"]
 
 
 def test_racing_writes_through_several_processes_lose_nothing_and_never_double_credit(processes):

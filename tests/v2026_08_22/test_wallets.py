@@ -16,6 +16,7 @@ import pytest
 
 from mockserver.domain.models import SYSTEM_USER
 
+from ..support import ledger, wallet_of
 from .conftest import NOW, Api, advance, freeze, make_customer, make_wallet, refusal
 
 STAMP = "2026-09-01T12:00:00.000000Z"  # NOW as the API writes stored times
@@ -75,19 +76,6 @@ def debit(api: Api, wallet_id: str, credits: str, key: str = "", **fields):
         f"/v1/wallets/{wallet_id}/debit",
         {"credits": credits, "transaction_reason": "MANUAL_BALANCE_DEBIT", "idempotency_key": key, **fields},
     )
-
-
-def ledger(api: Api, wallet_id: str) -> list[dict]:
-    """The wallet's transactions, oldest first."""
-    reply = api.get(f"/v1/wallets/{wallet_id}/transactions?order=asc&limit=1000")
-    assert reply.status == 200, reply.json
-    return reply.json["items"]
-
-
-def wallet_of(api: Api, wallet_id: str) -> dict:
-    reply = api.get(f"/v1/wallets/{wallet_id}")
-    assert reply.status == 200, reply.json
-    return reply.json
 
 
 def wallet_count(api: Api) -> int:

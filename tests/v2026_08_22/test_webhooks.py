@@ -30,6 +30,7 @@ from mockserver.http.spec import _nullable, _resolve
 from mockserver.pytest_plugin import FlexpriceClient, WebhookReceiver, new_api_key
 from mockserver.webhooks.endpoints import WebhookError
 
+from ..support import ledger
 from .conftest import CONTRACT, NOW, SUITE, Api, Reply, advance, freeze, make_customer, make_wallet, refusal
 
 DOCUMENT = CONTRACT.spec.document
@@ -126,12 +127,6 @@ def wallet_payload(wallet: dict[str, Any], **changes: Any) -> dict[str, Any]:
     body = {name: wallet[name] for name in names}
     body.update(wallet_type=wallet["wallet_type"], conversion_rate=wallet["conversion_rate"])
     return {**body, **changes}
-
-
-def ledger(client: Api, wallet_id: str) -> list[dict[str, Any]]:
-    reply = client.get(f"/v1/wallets/{wallet_id}/transactions?order=asc&limit=100")
-    assert reply.status == 200, reply.json
-    return reply.json["items"]
 
 
 def top_up(client: Api, wallet_id: str, credits: str, reason: str = "PURCHASED_CREDIT_DIRECT") -> dict:
