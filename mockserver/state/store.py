@@ -38,6 +38,17 @@ def overview_line(
     }
 
 
+def too_many_worlds(limit: int) -> errors.ApiError:
+    """The answer to a request that would make a world past ``--max-worlds``."""
+    return errors.ApiError(
+        429,
+        f"Sandbox limit reached: at most {limit} worlds (API key and environment pairs) at once; "
+        "reset the sandbox or reuse a key",
+        "too many worlds",
+        {"limit": "max_worlds", "max": limit},
+    )
+
+
 def tenant_id_for(api_key: str) -> str:
     """A stable tenant id derived from the key, so the key itself is never echoed back."""
     return "tenant_" + hashlib.sha256(api_key.encode()).hexdigest()[:26]
@@ -123,13 +134,7 @@ class Store:
 
     def _ensure_room(self) -> None:
         if self.max_worlds is not None and len(self._slots) >= self.max_worlds:
-            raise errors.ApiError(
-                429,
-                f"Sandbox limit reached: at most {self.max_worlds} worlds (API key and "
-                "environment pairs) at once; reset the sandbox or reuse a key",
-                "too many worlds",
-                {"limit": "max_worlds", "max": self.max_worlds},
-            )
+            raise too_many_worlds(self.max_worlds)
 
     def worlds(self) -> list[tuple[tuple[str, str], World]]:
         with self._lock:

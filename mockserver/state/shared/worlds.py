@@ -21,12 +21,11 @@ import redis
 import simplejson
 from simplejson import RawJSON
 
-from ...domain import errors
 from ...domain.clock import Clock, format_timestamp, parse_timestamp
 from ...domain.models import Event, TopUpRecord
 from ...domain.world import World
 from .. import journal, statefile
-from ..store import Listener, overview_line, tenant_id_for
+from ..store import Listener, overview_line, tenant_id_for, too_many_worlds
 from .records import Record, Redis, delete, unavailable
 
 WorldKey = tuple[str, str]
@@ -119,7 +118,7 @@ class SharedStore:
         world = World(tenant_id_for(key[0]), key[1], self.id_seed)
         if document is None:  # a new world: counted, indexed, filled from the fixtures
             if self.max_worlds is not None and self.redis.client.hlen(self.index) >= self.max_worlds:
-                raise _too_many(self.max_worlds)
+                raise too_many_worlds(self.max_worlds)
             self.redis.client.hsetnx(self.index, world_id(key), json.dumps(key))
             if self.setup is not None:
                 self.setup(world, key[0])
@@ -127,8 +126,7 @@ class SharedStore:
             return world
         saved = json.loads(document)
         statefile.restore(world, saved["state"], self.api_version)
-        offset, frozen = saved["clock"]
-        world.clock.resume(timedelta(microseconds=offset), parse_timestamp(frozen) if frozen else None)
+        _resume_clock(world.clock, saved["clock"])
         world.ids.resume(saved["ids"])
         world.alert_states.update({(w, kind): state for w, kind, state in saved["alerts"]})
         world.ongoing_published.update({w: Decimal(v) for w, v in saved["ongoing"].items()})
@@ -139,13 +137,12 @@ class SharedStore:
         return world
 
     def _encode(self, key: WorldKey, world: World) -> bytes:
-        offset, frozen = world.clock.snapshot()
         reuse = self._reused.get(key)
         if reuse is None or reuse.world is not world:  # a world loaded anew: nothing to reuse
             reuse = self._reused[key] = _Reuse(world)
         saved = {
             "state": reuse.export(self.api_version),
-            "clock": [offset // timedelta(microseconds=1), format_timestamp(frozen) if frozen else None],
+            "clock": _clock_json(world.clock),
             "ids": world.ids.snapshot(),
             "alerts": [[w, kind, state] for (w, kind), state in world.alert_states.items()],
             "ongoing": {w: str(v) for w, v in world.ongoing_published.items()},
@@ -163,8 +160,7 @@ class SharedStore:
             document = self.redis.client.get(summary_key)
             clock = Clock()
             if document is not None:
-                offset, frozen = json.loads(document)["clock"]
-                clock.resume(timedelta(microseconds=offset), parse_timestamp(frozen) if frozen else None)
+                _resume_clock(clock, json.loads(document)["clock"])
             return clock.now()
 
         return now
@@ -325,29 +321,29 @@ def _fingerprint(world: World) -> tuple:
     )
 
 
+def _clock_json(clock: Clock) -> list[Any]:
+    """Exactly where a clock is: its lead on real time (µs), and its frozen instant or null."""
+    offset, frozen = clock.snapshot()
+    return [offset // timedelta(microseconds=1), format_timestamp(frozen) if frozen else None]
+
+
+def _resume_clock(clock: Clock, saved: list[Any]) -> None:
+    offset, frozen = saved
+    clock.resume(timedelta(microseconds=offset), parse_timestamp(frozen) if frozen else None)
+
+
 def _summary(world: World) -> bytes:
     """Beside each world's document: its clock (read by webhook scheduling in any process) and
     its counts."""
-    offset, frozen = world.clock.snapshot()
     return json.dumps(
         {
-            "clock": [offset // timedelta(microseconds=1), format_timestamp(frozen) if frozen else None],
+            "clock": _clock_json(world.clock),
             "customers": len(world.customers),
             "wallets": len(world.wallets),
             "transactions": world.transaction_count,
             "changed_at": format_timestamp(datetime.now(timezone.utc)),
         }
     ).encode()
-
-
-def _too_many(limit: int) -> errors.ApiError:
-    return errors.ApiError(
-        429,
-        f"Sandbox limit reached: at most {limit} worlds (API key and environment pairs) at once; "
-        "reset the sandbox or reuse a key",
-        "too many worlds",
-        {"limit": "max_worlds", "max": limit},
-    )
 
 
 class SharedJournal:
