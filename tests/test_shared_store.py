@@ -50,7 +50,11 @@ class Process:
             env=environ,
             text=True,
         )
-        self._wait_healthy(200 if healthy else 503)
+        try:
+            self._wait_healthy(200 if healthy else 503)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
 
     def _wait_healthy(self, status: int, timeout: float = 30.0) -> None:
         # With workers the port is open before they have built their apps: a request waits.
@@ -81,14 +85,14 @@ def prefix() -> str:
 @pytest.fixture
 def processes(redis_server, prefix):
     """Three ways in to one set of worlds: two processes, and one with two workers."""
-    started = [
-        Process(redis_server.url, prefix),
-        Process(redis_server.url, prefix),
-        Process(redis_server.url, prefix, "--workers", "2"),
-    ]
-    yield started
-    for process in started:
-        process.stop()
+    started: list[Process] = []
+    try:
+        for flags in ((), (), ("--workers", "2")):
+            started.append(Process(redis_server.url, prefix, *flags))
+        yield started
+    finally:  # those started go, even when a later one would not start
+        for process in started:
+            process.stop()
 
 
 def test_racing_writes_through_several_processes_lose_nothing_and_never_double_credit(processes):
@@ -226,25 +230,31 @@ def test_a_webhook_is_delivered_once_whichever_process_queued_it(processes):
 
 def test_killing_every_process_keeps_every_world(redis_server, prefix):
     key = new_key()
-    first, second = Process(redis_server.url, prefix), Process(redis_server.url, prefix, "--workers", "2")
-    with requests.Session() as session:
-        api = first.client(session, key)
-        customer = api.post("/v1/customers", {"external_id": "kept", "name": "Kept"}).json
-        wallet = api.post(
-            "/v1/wallets", {"customer_id": customer["id"], "currency": "usd", "initial_credits_to_load": "7"}
-        ).json
-        frozen = second.client(session, key).put(
-            "/_mock/clock", {"now": "2026-09-01T00:00:00Z", "frozen": True}
-        )
-        assert frozen.status == 200, frozen.json
-        before = api.get("/_mock/state").json
-        journal = api.get("/_mock/journal").json
-    workers = _children_of(second)
-    assert len(workers) == 2
-    for pid in workers:
-        os.kill(pid, signal.SIGKILL)
-    first.stop(signal.SIGKILL)
-    second.stop(signal.SIGKILL)
+    first = Process(redis_server.url, prefix)
+    try:
+        second = Process(redis_server.url, prefix, "--workers", "2")
+    except BaseException:
+        first.stop()
+        raise
+    try:
+        with requests.Session() as session:
+            api = first.client(session, key)
+            customer = api.post("/v1/customers", {"external_id": "kept", "name": "Kept"}).json
+            body = {"customer_id": customer["id"], "currency": "usd", "initial_credits_to_load": "7"}
+            wallet = api.post("/v1/wallets", body).json
+            frozen = second.client(session, key).put(
+                "/_mock/clock", {"now": "2026-09-01T00:00:00Z", "frozen": True}
+            )
+            assert frozen.status == 200, frozen.json
+            before = api.get("/_mock/state").json
+            journal = api.get("/_mock/journal").json
+        workers = _children_of(second)
+        assert len(workers) == 2
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+    finally:  # every process of both goes at once, as a crash would take them
+        first.stop(signal.SIGKILL)
+        second.stop(signal.SIGKILL)
     again = Process(redis_server.url, prefix)
     try:
         with requests.Session() as session:
