@@ -39,9 +39,10 @@ from typing import Any
 import harness
 from harness import RESULTS, ROOT, Target
 
+from mockserver.domain.ids import encode
+
 KEY = "bench-ui"
 TARGET_MS = 200.0
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,11 +69,7 @@ def parse_args() -> argparse.Namespace:
 
 def ulid(prefix: str, n: int) -> str:
     """An id of the sandbox's shape (prefix, 26 Crockford base32 characters), unique per ``n``."""
-    digits = []
-    for _ in range(16):
-        n, d = divmod(n, 32)
-        digits.append(CROCKFORD[d])
-    return f"{prefix}_01M8BENCH0{''.join(reversed(digits))}"
+    return f"{prefix}_01M8BENCH0{encode(n, 16)}"
 
 
 class Conn:
