@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, request
 
 from ..domain import errors
+from ..domain.world import WorldKey
 from ..http import jsonio, validation
 from ..webhooks.endpoints import WebhookError
-from ..webhooks.outbox import WorldKey
 from .requests import caller, only_filters
 
 if TYPE_CHECKING:

@@ -15,6 +15,14 @@ from .clock import Clock, millis
 from .ids import IdGenerator
 from .models import Customer, Event, Invoice, TopUpRecord, Transaction, Wallet
 
+# A world is named by its API key and environment id ("" when none).
+WorldKey = tuple[str, str]
+
+
+def in_scope(key: WorldKey, api_key: str | None, environment_id: str | None) -> bool:
+    """Whether a world is among one key's worlds (all its environments, or one); None: any."""
+    return (api_key is None or key[0] == api_key) and (environment_id is None or key[1] == environment_id)
+
 
 class World:
     def __init__(self, tenant_id: str, environment_id: str, id_seed: int | None = None):

@@ -19,7 +19,7 @@ from typing import Any
 from ..domain import errors
 from ..domain.clock import format_timestamp
 from ..domain.models import Event
-from ..domain.world import World
+from ..domain.world import World, in_scope
 from .journal import Journal
 
 Listener = Callable[[tuple[str, str], World, list[Event]], None]
@@ -151,11 +151,7 @@ class Store:
     def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
         """Forget every world, or one key's worlds (all its environments, or one). Returns how many."""
         with self._lock:
-            doomed = [
-                k
-                for k in self._slots
-                if (api_key is None or k[0] == api_key) and (environment_id is None or k[1] == environment_id)
-            ]
+            doomed = [k for k in self._slots if in_scope(k, api_key, environment_id)]
             for k in doomed:
                 del self._slots[k]
             self.changes += 1

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from ..domain.ids import IdGenerator
 from ..domain.models import RETRY_EVENT, Event
-from ..domain.world import World
+from ..domain.world import World, WorldKey, in_scope
 from . import endpoints, signing
 
 # Seconds before each attempt, counted from the previous failure (Svix: at once, 5 s, 5 min,
@@ -33,7 +33,6 @@ SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 KEPT_DELIVERIES = 1000  # finished deliveries kept per world, newest
 EXCERPT = 1024  # bytes of a receiver's answer kept per attempt
 TICK = 0.05  # seconds between looks at what is due, when nothing wakes the scheduler
-WorldKey = tuple[str, str]
 
 
 @dataclass
@@ -173,12 +172,8 @@ class LocalMailboxes:
 
     def forget(self, api_key: str | None, environment_id: str | None) -> None:
         with self._lock:
-            for key in [k for k in self._boxes if _within(k, api_key, environment_id)]:
+            for key in [k for k in self._boxes if in_scope(k, api_key, environment_id)]:
                 del self._boxes[key]
-
-
-def _within(key: WorldKey, api_key: str | None, environment_id: str | None) -> bool:
-    return (api_key is None or key[0] == api_key) and (environment_id is None or key[1] == environment_id)
 
 
 class Outbox:

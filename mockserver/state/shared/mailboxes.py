@@ -14,9 +14,10 @@ from typing import Any
 import redis
 
 from ...domain.clock import format_timestamp, parse_timestamp
+from ...domain.world import WorldKey, in_scope
 from ...draws import Draws
 from ...webhooks.endpoints import Endpoint, EndpointFaults
-from ...webhooks.outbox import Attempt, Delivery, Mailbox, WorldKey
+from ...webhooks.outbox import Attempt, Delivery, Mailbox
 from .records import Record, Redis, delete, unavailable
 from .worlds import world_id
 
@@ -67,11 +68,8 @@ class SharedMailboxes:
 
     def forget(self, api_key: str | None, environment_id: str | None) -> None:
         try:
-            for raw in self.redis.client.hvals(self.index):
-                key: WorldKey = tuple(json.loads(raw))
-                if (api_key is None or key[0] == api_key) and (
-                    environment_id is None or key[1] == environment_id
-                ):
+            for key in self.known():
+                if in_scope(key, api_key, environment_id):
                     delete(self.redis, self._name(key))
                     self.redis.client.hdel(self.index, world_id(key))
                     record = self._records.get(key)

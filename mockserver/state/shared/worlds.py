@@ -23,12 +23,10 @@ from simplejson import RawJSON
 
 from ...domain.clock import Clock, format_timestamp, parse_timestamp
 from ...domain.models import Event, TopUpRecord
-from ...domain.world import World
+from ...domain.world import World, WorldKey, in_scope
 from .. import journal, statefile
 from ..store import Listener, overview_line, tenant_id_for, too_many_worlds
 from .records import Record, Redis, delete, unavailable
-
-WorldKey = tuple[str, str]
 
 # KEYS: index, journal. ARGV: world id, [key, environment], entry, journal size, most worlds.
 # Journals an entry in its world, made (indexed) here when there is room for it, as the memory
@@ -199,11 +197,7 @@ class SharedStore:
     def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
         """Forget every world, or one key's worlds (all its environments, or one): their
         documents and journals. Returns how many."""
-        doomed = [
-            key
-            for key in self.keys()
-            if (api_key is None or key[0] == api_key) and (environment_id is None or key[1] == environment_id)
-        ]
+        doomed = [key for key in self.keys() if in_scope(key, api_key, environment_id)]
         try:
             for key in doomed:
                 wid = world_id(key)
