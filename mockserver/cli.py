@@ -158,10 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if settings.workers > 1:
             return serve_workers(lambda: _build_or_exit(settings), settings)
         app = _build(settings)
-    except _StartError as exc:
-        print(f"flexprice-mock: {exc}", file=sys.stderr)
-        return 2
-    except ListenError as exc:
+    except (_StartError, ListenError) as exc:
         print(f"flexprice-mock: {exc}", file=sys.stderr)
         return 2
     return _serve_alone(app, settings, serve)
