@@ -13,7 +13,7 @@ from typing import Any
 import redis
 
 from ...faults.rules import Rule, RuleBook
-from .records import Record, Redis, unavailable
+from .records import Record, Redis, summary_key, unavailable
 
 _KEPT = [f.name for f in fields(Rule) if not f.name.startswith("_")]
 
@@ -24,7 +24,7 @@ class SharedRules:
     def __init__(self, store: Redis):
         name = store.key("faults")
         self._record = Record(store, name, _decode, _encode, lambda book: str(len(book.rules)).encode())
-        self._count_key = name + ":summary"
+        self._count_key = summary_key(name)
         self._client = store.client
 
     @contextmanager

@@ -98,6 +98,11 @@ class Redis:
         self.client.close()
 
 
+def summary_key(name: str) -> str:
+    """Where the summary written beside the record ``name`` is (readable without loading it)."""
+    return name + ":summary"
+
+
 class Record(Generic[T]):
     """One object kept in Redis at ``name``, with this process's copy of it.
 
@@ -115,7 +120,7 @@ class Record(Generic[T]):
         summary: Callable[[T], bytes] | None = None,
     ):
         self.store = store
-        self.keys = [name + ":lock", name + ":version", name, name + ":summary"]
+        self.keys = [name + ":lock", name + ":version", name, summary_key(name)]
         self.decode = decode
         self.encode = encode
         self.summary = summary
@@ -219,6 +224,6 @@ class Record(Generic[T]):
 def delete(store: Redis, name: str, *more: str) -> None:
     """Remove a record (and other keys with it); the version moves on so that copies reload."""
     pipe = store.client.pipeline()
-    pipe.delete(name, name + ":summary", *more)
+    pipe.delete(name, summary_key(name), *more)
     pipe.incr(name + ":version")
     pipe.execute()

@@ -26,7 +26,7 @@ from ...domain.models import Event, TopUpRecord
 from ...domain.world import World, WorldKey, in_scope
 from .. import journal, statefile
 from ..store import Listener, overview_line, tenant_id_for, too_many_worlds
-from .records import Record, Redis, delete, unavailable
+from .records import Record, Redis, delete, summary_key, unavailable
 
 # KEYS: index, journal. ARGV: world id, [key, environment], entry, journal size, most worlds.
 # Journals an entry in its world, made (indexed) here when there is room for it, as the memory
@@ -75,6 +75,9 @@ class SharedStore:
 
     # ---- the unit of work --------------------------------------------------------------------
 
+    def _name(self, key: WorldKey) -> str:
+        return self.redis.key("world", world_id(key))
+
     def _record(self, key: WorldKey) -> Record[World]:
         record = self._records.get(key)
         if record is None:
@@ -82,7 +85,7 @@ class SharedStore:
                 key,
                 Record(
                     self.redis,
-                    self.redis.key("world", world_id(key)),
+                    self._name(key),
                     lambda document: self._decode(key, document),
                     lambda world: self._encode(key, world),
                     _summary,
@@ -152,10 +155,10 @@ class SharedStore:
 
     def clock(self, key: WorldKey) -> Callable[[], datetime] | None:
         """How to read a world's time from Redis (None when there is no such world)."""
-        summary_key = self.redis.key("world", world_id(key)) + ":summary"
+        summary = summary_key(self._name(key))
 
         def now() -> datetime:
-            document = self.redis.client.get(summary_key)
+            document = self.redis.client.get(summary)
             clock = Clock()
             if document is not None:
                 _resume_clock(clock, json.loads(document)["clock"])
@@ -200,9 +203,8 @@ class SharedStore:
         doomed = [key for key in self.keys() if in_scope(key, api_key, environment_id)]
         try:
             for key in doomed:
-                wid = world_id(key)
-                delete(self.redis, self.redis.key("world", wid), self.redis.key("journal", wid))
-                self.redis.client.hdel(self.index, wid)
+                delete(self.redis, self._name(key), self.redis.key("journal", world_id(key)))
+                self.redis.client.hdel(self.index, world_id(key))
         except redis.RedisError as exc:
             raise unavailable(exc) from None
         for key in doomed:
@@ -217,11 +219,7 @@ class SharedStore:
         """Every world in a line (for the dashboard), from the summaries beside the documents."""
         keys = self.keys()
         try:
-            summaries = (
-                self.redis.client.mget([self.redis.key("world", world_id(key)) + ":summary" for key in keys])
-                if keys
-                else []
-            )
+            summaries = self.redis.client.mget([summary_key(self._name(key)) for key in keys]) if keys else []
         except redis.RedisError as exc:
             raise unavailable(exc) from None
         lines = []
