@@ -51,6 +51,14 @@ function cell(row, value, className) {
   return td;
 }
 
+// Fill a table's body: one row per item, drawn by draw(row, item); a line saying so when empty.
+function rows(selector, items, draw, empty) {
+  const body = $(selector);
+  body.replaceChildren();
+  for (const item of items) draw(body.insertRow(), item);
+  if (!items.length && empty) cell(body.insertRow(), empty);
+}
+
 function button(row, label, onClick, name) {
   const td = row.insertCell();
   const b = document.createElement("button");
@@ -91,10 +99,7 @@ function choose(key, env, masked) {
 
 async function loadWorlds() {
   const data = await call("GET", `/_mock/ui/worlds?offset=${state.worldsOffset}`);
-  const body = $("#worlds-table tbody");
-  body.replaceChildren();
-  for (const w of data.items) {
-    const row = body.insertRow();
+  rows("#worlds-table tbody", data.items, (row, w) => {
     const code = document.createElement("code");
     code.textContent = w.masked;
     row.insertCell().appendChild(code);
@@ -102,8 +107,7 @@ async function loadWorlds() {
     cell(row, w.customers); cell(row, w.wallets); cell(row, w.transactions); cell(row, w.active_at);
     const open = button(row, "Open", () => choose(w.api_key, w.environment_id, w.masked), `Open world ${w.masked}`);
     open.className = "open-world";
-  }
-  if (!data.items.length) cell(body.insertRow(), "No world yet: call the API with an x-api-key header.");
+  }, "No world yet: call the API with an x-api-key header.");
   pager("#worlds-pager", data, "worldsOffset", "worlds", loadWorlds);
 }
 
@@ -112,24 +116,18 @@ async function loadWorld() {
   const data = await call("GET", `/_mock/ui/world?${query}`);
   $("#clock-now").textContent = data.clock.now;
   $("#clock-frozen").textContent = data.clock.frozen ? "frozen" : "running";
-  const wallets = $("#wallets-table tbody");
-  wallets.replaceChildren();
-  for (const w of data.wallets.items) {
-    const row = wallets.insertRow();
+  rows("#wallets-table tbody", data.wallets.items, (row, w) => {
     cell(row, w.id, "id"); cell(row, w.customer); cell(row, w.currency); cell(row, w.wallet_status);
     cell(row, w.balance, "number"); cell(row, w.credit_balance, "number");
     button(row, "Ledger", () => act("Ledger", async () => {
       const shown = await loadLedger(w.id);
       return `Ledger of ${w.id}: ${shown} transactions`;
     }), `Ledger of ${w.id}`);
-  }
+  });
   pager("#wallets-pager", data.wallets, "walletsOffset", "wallets", loadWorld);
-  const customers = $("#customers-table tbody");
-  customers.replaceChildren();
-  for (const c of data.customers.items) {
-    const row = customers.insertRow();
+  rows("#customers-table tbody", data.customers.items, (row, c) => {
     cell(row, c.id, "id"); cell(row, c.external_id); cell(row, c.name); cell(row, c.wallets, "number");
-  }
+  });
   pager("#customers-pager", data.customers, "customersOffset", "customers", loadWorld);
 }
 
@@ -161,14 +159,11 @@ async function loadLedger(walletId) {
   const shown = data.transactions;
   const more = shown.total > shown.items.length ? ` (the newest ${shown.items.length} of ${shown.total})` : "";
   $("#ledger-title").textContent = `Ledger of ${walletId}, newest first${more}`;
-  const body = $("#ledger-table tbody");
-  body.replaceChildren();
-  for (const t of data.transactions.items) {
-    const row = body.insertRow();
+  rows("#ledger-table tbody", shown.items, (row, t) => {
     cell(row, t.created_at); cell(row, t.type); cell(row, t.credit_amount, "number");
     cell(row, t.transaction_reason); cell(row, t.transaction_status);
     cell(row, t.credit_balance_after, "number"); cell(row, t.expiry_date || "");
-  }
+  });
   const pending = data.pending_invoices.map((i) => `${i.id} (${i.amount}, pending)`);
   $("#ledger-invoices").textContent = pending.length ? `Invoices waiting: ${pending.join(", ")}` : "";
   $("#ledger-title").focus();
@@ -181,14 +176,11 @@ async function loadJournal(live) {
   for (const [name, value] of form) if (value) query.set(name, value);
   query.set("limit", "200");
   const data = await call("GET", `/_mock/journal?${query}`);
-  const items = data.items || data.requests || [];
+  const items = data.items;
   const newest = items.length ? items[0].request_id + items[0].time : "";
   if (live && newest === state.journalSeen) return;
   state.journalSeen = newest;
-  const body = $("#journal-table tbody");
-  body.replaceChildren();
-  for (const entry of items) {
-    const row = body.insertRow();
+  rows("#journal-table tbody", items, (row, entry) => {
     cell(row, entry.time); cell(row, entry.method);
     const path = row.insertCell();
     const open = document.createElement("button");
@@ -197,7 +189,7 @@ async function loadJournal(live) {
     path.appendChild(open);
     cell(row, entry.status, "number"); cell(row, entry.duration_ms, "number");
     cell(row, entry.fault ? entry.fault.kind || JSON.stringify(entry.fault) : "");
-  }
+  });
 }
 
 function showEntry(entry) {
@@ -211,10 +203,7 @@ async function loadFaults() {
   const own = await call("GET", "/_mock/faults");
   const every = await call("GET", "/_mock/faults", undefined, false);
   const rules = [...own.items, ...every.items.filter((rule) => !rule.api_key)];
-  const body = $("#faults-table tbody");
-  body.replaceChildren();
-  for (const rule of rules) {
-    const row = body.insertRow();
+  rows("#faults-table tbody", rules, (row, rule) => {
     const { id, matches, hits, expired, api_key, ...rest } = rule;
     cell(row, `${id}: ${JSON.stringify(rest)}${expired ? " (used up)" : ""}`);
     cell(row, api_key ? `key ${api_key}` : "every key");
@@ -224,24 +213,16 @@ async function loadFaults() {
       await loadFaults();
       return `Rule ${id} removed`;
     }), `Remove rule ${id}`);
-  }
-  if (!rules.length) cell(body.insertRow(), "No rules.");
+  }, "No rules.");
 }
 
 async function loadWebhooks() {
   const endpoints = await call("GET", "/_mock/webhooks");
-  const eBody = $("#endpoints-table tbody");
-  eBody.replaceChildren();
-  for (const e of endpoints.items) {
-    const row = eBody.insertRow();
+  rows("#endpoints-table tbody", endpoints.items, (row, e) => {
     cell(row, e.id, "id"); cell(row, e.url); cell(row, e.events ? e.events.join(", ") : "all"); cell(row, e.mode);
-  }
-  if (!endpoints.items.length) cell(eBody.insertRow(), "No endpoints.");
+  }, "No endpoints.");
   const deliveries = await call("GET", "/_mock/webhooks/deliveries");
-  const dBody = $("#deliveries-table tbody");
-  dBody.replaceChildren();
-  for (const d of deliveries.items) {
-    const row = dBody.insertRow();
+  rows("#deliveries-table tbody", deliveries.items, (row, d) => {
     cell(row, d.id, "id"); cell(row, d.event_type); cell(row, d.status);
     cell(row, d.attempts.map((a) => `${a.status_code === null ? "no answer" : a.status_code}${a.error ? ` (${a.error})` : ""}`).join("; "));
     button(row, "Redeliver", () => act("Redeliver", async () => {
@@ -249,8 +230,7 @@ async function loadWebhooks() {
       await loadWebhooks();
       return `Delivery ${d.id} queued again`;
     }), `Redeliver ${d.id}`);
-  }
-  if (!deliveries.items.length) cell(dBody.insertRow(), "No deliveries.");
+  }, "No deliveries.");
 }
 
 // ---- actions ----------------------------------------------------------------------------
