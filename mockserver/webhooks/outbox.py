@@ -27,8 +27,8 @@ from ..domain.models import RETRY_EVENT, Event
 from ..domain.world import World, WorldKey, in_scope
 from . import endpoints, signing
 
-# Seconds before each attempt, counted from the previous failure (Svix: at once, 5 s, 5 min,
-# 30 min, 2 h, 5 h, 10 h, 10 h); after the last one the delivery is failed.
+# Seconds before each attempt, counted from when the previous failed attempt was sent (Svix: at
+# once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); after the last one the delivery is failed.
 SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 KEPT_DELIVERIES = 1000  # finished deliveries kept per world, newest
 EXCERPT = 1024  # bytes of a receiver's answer kept per attempt
@@ -37,8 +37,8 @@ TICK = 0.05  # seconds between looks at what is due, when nothing wakes the sche
 
 @dataclass
 class Attempt:
-    at: datetime  # wall-clock time it was sent
-    world_at: datetime  # the world's time then
+    at: datetime  # wall-clock time it was sent (taken before the request left)
+    world_at: datetime  # the world's time then: the next attempt is scheduled from it
     status: int | None  # the receiver's status; None: no answer (refused, timed out)
     latency_ms: float
     error: str | None
@@ -46,11 +46,15 @@ class Attempt:
     body: str
     response: str
     duplicate: bool = False
+    answered_at: datetime | None = None  # wall-clock time its outcome was known
+    world_answered_at: datetime | None = None  # the world's time then
 
     def describe(self) -> dict[str, Any]:
         return {
             "at": _stamp(self.at),
             "world_at": _stamp(self.world_at),
+            "answered_at": _stamp(self.answered_at) if self.answered_at else None,
+            "world_answered_at": _stamp(self.world_answered_at) if self.world_answered_at else None,
             "status_code": self.status,
             "latency_ms": round(self.latency_ms, 3),
             "error": self.error,
@@ -412,28 +416,25 @@ class Outbox:
     def _attempt(
         self, key: WorldKey, endpoint: endpoints.Endpoint, delivery: Delivery, injected: bool
     ) -> None:
+        world_clock = self.clock_of(key) or _now
         try:
             faults = endpoint.faults
             if faults is not None and faults.delay:
                 time.sleep(faults.delay)
-            attempt = self._send(endpoint, delivery, injected=injected)
+            attempt = self._send(endpoint, delivery, world_clock, injected=injected)
             sent = [attempt]
             if faults is not None and attempt.status is not None and faults.duplicate:
                 with self.boxes.hold(key) as box:  # the draw moves the endpoint's sequence
                     kept = box.endpoints.get(endpoint.id)
                     twice = kept is not None and kept.faults is not None and kept.faults.draw_duplicate()
                 if twice:
-                    sent.append(self._send(endpoint, delivery, duplicate=True))
+                    sent.append(self._send(endpoint, delivery, world_clock, duplicate=True))
         except Exception as exc:  # never lose a delivery to a bug in sending it
-            sent = [
-                Attempt(
-                    datetime.now(timezone.utc), _now(), None, 0.0, f"{type(exc).__name__}: {exc}", {}, "", ""
-                )
-            ]
-        clock = self.clock_of(key)
+            now = _now()
+            sent = [Attempt(now, world_clock(), None, 0.0, f"{type(exc).__name__}: {exc}", {}, "", "")]
         try:
             with self.boxes.hold(key) as box:
-                self._record(box, endpoint.id, delivery.id, sent, clock() if clock else _now())
+                self._record(box, endpoint.id, delivery.id, sent, world_clock())
         except Exception:  # the shared store unreachable: the claim runs out and it is sent again
             return
         self.wake()
@@ -442,13 +443,21 @@ class Outbox:
     def _record(
         box: Mailbox, endpoint_id: str, delivery_id: str, sent: list[Attempt], world_now: datetime
     ) -> None:
-        """What an attempt came to: delivered, due again on the schedule, or failed."""
+        """What an attempt came to: delivered, due again on the schedule, or failed.
+
+        The next attempt is due a step after the failed one was *sent*, on the world's clock. A
+        clock moved while it was in flight is thereby counted: if the step is already past, the
+        next attempt is due at once (a test that advances the clock once its receiver has seen an
+        attempt never waits on the time the answer took to be recorded).
+        """
         box.busy.pop(endpoint_id, None)
         delivery = box.find(delivery_id)
         if delivery is None:  # forgotten meanwhile (its world was reset)
             return
+        answered = _now()
         for attempt in sent:
-            attempt.world_at = world_now
+            attempt.answered_at = attempt.answered_at or answered
+            attempt.world_answered_at = world_now
         delivery.attempts.extend(sent)
         delivery.in_flight = False
         if any(a.status is not None and 200 <= a.status < 300 for a in sent):
@@ -458,7 +467,7 @@ class Outbox:
             if made >= len(SCHEDULE):
                 delivery.status, delivery.next_due = "failed", None
             else:
-                delivery.next_due = world_now + timedelta(seconds=SCHEDULE[made])
+                delivery.next_due = sent[0].world_at + timedelta(seconds=SCHEDULE[made])
         if delivery.status != "pending":
             box.finish(delivery)
 
@@ -466,6 +475,7 @@ class Outbox:
         self,
         endpoint: endpoints.Endpoint,
         delivery: Delivery,
+        world_clock: Callable[[], datetime],
         duplicate: bool = False,
         injected: bool = False,
     ) -> Attempt:
@@ -478,10 +488,13 @@ class Outbox:
         if endpoint.mode == "svix":
             headers.update(signing.headers(endpoint.secret, delivery.id, int(time.time()), body))
         text = body.decode()
-        started, at = time.perf_counter(), datetime.now(timezone.utc)
+        world_at = world_clock()  # before the request leaves: what the schedule counts from
+        started, at = time.perf_counter(), _now()
         faults = endpoint.faults
         if injected and faults is not None:
-            return Attempt(at, at, faults.fail_status, 0.0, "injected: faults.fail_first", headers, text, "")
+            return Attempt(
+                at, world_at, faults.fail_status, 0.0, "injected: faults.fail_first", headers, text, ""
+            )
         parts = urlsplit(endpoint.url)
         connection_class = (
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
@@ -500,7 +513,9 @@ class Outbox:
         finally:
             connection.close()
         latency = (time.perf_counter() - started) * 1000
-        return Attempt(at, at, status, latency, error, headers, text, excerpt, duplicate)
+        return Attempt(
+            at, world_at, status, latency, error, headers, text, excerpt, duplicate, answered_at=_now()
+        )
 
 
 def _now() -> datetime:

@@ -737,6 +737,77 @@ def test_a_receiver_answering_500_gets_eight_attempts_then_the_delivery_is_faile
     assert client.post("/_mock/webhooks/deliveries/msg_unknown/redeliver").status == 404
 
 
+class HoldingReceiver:
+    """A receiver that fails every attempt (500) and holds its answer to attempt ``held`` until
+    the test releases it: the test acts while that attempt is in flight, at a moment it knows."""
+
+    def __init__(self, held: int) -> None:
+        self.arrived: list[threading.Event] = [threading.Event() for _ in range(9)]
+        self.release = threading.Event()
+        self.count = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.count += 1
+                number = receiver.count
+                receiver.arrived[number].set()
+                if number == held:
+                    receiver.release.wait(10)
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_a_clock_moved_while_an_attempt_is_answered_counts_for_the_next_one(client, flexprice):
+    receiver = HoldingReceiver(held=2)
+    try:
+        assert client.post("/_mock/webhooks", {"url": receiver.url}).status == 201
+        freeze(client)
+        make_customer(client, "acme-1")
+        drain(flexprice)  # attempt 1 at NOW, failed: attempt 2 due 5 s after it was sent
+        advance(client, "PT5S")
+        assert receiver.arrived[2].wait(5), "attempt 2 never came"
+        # The receiver has seen attempt 2 and not answered yet: the test moves the clock past
+        # the next step (5 min after attempt 2 was sent), then lets the answer go.
+        advance(client, "PT6M")
+        receiver.release.set()
+        assert receiver.arrived[3].wait(5), "attempt 3 never came: it was scheduled from the answer"
+        drain(flexprice)
+        [delivery] = flexprice.webhook_deliveries()
+        first, second, third = delivery["attempts"]
+        start = stamp(NOW)
+        assert [stamp(a["world_at"]) - start for a in (first, second, third)] == [
+            timedelta(0),
+            timedelta(seconds=5),
+            timedelta(seconds=365),
+        ]
+        # Sent and answered, in world and wall time: attempt 2 was answered after the move.
+        assert stamp(second["world_answered_at"]) - start == timedelta(seconds=365)
+        assert stamp(first["world_answered_at"]) == start
+        for attempt in (first, second, third):
+            assert stamp(attempt["at"]) <= stamp(attempt["answered_at"])
+        assert stamp(second["answered_at"]) <= stamp(third["at"])
+        # The next step (30 min) counts from when attempt 3 was sent.
+        assert stamp(delivery["next_attempt_at"]) - start == timedelta(seconds=365 + 1800)
+        assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 500]
+    finally:
+        receiver.close()
+
+
 def test_the_clouds_retry_route_sends_a_system_events_webhooks_again(client, flexprice, receiver):
     make_customer(client, "acme-1")
     drain(flexprice)

@@ -23,6 +23,7 @@ from .worlds import world_id
 
 _FAULTS = ("fail_first", "fail_status", "delay", "duplicate", "out_of_order", "seed", "attempts")
 _ATTEMPT = ("status", "latency_ms", "error", "headers", "body", "response", "duplicate")
+_ATTEMPT_TIMES = ("at", "world_at", "answered_at", "world_answered_at")
 
 
 class SharedMailboxes:
@@ -131,7 +132,7 @@ def _dump_delivery(delivery: Delivery) -> dict[str, Any]:
         "next_due": _stamp(delivery.next_due),
         "status": delivery.status,
         "attempts": [
-            {"at": _stamp(a.at), "world_at": _stamp(a.world_at), **{n: getattr(a, n) for n in _ATTEMPT}}
+            {**{n: _stamp(getattr(a, n)) for n in _ATTEMPT_TIMES}, **{n: getattr(a, n) for n in _ATTEMPT}}
             for a in delivery.attempts
         ],
         "round_start": delivery.round_start,
@@ -186,7 +187,7 @@ def _load_delivery(item: dict[str, Any]) -> Delivery:
         _time(item["next_due"]),
         item["status"],
         [
-            Attempt(_time(a["at"]), _time(a["world_at"]), **{n: a[n] for n in _ATTEMPT})
+            Attempt(**{n: _time(a.get(n)) for n in _ATTEMPT_TIMES}, **{n: a[n] for n in _ATTEMPT})
             for a in item["attempts"]
         ],
         item["round_start"],
