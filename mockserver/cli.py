@@ -7,15 +7,9 @@ import logging
 import os
 import sys
 
-from . import api
+from . import api, text
 from .config import ENV_PREFIX, ConfigError, Settings
-from .controls.fixtures import FixtureError
-from .domain.errors import ApiError
-from .faults.rules import FaultFileError
 from .http import logs
-from .http.spec import SpecError
-from .webhooks.endpoints import WebhookError
-from .webhooks.signing import new_secret
 
 DEFAULT_FIXTURES = "fixtures"  # looked for in the working directory
 log = logging.getLogger("mockserver")
@@ -32,7 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="flexprice-mock",
         description="A local, stateful, spec-validated Flexprice Wallets API sandbox, serving API "
         f"version {api.DEFAULT} by default (also: {', '.join(api.VERSIONS[:-1])}). "
-        f"Every option can also be set as {ENV_PREFIX}<OPTION> (e.g. {ENV_PREFIX}PORT).",
+        f"Every option can also be set as {ENV_PREFIX}<OPTION> (e.g. {ENV_PREFIX}PORT). "
+        "'flexprice-mock health' asks a running sandbox whether it is healthy (exit 0 or 1).",
     )
     parser.add_argument(
         "--api-version",
@@ -79,6 +74,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--admin-token",
         help="require this X-Mock-Admin-Token on /_mock/ controls, from any address "
         "(default: no token, loopback clients only)",
+    )
+    parser.add_argument(
+        "--admin-from",
+        metavar="CIDR[,CIDR...]",
+        help="let clients from these networks use /_mock/ controls without a token, e.g. the "
+        "container network 10.88.0.0/16 (default: none)",
+    )
+    parser.add_argument(
+        "--allowed-hosts",
+        metavar="HOST[,HOST...]",
+        help="names requests may be addressed to (Host) besides localhost, 127.0.0.1 and [::1]; "
+        ".example.test for a domain and its subdomains; * for any (default: none; checked when "
+        "listening on loopback, or when given)",
+    )
+    parser.add_argument(
+        "--allowed-origins",
+        metavar="ORIGIN[,ORIGIN...]",
+        help="web pages (origins, e.g. http://localhost:3000) that may use the /_mock/ controls "
+        "besides the sandbox's own dashboard (default: none)",
     )
     parser.add_argument(
         "--state-file",
@@ -133,6 +147,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["health"]:  # a probe: answered without loading the server
+        from .health import main as health
+
+        return health(argv[1:])
     args = parse_args(argv)
     logs.configure()
     no_fixtures = vars(args).pop("no_fixtures")
@@ -150,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         settings.fixtures = None
     elif settings.fixtures is None and os.path.isdir(DEFAULT_FIXTURES):
         settings.fixtures = DEFAULT_FIXTURES
+    _warn_of_open_controls(settings)
     if settings.webhook_url and not settings.webhook_secret:
+        from .webhooks.signing import new_secret
+
         settings.webhook_secret = new_secret()  # one secret, whichever process makes the endpoint
     from .http.server import ListenError, serve, serve_workers
 
@@ -164,13 +186,29 @@ def main(argv: list[str] | None = None) -> int:
     return _serve_alone(app, settings, serve)
 
 
+def _warn_of_open_controls(settings: Settings) -> None:
+    """Allowed, but said at start: controls that any network may use without a token."""
+    everyone = [str(n) for n in text.networks(settings.admin_from) if n.prefixlen == 0]
+    if everyone:
+        log.warning(
+            "--admin-from %s lets every client that reaches the port use the sandbox controls "
+            "(reset, state, faults) without a token; list only the networks you trust",
+            ", ".join(everyone),
+        )
+
+
 class _StartError(Exception):
     """A setting, file or document that stops the start (one line, exit 2)."""
 
 
 def _build(settings: Settings):
     """The app; a shared store is named in the log (or said to be unreachable) at start."""
+    from .controls.fixtures import FixtureError
+    from .domain.errors import ApiError
+    from .faults.rules import FaultFileError
     from .http.app import create_app
+    from .http.spec import SpecError
+    from .webhooks.endpoints import WebhookError
 
     try:
         app = create_app(settings)

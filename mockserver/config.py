@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from . import text
 from .api import DEFAULT as DEFAULT_API_VERSION
 from .text import FALSE_WORDS, TRUE_WORDS, boolean
 
@@ -33,6 +34,9 @@ class Settings:
     max_worlds: int = 10_000  # worlds (key + environment) held; a new one past it: 429
     max_objects_per_world: int = 200_000  # customers + wallets + transactions per world; past it: 429
     admin_token: str | None = None  # /_mock/ controls need it as X-Mock-Admin-Token; None: loopback
+    admin_from: str | None = None  # networks (CIDR, comma-separated) whose clients use controls freely
+    allowed_hosts: str | None = None  # names requests may be addressed to besides localhost ("*": any)
+    allowed_origins: str | None = None  # web origins whose pages may use the controls (comma-separated)
     validate_responses: bool = False  # check every response against the spec (tests turn it on)
     log_requests: bool = True  # one log line per request
     state_file: str | None = None  # every world saved here at stop and every interval, loaded at start
@@ -66,6 +70,11 @@ class Settings:
                 f"{_named('state_file')} keeps the memory store across restarts; with "
                 "--store redis the worlds already live in Redis"
             )
+        for name, parse in _LISTS.items():
+            try:
+                parse(getattr(self, name))
+            except ValueError as exc:
+                raise ConfigError(f"{_named(name)}: {exc}") from None
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{_named('port')} must be a port number from 0 to 65535, not {self.port}")
 
@@ -94,6 +103,13 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw
 
+
+# The list settings, each with the parser that checks it.
+_LISTS = {
+    "admin_from": text.networks,
+    "allowed_hosts": text.host_patterns,
+    "allowed_origins": text.origins,
+}
 
 # The smallest value each numeric setting takes.
 _AT_LEAST = {

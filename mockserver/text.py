@@ -1,7 +1,9 @@
-"""Small text helpers shared by every layer: booleans, field paths, path globs, masked keys."""
+"""Small text helpers shared by every layer: booleans, field paths, path globs, masked keys, and the
+hosts, origins and networks of the access settings."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -72,3 +74,125 @@ def yaml_problem(error: Exception) -> str:
     words = [getattr(error, "context", None), getattr(error, "problem", None)]
     problem = " ".join(w for w in words if w) or " ".join(str(error).split())
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
+
+
+def comma_list(raw: str | None) -> list[str]:
+    """``a, b,c`` as ``["a", "b", "c"]`` (a list setting given as one flag or variable)."""
+    return [part.strip() for part in (raw or "").split(",") if part.strip()]
+
+
+def host_name(host: str) -> str | None:
+    """The name in a ``Host`` header or a host setting, lowercase, without port or brackets
+    (``[::1]:8080`` -> ``::1``); None when it is not a host at all."""
+    text = host.strip().lower()
+    if text.startswith("["):
+        name, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+    else:
+        name, colon, port = text.rpartition(":")
+        if not colon:
+            name = text
+        elif ":" in name or not port.isdigit():
+            return None
+    name = name.rstrip(".")
+    return name if name and re.fullmatch(r"[a-z0-9._:-]+", name) else None
+
+
+def is_local_name(name: str) -> bool:
+    """``localhost`` or a loopback address: a name only this machine answers to, which a web
+    page cannot make point elsewhere (no DNS is asked)."""
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return loopback(address)
+
+
+def loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A loopback address, an IPv4 one written as IPv6 (``::ffff:127.0.0.1``) included."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def host_patterns(raw: str | None) -> frozenset[str]:
+    """``--allowed-hosts``: names (``sandbox.test``), a name and its subdomains (``.example.test``)
+    or ``*`` (any host); ValueError names an entry that is none of these."""
+    patterns = set()
+    for entry in comma_list(raw):
+        if entry == "*":
+            patterns.add(entry)
+            continue
+        subdomains = entry.startswith(".")
+        written = entry[1:] if subdomains else entry
+        name = host_name(written)
+        if name is None:
+            raise ValueError(f"{entry!r} is not a host name such as sandbox.test, .example.test or [::1]")
+        if written.lower().rstrip(".").strip("[]") != name:
+            raise ValueError(f"{entry!r}: list host names without a port, e.g. {name}")
+        patterns.add("." + name if subdomains else name)
+    return frozenset(patterns)
+
+
+def host_matches(name: str, patterns: frozenset[str]) -> bool:
+    return "*" in patterns or any(
+        name == p or (p.startswith(".") and (name == p[1:] or name.endswith(p))) for p in patterns
+    )
+
+
+def origin(text: str) -> str | None:
+    """A web origin as browsers send it, normalised (``HTTP://App.test:80/`` -> ``http://app.test``);
+    None when ``text`` is not ``scheme://host[:port]``."""
+    scheme, sep, rest = text.strip().lower().partition("://")
+    rest = rest.rstrip("/")
+    if not sep or not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme) or not rest or "/" in rest:
+        return None
+    name = host_name(rest)
+    if name is None:
+        return None
+    tail = rest.rpartition("]")[2] if rest.startswith("[") else rest
+    port = tail.rpartition(":")[2] if ":" in tail else ""
+    if (scheme, port) in (("http", "80"), ("https", "443")):
+        port = ""
+    return f"{scheme}://{f'[{name}]' if ':' in name else name}" + (f":{port}" if port else "")
+
+
+def origins(raw: str | None) -> frozenset[str]:
+    """``--allowed-origins``: web origins (``http://localhost:3000``), each listed on its own;
+    ValueError names an entry that is not one."""
+    found = set()
+    for entry in comma_list(raw):
+        if entry in ("*", "null"):
+            raise ValueError(f"{entry!r} would let pages of any site use the controls: list each origin")
+        normal = origin(entry)
+        if normal is None:
+            raise ValueError(
+                f"{entry!r} is not an origin such as http://localhost:3000 (scheme://host[:port])"
+            )
+        found.add(normal)
+    return frozenset(found)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(raw: str | None) -> tuple[Network, ...]:
+    """``--admin-from``: networks (``10.0.0.0/8``) or single addresses; ValueError names a bad one."""
+    found = []
+    for entry in comma_list(raw):
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not a network such as 172.16.0.0/12 or an address") from None
+    return tuple(found)
+
+
+def in_networks(address: str | None, nets: tuple[Network, ...]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    parsed = getattr(parsed, "ipv4_mapped", None) or parsed
+    return any(parsed in net for net in nets)

@@ -30,8 +30,10 @@ def _binary(variable: str, *names: str) -> str | None:
     return next((found for name in names if (found := shutil.which(name))), None)
 
 
-def start_chrome(width: int = 1280, height: int = 900) -> Any:
-    """A headless Chromium of ``width`` x ``height``; BrowserMissing names what to install."""
+def start_chrome(width: int = 1280, height: int = 900, resolve: dict[str, str] | None = None) -> Any:
+    """A headless Chromium of ``width`` x ``height``; BrowserMissing names what to install.
+    ``resolve`` maps host names to addresses in the browser alone (``{"evil.test": "127.0.0.1"}``),
+    as a DNS server of the page's owner would."""
     try:
         from selenium import webdriver
         from selenium.common.exceptions import WebDriverException
@@ -51,6 +53,9 @@ def start_chrome(width: int = 1280, height: int = 900) -> Any:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(argument)
     options.add_argument(f"--window-size={width},{height}")
+    if resolve:
+        rules = ", ".join(f"MAP {name} {address}" for name, address in resolve.items())
+        options.add_argument(f"--host-resolver-rules={rules}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     try:
         return webdriver.Chrome(service=Service(str(driver)), options=options)

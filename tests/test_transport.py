@@ -79,7 +79,7 @@ def contract(version: str) -> Contract:
     return Contract(version)
 
 
-GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: sandbox\r\nx-api-key: k\r\n"
+GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: localhost\r\nx-api-key: k\r\n"
 
 
 @pytest.mark.parametrize(
@@ -92,13 +92,13 @@ GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: sandbox\r\nx-api-key: k\r\n"
             "the request line is not: METHOD target HTTP/version",
         ),
         (
-            b"GET /v1/wallets/\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /v1/wallets/\xc3\xa9 HTTP/1.1\r\nHost: localhost\r\n\r\n",
             400,
             "Invalid HTTP request",
             "Invalid char in url path",
         ),
         (
-            b"GET /v1/wallets/w1 HTTP/9\r\nHost: a\r\n\r\n",
+            b"GET /v1/wallets/w1 HTTP/9\r\nHost: localhost\r\n\r\n",
             400,
             "Invalid HTTP request",
             "Expected dot",
@@ -110,25 +110,25 @@ GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: sandbox\r\nx-api-key: k\r\n"
             "Invalid header token",
         ),
         (
-            b"POST /v1/wallets HTTP/1.1\r\nHost: a\r\nContent-Length: ten\r\n\r\n",
+            b"POST /v1/wallets HTTP/1.1\r\nHost: localhost\r\nContent-Length: ten\r\n\r\n",
             400,
             "Invalid HTTP request",
             "Invalid character in Content-Length",
         ),
         (
-            b"POST /v1/wallets HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"POST /v1/wallets HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             400,
             "Invalid HTTP request",
             "Duplicate Content-Length",
         ),
         (
-            b"POST /v1/wallets HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n",
+            b"POST /v1/wallets HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n",
             400,
             "Invalid HTTP request",
             "Invalid character in chunk size",
         ),
         (
-            b"FETCH /v1/wallets HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"FETCH /v1/wallets HTTP/1.1\r\nHost: localhost\r\n\r\n",
             501,
             "Method not implemented",
             "unknown HTTP method FETCH",
@@ -140,7 +140,7 @@ GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: sandbox\r\nx-api-key: k\r\n"
             "an HTTP/1.1 request needs a Host header",
         ),
         (
-            b"GET /v1/" + b"w" * MAX_URL_BYTES + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /v1/" + b"w" * MAX_URL_BYTES + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
             414,
             "Request URI too long",
             f"the URL is over {MAX_URL_BYTES} bytes",
@@ -207,11 +207,14 @@ def test_http10_without_host_is_served_as_http_allows(served):
 def test_a_refused_request_leaves_no_world_behind(served):
     """Refused below the app, a request never reaches a world: its key has none afterwards."""
     _, address = served
-    raw = b"POST /v1/customers HTTP/1.1\r\nHost: a\r\nx-api-key: k-refused\r\nContent-Length: x\r\n\r\n{}"
+    raw = (
+        b"POST /v1/customers HTTP/1.1\r\nHost: localhost\r\nx-api-key: k-refused\r\n"
+        b"Content-Length: x\r\n\r\n{}"
+    )
     assert parse(exchange(address, raw))[0] == 400
     state = exchange(
         address,
-        b"GET /_mock/state HTTP/1.1\r\nHost: a\r\nx-api-key: k-refused\r\nConnection: close\r\n\r\n",
+        b"GET /_mock/state HTTP/1.1\r\nHost: localhost\r\nx-api-key: k-refused\r\nConnection: close\r\n\r\n",
         5,
     )
     assert b'"customers":[]' in state.replace(b" ", b"")

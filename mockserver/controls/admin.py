@@ -17,10 +17,10 @@ from ..domain import errors, money, wallets
 from ..domain.clock import format_timestamp
 from ..domain.ids import IdGenerator
 from ..domain.models import Invoice
-from ..domain.world import World
+from ..domain.world import World, WorldKey
 from ..http import auth, jsonio, validation
 from ..state import journal, statefile
-from ..text import boolean
+from ..text import boolean, mask
 from . import fixtures, timetravel
 from .requests import caller, only_filters
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..http.app import Sandbox
 
 JOURNAL_FILTERS = ("method", "path", "status", "limit")
+YAML_PATHS = frozenset({"/_mock/fixtures"})  # controls whose body may be YAML as well as JSON
 
 
 def admin_blueprint(sandbox: Sandbox) -> Blueprint:
@@ -54,18 +55,19 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     def reset() -> Response:
         everything = _flag("all")
         api_key = request.headers.get(auth.API_KEY_HEADER)
-        if everything or not api_key:
+        if everything:
             sandbox.outbox.reset()
-            return jsonio.response(200, {"reset": store.reset(), "scope": "all"})
+            return _forgotten(store.reset(), "all")
+        if not api_key:  # forgetting every world is never what a missing header meant
+            raise errors.validation(
+                f"Say which worlds to forget: the {auth.API_KEY_HEADER} header for one key's worlds, "
+                "or ?all=true for every world",
+                "missing api key",
+                header=auth.API_KEY_HEADER,
+            )
         environment = request.headers.get(auth.ENVIRONMENT_HEADER)
         sandbox.outbox.reset(api_key, environment)  # its endpoints and deliveries go with it
-        return jsonio.response(
-            200,
-            {
-                "reset": store.reset(api_key, environment),
-                "scope": "key" if environment is None else "environment",
-            },
-        )
+        return _forgotten(store.reset(api_key, environment), "key" if environment is None else "environment")
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -253,6 +255,12 @@ def _flag(name: str) -> bool:
         raise errors.validation(
             f"query parameter {name} must be true or false", f"invalid {name}", **{name: raw}
         ) from None
+
+
+def _forgotten(worlds: list[WorldKey], scope: str) -> Response:
+    """What a reset forgot: how many worlds, and which (keys masked)."""
+    named = [{"api_key": mask(key), "environment_id": environment} for key, environment in worlds]
+    return jsonio.response(200, {"reset": len(worlds), "scope": scope, "worlds": named})
 
 
 def _positive_int(name: str) -> int | None:

@@ -6,6 +6,7 @@ inside a unit of work (``store.session``) that holds its lock and sends the even
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,12 @@ from .models import Customer, Event, Invoice, TopUpRecord, Transaction, Wallet
 
 # A world is named by its API key and environment id ("" when none).
 WorldKey = tuple[str, str]
+
+
+def world_id(key: WorldKey) -> str:
+    """A world's name that does not write out its key: the key and environment, hashed (the
+    world's name in Redis, and how the dashboard asks for one world)."""
+    return hashlib.sha256(f"{key[0]}\0{key[1]}".encode()).hexdigest()[:32]
 
 
 def in_scope(key: WorldKey, api_key: str | None, environment_id: str | None) -> bool:

@@ -7,8 +7,6 @@ and every change to a world goes through the store's unit of work.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -40,12 +38,12 @@ from ..webhooks.endpoints import parse as parse_endpoint
 from ..webhooks.outbox import Outbox
 from . import auth, jsonio, validation
 from . import faults as fault_http
+from .guard import Guard
 from .spec import Operation, Spec
 
 log = logging.getLogger("mockserver")
 ADMIN_PREFIX = "/_mock/"
 HEALTH_PATH = "/_mock/health"
-UI_PATH = "/_mock/ui"
 
 
 class Sandbox:
@@ -133,36 +131,6 @@ class Sandbox:
             ) from None
 
 
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return ipaddress.ip_address(address or "").is_loopback
-    except ValueError:
-        return False
-
-
-def _admin_gate(sandbox: Sandbox, req: Request) -> Response | None:
-    """Controls (/_mock/..., whoever adds them) answer loopback clients only, or, with an admin
-    token configured, whoever sends it; the health check stays open for probes."""
-    token = sandbox.settings.admin_token
-    if token is None:
-        if _is_loopback(req.remote_addr):
-            return None
-        reason = "sandbox controls answer loopback clients only (or configure an admin token)"
-    else:
-        # A browser cannot send a header: the dashboard's address takes the token once
-        # (?admin_token=...), and the page then keeps it in a same-site cookie.
-        sent = (
-            req.headers.get(auth.ADMIN_TOKEN_HEADER)
-            or req.cookies.get(auth.ADMIN_TOKEN_COOKIE)
-            or (req.args.get("admin_token") if req.path == UI_PATH else None)
-            or ""
-        )
-        if hmac.compare_digest(sent.encode(), token.encode()):
-            return None
-        reason = f"sandbox controls need the {auth.ADMIN_TOKEN_HEADER} header with the admin token"
-    return sandbox.error_response(errors.ApiError(403, "Forbidden", reason, {"path": req.path}))
-
-
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build a sandbox app. ``overrides`` are Settings fields, e.g. ``create_app(id_seed=1)``."""
     settings = settings or Settings(**overrides)
@@ -187,6 +155,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             op.url_rule, endpoint=op.operation_id, view_func=_operation_view(sandbox, op), methods=[op.method]
         )
     api_prefix = sandbox.spec.base_path + "/"
+    guard = Guard.of(settings)
 
     @app.before_request
     def begin() -> Response | None:
@@ -198,9 +167,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             int(time.time() * 1000)
         )
         path = req.path
-        if path.startswith(ADMIN_PREFIX) and path != HEALTH_PATH:
-            return _admin_gate(sandbox, req)
-        return None
+        if path == HEALTH_PATH:  # open to every probe
+            return None
+        refusal = guard.host_refusal(req)
+        if refusal is None and path.startswith(ADMIN_PREFIX):
+            refusal = (
+                guard.origin_refusal(req)
+                or guard.admin_refusal(req)
+                or guard.body_type_refusal(req, path in admin.YAML_PATHS)
+            )
+        return sandbox.error_response(refusal) if refusal is not None else None
 
     @app.after_request
     def finish(response: Response) -> Response:

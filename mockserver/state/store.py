@@ -19,7 +19,7 @@ from typing import Any
 from ..domain import errors
 from ..domain.clock import format_timestamp
 from ..domain.models import Event
-from ..domain.world import World, in_scope
+from ..domain.world import World, WorldKey, in_scope
 from .journal import Journal
 
 Listener = Callable[[tuple[str, str], World, list[Event]], None]
@@ -148,14 +148,14 @@ class Store:
             with slot.lock:
                 yield key, slot.world
 
-    def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
-        """Forget every world, or one key's worlds (all its environments, or one). Returns how many."""
+    def reset(self, api_key: str | None = None, environment_id: str | None = None) -> list[WorldKey]:
+        """Forget every world, or one key's worlds (all its environments, or one). Returns them."""
         with self._lock:
             doomed = [k for k in self._slots if in_scope(k, api_key, environment_id)]
             for k in doomed:
                 del self._slots[k]
             self.changes += 1
-        return len(doomed)
+        return doomed
 
     def overview(self) -> list[dict[str, Any]]:
         """Every world in a line (for the dashboard): its key, counts and last activity."""

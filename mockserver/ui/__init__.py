@@ -17,7 +17,7 @@ from flask import Blueprint, Response, render_template, request, send_from_direc
 from ..controls.requests import caller
 from ..domain import errors, wallets
 from ..domain.clock import format_timestamp
-from ..domain.world import World
+from ..domain.world import World, world_id
 from ..http import auth, jsonio
 from ..text import mask
 
@@ -54,17 +54,30 @@ def ui_blueprint(sandbox: Sandbox) -> Blueprint:
         return send_from_directory(HERE / "static", name, max_age=0)
 
     def _worlds() -> dict[str, Any]:
-        """A page of worlds, most recently active first."""
+        """A page of worlds, most recently active first: each named by its id and its masked
+        key, never its whole key (the page asks for one key when it opens that world)."""
         start, count = _page("offset", "limit")
         lines = sorted(store.overview(), key=lambda line: line["active_at"], reverse=True)
         shown = lines[start : start + count]
         for line in shown:
-            line["masked"] = mask(line["api_key"])
+            key = line.pop("api_key")
+            line.update(world=world_id((key, line["environment_id"])), masked=mask(key))
         return {"items": shown, "total": len(lines), "offset": start, "limit": count}
 
     @bp.get("/worlds")
     def worlds() -> Response:
         return jsonio.response(200, {"api_version": version.name, **_worlds()})
+
+    @bp.get("/worlds/<name>")
+    def open_world(name: str) -> Response:
+        """The key of one world, for the page to act as it (its x-api-key)."""
+        for line in store.overview():
+            key = (line["api_key"], line["environment_id"])
+            if world_id(key) == name:
+                return jsonio.response(
+                    200, {"world": name, "api_key": key[0], "environment_id": key[1], "masked": mask(key[0])}
+                )
+        raise errors.not_found(f"World {name} not found", "world not found", world=name)
 
     @bp.get("/world")
     def world() -> Response:

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from mockserver.text import mask
+
 from .conftest import Api, Reply, create_app, make_customer, make_wallet, new_key
 
 FROZEN = {"now": "2027-01-01T00:00:00Z", "frozen": True}
@@ -38,7 +40,11 @@ def test_resetting_one_key_leaves_the_other_keys_untouched(api):
     make_customer(api)
     make_customer(other, "other-1")
     reply = api.post("/_mock/reset")
-    assert reply.status == 200 and reply.json == {"reset": 1, "scope": "key"}
+    assert reply.status == 200 and reply.json == {
+        "reset": 1,
+        "scope": "key",
+        "worlds": [{"api_key": mask(api.api_key), "environment_id": ""}],
+    }
     assert customer_count(api) == 0
     assert customer_count(other) == 1
 
@@ -52,20 +58,35 @@ def test_reset_with_an_environment_forgets_only_that_environment(api):
     assert staged.status == 201
     make_customer(api, "prod-1")
     reply = api.post("/_mock/reset", headers={"X-Environment-ID": "staging"})
-    assert reply.json == {"reset": 1, "scope": "environment"}
+    assert reply.json == {
+        "reset": 1,
+        "scope": "environment",
+        "worlds": [{"api_key": mask(api.api_key), "environment_id": "staging"}],
+    }
     assert customer_count(api) == 1
     staged = api.get("/v1/customers", headers={"X-Environment-ID": "staging"})
     assert staged.json["pagination"]["total"] == 0
 
 
-def test_reset_without_a_key_or_with_all_forgets_every_world():
+def test_every_world_is_forgotten_only_when_asked_with_all():
     api = local_api()
+    other = api.as_key(new_key())
     make_customer(api)
-    make_customer(api.as_key(new_key()))
-    assert api.post("/_mock/reset", key=None).json == {"reset": 2, "scope": "all"}
+    make_customer(other)
+    refused = api.post("/_mock/reset", key=None)
+    assert refused.status == 400
+    assert refused.error["message"] == (
+        "Say which worlds to forget: the x-api-key header for one key's worlds, or ?all=true for every world"
+    )
+    assert api.get("/_mock/health").json["worlds"] == 2
+    reply = api.post("/_mock/reset?all=true", key=None)
+    assert (reply.status, reply.json["reset"], reply.json["scope"]) == (200, 2, "all")
+    assert sorted(w["api_key"] for w in reply.json["worlds"]) == sorted(
+        map(mask, (api.api_key, other.api_key))
+    )
     assert api.get("/_mock/health").json["worlds"] == 0
     make_customer(api)
-    assert api.post("/_mock/reset?all=true").json == {"reset": 1, "scope": "all"}
+    assert api.post("/_mock/reset?all=true").json["reset"] == 1  # a key, and all: every world
     assert customer_count(api) == 0
 
 

@@ -14,12 +14,11 @@ from typing import Any
 import redis
 
 from ...domain.clock import format_timestamp, parse_timestamp
-from ...domain.world import WorldKey, in_scope
+from ...domain.world import WorldKey, in_scope, world_id
 from ...draws import Draws
 from ...webhooks.endpoints import Endpoint, EndpointFaults
 from ...webhooks.outbox import Attempt, Delivery, Mailbox
 from .records import Record, Redis, delete, unavailable
-from .worlds import world_id
 
 _FAULTS = ("fail_first", "fail_status", "delay", "duplicate", "out_of_order", "seed", "attempts")
 _ATTEMPT = ("status", "latency_ms", "error", "headers", "body", "response", "duplicate")

@@ -7,7 +7,6 @@ The store has the memory store's interface, so the app cannot tell which one it 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from simplejson import RawJSON
 
 from ...domain.clock import Clock, format_timestamp, parse_timestamp
 from ...domain.models import Event, TopUpRecord
-from ...domain.world import World, WorldKey, in_scope
+from ...domain.world import World, WorldKey, in_scope, world_id
 from .. import journal, statefile
 from ..store import Listener, overview_line, tenant_id_for, too_many_worlds
 from .records import Record, Redis, delete, summary_key, unavailable
@@ -40,11 +39,6 @@ redis.call('lpush', KEYS[2], ARGV[3])
 redis.call('ltrim', KEYS[2], 0, tonumber(ARGV[4]) - 1)
 return 1
 """
-
-
-def world_id(key: WorldKey) -> str:
-    """The name of a world in Redis: its key and environment, hashed (keys are not written out)."""
-    return hashlib.sha256(f"{key[0]}\0{key[1]}".encode()).hexdigest()[:32]
 
 
 class SharedStore:
@@ -197,9 +191,9 @@ class SharedStore:
             with self._record(key).hold() as world:
                 yield key, world
 
-    def reset(self, api_key: str | None = None, environment_id: str | None = None) -> int:
+    def reset(self, api_key: str | None = None, environment_id: str | None = None) -> list[WorldKey]:
         """Forget every world, or one key's worlds (all its environments, or one): their
-        documents and journals. Returns how many."""
+        documents and journals. Returns them."""
         doomed = [key for key in self.keys() if in_scope(key, api_key, environment_id)]
         try:
             for key in doomed:
@@ -213,7 +207,7 @@ class SharedStore:
             if record is not None:
                 record.drop()
         self.changes += 1
-        return len(doomed)
+        return doomed
 
     def overview(self) -> list[dict[str, Any]]:
         """Every world in a line (for the dashboard), from the summaries beside the documents."""

@@ -105,7 +105,11 @@ async function loadWorlds() {
     row.insertCell().appendChild(code);
     cell(row, w.environment_id || "(none)");
     cell(row, w.customers); cell(row, w.wallets); cell(row, w.transactions); cell(row, w.active_at);
-    const open = button(row, "Open", () => choose(w.api_key, w.environment_id, w.masked), `Open world ${w.masked}`);
+    const open = button(row, "Open", () => act("Open", async () => {
+      const world = await call("GET", `/_mock/ui/worlds/${w.world}`, undefined, false);
+      choose(world.api_key, world.environment_id, world.masked);
+      return `World ${world.masked} opened`;
+    }), `Open world ${w.masked}`);
     open.className = "open-world";
   }, "No world yet: call the API with an x-api-key header.");
   pager("#worlds-pager", data, "worldsOffset", "worlds", loadWorlds);
@@ -303,11 +307,6 @@ $("#fault-form").addEventListener("submit", (event) => {
     await loadFaults();
     return `Rule ${added.id} added`;
   });
-});
-
-// The server-rendered rows (before the script replaces them) carry their world in data attributes.
-document.querySelectorAll("button.open-world[data-key]").forEach((b) => {
-  b.addEventListener("click", () => choose(b.dataset.key, b.dataset.env, b.dataset.masked));
 });
 
 // New requests appear without reloading: the journal is read again every second while shown.
