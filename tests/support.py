@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
@@ -208,3 +210,23 @@ def wallet_of(api: Api, wallet_id: str) -> dict:
     reply = api.get(f"/v1/wallets/{wallet_id}")
     assert reply.status == 200, reply.json
     return reply.json
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's request handler that logs nothing (its lines would bury pytest's)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port), serving ``handler`` in the background."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -10,9 +10,7 @@ would: ``evil.test``, ``attacker.test`` and ``sandbox.test`` all go to 127.0.0.1
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from selenium.webdriver.support.ui import Select
 from mockserver.http.server import BackgroundServer
 
 from .browser import BrowserMissing, Dashboard, masked, start_chrome
-from .support import Api, Suite, make_customer, make_wallet
+from .support import Api, LocalServer, QuietHandler, Suite, make_customer, make_wallet
 
 SUITE = Suite("2026-08-22")
 NAMES = {"evil.test": "127.0.0.1", "attacker.test": "127.0.0.1", "sandbox.test": "127.0.0.1"}
@@ -65,7 +63,7 @@ class HostilePage:
         self.target = ""
         hostile = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 page = HOSTILE_PAGE.replace("SANDBOX", hostile.target).encode()
                 self.send_response(200)
@@ -74,16 +72,11 @@ class HostilePage:
                 self.end_headers()
                 self.wfile.write(page)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://evil.test:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LocalServer(Handler)
+        self.origin = self._server.url.replace("127.0.0.1", "evil.test")
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 @pytest.fixture(scope="module")

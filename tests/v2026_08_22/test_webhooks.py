@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -30,7 +29,7 @@ from mockserver.http.spec import _nullable, _resolve
 from mockserver.pytest_plugin import FlexpriceClient, WebhookReceiver, new_api_key
 from mockserver.webhooks.endpoints import WebhookError
 
-from ..support import ledger
+from ..support import LocalServer, QuietHandler, ledger
 from .conftest import CONTRACT, NOW, SUITE, Api, Reply, advance, freeze, make_customer, make_wallet, refusal
 
 DOCUMENT = CONTRACT.spec.document
@@ -176,7 +175,7 @@ class Catcher:
         self._arrived = threading.Condition()
         catcher = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with catcher._arrived:
@@ -185,12 +184,8 @@ class Catcher:
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LocalServer(Handler)
+        self.url = self._server.url + "/hooks"
 
     def wait(self, count: int, timeout: float = 5.0) -> list[tuple[dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout
@@ -202,8 +197,7 @@ class Catcher:
             return list(self.requests)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 class HungReceiver:
@@ -747,7 +741,7 @@ class HoldingReceiver:
         self.count = 0
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.count += 1
@@ -759,17 +753,12 @@ class HoldingReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LocalServer(Handler)
+        self.url = self._server.url + "/hooks"
 
     def close(self) -> None:
         self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 def test_a_clock_moved_while_an_attempt_is_answered_counts_for_the_next_one(client, flexprice):
