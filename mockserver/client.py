@@ -1,0 +1,179 @@
+"""A client of a running sandbox's ``/_mock/`` controls, for one API key (its world): faults,
+journal, clock, ids, fixtures, state, invoices, webhooks, reset. The pytest plugin's ``flexprice``
+fixture is one; ``mockserver.testing.FlexpriceSandbox.controls()`` gives one for a container.
+Needs ``requests`` (imported when a client is made), not pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import simplejson
+
+from .http.auth import ADMIN_TOKEN_HEADER, API_KEY_HEADER
+
+__all__ = ["FlexpriceClient", "FlexpriceControlError", "SandboxControls", "new_api_key"]
+
+
+class FlexpriceControlError(AssertionError):
+    """A sandbox control refused the call (a bad fault rule, fixture, clock move, ...)."""
+
+    def __init__(self, method: str, path: str, status: int, body: Any):
+        message = body
+        if isinstance(body, dict):  # either version's error body
+            inner = body.get("error")
+            message = inner.get("message") if isinstance(inner, dict) else body.get("message")
+        super().__init__(f"{method} {path} answered {status}: {message}")
+        self.status, self.body = status, body
+
+
+def new_api_key() -> str:
+    return f"sk_test_{uuid.uuid4().hex}"
+
+
+class SandboxControls:
+    """The ``/_mock/`` controls for one API key; subclasses say how a request is sent."""
+
+    api_key: str
+
+    def _send(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+    def control(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        text: str | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """Call a control as this key and return its JSON; a refusal raises FlexpriceControlError."""
+        headers = {API_KEY_HEADER: self.api_key, "Content-Type": content_type}
+        data = (
+            text if text is not None else (None if body is None else simplejson.dumps(body, use_decimal=True))
+        )
+        status, raw = self._send(method, path, data, headers)
+        parsed = json.loads(raw, parse_float=Decimal) if raw else None
+        if status >= 400:
+            raise FlexpriceControlError(method, path, status, parsed)
+        return parsed
+
+    # faults
+    def add_fault(self, rule: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        """Add a fault rule for this key, e.g. ``add_fault(path="/v1/wallets/*", status=503, first=1)``."""
+        return self.control("POST", "/_mock/faults", {**(rule or {}), **fields})
+
+    def clear_faults(self) -> Any:
+        return self.control("DELETE", "/_mock/faults")
+
+    # journal
+    def journal(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Requests this key made, newest first; ``path`` is a glob, ``status`` 404 or ``"4xx"``."""
+        filters = {"method": method, "path": path, "status": status, "limit": limit}
+        query = urlencode({k: v for k, v in filters.items() if v is not None})
+        return self.control("GET", "/_mock/journal" + (f"?{query}" if query else ""))["items"]
+
+    def clear_journal(self) -> int:
+        return self.control("DELETE", "/_mock/journal")["cleared"]
+
+    # clock and ids
+    def clock(self) -> dict[str, Any]:
+        return self.control("GET", "/_mock/clock")
+
+    def set_clock(self, now: str | None = None, frozen: bool | None = None) -> dict[str, Any]:
+        """Put this world's clock at ``now`` (RFC 3339) and/or freeze it; returns what expired."""
+        body = {k: v for k, v in (("now", now), ("frozen", frozen)) if v is not None}
+        return self.control("PUT", "/_mock/clock", body)
+
+    def advance_clock(self, by: str | int | float | timedelta) -> dict[str, Any]:
+        """Move the clock forward (``"P30D"``, seconds, or a timedelta); returns what expired."""
+        if isinstance(by, timedelta):
+            by = by.total_seconds()
+        return self.control("POST", "/_mock/clock/advance", {"by": by})
+
+    def seed_ids(self, seed: int | None) -> None:
+        self.control("PUT", "/_mock/ids", {"seed": seed})
+
+    # fixtures and state
+    def load_fixture(self, fixture: str | Path | dict[str, Any]) -> dict[str, Any]:
+        """Load a fixture (a YAML file path, YAML text or a dict) into this world."""
+        if isinstance(fixture, dict):
+            return self.control("POST", "/_mock/fixtures", fixture)
+        if isinstance(fixture, Path) or (
+            isinstance(fixture, str) and "\n" not in fixture and fixture.endswith((".yaml", ".yml"))
+        ):
+            fixture = Path(fixture).read_text(encoding="utf-8")
+        return self.control("POST", "/_mock/fixtures", text=fixture, content_type="application/yaml")
+
+    def state(self) -> dict[str, Any]:
+        return self.control("GET", "/_mock/state")
+
+    def load_state(self, document: dict[str, Any]) -> dict[str, Any]:
+        return self.control("PUT", "/_mock/state", document)
+
+    # invoices of top-ups paid later (PURCHASED_CREDIT_INVOICED)
+    def invoices(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/_mock/invoices")["items"]
+
+    def pay_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Settle an invoiced top-up as paid: its pending credit completes."""
+        return self.control("POST", f"/_mock/invoices/{invoice_id}/pay")
+
+    def void_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Void an invoiced top-up: its pending credit fails and the balance stays."""
+        return self.control("POST", f"/_mock/invoices/{invoice_id}/void")
+
+    # webhooks
+    def add_webhook(self, url: str, **fields: Any) -> dict[str, Any]:
+        """Register a webhook endpoint for this world (``secret``, ``events``, ``faults``, ...)."""
+        return self.control("POST", "/_mock/webhooks", {"url": url, **fields})
+
+    def webhook_deliveries(self, **filters: str) -> list[dict[str, Any]]:
+        """This world's deliveries, newest first, with every attempt (filters: event_type,
+        status, endpoint)."""
+        query = urlencode(filters)
+        return self.control("GET", "/_mock/webhooks/deliveries" + (f"?{query}" if query else ""))["items"]
+
+    def drain_webhooks(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Wait until nothing of this world's outbox is due or in flight."""
+        return self.control("POST", "/_mock/webhooks/wait", {"timeout": timeout})
+
+    def reset(self) -> None:
+        """Empty this key's world (fixtures, if configured, fill it again on next use)."""
+        self.control("POST", "/_mock/reset")
+
+
+class FlexpriceClient(SandboxControls):
+    """One test's handle on a sandbox over HTTP: its own API key, a session that sends it."""
+
+    def __init__(self, url: str, api_key: str, admin_token: str | None = None):
+        import requests  # a test dependency: imported only when a test asks for the sandbox
+
+        self.url = url.rstrip("/")
+        self.base_url = self.url + "/v1"
+        self.api_key = api_key
+        self.session = requests.Session()
+        self.session.headers[API_KEY_HEADER] = api_key
+        self._admin_headers = {ADMIN_TOKEN_HEADER: admin_token} if admin_token else {}
+
+    def _send(self, method, path, body, headers):
+        reply = self.session.request(
+            method, self.url + path, data=body, headers={**headers, **self._admin_headers}, timeout=30
+        )
+        return reply.status_code, reply.content
+
+    def close(self) -> None:
+        self.session.close()
