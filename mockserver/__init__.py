@@ -6,12 +6,16 @@ Importing the package loads nothing heavy (the pytest plugin imports it in every
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 from .config import Settings
 
 __all__ = ["Settings", "create_app"]
-__version__ = "0.2.0"
+try:  # one version number: the package's own (pyproject.toml)
+    __version__ = metadata.version("flexprice-wallet-sandbox")
+except metadata.PackageNotFoundError:  # imported from a tree that was never installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str) -> Any:

@@ -32,6 +32,7 @@ import pytest
 from .client import FlexpriceClient, FlexpriceControlError, SandboxControls, new_api_key
 from .config import DEFAULT_API_VERSION, ENV_PREFIX, Settings
 from .http.auth import ADMIN_TOKEN_HEADER
+from .text import mask
 
 # The controls' client lives in mockserver.client (no pytest needed); named here as well.
 __all__ = ["FlexpriceClient", "FlexpriceControlError", "SandboxControls", "WebhookReceiver", "new_api_key"]
@@ -250,9 +251,17 @@ def flexprice_webhooks(flexprice: FlexpriceClient) -> Iterator[WebhookReceiver]:
 
 
 def _forget(handle: SandboxControls) -> None:
-    """Free what the test left: its world and its fault rules."""
+    """Free what the test left: its world and its fault rules. A cleanup that fails is an error
+    of the test's teardown, never silent: what it left would leak into the tests after it."""
+    failed = []
     for cleanup in (handle.reset, handle.clear_faults):
         try:
             cleanup()
-        except Exception:  # a sandbox that went away, or an older one without faults
-            pass
+        except Exception as exc:  # the sandbox went away, or refused (an admin token missing)
+            failed.append(f"{cleanup.__name__}: {type(exc).__name__}: {exc}")
+    if failed:
+        pytest.fail(
+            f"flexprice: the world of {mask(handle.api_key)} could not be cleaned up after the test, "
+            f"so it would leak into later tests ({'; '.join(failed)})",
+            pytrace=False,
+        )

@@ -109,3 +109,14 @@ def test_the_start_up_line_and_health_name_the_version_served(args, env, served)
 def test_a_bad_setting_stops_the_start_in_one_line_naming_it(args, env, line):
     result = run(*args, env=env)
     assert (result.returncode, result.stderr) == (2, f"flexprice-mock: {line}\n")
+
+
+def test_the_package_has_one_version_number():
+    from pathlib import Path
+
+    import tomllib
+
+    import mockserver
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert mockserver.__version__ == declared["project"]["version"]

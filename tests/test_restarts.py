@@ -174,3 +174,28 @@ def test_the_file_on_disk_is_always_whole_while_saves_run_under_load(tmp_path):
     final = json.loads(path.read_text())
     assert len(final["worlds"][0]["state"]["customers"]) >= max(seen)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["worlds.json"]
+
+
+def test_reads_are_no_news_for_the_state_file(tmp_path):
+    """API GETs and control reads leave the store's change count alone: a read-only sandbox is
+    never saved again; a write, a new world and a reset are saved."""
+    from mockserver.state.persist import Keeper
+
+    from .support import Suite
+
+    app = Suite("2026-08-22").create_app(log_requests=False)
+    store = app.extensions["mockserver"].store
+    keeper = Keeper(store, "2026-08-22", tmp_path / "state.json", 0)
+    client = app.test_client()
+    headers = {"x-api-key": "sk_reads", "Content-Type": "application/json"}
+    created = client.post("/v1/customers", json={"external_id": "a", "name": "A"}, headers=headers)
+    assert created.status_code == 201
+    keeper.save_if_changed()
+    saved_at = store.changes
+    for path in ("/v1/customers", f"/v1/customers/{created.json['id']}", "/_mock/state", "/_mock/clock"):
+        assert client.get(path, headers=headers).status_code == 200, path
+    assert store.changes == saved_at
+    client.get("/v1/customers", headers={**headers, "x-api-key": "sk_reads_new"})  # a new world
+    assert store.changes == saved_at + 1
+    client.post("/_mock/clock/advance", json={"by": "PT1S"}, headers=headers)
+    assert store.changes == saved_at + 2

@@ -39,8 +39,8 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @contextmanager
     def world() -> Iterator[World]:
-        """The caller's world, inside its unit of work."""
-        with store.session(*caller()) as w:
+        """The caller's world, inside its unit of work (a read for GET: no news to save)."""
+        with store.session(*caller(), reading=request.method == "GET") as w:
             yield w
 
     def clock_moved(w: World, expired: list) -> Response:

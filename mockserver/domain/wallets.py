@@ -183,7 +183,6 @@ class TopUpResult:
     transaction: Transaction
     wallet: Wallet
     invoice: Invoice | None = None
-    bonus: Transaction | None = None
 
 
 def idempotency_record(world: World, key: str) -> TopUpRecord | None:
@@ -197,7 +196,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
     ledger.expire_due(world, wallet, now)
     key = credit.idempotency_key
     reference_id = credit.reference_id or key or world.ids.ulid(int(now.timestamp() * 1000))
-    invoice = bonus = None
+    invoice = None
     if credit.invoiced:
         txn = ledger.pending_credit(
             world,
@@ -213,7 +212,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             reference_id=reference_id,
         )
         if credit.bonus_credits is not None:
-            bonus = ledger.pending_credit(
+            ledger.pending_credit(
                 world,
                 wallet,
                 credit.bonus_credits,
@@ -254,7 +253,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
         if credit.bonus_credits is not None:
             # The cloud leaves a direct bonus's reference empty, which the published document
             # does not allow: it gets the purchase's reference, as an invoiced bonus does.
-            bonus = ledger.credit(
+            ledger.credit(
                 world,
                 wallet,
                 credit.bonus_credits,
@@ -271,7 +270,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
         alerts.after_operation(world, wallet)  # once the purchase and its bonus are in
     if key:
         world.top_ups[key] = TopUpRecord(wallet.id, fingerprint, snapshot(wallet))
-    return TopUpResult(txn, wallet, invoice, bonus)
+    return TopUpResult(txn, wallet, invoice)
 
 
 def snapshot(wallet: Wallet) -> Wallet:

@@ -84,7 +84,7 @@ class Store:
         self.journal_size = journal_size
         self.setup = setup  # fills a new world (fixtures) before anyone can see it
         self.listeners: list[Listener] = []
-        self.changes = 0  # grows with every unit of work and reset: whether there is news to save
+        self.changes = 0  # grows with every change (not a read) and reset: whether there is news to save
 
     def _slot(self, api_key: str, environment_id: str) -> Slot:
         key = (api_key, environment_id)
@@ -99,13 +99,15 @@ class Store:
                         self.setup(world, api_key)
                         world.events.clear()  # fixtures are the world's starting point
                     slot = self._slots[key] = Slot(world, self.journal_size)
+                    self.changes += 1
         return slot
 
     @contextmanager
     def session(self, api_key: str, environment_id: str = "", reading: bool = False) -> Iterator[World]:
         """The unit of work on one world: its lock held; once the block succeeds, the events it
         raised go to the listeners, still under the lock, so they see the state they describe.
-        (``reading`` is a hint for stores that write worlds elsewhere; memory needs none.)"""
+        ``reading``: the block is a read (an API GET), which changes the world only when it raises
+        events (credits expired on the way): other reads are no news for the state file."""
         slot = self._slot(api_key, environment_id)
         with slot.lock:
             world = slot.world
@@ -114,9 +116,10 @@ class Store:
             except BaseException:
                 world.events.clear()
                 raise
-            self.changes += 1
             slot.active_at = time.time()
             events, world.events = world.events, []
+            if events or not reading:
+                self.changes += 1
             for listener in self.listeners if events else ():
                 listener((api_key, environment_id), world, events)
 
@@ -135,10 +138,6 @@ class Store:
     def _ensure_room(self) -> None:
         if self.max_worlds is not None and len(self._slots) >= self.max_worlds:
             raise too_many_worlds(self.max_worlds)
-
-    def worlds(self) -> list[tuple[tuple[str, str], World]]:
-        with self._lock:
-            return [(key, slot.world) for key, slot in self._slots.items()]
 
     def each_world(self) -> Iterator[tuple[tuple[str, str], World]]:
         """Every world in turn, its lock held while the caller looks at it (to save it)."""

@@ -162,6 +162,33 @@ def test_an_installed_package_needs_no_conftest_and_cleans_up_after_each_test(tm
     assert "2 passed" in run.stdout
 
 
+LEAKING = """
+def test_its_sandbox_goes_away(flexprice):
+    assert flexprice.session.get(flexprice.url + "/_mock/health").status_code == 200
+    flexprice.url = "http://127.0.0.1:9"  # as if the sandbox had gone: the cleanup cannot reach it
+"""
+
+
+def test_a_cleanup_that_fails_is_an_error_of_the_tests_teardown(tmp_path):
+    (tmp_path / "test_leak.py").write_text(LEAKING, encoding="utf-8")
+    others = [
+        arg
+        for name in ("schemathesis", "hypothesispytest", "benchmark", "anyio")
+        for arg in ("-p", f"no:{name}")
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *others, "test_leak.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "1 passed, 1 error" in run.stdout
+    assert "ERROR at teardown of test_its_sandbox_goes_away" in run.stdout
+    assert "could not be cleaned up after the test, so it would leak into later tests (reset: " in run.stdout
+
+
 def test_controls_report_refusals_with_the_sandbox_message(flexprice):
     with pytest.raises(FlexpriceControlError, match="by must be seconds"):
         flexprice.advance_clock("soon")

@@ -28,10 +28,8 @@ TOP_UP_REASONS = (
     "CREDIT_NOTE",
     "INVOICE_VOID_REFUND",
 )
-WALLET_TYPES = ("PRE_PAID", "POST_PAID")
 CONFIGS = {"PRE_PAID": {"allowed_price_types": ["USAGE"]}, "POST_PAID": {"allowed_price_types": ["ALL"]}}
 NAMES = {"PRE_PAID": "Prepaid Wallet - ", "POST_PAID": "Postpaid Wallet - "}
-DURATION_UNITS = ("second", "minute", "hour", "day")
 CUSTOMER_TEXT = fields.TEXT_FIELDS + ("timezone", "contact")
 
 

@@ -60,7 +60,6 @@ class SharedStore:
         self.setup = setup
         self.max_worlds = max_worlds
         self.listeners: list[Listener] = []
-        self.changes = 0
         self.index = store.key("worlds")
         self.record_entry = store.client.register_script(_RECORD)
         self._records: dict[WorldKey, Record[World]] = {}
@@ -97,7 +96,6 @@ class SharedStore:
         raised: list[Event] = []
 
         def announce(world: World) -> None:
-            self.changes += 1
             for listener in self.listeners if raised else ():
                 listener(key, world, raised)
 
@@ -179,13 +177,6 @@ class SharedStore:
             raise unavailable(exc) from None
         return [tuple(json.loads(raw)) for raw in found]
 
-    def worlds(self) -> list[tuple[WorldKey, World]]:
-        found = []
-        for key in self.keys():
-            with self._record(key).hold() as world:
-                found.append((key, world))
-        return found
-
     def each_world(self) -> Iterator[tuple[WorldKey, World]]:
         for key in self.keys():
             with self._record(key).hold() as world:
@@ -206,7 +197,6 @@ class SharedStore:
             record = self._records.get(key)
             if record is not None:
                 record.drop()
-        self.changes += 1
         return doomed
 
     def overview(self) -> list[dict[str, Any]]:
