@@ -25,10 +25,11 @@ from svix.webhooks import Webhook
 
 from mockserver import create_app
 from mockserver.domain import errors
+from mockserver.domain.world import world_id
 from mockserver.state.shared.records import Record, Redis
 
 from .redis_server import RedisServer
-from .support import Api, Suite, ledger, new_key
+from .support import Api, Suite, ledger, make_customer, new_key
 from .v2025_05_24.test_cli import free_port
 from .v2026_08_22.test_webhooks import Catcher
 
@@ -392,3 +393,33 @@ def test_a_record_held_elsewhere_too_long_is_a_503_and_a_failed_block_writes_not
     with record.hold() as value:  # this process's copy was dropped: it reads Redis again
         assert value == {"n": 1}
     assert client.get(prefix + "counter:lock") is None
+
+
+def test_a_world_locked_elsewhere_holds_up_no_other_world(redis_server, prefix):
+    """A request that waits for a world another process holds waits on a thread, not on the event
+    loop: requests for other worlds are answered meanwhile, and its own once the lock is free."""
+    process = Process(redis_server.url, prefix)
+    try:
+        with requests.Session() as one, requests.Session() as other:
+            held, free = process.client(one, new_key()), process.client(other, new_key())
+            held_customer = make_customer(held, "held-1")
+            free_customer = make_customer(free, "free-1")
+            lock = f"{prefix}{SUITE.version}:world:{world_id((held.api_key, ''))}:lock"
+            client = redis.Redis.from_url(redis_server.url)
+            assert client.set(lock, "another-process", nx=True, px=2500)  # as another process would
+            answered: list[tuple[str, int]] = []
+            waiting = threading.Thread(
+                target=lambda: answered.append(
+                    ("held", held.get(f"/v1/customers/{held_customer['id']}").status)
+                )
+            )
+            waiting.start()
+            time.sleep(0.3)  # the held world's request is in, waiting for the lock
+            for _ in range(20):
+                reply = free.get(f"/v1/customers/{free_customer['id']}")
+                answered.append(("free", reply.status))
+            assert client.pttl(lock) > 0, "the lock ran out before the other world was served"
+            waiting.join(10)
+            assert answered == [("free", 200)] * 20 + [("held", 200)]
+    finally:
+        process.stop()

@@ -45,6 +45,9 @@ log = logging.getLogger("mockserver")
 
 # Threads that run the waiting routes (the webhook wait), so that they never hold the event loop.
 WAITING_THREADS = 4
+# Threads that run every request of an app that waits on I/O (the Redis store: round trips, and a
+# world locked by another request or process), so that the loop goes on serving everyone else.
+IO_THREADS = 32
 # Requests still running at a stop get this long to finish before their connections close.
 GRACEFUL_STOP_SECONDS = 5
 # Limits of a request's head (a cloud load balancer's usual ones): past them 414 and 431.
@@ -225,14 +228,20 @@ class _Protocol(HttpToolsProtocol):
 
 
 class WsgiBridge:
-    """An ASGI app that runs a WSGI app inline on the loop, holding or dropping as it asks.
+    """An ASGI app that runs a WSGI app inline on the loop (on threads when the app waits on
+    I/O, and for the waiting routes), holding or dropping as it asks.
 
     The body is read whole first (the app's limit plus one byte at most: a larger one is left
     unread, the app answers 413 from the declared length, and the connection closes).
     """
 
     def __init__(
-        self, wsgi_app: Callable, max_body_bytes: int, refusal: Refusal, waiting_paths: frozenset[str]
+        self,
+        wsgi_app: Callable,
+        max_body_bytes: int,
+        refusal: Refusal,
+        waiting_paths: frozenset[str],
+        app_waits_on_io: bool = False,
     ):
         self.wsgi_app = wsgi_app
         self.max_body_bytes = max_body_bytes
@@ -240,6 +249,13 @@ class WsgiBridge:
         self.waiting_paths = waiting_paths
         # A few threads for routes that wait (a wait per world at once; more queue behind them).
         self._waiters = ThreadPoolExecutor(WAITING_THREADS, thread_name_prefix="flexprice-mock-wait")
+        # An app on a shared store runs on threads: inline, its round trips and lock waits would
+        # stall the loop and every other connection with it. In memory, inline is fastest.
+        self._io = (
+            ThreadPoolExecutor(IO_THREADS, thread_name_prefix="flexprice-mock-io")
+            if app_waits_on_io
+            else None
+        )
         self._header_keys: dict[bytes, str] = {}
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -277,9 +293,10 @@ class WsgiBridge:
             started[:] = [status, headers]
             return _no_write
 
-        if environ["PATH_INFO"] in self.waiting_paths:  # it blocks: on a thread, off the loop
+        pool = self._waiters if environ["PATH_INFO"] in self.waiting_paths else self._io
+        if pool is not None:  # it blocks: on a thread, off the loop
             loop = asyncio.get_running_loop()
-            payload = await loop.run_in_executor(self._waiters, self._run, environ, start_response)
+            payload = await loop.run_in_executor(pool, self._run, environ, start_response)
         else:
             payload = self._run(environ, start_response)
         if hold:
@@ -368,6 +385,7 @@ def make_server(
     refusal: Refusal = _plain_refusal,
     log_refusals: bool = False,
     waiting_paths: frozenset[str] = frozenset(),
+    app_waits_on_io: bool = False,
 ) -> uvicorn.Server:
     """A server for any WSGI app (the bench's bare-Flask ceiling uses it too); run it on ``listen()``."""
     protocol = type(
@@ -380,7 +398,7 @@ def make_server(
         },
     )
     config = uvicorn.Config(
-        WsgiBridge(app, max_body_bytes, refusal, waiting_paths),
+        WsgiBridge(app, max_body_bytes, refusal, waiting_paths, app_waits_on_io),
         interface="asgi3",
         http=protocol,
         ws="none",
@@ -410,6 +428,7 @@ def sandbox_server(app: Any) -> uvicorn.Server:
         refusal=sandbox.refusal,
         log_refusals=settings.log_requests,
         waiting_paths=sandbox.waiting_paths,
+        app_waits_on_io=settings.store != "memory",
     )
 
 
