@@ -230,3 +230,29 @@ class LocalServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def sdk_wallet_flow(base_url: str, api_key: str) -> Any:
+    """The official SDK (2.1.x) against ``base_url``: a customer, a wallet with 100 credits, a
+    top-up of 50, the real-time balance; every value checked. Returns the wallet (as created)."""
+    from flexprice import Flexprice
+
+    with Flexprice(server_url=base_url, api_key_auth=api_key) as fp:
+        customer = fp.customers.create_customer(external_id="acme-42", name="Acme Inc.")
+        wallet = fp.wallets.create_wallet(
+            customer_id=customer.id, currency="usd", initial_credits_to_load="100"
+        )
+        topped = fp.wallets.top_up_wallet(
+            id=wallet.id,
+            credits_to_add="50",
+            transaction_reason="PURCHASED_CREDIT_DIRECT",
+            idempotency_key="order-1001",
+        )
+        balance = fp.wallets.get_wallet_balance(id=wallet.id)
+    assert customer.id.startswith("cust_") and customer.external_id == "acme-42"
+    assert wallet.id.startswith("wallet_") and wallet.customer_id == customer.id
+    assert (wallet.credit_balance, wallet.currency) == ("100", "usd")
+    assert (topped.wallet.credit_balance, topped.wallet_transaction.credit_amount) == ("150", "50")
+    assert topped.wallet_transaction.transaction_status == "completed"
+    assert balance.real_time_credit_balance == "150"
+    return wallet

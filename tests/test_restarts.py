@@ -199,3 +199,44 @@ def test_reads_are_no_news_for_the_state_file(tmp_path):
     assert store.changes == saved_at + 1
     client.post("/_mock/clock/advance", json={"by": "PT1S"}, headers=headers)
     assert store.changes == saved_at + 2
+
+
+def test_a_restart_raises_no_alert_a_second_time(tmp_path):
+    """The world remembers which alerts it announced: after a restart from the state file, a wallet
+    still below its threshold raises no second ``dropped``; its recovery is announced once."""
+    from .v2026_08_22.test_webhooks import Catcher
+
+    catcher = Catcher()
+    path, key = tmp_path / "worlds.json", "sk_restart_alerts"
+    flags = ("--webhook-url", catcher.url)
+
+    def debit(sandbox: Sandbox, wallet: str, credits: str, tag: str) -> None:
+        body = {"credits": credits, "transaction_reason": "MANUAL_BALANCE_DEBIT", "idempotency_key": tag}
+        assert sandbox.call("POST", f"/v1/wallets/{wallet}/debit", key, json=body).status_code == 200
+
+    def announced(sandbox: Sandbox) -> list[str]:
+        assert sandbox.call("POST", "/_mock/webhooks/wait", key, json={"timeout": 5}).json()["drained"]
+        types = [json.loads(body)["event_type"] for _, body in catcher.requests]
+        return [t for t in types if t.startswith("wallet.credit_balance.")]
+
+    try:
+        first = Sandbox(path, "2026-08-22", *flags)
+        customer = first.call("POST", "/v1/customers", key, json={"external_id": "a", "name": "A"}).json()
+        wallet = first.call(
+            "POST", "/v1/wallets", key, json={"customer_id": customer["id"], "currency": "usd"}
+        ).json()["id"]
+        debit(first, wallet, "5", "d1")  # below 0: the tenant default's critical level
+        assert announced(first) == ["wallet.credit_balance.dropped"]
+        assert first.stop() == 0
+
+        second = Sandbox(path, "2026-08-22", *flags)
+        try:
+            debit(second, wallet, "1", "d2")  # still in alarm: nothing new to say
+            assert announced(second) == ["wallet.credit_balance.dropped"]
+            top_up = {"credits_to_add": "10", "transaction_reason": "PURCHASED_CREDIT_DIRECT"}
+            assert second.call("POST", f"/v1/wallets/{wallet}/top-up", key, json=top_up).status_code == 200
+            assert announced(second) == ["wallet.credit_balance.dropped", "wallet.credit_balance.recovered"]
+        finally:
+            second.stop()
+    finally:
+        catcher.close()

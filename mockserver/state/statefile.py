@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..domain import alerts
 from ..domain.clock import format_timestamp, parse_timestamp
 from ..domain.models import (
     AlertLevel,
@@ -39,7 +40,10 @@ SECTIONS = (
     "transactions",
     "invoices",
     "idempotency",
+    "alerts",
+    "ongoing_balances",
 )
+ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 # Values that are records of their own, written as nested objects.
 NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel)}
 
@@ -79,6 +83,15 @@ def export(
         "transactions": [dump(t) for t in transactions],
         "invoices": [dump(i) for i in world.invoices.values()],
         "idempotency": [dump_top_up(key, record) for key, record in world.top_ups.items()],
+        # What the world last announced, so that a world loaded again raises no alert twice.
+        "alerts": [
+            {"wallet_id": wallet_id, "alert_type": kind, "state": state}
+            for (wallet_id, kind), state in world.alert_states.items()
+        ],
+        "ongoing_balances": [
+            {"wallet_id": wallet_id, "published": str(value)}
+            for wallet_id, value in world.ongoing_published.items()
+        ],
     }
 
 
@@ -155,6 +168,8 @@ def restore(world: World, document: Any, api_version: str) -> None:
     world.top_ups.update(parsed.top_ups)
     world.next_expiry.update(parsed.next_expiry)
     world.invoices.update(parsed.invoices)
+    world.alert_states.update(parsed.alert_states)
+    world.ongoing_published.update(parsed.ongoing_published)
     if parsed.clock is not None:
         now, frozen = parsed.clock
         world.clock.set(now, freeze=frozen)
@@ -171,6 +186,8 @@ class _Parsed:
         self.top_ups: dict[str, TopUpRecord] = {}
         self.next_expiry: dict[str, datetime] = {}
         self.invoices: dict[str, Invoice] = {}
+        self.alert_states: dict[tuple[str, str], str] = {}
+        self.ongoing_published: dict[str, Decimal] = {}
 
 
 def _parse(document: Any, api_version: str) -> _Parsed:
@@ -233,7 +250,35 @@ def _parse(document: Any, api_version: str) -> _Parsed:
         if record.wallet_id not in parsed.wallets:
             raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {record.wallet_id!r}")
         parsed.top_ups[key] = record
+
+    for index, item in enumerate(_section(document, "alerts")):
+        where = f"alerts[{index}]"
+        wallet_id = _wallet_of(item, where, parsed)
+        kind, state = item.get("alert_type"), item.get("state")
+        if kind not in alerts.EVENTS:
+            raise StateError(f"{where}.alert_type", f"must be one of: {', '.join(alerts.EVENTS)}")
+        if state not in ALERT_STATES:
+            raise StateError(f"{where}.state", f"must be one of: {', '.join(ALERT_STATES)}")
+        parsed.alert_states[(wallet_id, kind)] = state
+
+    for index, item in enumerate(_section(document, "ongoing_balances")):
+        where = f"ongoing_balances[{index}]"
+        wallet_id = _wallet_of(item, where, parsed)
+        try:
+            parsed.ongoing_published[wallet_id] = Decimal(str(item.get("published")))
+        except InvalidOperation:
+            raise StateError(f"{where}.published", "must be a decimal string") from None
     return parsed
+
+
+def _wallet_of(item: Any, where: str, parsed: _Parsed) -> str:
+    """The wallet an entry of the document names (one of the document's own)."""
+    if not isinstance(item, dict):
+        raise StateError(where, "must be an object")
+    wallet_id = item.get("wallet_id")
+    if wallet_id not in parsed.wallets:
+        raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {wallet_id!r}")
+    return wallet_id
 
 
 def _section(document: dict[str, Any], name: str) -> list[Any]:

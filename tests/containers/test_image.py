@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from flexprice import Flexprice
 
-from ..support import Suite
+from ..support import Suite, sdk_wallet_flow
 from .engine import (
     Container,
     Engine,
@@ -83,23 +82,7 @@ def box(engine, image) -> Iterator[Container]:
 
 
 def test_the_api_answers_through_the_port_mapping_with_the_official_sdk(box):
-    key = f"sk_test_{uuid.uuid4().hex}"
-    with Flexprice(server_url=box.url + "/v1", api_key_auth=key) as fp:
-        customer = fp.customers.create_customer(external_id="acme-42", name="Acme Inc.")
-        wallet = fp.wallets.create_wallet(
-            customer_id=customer.id, currency="usd", initial_credits_to_load="100"
-        )
-        topped = fp.wallets.top_up_wallet(
-            id=wallet.id,
-            credits_to_add="50",
-            transaction_reason="PURCHASED_CREDIT_DIRECT",
-            idempotency_key="o-1",
-        )
-        assert (topped.wallet.credit_balance, topped.wallet_transaction.transaction_status) == (
-            "150",
-            "completed",
-        )
-        assert fp.wallets.get_wallet_balance(id=wallet.id).real_time_credit_balance == "150"
+    sdk_wallet_flow(box.url + "/v1", f"sk_test_{uuid.uuid4().hex}")
     health = requests.get(box.url + "/_mock/health", timeout=10).json()
     assert health == {"status": "ok", "api_version": "2026-08-22", "store": "memory", "worlds": 1}
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from flexprice import Flexprice
 
 from mockserver.testing import FlexpriceSandbox, SandboxStartError
 
+from ..support import sdk_wallet_flow
 from .engine import Engine, start_api_service
 
 
@@ -70,25 +70,7 @@ def test_defaults_serve_the_latest_api_on_a_mapped_port(sandbox: FlexpriceSandbo
 
 def test_the_official_sdk_creates_and_tops_up_a_wallet(sandbox: FlexpriceSandbox) -> None:
     key = sandbox.api_key()
-    with Flexprice(server_url=sandbox.base_url, api_key_auth=key) as fp:
-        customer = fp.customers.create_customer(external_id="acme-42", name="Acme Inc.")
-        wallet = fp.wallets.create_wallet(
-            customer_id=customer.id, currency="usd", initial_credits_to_load="100"
-        )
-        topped = fp.wallets.top_up_wallet(
-            id=wallet.id,
-            credits_to_add="50",
-            transaction_reason="PURCHASED_CREDIT_DIRECT",
-            idempotency_key="order-1001",
-        )
-        balance = fp.wallets.get_wallet_balance(id=wallet.id)
-    assert customer.id.startswith("cust_") and customer.external_id == "acme-42"
-    assert wallet.id.startswith("wallet_") and wallet.customer_id == customer.id
-    assert wallet.credit_balance == "100" and wallet.currency == "usd"
-    assert topped.wallet.credit_balance == "150"
-    assert topped.wallet_transaction.credit_amount == "50"
-    assert topped.wallet_transaction.transaction_status == "completed"
-    assert balance.real_time_credit_balance == "150"
+    wallet = sdk_wallet_flow(sandbox.base_url, key)
 
     world = sandbox.controls(key).state()
     assert [c["external_id"] for c in world["customers"]] == ["acme-42"]

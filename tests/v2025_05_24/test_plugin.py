@@ -142,22 +142,27 @@ def test_two(flexprice):
 """
 
 
-def test_an_installed_package_needs_no_conftest_and_cleans_up_after_each_test(tmp_path):
-    repo = str(Path(__file__).resolve().parents[2])
-    (tmp_path / "test_suite.py").write_text(SUITE.format(repo=repo), encoding="utf-8")
+def pytest_on(folder: Path, name: str, source: str) -> subprocess.CompletedProcess[str]:
+    """Run a test file of its own in a pytest of its own, as a user's suite would run."""
+    (folder / name).write_text(source, encoding="utf-8")
     # Other installed plugins are left out only to keep start-up short; ours loads by entry point.
     others = [
         arg
-        for name in ("schemathesis", "hypothesispytest", "benchmark", "anyio", "cacheprovider")
-        for arg in ("-p", f"no:{name}")
+        for plugin in ("schemathesis", "hypothesispytest", "benchmark", "anyio", "cacheprovider")
+        for arg in ("-p", f"no:{plugin}")
     ]
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", *others, "test_suite.py"],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *others, name],
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_an_installed_package_needs_no_conftest_and_cleans_up_after_each_test(tmp_path):
+    repo = str(Path(__file__).resolve().parents[2])
+    run = pytest_on(tmp_path, "test_suite.py", SUITE.format(repo=repo))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 passed" in run.stdout
 
@@ -170,19 +175,7 @@ def test_its_sandbox_goes_away(flexprice):
 
 
 def test_a_cleanup_that_fails_is_an_error_of_the_tests_teardown(tmp_path):
-    (tmp_path / "test_leak.py").write_text(LEAKING, encoding="utf-8")
-    others = [
-        arg
-        for name in ("schemathesis", "hypothesispytest", "benchmark", "anyio")
-        for arg in ("-p", f"no:{name}")
-    ]
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *others, "test_leak.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = pytest_on(tmp_path, "test_leak.py", LEAKING)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 passed, 1 error" in run.stdout
     assert "ERROR at teardown of test_its_sandbox_goes_away" in run.stdout

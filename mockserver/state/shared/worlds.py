@@ -121,8 +121,11 @@ class SharedStore:
         statefile.restore(world, saved["state"], self.api_version)
         _resume_clock(world.clock, saved["clock"])
         world.ids.resume(saved["ids"])
-        world.alert_states.update({(w, kind): state for w, kind, state in saved["alerts"]})
-        world.ongoing_published.update({w: Decimal(v) for w, v in saved["ongoing"].items()})
+        # Written before the state document kept them (the document's own win when both exist).
+        for w, kind, state in saved.get("alerts", ()):
+            world.alert_states.setdefault((w, kind), state)
+        for w, v in saved.get("ongoing", {}).items():
+            world.ongoing_published.setdefault(w, Decimal(v))
         world.balance_cache.update(
             {w: (Decimal(v), parse_timestamp(at)) for w, (v, at) in saved["balances"].items()}
         )
@@ -137,8 +140,6 @@ class SharedStore:
             "state": reuse.export(self.api_version),
             "clock": _clock_json(world.clock),
             "ids": world.ids.snapshot(),
-            "alerts": [[w, kind, state] for (w, kind), state in world.alert_states.items()],
-            "ongoing": {w: str(v) for w, v in world.ongoing_published.items()},
             "balances": {w: [str(v), format_timestamp(at)] for w, (v, at) in world.balance_cache.items()},
         }
         return simplejson.dumps(saved, separators=(",", ":"), ensure_ascii=False).encode()
