@@ -160,7 +160,7 @@ class FlexpriceClient(SandboxControls):
     """One test's handle on a sandbox over HTTP: its own API key, a session that sends it."""
 
     def __init__(self, url: str, api_key: str, admin_token: str | None = None):
-        import requests  # a test dependency: imported only when a test asks for the sandbox
+        import requests  # loaded when a client is made: the plugin itself loads in every pytest run
 
         self.url = url.rstrip("/")
         self.base_url = self.url + "/v1"

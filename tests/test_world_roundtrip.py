@@ -138,3 +138,49 @@ def test_export_import_export_gives_the_same_document(apps, suite, kind, steps):
     assert api.get("/_mock/state").json == first
     assert {w: api.get(f"/v1/wallets/{w}").json for w in _wallets(api)} == wallets
     assert api.post("/_mock/reset").status == 200
+
+
+@pytest.mark.parametrize(
+    "section, entry, field, problem",
+    [
+        (
+            "alerts",
+            {"wallet_id": ["x"], "alert_type": "low_credit_balance", "state": "ok"},
+            "wallet_id",
+            "names no",
+        ),
+        ("alerts", {"wallet_id": "W", "alert_type": ["x"], "state": "ok"}, "alert_type", "must be one of"),
+        (
+            "alerts",
+            {"wallet_id": "W", "alert_type": "low_credit_balance", "state": "gone"},
+            "state",
+            "must be one of",
+        ),
+        ("alerts", "W", "", "must be an object"),
+        (
+            "ongoing_balances",
+            {"wallet_id": "W", "published": "lots"},
+            "published",
+            "must be a decimal string",
+        ),
+    ],
+)
+def test_a_bad_alert_entry_is_a_400_naming_it(suite, section, entry, field, problem):
+    api = suite.client_of(suite.create_app(validate_responses=True, log_requests=False))
+    assert api.put("/_mock/clock", {"now": "2026-09-01T12:00:00Z", "frozen": True}).status == 200
+    customer = api.post("/v1/customers", {"external_id": "a", "name": "A"}).json
+    api.post("/v1/wallets", {"customer_id": customer["id"], "currency": "usd"})
+    document = api.get("/_mock/state").json
+    wallet_id = document["wallets"][0]["id"]
+    entry = (
+        {k: (wallet_id if v == "W" else v) for k, v in entry.items()}
+        if isinstance(entry, dict)
+        else wallet_id
+    )
+    reply = api.put("/_mock/state", {**document, section: [entry]})
+    assert reply.status == 400
+    body = reply.json
+    details = body["error"]["details"] if "error" in body else body["details"]
+    assert details["field"] == f"{section}[0]" + (f".{field}" if field else "")
+    assert problem in details["problem"]
+    assert api.get("/_mock/state").json == document  # nothing half-written

@@ -255,7 +255,7 @@ def _parse(document: Any, api_version: str) -> _Parsed:
         where = f"alerts[{index}]"
         wallet_id = _wallet_of(item, where, parsed)
         kind, state = item.get("alert_type"), item.get("state")
-        if kind not in alerts.EVENTS:
+        if not isinstance(kind, str) or kind not in alerts.EVENTS:
             raise StateError(f"{where}.alert_type", f"must be one of: {', '.join(alerts.EVENTS)}")
         if state not in ALERT_STATES:
             raise StateError(f"{where}.state", f"must be one of: {', '.join(ALERT_STATES)}")
@@ -276,7 +276,7 @@ def _wallet_of(item: Any, where: str, parsed: _Parsed) -> str:
     if not isinstance(item, dict):
         raise StateError(where, "must be an object")
     wallet_id = item.get("wallet_id")
-    if wallet_id not in parsed.wallets:
+    if not isinstance(wallet_id, str) or wallet_id not in parsed.wallets:
         raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {wallet_id!r}")
     return wallet_id
 
