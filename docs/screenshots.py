@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 import mockserver  # noqa: E402
 from mockserver.http.server import BackgroundServer  # noqa: E402
 from tests.browser import BrowserMissing, Dashboard, masked, start_chrome  # noqa: E402
+from tests.support import LocalServer, QuietHandler  # noqa: E402
 
 KEY = "sk_test_demo_dashboard_7f3a"
 OTHER_KEY = "sk_test_ci_run_4821_c0de"
@@ -38,23 +37,18 @@ class Receiver:
     """A webhook receiver on a free loopback port: answers 200 to every POST."""
 
     def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/flexprice"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LocalServer(Handler)
+        self.url = self.server.url + "/webhooks/flexprice"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 class Client:

@@ -102,19 +102,17 @@ def host_name(host: str) -> str | None:
 def is_local_name(name: str) -> bool:
     """``localhost`` or a loopback address: a name only this machine answers to, which a web
     page cannot make point elsewhere (no DNS is asked)."""
-    if name == "localhost":
-        return True
+    address = _address(name)
+    return name == "localhost" or (address is not None and address.is_loopback)
+
+
+def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP address (an IPv4 one written as IPv6, ``::ffff:127.0.0.1``, as IPv4); None if not one."""
     try:
-        address = ipaddress.ip_address(name)
+        address = ipaddress.ip_address(text or "")
     except ValueError:
-        return False
-    return loopback(address)
-
-
-def loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """A loopback address, an IPv4 one written as IPv6 (``::ffff:127.0.0.1``) included."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
+        return None
+    return getattr(address, "ipv4_mapped", None) or address
 
 
 def host_patterns(raw: str | None) -> frozenset[str]:
@@ -190,9 +188,5 @@ def networks(raw: str | None) -> tuple[Network, ...]:
 
 
 def in_networks(address: str | None, nets: tuple[Network, ...]) -> bool:
-    try:
-        parsed = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    parsed = getattr(parsed, "ipv4_mapped", None) or parsed
-    return any(parsed in net for net in nets)
+    parsed = _address(address)
+    return parsed is not None and any(parsed in net for net in nets)

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from jsonschema import Draft4Validator
 
 import mockserver
 from mockserver import Settings, api
+from mockserver.http.server import BackgroundServer
 from mockserver.http.spec import Operation, Spec
 
 
@@ -165,6 +167,23 @@ class Suite:
             api_version=self.version,
             **self.store_settings(),
         )
+
+    def sandboxes(self) -> Iterator[Callable[..., BackgroundServer]]:
+        """For a fixture (``yield from``): a function that starts a sandbox of this version on a
+        socket, settings as keywords (``host`` is also where it listens); each one it started is
+        stopped when the fixture ends."""
+        started: list[BackgroundServer] = []
+
+        def start(host: str = "127.0.0.1", **settings: Any) -> BackgroundServer:
+            app = self.create_app(validate_responses=True, log_requests=False, host=host, **settings)
+            started.append(BackgroundServer(app, host=host))
+            return started[-1]
+
+        try:
+            yield start
+        finally:
+            for server in started:
+                server.stop()
 
     def client_of(self, app, environ: dict | None = None) -> Api:
         """An in-process client (Flask test client) of ``app`` with a fresh API key; ``environ``

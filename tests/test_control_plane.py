@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from mockserver.cli import main
+from mockserver.domain.world import world_id
 from mockserver.http.server import BackgroundServer
 from mockserver.text import mask
 
@@ -37,16 +38,7 @@ def suite(request) -> Suite:
 @pytest.fixture
 def start(suite) -> Iterator:
     """Start a sandbox of the module's version (``host`` is where it listens)."""
-    started: list[BackgroundServer] = []
-
-    def run(host: str = "127.0.0.1", **settings: Any) -> BackgroundServer:
-        app = suite.create_app(validate_responses=True, log_requests=False, host=host, **settings)
-        started.append(BackgroundServer(app, host=host))
-        return started[-1]
-
-    yield run
-    for server in started:
-        server.stop()
+    yield from suite.sandboxes()
 
 
 @pytest.fixture
@@ -161,8 +153,12 @@ def test_a_cross_site_simple_request_to_any_control_is_refused_and_changes_nothi
 
 def test_cross_site_reads_of_controls_and_the_dashboard_are_refused_too(api, sandbox):
     make_customer(api)
-    for path in ("/_mock/state", "/_mock/journal", "/_mock/ui/worlds", "/_mock/ui"):
+    one_world = f"/_mock/ui/worlds/{world_id((api.api_key, ''))}"  # the control that hands out a key
+    assert api.get(one_world).json["api_key"] == api.api_key
+    for path in ("/_mock/state", "/_mock/journal", "/_mock/ui/worlds", one_world, "/_mock/ui"):
         reply = raw(sandbox.url, "GET", path, Origin=EVIL, **{"x-api-key": api.api_key})
+        assert reply.status_code == 403 and api.api_key not in reply.text, path
+        reply = raw(sandbox.url, "GET", path, **{"Sec-Fetch-Site": "cross-site", "x-api-key": api.api_key})
         assert reply.status_code == 403 and api.api_key not in reply.text, path
     # A link to the dashboard followed from another site opens the page, which shows no key.
     page = raw(
@@ -292,7 +288,15 @@ def test_json_and_yaml_bodies_by_their_type_reach_the_controls(api, sandbox):
 def rebound(api: Api, sandbox: BackgroundServer, host: str) -> None:
     """Every kind of route refuses a request addressed to ``host``; the health check answers."""
     port = sandbox.url.rpartition(":")[2]
-    for path in ("/v1/customers", "/_mock/journal", "/_mock/state", "/_mock/ui", "/_mock/ui/worlds"):
+    one_world = f"/_mock/ui/worlds/{world_id((api.api_key, ''))}"
+    for path in (
+        "/v1/customers",
+        "/_mock/journal",
+        "/_mock/state",
+        "/_mock/ui",
+        "/_mock/ui/worlds",
+        one_world,
+    ):
         reply = api.get(path, headers={"Host": f"{host}:{port}"})  # /v1 replies checked by the document
         assert reply.status == 403, path
         assert message(reply) == (

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
@@ -93,17 +92,7 @@ def driver() -> Iterator:
 
 @pytest.fixture
 def start() -> Iterator:
-    started: list[BackgroundServer] = []
-
-    def run(**settings: Any) -> BackgroundServer:
-        started.append(
-            BackgroundServer(SUITE.create_app(validate_responses=True, log_requests=False, **settings))
-        )
-        return started[-1]
-
-    yield run
-    for server in started:
-        server.stop()
+    yield from SUITE.sandboxes()
 
 
 @pytest.fixture

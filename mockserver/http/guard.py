@@ -23,7 +23,6 @@ nothing here is in their way. The health check is open to every probe.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from dataclasses import dataclass
 
 from werkzeug import Request
@@ -36,8 +35,6 @@ from . import auth
 UI_PATH = "/_mock/ui"
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-# Bodies a page of any site may send without the browser asking the server first (CORS).
-SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -118,7 +115,7 @@ class Guard:
             return None
         token = self.admin_token
         if token is None:
-            if _is_loopback(client) and self._addressed_locally(self._host_name(req)):
+            if text.is_local_name(client) and self._addressed_locally(self._host_name(req)):
                 return None
         elif hmac.compare_digest(_sent_token(req).encode(), token.encode()):
             return None
@@ -158,10 +155,10 @@ class Guard:
         if not declared and not has_body:
             return None
         wanted = "a JSON or YAML body" if reads_yaml else "a JSON body"
+        types = "application/json or application/yaml" if reads_yaml else "application/json"
         return ApiError(
             415,
-            f"{req.method} {req.path} takes {wanted}: send it with Content-Type: "
-            f"{' or '.join(('application/json',) + (('application/yaml',) if reads_yaml else ()))}, "
+            f"{req.method} {req.path} takes {wanted}: send it with Content-Type: {types}, "
             f"not {declared or 'no Content-Type'}",
             "unsupported content type",
             {"content_type": declared or None, "accepted": list(accepted)},
@@ -170,19 +167,7 @@ class Guard:
 
 def listens_on_loopback(host: str) -> bool:
     """Whether the listening address is loopback only (``127.0.0.1``, ``::1``, ``localhost``)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return text.loopback(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        return False
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return text.loopback(ipaddress.ip_address(address))
-    except ValueError:
-        return False
+    return text.is_local_name(host.strip().strip("[]").lower())
 
 
 def _own_origins(req: Request) -> tuple[str, ...]:

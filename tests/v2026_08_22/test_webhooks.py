@@ -24,7 +24,6 @@ import mockserver
 from mockserver.api.v2026_08_22.webhooks import EVENT_TYPES
 from mockserver.cli import parse_args
 from mockserver.config import Settings
-from mockserver.http.server import BackgroundServer
 from mockserver.http.spec import _nullable, _resolve
 from mockserver.pytest_plugin import FlexpriceClient, WebhookReceiver, new_api_key
 from mockserver.webhooks.endpoints import WebhookError
@@ -233,17 +232,7 @@ class HungReceiver:
 @pytest.fixture
 def own_sandbox():
     """Start a sandbox of the suite's version with the given settings; stopped after the test."""
-    started: list[BackgroundServer] = []
-
-    def start(**settings: Any) -> BackgroundServer:
-        app = SUITE.create_app(log_requests=False, validate_responses=True, **settings)
-        server = BackgroundServer(app)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+    yield from SUITE.sandboxes()
 
 
 # ---- the events, their triggers, order and payloads -----------------------------------------
