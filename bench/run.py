@@ -214,7 +214,8 @@ def versions() -> dict:
     return {
         "python": platform.python_version(),
         "flask": version("flask"),
-        "uvicorn": version("uvicorn"),
+        "httptools": version("httptools"),
+        "uvloop": version("uvloop"),
         "node": out("node", "--version"),
         "prism": out("prism", "--version"),
         "wrk": out("wrk", "-v"),

@@ -1,7 +1,7 @@
 """Which HTTP server should serve the sandbox? The same app under each candidate, measured alike.
 
 Candidates run the app in ONE process (every world lives in that process's memory): `sandbox`
-(what `flexprice-mock` uses: uvicorn's protocol on one event loop, the app run inline),
+(what `flexprice-mock` uses: its own HTTP/1.1 server on one event loop, the app run inline),
 waitress (an I/O thread and 8 worker threads; what it used before), granian (Rust HTTP server,
 WSGI interface, one worker process, several --blocking-threads counts), and cheroot and gunicorn
 (one gthread worker) when installed. Each serves the sandbox with its request log on (to a file),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import socket
+import threading
 import time
 from decimal import Decimal
 
@@ -95,37 +96,37 @@ GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: localhost\r\nx-api-key: k\r\n"
             b"GET /v1/wallets/\xc3\xa9 HTTP/1.1\r\nHost: localhost\r\n\r\n",
             400,
             "Invalid HTTP request",
-            "Invalid char in url path",
+            "the request target has a character that must be percent-encoded",
         ),
         (
             b"GET /v1/wallets/w1 HTTP/9\r\nHost: localhost\r\n\r\n",
             400,
             "Invalid HTTP request",
-            "Expected dot",
+            "the HTTP version is not HTTP/1.0 or HTTP/1.1",
         ),
         (
             b"GET /v1/wallets/w1 HTTP/1.1\r\nBad Header: x\r\n\r\n",
             400,
             "Invalid HTTP request",
-            "Invalid header token",
+            "the header name 'Bad Header' has a character a header name cannot have",
         ),
         (
             b"POST /v1/wallets HTTP/1.1\r\nHost: localhost\r\nContent-Length: ten\r\n\r\n",
             400,
             "Invalid HTTP request",
-            "Invalid character in Content-Length",
+            "Content-Length is not a whole number of bytes",
         ),
         (
             b"POST /v1/wallets HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             400,
             "Invalid HTTP request",
-            "Duplicate Content-Length",
+            "Content-Length is given more than once",
         ),
         (
             b"POST /v1/wallets HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n",
             400,
             "Invalid HTTP request",
-            "Invalid character in chunk size",
+            "the chunked body is malformed: each chunk starts with its size in hexadecimal",
         ),
         (
             b"FETCH /v1/wallets HTTP/1.1\r\nHost: localhost\r\n\r\n",
@@ -251,3 +252,161 @@ def test_slow_and_idle_connections_are_closed_on_time_while_others_are_served(se
     finally:
         for sock in slow + idle:
             sock.close()
+
+
+def read_answers(sock: socket.socket, count: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """Read ``count`` answers off a kept-alive connection (each framed by its Content-Length)."""
+    buffer, answers = b"", []
+    while len(answers) < count:
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            assert chunk, f"the connection closed after {len(answers)} answers"
+            buffer += chunk
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        status, headers, _ = parse(head + b"\r\n\r\n")
+        size = int(headers["content-length"])
+        while len(buffer) < size:
+            chunk = sock.recv(65536)
+            assert chunk, "the connection closed inside an answer"
+            buffer += chunk
+        answers.append((status, headers, buffer[:size]))
+        buffer = buffer[size:]
+    return answers
+
+
+def request(method: str, path: str, body: bytes = b"", key: bytes = b"k-transport", **extra: str) -> bytes:
+    head = b"%s %s HTTP/1.1\r\nHost: localhost\r\nx-api-key: %s\r\n" % (method.encode(), path.encode(), key)
+    for name, value in extra.items():
+        head += b"%s: %s\r\n" % (name.replace("_", "-").encode(), value.encode())
+    if body:
+        head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    return head + b"\r\n" + body
+
+
+def test_pipelined_requests_are_answered_in_order_even_behind_a_held_one(served):
+    """Three requests in one write: the first is held 300 ms by a fault, yet the answers come in
+    the order asked, on the one connection, which stays open."""
+    _, address = served
+    customer = json.dumps({"external_id": "pipelined", "name": "pipelined"}).encode()
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(
+            request("GET", "/v1/wallets/w1", X_Mock_Fault="latency=300ms")
+            + request("POST", "/v1/customers", customer)
+            + request("GET", "/_mock/health")
+        )
+        started = time.monotonic()
+        answers = read_answers(sock, 3)
+        assert time.monotonic() - started >= 0.3
+        assert [status for status, _, _ in answers] == [404, 201, 200]
+        assert json.loads(answers[1][2])["external_id"] == "pipelined"
+        assert json.loads(answers[2][2])["status"] == "ok"
+        assert all(headers.get("connection") != "close" for _, headers, _ in answers)
+        sock.sendall(request("GET", "/_mock/health"))  # still open for the next one
+        assert read_answers(sock, 1)[0][0] == 200
+
+
+def test_expect_100_continue_gets_its_go_ahead_before_the_body(served):
+    _, address = served
+    body = json.dumps({"external_id": "expecting", "name": "expecting"}).encode()
+    with socket.create_connection(address, timeout=5) as sock:
+        head = request("POST", "/v1/customers", body, Expect="100-continue").removesuffix(body)
+        sock.sendall(head)
+        assert sock.recv(64) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        status, _, answer = read_answers(sock, 1)[0]
+    assert status in (200, 201) and json.loads(answer)["external_id"] == "expecting"
+
+
+def test_a_chunked_body_is_read_whole(served):
+    _, address = served
+    body = json.dumps({"external_id": "chunked", "name": "chunked"}).encode()
+    head = request("POST", "/v1/customers").removesuffix(b"\r\n")
+    raw = head + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    raw += b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:5], body[5:])) + b"0\r\n\r\n"
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(raw)
+        status, _, answer = read_answers(sock, 1)[0]
+    assert status in (200, 201) and json.loads(answer)["external_id"] == "chunked"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_past_the_limit_is_a_413_read_whole_by_a_client_still_sending(served, chunked):
+    """A body over the limit is answered 413 at once (from its declared length, or when the
+    chunks pass the limit); the client that goes on sending still reads the whole answer, and
+    nothing is created."""
+    version, address = served
+    limit = 1024 * 1024
+    head = request("POST", "/v1/customers", key=b"k-too-large").removesuffix(b"\r\n")
+    if chunked:
+        head += b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        piece = b"a" * 65536
+        parts = [b"%x\r\n%s\r\n" % (len(piece), piece)] * 24
+    else:
+        head += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (limit * 2)
+        parts = [b"a" * 65536] * 24
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(head)
+        try:
+            for part in parts:
+                sock.sendall(part)
+        except (BrokenPipeError, ConnectionResetError):  # the server stopped reading: fine
+            pass
+        status, headers, body = parse(read_to_end(sock))
+    assert status == 413 and headers["connection"] == "close"
+    contract(version).assert_conforms("POST", "/v1/customers", status, headers["content-type"], body)
+    state = exchange(address, request("GET", "/_mock/state", key=b"k-too-large", Connection="close"))
+    assert b'"customers":[]' in state.replace(b" ", b"")
+
+
+def test_http10_and_connection_close_end_the_connection_after_the_answer(served):
+    _, address = served
+    for raw in (
+        b"GET /_mock/health HTTP/1.0\r\n\r\n",
+        request("GET", "/_mock/health", Connection="close"),
+    ):
+        status, headers, body = parse(exchange(address, raw))
+        assert (status, headers["connection"], json.loads(body)["status"]) == (200, "close", "ok")
+
+
+def test_a_client_done_sending_still_gets_its_answer(served):
+    """A client that half-closes after its request (shutdown of its sending side) is answered."""
+    _, address = served
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(request("GET", "/v1/wallets/w1", X_Mock_Fault="latency=100ms"))
+        sock.shutdown(socket.SHUT_WR)
+        status, _, _ = parse(read_to_end(sock))
+    assert status == 404
+
+
+def test_an_upgrade_request_is_answered_as_plain_http_then_closed(served):
+    _, address = served
+    http2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # what follows an h2c upgrade's head
+    raw = request("GET", "/_mock/health", Connection="Upgrade", Upgrade="h2c") + http2
+    status, headers, body = parse(exchange(address, raw))
+    assert (status, headers["connection"], json.loads(body)["status"]) == (200, "close", "ok")
+
+
+def test_an_absolute_form_target_is_routed_by_its_path(served):
+    _, address = served
+    raw = b"GET http://localhost/_mock/health?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    status, _, body = parse(exchange(address, raw))
+    assert (status, json.loads(body)["status"]) == (200, "ok")
+
+
+def test_a_stop_lets_a_held_request_finish_and_then_takes_no_more(served):
+    """A graceful stop: the request in hand (held 500 ms by a fault) is answered, and its
+    connection closes after it; the listening socket is closed at once."""
+    version, _ = served
+    server = BackgroundServer(Suite(version).create_app(log_requests=False))
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request("GET", "/v1/wallets/w1", X_Mock_Fault="latency=500ms"))
+        time.sleep(0.1)
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        time.sleep(0.1)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, int(port)), timeout=1)
+        status, headers, _ = parse(read_to_end(sock))
+        stopping.join()
+    assert (status, headers["connection"]) == (404, "close")

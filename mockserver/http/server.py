@@ -1,14 +1,22 @@
-"""Serving the app: uvicorn's HTTP/1.1 protocol on one event loop, the Flask app run inline.
+"""Serving the app: a small HTTP/1.1 server of our own on one event loop, the Flask app called inline.
 
-Why this shape (measured with bench/wsgi_servers.py on a shared 2-core machine):
+Why this shape (measured with bench/wsgi_servers.py and bench/run.py on a shared 2-core machine):
 - One process, since every world lives in this process's memory.
 - One thread runs every request. A request costs a few hundred microseconds of CPU; a pool of
   worker threads beside an I/O thread spent more than that again handing the GIL between cores.
+  (On the Redis store, whose requests wait on round trips and locks, they run on a thread pool.)
 - A fault that holds an answer (latency, timeout) waits on the loop, not in a thread, so any number
   of held requests never stop the others.
 - The server owns the socket, so a fault can end the connection unanswered, with FIN or RST.
 
-The app asks for those two things through its WSGI environ (see ``faults``): ``environ[HOLD]``
+Why our own server rather than uvicorn's: the sandbox needs all of that below the app, and every
+refusal in the API version's own error body. Bolted onto uvicorn, it reached into what uvicorn does
+not export. Here it rests on public interfaces only: asyncio's ``Protocol`` and transports, and
+httptools' ``HttpRequestParser`` (its callbacks, its getters, its exception types; never the text
+of its messages). The request goes from the parser's callbacks straight into a WSGI environ, and
+the answer leaves in one write.
+
+The app asks for the two fault effects through its environ (see ``faults``): ``environ[HOLD]``
 (wait before answering) and ``environ[DROP_CONNECTION]`` (end the connection instead).
 """
 
@@ -27,15 +35,16 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import httptools
-import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .. import api
 from ..config import Settings
@@ -53,17 +62,19 @@ GRACEFUL_STOP_SECONDS = 5
 # Limits of a request's head (a cloud load balancer's usual ones): past them 414 and 431.
 MAX_URL_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 64 * 1024
+# Requests a client may send ahead of its answers before the server stops reading from it.
+MAX_PIPELINED = 16
 INVALID = "Invalid HTTP request"
 # After a refusal, what the client still sends is read and dropped this long before the close: a
 # socket closed with unread data sends RST, and the client could lose the answer with it.
 LINGER_SECONDS = 2.0
-_CONNECTION = "mockserver.connection"  # scope["extensions"]: ends this request's connection
+SERVER_NAME = b"flexprice-mock"
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST instead of FIN
-# "METHOD target HTTP/x.y": a request line whose only fault is a method the parser does not know.
-_REQUEST_LINE = re.compile(rb"(?:^|\n)([!#$%&'*+.^_`|~0-9A-Za-z-]+) \S+ HTTP/\d\.\d\r?\n")
 
 # The JSON body of a refusal in the served version's error shape: (status, message, cause).
 Refusal = Callable[[int, str, str], bytes]
+# What the app made of one request: status line, headers, body, seconds to hold, how to drop.
+Answer = tuple[str, list[tuple[str, str]], bytes, float, "bool | None"]
 
 
 def _plain_refusal(status: int, message: str, cause: str) -> bytes:
@@ -78,146 +89,412 @@ class _Refused(Exception):
         self.status, self.message, self.cause = status, message, cause
 
 
-class _Protocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol, plus what the sandbox needs below the app.
+# ---- what was wrong with a request the parser refused, in our words -------------------------
 
-    - Every answer is JSON in the API version's error body, also for requests the HTTP parser
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") (\S+) (\S+)")
+_VERSION = re.compile(rb"HTTP/1\.[01]")
+_TARGET = re.compile(rb"[!-~]+")  # visible ASCII: anything else must be percent-encoded
+_HEADER = re.compile(rb"(" + _TOKEN + rb"):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
+
+
+def describe_bad_head(data: bytes) -> str:
+    """Why a request's head (the bytes it came in) is not HTTP/1.1, read by our own rules.
+
+    Called only after the parser has refused it, so one of these is the cause; when none is
+    found (the head arrived over several reads), the answer says so in general terms.
+    """
+    head = data.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n")
+    first, *lines = head.split(b"\n")
+    line = _REQUEST_LINE.fullmatch(first)
+    if line is None:
+        return "the request line is not: METHOD target HTTP/version"
+    if not _VERSION.fullmatch(line.group(3)):
+        return "the HTTP version is not HTTP/1.0 or HTTP/1.1"
+    if not _TARGET.fullmatch(line.group(2)):
+        return "the request target has a character that must be percent-encoded"
+    lengths: list[bytes] = []
+    chunked = False
+    for number, text in enumerate(lines, start=1):
+        header = _HEADER.fullmatch(text)
+        if header is None:
+            name = text.split(b":", 1)[0].decode("latin-1")
+            if b":" in text and not re.fullmatch(_TOKEN, text.split(b":", 1)[0]):
+                return f"the header name {name!r} has a character a header name cannot have"
+            if b":" not in text:
+                return f"header line {number} is not: Name: value"
+            return f"the value of header {name!r} has a character a header value cannot have"
+        field = header.group(1).lower()
+        if field == b"content-length":
+            lengths.append(header.group(2))
+        elif field == b"transfer-encoding":
+            chunked = True
+    if len(lengths) > 1:
+        return "Content-Length is given more than once"
+    if lengths and not lengths[0].isdigit():
+        return "Content-Length is not a whole number of bytes"
+    if lengths and chunked:
+        return "Content-Length and Transfer-Encoding are both given"
+    return "the request's head is not valid HTTP/1.1"
+
+
+# ---- one connection --------------------------------------------------------------------------
+
+# Header names as WSGI spells them (the usual ones, kept; not whatever a client invents).
+_ENVIRON_KEYS: dict[bytes, str] = {}
+
+
+def _environ_key(name: bytes) -> str:
+    key = _ENVIRON_KEYS.get(name)
+    if key is None:
+        key = name.decode("latin-1").upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        if len(_ENVIRON_KEYS) < 1000:
+            _ENVIRON_KEYS[name] = key
+    return key
+
+
+class _Request:
+    __slots__ = ("body", "cancelled", "environ", "keep_alive", "size", "too_large")
+
+    def __init__(self, environ: dict[str, Any], keep_alive: bool):
+        self.environ = environ
+        self.keep_alive = keep_alive
+        self.body: list[bytes] = []
+        self.size = 0
+        self.too_large = False  # answered before its body was read: the connection closes after
+        self.cancelled = False  # refused or dropped while the app ran: its answer is never sent
+
+
+class _Connection(asyncio.Protocol):
+    """One client's connection: parse its requests, answer them in order, enforce the limits.
+
+    - Every refusal is JSON in the API version's error body, also for requests the HTTP parser
       refuses (bad request line, bad header, bad Content-Length or chunk), for a head past its
       limits (414, 431), a missing Host on HTTP/1.1 (400) and an unknown method (501).
-    - A connection that sends nothing closes after the idle timeout, like one idle between
-      requests; a request whose head and body are not in within the request timeout gets 408.
-    - One request may end its connection unanswered (``scope["extensions"]``), for faults.
+    - A connection that sends nothing closes after the idle timeout; a request whose head and
+      body are not in within the request timeout gets 408.
+    - One request may end its connection unanswered (``environ[DROP_CONNECTION]``), for faults.
     """
 
-    refusal: Refusal = staticmethod(_plain_refusal)
-    request_timeout: float = 15.0
-    log_refusals: bool = True
+    def __init__(self, server: Server):
+        self.server = server
+        self.loop = server.loop
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.base: dict[str, Any] = {}
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_bytes = 0
+        self.request: _Request | None = None  # the one being read
+        self.pending: deque[_Request] = deque()  # read, waiting for their turn
+        self.answering: _Request | None = None  # the app runs it, or its answer is held
+        self.reading = True  # False once the rest of the stream is to be dropped
+        self.stopping = False  # the server stops: close after the answer in hand
+        self.write_paused = False
+        self.read_paused = False
+        self.idle: asyncio.TimerHandle | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+        self.held: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._head_bytes = 0
-        self._deadline: asyncio.TimerHandle | None = None
-        self._lingering = False
-        # uvicorn arms the idle timer after a response only: a silent new connection would stay.
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+    # ---- asyncio.Protocol ----
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.server.connections.add(self)
+        local = transport.get_extra_info("sockname") or ("127.0.0.1", 80)
+        peer = transport.get_extra_info("peername") or ("", 0)
+        self.base = {
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": str(local[0]),
+            "SERVER_PORT": str(local[1]),
+            "REMOTE_ADDR": str(peer[0]),
+            "REMOTE_PORT": str(peer[1]),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input_terminated": True,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": self.server.pools_used,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_deadline()
-        super().connection_lost(exc)
+        self.server.connections.discard(self)
+        self.reading = False
+        for timer in (self.idle, self.deadline, self.held):
+            if timer is not None:
+                timer.cancel()
+        if self.answering is not None:
+            self.answering.cancelled = True
+        self.pending.clear()
 
     def data_received(self, data: bytes) -> None:
-        if self._lingering:
+        if not self.reading:
             return
-        self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._unsupported_upgrade_warning()
         except httptools.HttpParserCallbackError as exc:
             refused = exc.__context__
             if isinstance(refused, _Refused):
                 self._refuse(refused.status, refused.message, refused.cause)
-            else:  # a parser callback of the server's own failed: its fault, said as such
-                log.error("the HTTP protocol failed on a request", exc_info=refused or exc)
+            else:  # a callback of the server's own failed: its fault, said as such
+                log.error("the HTTP server failed on a request", exc_info=refused or exc)
                 self._refuse(500, "An unexpected error occurred", "the server failed to read the request")
+        except httptools.HttpParserUpgrade:  # nothing after an upgrade's head is read (see below)
+            self.reading = False
+            self._stop_after_answers()
         except httptools.HttpParserInvalidMethodError:
-            line = _REQUEST_LINE.search(data)
-            if line:
+            line = _REQUEST_LINE.match(data)
+            if line and self.request is None:
                 method = line.group(1).decode("ascii")
                 self._refuse(501, "Method not implemented", f"unknown HTTP method {method}")
             else:
                 self._refuse(400, INVALID, "the request line is not: METHOD target HTTP/version")
-        except httptools.HttpParserError as exc:
-            self._refuse(400, INVALID, str(exc))
+        except httptools.HttpParserError:
+            if self.request is not None and self.request.size:
+                cause = "the body does not match its framing (Content-Length or chunked encoding)"
+            elif self.request is not None and "HTTP_TRANSFER_ENCODING" in self.request.environ:
+                cause = "the chunked body is malformed: each chunk starts with its size in hexadecimal"
+            else:
+                cause = describe_bad_head(data)
+            self._refuse(400, INVALID, cause)
 
-    def eof_received(self) -> None:
-        if self._lingering:  # the client has stopped sending: the close can come now
-            self.transport.close()
+    def eof_received(self) -> bool | None:
+        if not self.reading or (self.answering is None and not self.pending):
+            return None  # nothing left to answer: the transport closes
+        self._stop_after_answers()  # the client is done sending; it still gets its answers
+        return True
 
-    def send_400_response(self, msg: str) -> None:
-        self._refuse(400, INVALID, msg)
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._update_reading()
 
     # ---- parser callbacks ----
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_bytes = 0
-        self._cancel_deadline()
-        self._deadline = self.loop.call_later(self.request_timeout, self._too_slow)
+        self.url = b""
+        self.headers = []
+        self.head_bytes = 0
+        if self.idle is not None:
+            self.idle.cancel()
+            self.idle = None
+        self.deadline = self.loop.call_later(self.server.request_timeout, self._too_slow)
 
     def on_url(self, url: bytes) -> None:
-        super().on_url(url)
+        self.url += url
         if len(self.url) > MAX_URL_BYTES:
             raise _Refused(414, "Request URI too long", f"the URL is over {MAX_URL_BYTES} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > MAX_HEADER_BYTES:
+        self.head_bytes += len(name) + len(value) + 4
+        if self.head_bytes > MAX_HEADER_BYTES:
             raise _Refused(
                 431, "Request header fields too large", f"the headers are over {MAX_HEADER_BYTES} bytes"
             )
-        super().on_header(name, value)
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if self.parser.get_http_version() == "1.1" and not any(n == b"host" for n, _ in self.headers):
+        parser = self.parser
+        http_version = parser.get_http_version()
+        url = self.url
+        if url.startswith(b"/"):
+            path, _, query = url.partition(b"?")
+            path = path.partition(b"#")[0]
+        else:  # absolute-form ("http://host/path") or "*"
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _Refused(400, INVALID, "the request target is not a valid URL") from None
+            path, query = parsed.path or b"/", parsed.query or b""
+        if b"%" in path:
+            path = unquote_to_bytes(path)
+        environ = self.base.copy()
+        environ["REQUEST_METHOD"] = parser.get_method().decode("ascii")
+        environ["PATH_INFO"] = path.decode("latin-1")
+        environ["QUERY_STRING"] = query.decode("latin-1")
+        environ["SERVER_PROTOCOL"] = "HTTP/" + http_version
+        for name, value in self.headers:
+            key = _environ_key(name)
+            text = value.decode("latin-1")
+            if key in environ:
+                text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
+            environ[key] = text
+        if http_version == "1.1" and "HTTP_HOST" not in environ:
             raise _Refused(400, INVALID, "an HTTP/1.1 request needs a Host header")
-        super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None and cycle.scope is self.scope:  # not a protocol upgrade
-            extensions: dict[str, Any] = {_CONNECTION: lambda reset: self._drop(cycle, reset)}
-            self.scope["extensions"] = extensions
+        # A request to switch protocols is answered as plain HTTP; what follows its head is not
+        # HTTP/1.1, so the connection closes after the answer.
+        request = self.request = _Request(environ, parser.should_keep_alive() and not parser.should_upgrade())
+        declared = environ.get("CONTENT_LENGTH")
+        if declared is not None and declared.isdigit() and int(declared) > self.server.max_body_bytes:
+            self._too_large(request)  # answered now from the declared length; the body is never read
+        elif (
+            environ.get("HTTP_EXPECT", "").lower() == "100-continue"
+            and self.answering is None
+            and not self.pending
+        ):
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        request = self.request
+        if request is None or request.too_large:
+            return
+        request.size += len(body)
+        if request.size > self.server.max_body_bytes:
+            self._too_large(request)
+        else:
+            request.body.append(body)
 
     def on_message_complete(self) -> None:
-        self._cancel_deadline()
-        super().on_message_complete()
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        request, self.request = self.request, None
+        if request is None or request.too_large:
+            return
+        body = b"".join(request.body)
+        environ = request.environ
+        if environ.pop("HTTP_TRANSFER_ENCODING", None) is not None:  # de-chunked: the app sees a length
+            environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        self._queue(request)
 
-    # ---- ours ----
+    # ---- answering, in order ----
 
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+    def _queue(self, request: _Request) -> None:
+        self.pending.append(request)
+        if self.answering is None:
+            self._answer_next()
+        else:
+            self._update_reading()
+
+    def _answer_next(self) -> None:
+        """Run the app on the requests that wait, in order, until one must wait on something."""
+        server = self.server
+        while self.pending and self.answering is None:
+            request = self.pending.popleft()
+            self.answering = request
+            pool = server.pool_for(request.environ["PATH_INFO"])
+            if pool is None:
+                self._answered(request, server.call(request.environ))
+            else:  # it blocks: on a thread, off the loop
+                future = self.loop.run_in_executor(pool, server.call, request.environ)
+                future.add_done_callback(partial(self._answered_later, request))
+        self._update_reading()
+        if self.answering is None and self.request is None and self.reading:
+            self._arm_idle()
+
+    def _answered_later(self, request: _Request, future: asyncio.Future) -> None:
+        if not future.cancelled():
+            self._answered(request, future.result())
+            self._answer_next()
+
+    def _answered(self, request: _Request, answer: Answer) -> None:
+        hold = answer[3]
+        if hold > 0 and not request.cancelled:
+            self.held = self.loop.call_later(hold, self._send_held, request, answer)
+        else:
+            self._send(request, answer)
+
+    def _send_held(self, request: _Request, answer: Answer) -> None:
+        self.held = None
+        self._send(request, answer)
+        self._answer_next()
+
+    def _send(self, request: _Request, answer: Answer) -> None:
+        if self.answering is request:
+            self.answering = None
+        if request.cancelled or self.transport.is_closing():
+            return
+        status, headers, body, _, drop = answer
+        if drop is not None:
+            self._drop(drop)
+            return
+        close = request.too_large or not request.keep_alive or self.stopping
+        head = [b"HTTP/1.1 ", status.encode("latin-1"), b"\r\n"]
+        has_length = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "content-length":
+                has_length = True
+            elif lowered == "connection" and value.lower() == "close":
+                close = True
+                continue
+            head += [lowered.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n"]
+        if not has_length:
+            head.append(b"content-length: %d\r\n" % len(body))
+        head += [b"server: ", SERVER_NAME, b"\r\ndate: ", self.server.date(), b"\r\n"]
+        if close:
+            head.append(b"connection: close\r\n")
+        head += [b"\r\n", body]
+        self.transport.write(b"".join(head))
+        if request.too_large:
+            self._linger()
+        elif close:
+            self.reading = False
+            self.pending.clear()
+            self.transport.close()
+
+    # ---- ending requests and connections ----
+
+    def _too_large(self, request: _Request) -> None:
+        """Answer now (the app says 413 from the length) and read no more of this stream."""
+        request.too_large = True
+        request.body = []
+        environ = request.environ
+        if environ.pop("HTTP_TRANSFER_ENCODING", None) is not None:  # chunked: the size it reached
+            environ["CONTENT_LENGTH"] = str(self.server.max_body_bytes + 1)
+        environ["wsgi.input"] = io.BytesIO()
+        self.reading = False
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        self._queue(request)
 
     def _too_slow(self) -> None:
-        self._deadline = None
-        timeout = f"{self.request_timeout:g}"
+        self.deadline = None
+        timeout = f"{self.server.request_timeout:g}"
         self._refuse(408, "Request timeout", f"the request did not arrive whole within {timeout} s")
 
     def _refuse(self, status: int, message: str, cause: str) -> None:
         """Answer in the API's error body, then close: the rest of the stream cannot be trusted."""
-        if self.cycle is not None and not self.cycle.response_complete:
-            if self.cycle.response_started:  # an answer is half out: nothing sound can follow it
-                self.transport.close()
-                return
-            self.cycle.disconnected = True  # the app never sees this request (or its rest)
-            self.cycle.message_event.set()
-        if self.transport.is_closing() or self._lingering:
+        if self.transport.is_closing() or not self.reading:
             return
-        if self.log_refusals:
+        if self.answering is not None:  # an earlier request's answer cannot come in order now
+            self.answering.cancelled = True
+            self.answering = None
+        self.pending.clear()
+        if self.server.log_refusals:
             log.info("- - %d refused by the server: %s (%s)", status, message, cause)
-        body = self.refusal(status, message, cause)
-        head = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
-        for name, value in self.server_state.default_headers:
-            head += [name, b": ", value, b"\r\n"]
-        head.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
-        head.append(b"connection: close\r\n\r\n")
-        self.transport.write(b"".join(head) + body)
+        body = self.server.refusal(status, message, cause)
+        head = b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())
+        head += b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+        head += b"server: " + SERVER_NAME + b"\r\ndate: " + self.server.date() + b"\r\n"
+        self.transport.write(head + b"connection: close\r\n\r\n" + body)
         self._linger()
 
     def _linger(self) -> None:
         """Stop writing and drop what still comes in, then close (at the client's EOF at the latest)."""
-        self._lingering = True
-        self._cancel_deadline()
-        self._unset_keepalive_if_required()
-        self.flow.resume_reading()
+        self.reading = False
+        self.pending.clear()
+        for timer in (self.deadline, self.idle):
+            if timer is not None:
+                timer.cancel()
+        self.read_paused = False
+        self.transport.resume_reading()  # to see the client's EOF
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
-    def _drop(self, cycle: Any, reset: bool) -> None:
-        cycle.disconnected = True  # uvicorn sends nothing more for this request
+    def _drop(self, reset: bool) -> None:
+        self.reading = False
+        self.pending.clear()
         if reset:
             sock = self.transport.get_extra_info("socket")
             if sock is not None:
@@ -226,26 +503,60 @@ class _Protocol(HttpToolsProtocol):
         else:
             self.transport.close()
 
+    def _stop_after_answers(self) -> None:
+        self.stopping = True
+        if self.answering is None and not self.pending and self.request is None:
+            self.transport.close()
 
-class WsgiBridge:
-    """An ASGI app that runs a WSGI app inline on the loop (on threads when the app waits on
-    I/O, and for the waiting routes), holding or dropping as it asks.
+    def _arm_idle(self) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        self.idle = self.loop.call_later(self.server.idle_timeout, self._idle_too_long)
 
-    The body is read whole first (the app's limit plus one byte at most: a larger one is left
-    unread, the app answers 413 from the declared length, and the connection closes).
+    def _idle_too_long(self) -> None:
+        self.idle = None
+        if self.answering is None and not self.pending and self.request is None:
+            self.transport.close()
+
+    def _update_reading(self) -> None:
+        """Read no more while the client does not read its answers or sends too many ahead."""
+        wanted_pause = self.reading and (self.write_paused or len(self.pending) >= MAX_PIPELINED)
+        if wanted_pause != self.read_paused and not self.transport.is_closing():
+            self.read_paused = wanted_pause
+            if wanted_pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
+
+# ---- the server --------------------------------------------------------------------------------
+
+
+class Server:
+    """A WSGI app served on listening sockets by one event loop (uvloop where installed).
+
+    ``run(sockets)`` serves until ``stop()`` (from any thread) or, in the main thread, SIGINT or
+    SIGTERM; requests in hand then get ``GRACEFUL_STOP_SECONDS`` to finish.
     """
 
     def __init__(
         self,
-        wsgi_app: Callable,
+        app: Callable,
+        *,
         max_body_bytes: int,
+        idle_timeout: float,
+        request_timeout: float,
         refusal: Refusal,
+        log_refusals: bool,
         waiting_paths: frozenset[str],
-        app_waits_on_io: bool = False,
+        app_waits_on_io: bool,
     ):
-        self.wsgi_app = wsgi_app
+        self.app = app
         self.max_body_bytes = max_body_bytes
+        self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
         self.refusal = refusal
+        self.log_refusals = log_refusals
         self.waiting_paths = waiting_paths
         # A few threads for routes that wait (a wait per world at once; more queue behind them).
         self._waiters = ThreadPoolExecutor(WAITING_THREADS, thread_name_prefix="flexprice-mock-wait")
@@ -256,120 +567,111 @@ class WsgiBridge:
             if app_waits_on_io
             else None
         )
-        self._header_keys: dict[bytes, str] = {}
+        self.pools_used = app_waits_on_io or bool(waiting_paths)
+        self.connections: set[_Connection] = set()
+        self.started = False
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._stop: asyncio.Event | None = None
+        self._date = (0, b"")
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            return
-        read = await self._read_body(receive)
-        if read is None:  # the client left, or the protocol refused the rest (408)
-            return
-        body, too_large = read
-        try:
-            await self._answer(scope, send, body, too_large)
-        except Exception:  # a fault of the sandbox's own: still an answer in the API's body
-            log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
-            answer = self.refusal(500, "An unexpected error occurred", "the server failed")
-            start = {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [(b"content-type", b"application/json")],
-            }
-            await send(start)
-            await send({"type": "http.response.body", "body": answer})
+    # ---- what connections ask of it ----
 
-    async def _answer(self, scope: dict, send: Callable, body: bytes, too_large: bool) -> None:
-        environ = self._environ(scope, body)
-        if too_large:
-            environ["CONTENT_LENGTH"] = environ.get("CONTENT_LENGTH") or str(self.max_body_bytes + 1)
+    def pool_for(self, path: str) -> ThreadPoolExecutor | None:
+        return self._waiters if path in self.waiting_paths else self._io
+
+    def call(self, environ: dict[str, Any]) -> Answer:
+        """Run the app on one request (on the loop, or on a pool's thread)."""
         hold: list[float] = []
         drop: list[bool] = []
         environ[HOLD] = hold.append
         environ[DROP_CONNECTION] = lambda reset=False: drop.append(reset)
-
         started: list[Any] = []
 
         def start_response(status: str, headers: list, exc_info: Any = None) -> Callable:
             started[:] = [status, headers]
             return _no_write
 
-        pool = self._waiters if environ["PATH_INFO"] in self.waiting_paths else self._io
-        if pool is not None:  # it blocks: on a thread, off the loop
-            loop = asyncio.get_running_loop()
-            payload = await loop.run_in_executor(pool, self._run, environ, start_response)
-        else:
-            payload = self._run(environ, start_response)
-        if hold:
-            await asyncio.sleep(sum(hold))
-        if drop:
-            scope["extensions"][_CONNECTION](drop[-1])
-            return
-        status, headers = started
-        raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-        if too_large:
-            raw_headers.append((b"connection", b"close"))  # the unread body cannot be skipped
-        await send({"type": "http.response.start", "status": int(status[:3]), "headers": raw_headers})
-        await send({"type": "http.response.body", "body": payload})
-
-    def _run(self, environ: dict[str, Any], start_response: Callable) -> bytes:
-        chunks = self.wsgi_app(environ, start_response)
         try:
-            return b"".join(chunks)
+            chunks = self.app(environ, start_response)
+            try:
+                body = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+            status, headers = started
+        except Exception:  # a fault of the sandbox's own: still an answer in the API's body
+            log.exception("unhandled error serving %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+            status = "500 Internal Server Error"
+            headers = [("Content-Type", "application/json")]
+            body = self.refusal(500, "An unexpected error occurred", "the server failed")
+            hold, drop = [], []
+        return status, headers, body, sum(hold), (drop[-1] if drop else None)
+
+    def date(self) -> bytes:
+        now = int(time.time())
+        if now != self._date[0]:
+            self._date = (now, formatdate(now, usegmt=True).encode())
+        return self._date[1]
+
+    # ---- running ----
+
+    def run(self, sockets: Iterable[socket.socket], handle_signals: bool = False) -> None:
+        loop = _new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self.serve(list(sockets), handle_signals))
         finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
+            loop.close()
 
-    async def _read_body(self, receive: Callable) -> tuple[bytes, bool] | None:
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            body += message.get("body", b"")
-            if len(body) > self.max_body_bytes:
-                return b"", True
-            if not message.get("more_body", False):
-                return body, False
+    async def serve(self, sockets: list[socket.socket], handle_signals: bool = False) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        listeners = [
+            await self.loop.create_server(lambda: _Connection(self), sock=sock, backlog=2048)
+            for sock in sockets
+        ]
+        if handle_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.loop.add_signal_handler(signum, self._on_signal)
+        self.started = True
+        await self._stop.wait()
+        for listener in listeners:
+            listener.close()
+        for connection in list(self.connections):
+            connection._stop_after_answers()
+        deadline = self.loop.time() + GRACEFUL_STOP_SECONDS
+        while self.connections and self.loop.time() < deadline and not self._forced:
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            connection.transport.abort()
+        for pool in (self._waiters, self._io):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
-    def _environ(self, scope: dict, body: bytes) -> dict[str, Any]:
-        raw_path = scope["raw_path"]
-        if b"%" in raw_path:
-            raw_path = unquote_to_bytes(raw_path)
-        server = scope.get("server") or ("127.0.0.1", 80)
-        client = scope.get("client") or ("", 0)
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": scope["method"],
-            "SCRIPT_NAME": "",
-            "PATH_INFO": raw_path.decode("latin-1"),
-            "QUERY_STRING": scope["query_string"].decode("latin-1"),
-            "SERVER_NAME": server[0],
-            "SERVER_PORT": str(server[1]),
-            "SERVER_PROTOCOL": "HTTP/" + scope["http_version"],
-            "REMOTE_ADDR": client[0],
-            "REMOTE_PORT": str(client[1]),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": scope.get("scheme", "http"),
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.input_terminated": True,
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        keys = self._header_keys
-        for name, value in scope["headers"]:
-            key = keys.get(name)
-            if key is None:
-                key = name.decode("latin-1").upper().replace("-", "_")
-                if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                    key = "HTTP_" + key
-                if len(keys) < 1000:  # the usual names, not whatever a client invents
-                    keys[name] = key
-            text = value.decode("latin-1")
-            if key in environ:
-                text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
-            environ[key] = text
-        return environ
+    _forced = False
+
+    def _on_signal(self) -> None:
+        if self._stop is not None and self._stop.is_set():
+            self._forced = True  # a second Ctrl-C: stop now
+        self.stop_now()
+
+    def stop_now(self) -> None:
+        """Stop (on the loop's thread)."""
+        if self._stop is not None:
+            self._stop.set()
+
+    def stop(self) -> None:
+        """Stop, from any thread: listening ends, requests in hand may finish."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.stop_now)
+
+
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # not on this platform (Windows): asyncio's own loop
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _no_write(data: bytes) -> None:
@@ -386,37 +688,21 @@ def make_server(
     log_refusals: bool = False,
     waiting_paths: frozenset[str] = frozenset(),
     app_waits_on_io: bool = False,
-) -> uvicorn.Server:
+) -> Server:
     """A server for any WSGI app (the bench's bare-Flask ceiling uses it too); run it on ``listen()``."""
-    protocol = type(
-        "SandboxProtocol",
-        (_Protocol,),
-        {
-            "refusal": staticmethod(refusal),
-            "request_timeout": float(request_timeout),
-            "log_refusals": log_refusals,
-        },
+    return Server(
+        app,
+        max_body_bytes=max_body_bytes,
+        idle_timeout=idle_timeout,
+        request_timeout=float(request_timeout),
+        refusal=refusal,
+        log_refusals=log_refusals,
+        waiting_paths=waiting_paths,
+        app_waits_on_io=app_waits_on_io,
     )
-    config = uvicorn.Config(
-        WsgiBridge(app, max_body_bytes, refusal, waiting_paths, app_waits_on_io),
-        interface="asgi3",
-        http=protocol,
-        ws="none",
-        lifespan="off",
-        loop="auto",  # uvloop where installed
-        log_config=None,
-        log_level="warning",
-        access_log=False,  # the app writes its own request log
-        proxy_headers=False,
-        server_header=False,
-        headers=[("server", "flexprice-mock")],
-        timeout_keep_alive=idle_timeout,
-        timeout_graceful_shutdown=GRACEFUL_STOP_SECONDS,
-    )
-    return uvicorn.Server(config)
 
 
-def sandbox_server(app: Any) -> uvicorn.Server:
+def sandbox_server(app: Any) -> Server:
     """The server for a sandbox app, with its settings and its API version's error body."""
     sandbox = app.extensions["mockserver"]
     settings = sandbox.settings
@@ -504,7 +790,7 @@ class BackgroundServer:
 
     def stop(self, timeout: float = GRACEFUL_STOP_SECONDS + 1) -> None:
         # Requests still running (held by a fault) may finish; then the sockets close.
-        self._server.should_exit = True
+        self._server.stop()
         self._thread.join(timeout)
 
 
@@ -535,16 +821,9 @@ def serve(app, settings: Settings, sock: socket.socket | None = None) -> None:
         sock.getsockname()[1],
     )
 
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again: it ends here.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
+    # SIGINT and SIGTERM stop it gracefully (in the main thread, where signals arrive).
     try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
+        server.run([sock], handle_signals=threading.current_thread() is threading.main_thread())
     finally:
         log.info("shutting down")
         sock.close()
