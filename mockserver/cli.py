@@ -204,10 +204,11 @@ class _StartError(Exception):
 def _build(settings: Settings):
     """The app; a shared store is named in the log (or said to be unreachable) at start."""
     from .controls.fixtures import FixtureError
-    from .domain.errors import ApiError
     from .faults.rules import FaultFileError
     from .http.app import create_app
     from .http.spec import SpecError
+    from .http.store_errors import api_error
+    from .state.errors import StoreError
     from .webhooks.endpoints import WebhookError
 
     try:
@@ -218,11 +219,11 @@ def _build(settings: Settings):
         try:
             described = app.extensions["mockserver"].store.describe()
             log.info("store: %s (%d worlds)", _store_name(settings), described["worlds"])
-        except ApiError as error:  # Redis down: serve anyway, with 503s until it is back
+        except StoreError as error:  # Redis down: serve anyway, with 503s until it is back
             log.warning(
                 "store: %s is not reachable yet (%s); API calls answer 503 until it is",
                 _store_name(settings),
-                error.internal_error,
+                api_error(error).internal_error,
             )
     return app
 

@@ -24,8 +24,9 @@ import requests
 from svix.webhooks import Webhook
 
 from mockserver import create_app
-from mockserver.domain import errors
 from mockserver.domain.world import world_id
+from mockserver.http.store_errors import api_error
+from mockserver.state.errors import LockExpired, StoreUnavailable, TooManyWorlds, WorldBusy
 from mockserver.state.shared.records import Record, Redis
 
 from .redis_server import RedisServer
@@ -333,10 +334,24 @@ def test_redis_unreachable_answers_503_and_service_resumes_when_it_is_back(own_r
             assert reply.status == 503
             error = reply.json if version == "2026-08-22" else reply.json["error"]
             assert error["message"] == "The sandbox's shared store (Redis) is unavailable; try again shortly"
-            assert api.get(f"/v1/wallets/{wallet['id']}").status == 503
-            assert api.get("/_mock/faults").status == 503
+            assert error["details"] == {"store": "redis", "reason": "store unavailable"}
+            if version == "2026-08-22":
+                assert (error["code"], error["http_status_code"]) == ("service_unavailable", 503)
+            else:
+                assert error["internal_error"].startswith("redis: ConnectionError: ")
+            # The same answer from every door: the API (its faults, then its world), the controls.
+            for path in (f"/v1/wallets/{wallet['id']}", "/_mock/faults", "/_mock/state"):
+                again = api.get(path)
+                assert again.status == 503, path
+                shown = again.json if version == "2026-08-22" else again.json["error"]
+                assert {**shown, "internal_error": ""} == {**error, "internal_error": ""}, path
             health = api.get("/_mock/health", key=None)
-            assert health.status == 503 and health.json["status"] == "unavailable"
+            assert health.status == 503
+            assert health.json == {
+                "status": "unavailable",
+                "api_version": version,
+                "problem": "The sandbox's shared store (Redis) is unavailable; try again shortly",
+            }
         finally:
             own_redis.start()
         assert api.get("/_mock/health", key=None).json["status"] == "ok"
@@ -382,9 +397,13 @@ def test_a_record_held_elsewhere_too_long_is_a_503_and_a_failed_block_writes_not
         value["n"] += 1
     client = redis.Redis.from_url(redis_server.url)
     client.set(prefix + "counter:lock", "someone else", px=5000)
-    with pytest.raises(errors.ApiError) as busy, record.hold():
+    with pytest.raises(WorldBusy) as busy, record.hold():
         pass
-    assert busy.value.status == 503 and busy.value.details == {"store": "redis", "reason": "world busy"}
+    answer = api_error(busy.value)  # the store says what happened; the app gives it a status
+    assert answer.status == 503 and answer.details == {"store": "redis", "reason": "world busy"}
+    assert answer.message == (
+        "The sandbox is busy: this world stayed locked by another request for 0.2 s; try again"
+    )
     client.delete(prefix + "counter:lock")
     with pytest.raises(RuntimeError), record.hold() as value:
         value["n"] += 100
@@ -393,6 +412,62 @@ def test_a_record_held_elsewhere_too_long_is_a_503_and_a_failed_block_writes_not
     with record.hold() as value:  # this process's copy was dropped: it reads Redis again
         assert value == {"n": 1}
     assert client.get(prefix + "counter:lock") is None
+
+
+def test_an_unreachable_redis_is_the_stores_own_error(prefix):
+    store = Redis(f"redis://127.0.0.1:{free_port()}/0", prefix)
+    record = Record(store, prefix + "nowhere", lambda doc: doc, lambda v: v or b"")
+    with pytest.raises(StoreUnavailable) as raised, record.hold():
+        pass
+    assert raised.value.cause.startswith("ConnectionError: ")
+    with pytest.raises(StoreUnavailable):
+        store.ping()
+
+
+@pytest.mark.parametrize(
+    "error, status, message, internal, details",
+    [
+        (
+            TooManyWorlds(3),
+            429,
+            "Sandbox limit reached: at most 3 worlds (API key and environment pairs) at once; "
+            "reset the sandbox or reuse a key",
+            "too many worlds",
+            {"limit": "max_worlds", "max": 3},
+        ),
+        (
+            StoreUnavailable(redis.ConnectionError("refused")),
+            503,
+            "The sandbox's shared store (Redis) is unavailable; try again shortly",
+            "redis: ConnectionError: refused",
+            {"store": "redis", "reason": "store unavailable"},
+        ),
+        (
+            WorldBusy(5.0),
+            503,
+            "The sandbox is busy: this world stayed locked by another request for 5 s; try again",
+            "lock wait timed out",
+            {"store": "redis", "reason": "world busy"},
+        ),
+        (
+            LockExpired(),
+            503,
+            "The sandbox could not keep this change: its hold on the world ran out; try again",
+            "lock expired before commit",
+            {"store": "redis", "reason": "lock expired"},
+        ),
+    ],
+)
+def test_the_app_answers_each_store_error_as_the_api_always_did(error, status, message, internal, details):
+    """The stores raise errors of their own (no HTTP in state/); the app gives each the status,
+    message, internal error and details the API answered with when the stores raised them."""
+    answer = api_error(error)
+    assert (answer.status, answer.message, answer.internal_error, answer.details) == (
+        status,
+        message,
+        internal,
+        details,
+    )
 
 
 def test_a_world_locked_elsewhere_holds_up_no_other_world(redis_server, prefix):

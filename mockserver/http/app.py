@@ -26,9 +26,10 @@ from ..domain import errors
 from ..domain.ids import IdGenerator
 from ..domain.world import World
 from ..faults.rules import FaultEngine
+from ..faults.shared import SharedRules
 from ..state import journal
-from ..state.shared.faults import SharedRules
-from ..state.shared.mailboxes import SharedMailboxes
+from ..state.errors import StoreError
+from ..state.protocol import WorldStore
 from ..state.shared.records import Redis
 from ..state.shared.worlds import SharedStore
 from ..state.store import Store
@@ -36,10 +37,12 @@ from ..ui import ui_blueprint
 from ..webhooks.endpoints import WebhookError
 from ..webhooks.endpoints import parse as parse_endpoint
 from ..webhooks.outbox import Outbox
+from ..webhooks.shared import SharedMailboxes
 from . import auth, jsonio, validation
 from . import faults as fault_http
 from .guard import Guard
 from .spec import Operation, Spec
+from .store_errors import api_error as store_error
 
 log = logging.getLogger("mockserver")
 ADMIN_PREFIX = "/_mock/"
@@ -58,7 +61,7 @@ class Sandbox:
         setup = self._fill if self.fixtures else None
         shared = None
         if settings.store == "memory":
-            self.store: Store | SharedStore = Store(
+            self.store: WorldStore = Store(
                 settings.id_seed, settings.journal_size, setup=setup, max_worlds=settings.max_worlds
             )
         else:  # every world, rule and mailbox in Redis, under keys of this API version
@@ -219,6 +222,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     def api_error(error: errors.ApiError) -> Response:
         return sandbox.error_response(error)
 
+    @app.errorhandler(StoreError)
+    def store_failure(error: StoreError) -> Response:
+        return sandbox.error_response(store_error(error))
+
     @app.errorhandler(Exception)
     def crash(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
@@ -230,10 +237,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     def health() -> Response:
         try:
             store = sandbox.store.describe()
-        except errors.ApiError as error:  # the shared store cannot be reached
+        except StoreError as error:  # the shared store cannot be reached
             return jsonio.response(
                 503,
-                {"status": "unavailable", "api_version": sandbox.version.name, "problem": error.message},
+                {
+                    "status": "unavailable",
+                    "api_version": sandbox.version.name,
+                    "problem": store_error(error).message,
+                },
             )
         return jsonio.response(200, {"status": "ok", "api_version": sandbox.version.name, **store})
 
@@ -259,6 +270,8 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
             fault = fault_http.decide(sandbox.faults, op.operation_id, op.responses, api_key, req)
         except errors.ApiError as error:
             return sandbox.error_response(error)
+        except StoreError as error:  # the shared store's rules unreachable
+            return sandbox.error_response(store_error(error))
         if fault is not None:
             early = fault_http.before_handler(fault, version)
             if early is not None:
@@ -272,6 +285,9 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
                 status, payload = handler(world, params, body)
         except errors.ApiError as error:
             status, payload = error.status, version.error_body(error)
+        except StoreError as failure:
+            answer = store_error(failure)
+            status, payload = answer.status, version.error_body(answer)
         if check_responses:
             _self_check(op, status, payload)
         response = jsonio.response(status, payload)
@@ -301,7 +317,7 @@ def _self_check(op: Operation, status: int, payload: Any) -> None:
         raise ResponseMismatch(f"{op.operation_id} {status} breaks the spec: " + "; ".join(problems))
 
 
-def _record(store: Store | SharedStore, req: Request, context: dict, response: Response) -> None:
+def _record(store: WorldStore, req: Request, context: dict, response: Response) -> None:
     """Journal one API request in its key's world (the app's after_request; kept cheap).
 
     ``req`` is Flask's request and ``context`` the attributes of ``g``, resolved once by the caller.
@@ -312,7 +328,7 @@ def _record(store: Store | SharedStore, req: Request, context: dict, response: R
         return
     try:
         book = store.journal(api_key, headers.get(auth.ENVIRONMENT_HEADER, ""))
-    except errors.ApiError:  # no room for another world: the answer already says so
+    except (errors.ApiError, StoreError):  # no room for another world: the answer already says so
         return
     if not book.size:
         return
@@ -336,5 +352,5 @@ def _record(store: Store | SharedStore, req: Request, context: dict, response: R
     )
     try:
         book.record(entry)
-    except errors.ApiError:  # the shared store unreachable: the answer (a 503) already says so
+    except StoreError:  # the shared store unreachable: the answer (a 503) already says so
         pass

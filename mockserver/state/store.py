@@ -3,7 +3,8 @@ of work through which every change to a world goes.
 
 ``with store.session(key, env) as world:`` takes the world's lock, lets the caller change it,
 and, once the block ends without an error, hands the domain events it raised to the listeners
-(the webhook outbox): events never leave for a change that was not kept.
+(the webhook outbox): events never leave for a change that was not kept. It is a ``WorldStore``
+(``protocol.py``), as the Redis store is.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from ..domain import errors
 from ..domain.clock import format_timestamp
-from ..domain.models import Event
 from ..domain.world import World, WorldKey, in_scope
+from .errors import TooManyWorlds
 from .journal import Journal
-
-Listener = Callable[[tuple[str, str], World, list[Event]], None]
+from .protocol import Listener
 
 
 def overview_line(
@@ -36,17 +35,6 @@ def overview_line(
         "transactions": transactions,
         "active_at": format_timestamp(datetime.fromtimestamp(active_at, timezone.utc)),
     }
-
-
-def too_many_worlds(limit: int) -> errors.ApiError:
-    """The answer to a request that would make a world past ``--max-worlds``."""
-    return errors.ApiError(
-        429,
-        f"Sandbox limit reached: at most {limit} worlds (API key and environment pairs) at once; "
-        "reset the sandbox or reuse a key",
-        "too many worlds",
-        {"limit": "max_worlds", "max": limit},
-    )
 
 
 def tenant_id_for(api_key: str) -> str:
@@ -137,7 +125,7 @@ class Store:
 
     def _ensure_room(self) -> None:
         if self.max_worlds is not None and len(self._slots) >= self.max_worlds:
-            raise too_many_worlds(self.max_worlds)
+            raise TooManyWorlds(self.max_worlds)
 
     def each_world(self) -> Iterator[tuple[tuple[str, str], World]]:
         """Every world in turn, its lock held while the caller looks at it (to save it)."""

@@ -5,8 +5,12 @@ the record's lock in Redis (``SET NX PX`` with a token of this holder), brings t
 date, lets the caller change it, and writes it back only when its document changed, in the same
 script that checks the lock is still ours and releases it. A version number beside the document
 moves on every write, so a process keeps the last value it saw and reloads only when another
-process wrote since. A holder that cannot get the lock within ``lock_wait`` seconds, or that
-finds Redis unreachable, gets a 503 and has changed nothing.
+process wrote since. A holder that cannot get the lock within ``lock_wait`` seconds
+(``WorldBusy``), or that finds Redis unreachable (``StoreUnavailable``), has changed nothing.
+
+Features keep their own objects in Redis with these pieces (``Redis``, ``Record``, ``delete``,
+``summary_key``): the fault rules (``mockserver/faults/shared.py``), the webhook mailboxes
+(``mockserver/webhooks/shared.py``), besides the worlds here (``worlds.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ...domain import errors
+from ..errors import LockExpired, StoreUnavailable, WorldBusy
 
 T = TypeVar("T")
 
@@ -53,16 +57,6 @@ return 0
 """
 
 
-def unavailable(exc: Exception) -> errors.ApiError:
-    """The answer to any call made while Redis cannot be reached (or answers with an error)."""
-    return errors.ApiError(
-        503,
-        "The sandbox's shared store (Redis) is unavailable; try again shortly",
-        f"redis: {type(exc).__name__}: {exc}",
-        {"store": "redis", "reason": "store unavailable"},
-    )
-
-
 class Redis:
     """One Redis server as the shared store sees it: a connection pool, a key prefix, the scripts."""
 
@@ -88,11 +82,11 @@ class Redis:
         return self.prefix + ":".join(parts)
 
     def ping(self) -> None:
-        """Raise a 503 unless Redis answers."""
+        """Raise StoreUnavailable unless Redis answers."""
         try:
             self.client.ping()
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
 
     def close(self) -> None:
         self.client.close()
@@ -147,7 +141,7 @@ class Record(Generic[T]):
                 value = self._current(version)
             except redis.RedisError as exc:
                 self._release(token)
-                raise unavailable(exc) from None
+                raise StoreUnavailable(exc) from None
             except BaseException:
                 self._release(token)
                 raise
@@ -169,16 +163,11 @@ class Record(Generic[T]):
                 self._version, self._value = -1, None
                 self._release(token)
                 if isinstance(exc, redis.RedisError):
-                    raise unavailable(exc) from None
+                    raise StoreUnavailable(exc) from None
                 raise
             if written < 0:
                 self._version, self._value = -1, None
-                raise errors.ApiError(
-                    503,
-                    "The sandbox could not keep this change: its hold on the world ran out; try again",
-                    "lock expired before commit",
-                    {"store": "redis", "reason": "lock expired"},
-                )
+                raise LockExpired()
             self._version, self._document = written, document
             if after is not None:
                 after(value)
@@ -196,13 +185,7 @@ class Record(Generic[T]):
             if version is not None:
                 return int(version)
             if time.monotonic() >= deadline:
-                raise errors.ApiError(
-                    503,
-                    f"The sandbox is busy: this world stayed locked by another request for "
-                    f"{self.store.lock_wait:g} s; try again",
-                    "lock wait timed out",
-                    {"store": "redis", "reason": "world busy"},
-                )
+                raise WorldBusy(self.store.lock_wait)
             time.sleep(pause)
             pause = min(pause * 2, 0.02)
 

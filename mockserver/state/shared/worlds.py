@@ -1,7 +1,8 @@
 """Worlds kept in Redis: each one a record (its state document with its clock, ids and alert
 states), its request journal a capped list, and an index of the worlds there are.
 
-The store has the memory store's interface, so the app cannot tell which one it runs on.
+The store is a ``WorldStore`` (``state/protocol.py``), as the memory store is, so the app cannot
+tell which one it runs on.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from ...domain.clock import Clock, format_timestamp, parse_timestamp
 from ...domain.models import Event, TopUpRecord
 from ...domain.world import World, WorldKey, in_scope, world_id
 from .. import journal, statefile
-from ..store import Listener, overview_line, tenant_id_for, too_many_worlds
-from .records import Record, Redis, delete, summary_key, unavailable
+from ..errors import StoreUnavailable, TooManyWorlds
+from ..protocol import Listener
+from ..store import overview_line, tenant_id_for
+from .records import Record, Redis, delete, summary_key
 
 # KEYS: index, journal. ARGV: world id, [key, environment], entry, journal size, most worlds.
 # Journals an entry in its world, made (indexed) here when there is room for it, as the memory
@@ -111,7 +114,7 @@ class SharedStore:
         world = World(tenant_id_for(key[0]), key[1], self.id_seed)
         if document is None:  # a new world: counted, indexed, filled from the fixtures
             if self.max_worlds is not None and self.redis.client.hlen(self.index) >= self.max_worlds:
-                raise too_many_worlds(self.max_worlds)
+                raise TooManyWorlds(self.max_worlds)
             self.redis.client.hsetnx(self.index, world_id(key), json.dumps(key))
             if self.setup is not None:
                 self.setup(world, key[0])
@@ -175,7 +178,7 @@ class SharedStore:
         try:
             found = self.redis.client.hvals(self.index)
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
         return [tuple(json.loads(raw)) for raw in found]
 
     def each_world(self) -> Iterator[tuple[WorldKey, World]]:
@@ -192,7 +195,7 @@ class SharedStore:
                 delete(self.redis, self._name(key), self.redis.key("journal", world_id(key)))
                 self.redis.client.hdel(self.index, world_id(key))
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
         for key in doomed:
             self._reused.pop(key, None)
             record = self._records.get(key)
@@ -206,7 +209,7 @@ class SharedStore:
         try:
             summaries = self.redis.client.mget([summary_key(self._name(key)) for key in keys]) if keys else []
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
         lines = []
         for key, raw in zip(keys, summaries, strict=True):
             seen = json.loads(raw) if raw else {}
@@ -219,7 +222,7 @@ class SharedStore:
         return lines
 
     def describe(self) -> dict[str, Any]:
-        """What the health check says of the store (a 503 when Redis does not answer)."""
+        """What the health check says of the store (StoreUnavailable when Redis does not answer)."""
         self.redis.ping()
         return {"store": "redis", "worlds": len(self)}
 
@@ -227,7 +230,7 @@ class SharedStore:
         try:
             return int(self.redis.client.hlen(self.index))
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
 
 
 class _Reuse:
@@ -344,7 +347,7 @@ class SharedJournal:
                 args=[self._wid, self._key_json, _dump_entry(entry), self.size, most],
             )
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
 
     def clear(self) -> int:
         pipe = self._client.pipeline()
@@ -353,7 +356,7 @@ class SharedJournal:
         try:
             return int(pipe.execute()[0])
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
 
     def entries(
         self,
@@ -365,14 +368,14 @@ class SharedJournal:
         try:
             raw = self._client.lrange(self._name, 0, -1)
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
         return journal.select([_load_entry(cast(bytes, item)) for item in raw], method, path, status, limit)
 
     def __len__(self) -> int:
         try:
             return int(self._client.llen(self._name))
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
 
 
 def _dump_entry(entry: journal.Entry) -> bytes:

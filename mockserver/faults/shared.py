@@ -1,6 +1,10 @@
 """Fault rules kept in Redis: one record holding every rule with its counters and where its
 random sequence is, so that ``nth: 3`` fires on the third matching request whichever process
-gets it."""
+gets it.
+
+Built on the shared store's records (``mockserver/state/shared/records.py``): the rule book is
+this feature's, so its holder lives here, beside ``LocalRules``, and the store knows nothing of it.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from typing import Any
 
 import redis
 
-from ...faults.rules import Rule, RuleBook
-from .records import Record, Redis, summary_key, unavailable
+from ..state.errors import StoreUnavailable
+from ..state.shared.records import Record, Redis, summary_key
+from .rules import Rule, RuleBook
 
 _KEPT = [f.name for f in fields(Rule) if not f.name.startswith("_")]
 
@@ -37,7 +42,7 @@ class SharedRules:
         try:
             return self._client.get(self._count_key) in (None, b"0")
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
 
 
 def _encode(book: RuleBook) -> bytes:

@@ -2,6 +2,9 @@
 delivery is claimed (marked in flight) by one process and sent once, whichever process queued it.
 
 An index lists the worlds that have a mailbox, for every process's scheduler to look at.
+
+Built on the shared store's records (``mockserver/state/shared/records.py``): a mailbox is this
+feature's, so its holder lives here, beside ``LocalMailboxes``, and the store knows nothing of it.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from typing import Any
 
 import redis
 
-from ...domain.clock import format_timestamp, parse_timestamp
-from ...domain.world import WorldKey, in_scope, world_id
-from ...draws import Draws
-from ...webhooks.endpoints import Endpoint, EndpointFaults
-from ...webhooks.outbox import Attempt, Delivery, Mailbox
-from .records import Record, Redis, delete, unavailable
+from ..domain.clock import format_timestamp, parse_timestamp
+from ..domain.world import WorldKey, in_scope, world_id
+from ..draws import Draws
+from ..state.errors import StoreUnavailable
+from ..state.shared.records import Record, Redis, delete
+from .endpoints import Endpoint, EndpointFaults
+from .outbox import Attempt, Delivery, Mailbox
 
 _FAULTS = ("fail_first", "fail_status", "delay", "duplicate", "out_of_order", "seed", "attempts")
 _ATTEMPT = ("status", "latency_ms", "error", "headers", "body", "response", "duplicate")
@@ -61,7 +65,7 @@ class SharedMailboxes:
         try:
             return bool(self.redis.client.exists(self._name(key)))
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
 
     def known(self) -> list[WorldKey]:
         return [tuple(json.loads(raw)) for raw in self.redis.client.hvals(self.index)]
@@ -76,7 +80,7 @@ class SharedMailboxes:
                     if record is not None:
                         record.drop()
         except redis.RedisError as exc:
-            raise unavailable(exc) from None
+            raise StoreUnavailable(exc) from None
 
 
 # ---- the mailbox as a document -------------------------------------------------------------
