@@ -240,3 +240,34 @@ def test_a_restart_raises_no_alert_a_second_time(tmp_path):
             second.stop()
     finally:
         catcher.close()
+
+
+def test_a_restarted_sandbox_goes_on_with_its_seeded_ids(tmp_path):
+    """The state file keeps each world's id generator where it was: with ``--id-seed``, a restarted
+    sandbox makes the ids the first one would have made next, not its first ones again."""
+    from mockserver.state import persist
+
+    from .support import Suite
+
+    suite, path = Suite("2026-08-22"), tmp_path / "state.json"
+    headers = {"x-api-key": "sk_seeded_restart", "Content-Type": "application/json"}
+
+    def customer(client, name: str) -> str:
+        reply = client.post("/v1/customers", json={"external_id": name, "name": name}, headers=headers)
+        assert reply.status_code == 201
+        return reply.json["id"]
+
+    first = suite.create_app(log_requests=False, id_seed=9)
+    client = first.test_client()
+    frozen = {"now": "2026-09-01T12:00:00Z", "frozen": True}
+    assert client.put("/_mock/clock", json=frozen, headers=headers).status_code == 200
+    made = customer(client, "a")
+    persist.save(first.extensions["mockserver"].store, suite.version, path)
+    client.post("/_mock/clock/advance", json={"by": "PT1S"}, headers=headers)  # a new millisecond: a draw
+    following = customer(client, "b")
+
+    second = suite.create_app(log_requests=False, id_seed=9)
+    assert persist.load(second.extensions["mockserver"].store, suite.version, path) == 1
+    client = second.test_client()
+    client.post("/_mock/clock/advance", json={"by": "PT1S"}, headers=headers)
+    assert customer(client, "b") == following != made

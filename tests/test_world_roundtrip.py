@@ -3,17 +3,28 @@ of operations (customers, wallets with expiring grants, direct and invoiced top-
 debits, invoices paid or voided, clock moves, terminations, conversions to postpaid) on both API
 versions and both stores; then export -> reset -> import -> export gives the same document, and
 the world answers the same afterwards.
+
+The two stores derive from that one description (``statefile.SECTIONS``): the same operations on
+memory and on Redis leave one document, the one exported and the one Redis keeps as the world's
+record; every part of a ``World`` is held by a section; and older records and documents still load.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .support import Api, Suite
+from mockserver.domain.clock import format_timestamp, parse_timestamp
+from mockserver.domain.ids import ulid_parts
+from mockserver.domain.world import World, world_id
+from mockserver.state import statefile
+
+from .support import Api, Suite, new_key
 
 VERSIONS = ("2025-05-24", "2026-08-22")
 
@@ -55,6 +66,29 @@ def apps(suite, redis_server):
         validate_responses=True, log_requests=False, store=redis_server.url, redis_prefix="roundtrip:"
     )
     return made
+
+
+@pytest.fixture(scope="module")
+def seeded(suite, redis_server):
+    """The version's sandbox on memory and on Redis, ids seeded alike: the same operations make
+    the same ids on both."""
+    made = {"memory": suite.create_app(validate_responses=True, log_requests=False, id_seed=2026)}
+    made["redis"] = suite.create_app(
+        validate_responses=True,
+        log_requests=False,
+        id_seed=2026,
+        store=redis_server.url,
+        redis_prefix="same:",
+    )
+    return made
+
+
+def _record(app, api_key: str) -> tuple[Any, str]:
+    """A world's record as Redis keeps it (parsed), and its name."""
+    store = app.extensions["mockserver"].store
+    name = store.redis.key("world", world_id((api_key, "")))
+    raw = store.redis.client.get(name)
+    return (json.loads(raw) if raw is not None else None), name
 
 
 def _wallets(api: Api) -> list[str]:
@@ -138,6 +172,144 @@ def test_export_import_export_gives_the_same_document(apps, suite, kind, steps):
     assert api.get("/_mock/state").json == first
     assert {w: api.get(f"/v1/wallets/{w}").json for w in _wallets(api)} == wallets
     assert api.post("/_mock/reset").status == 200
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_memory_and_redis_hold_one_document_for_the_same_operations(seeded, suite, steps):
+    """The memory store's export, the Redis store's export and the world's record as Redis keeps
+    it are one document: the stores derive from one description of a world."""
+    key = new_key()
+    apis = {kind: suite.client_of(app).as_key(key) for kind, app in seeded.items()}
+    try:
+        for api in apis.values():
+            assert api.put("/_mock/clock", {"now": "2026-09-01T12:00:00Z", "frozen": True}).status == 200
+            _drive(api, suite.version, steps)
+        exported = {kind: api.get("/_mock/state").json for kind, api in apis.items()}
+        assert exported["redis"] == exported["memory"]
+        assert _record(seeded["redis"], key)[0] == exported["memory"]
+    finally:
+        for api in apis.values():
+            assert api.post("/_mock/reset").status == 200
+
+
+def test_every_part_of_a_world_is_held_by_one_section():
+    """A world's attribute is written by exactly one section, rebuilt from one (an index), or not
+    the world's state: one added to ``World`` and to no section fails here."""
+    held = [name for section in statefile.SECTIONS for name in section.holds]
+    assert len(held) == len(set(held))
+    assert set(statefile.DERIVED.values()) <= set(statefile.NAMES)
+    parts = set(vars(World("tenant", "env")))
+    assert parts == set(held) | set(statefile.DERIVED) | set(statefile.NOT_STATE)
+
+
+@pytest.mark.parametrize("frozen", [True, False], ids=["frozen", "running"])
+def test_a_redis_record_of_the_older_shape_still_loads(redis_server, frozen):
+    """A record written when the record kept the clock, ids, cached balances (and, earlier, alert
+    states and ongoing balances) beside the document loads as the same world, and is written in
+    the document's shape at its next change."""
+    suite = Suite("2026-08-22")
+    app = suite.create_app(
+        validate_responses=True, log_requests=False, id_seed=7, store=redis_server.url, redis_prefix=new_key()
+    )
+    api = suite.client_of(app)
+    if frozen:
+        assert api.put("/_mock/clock", {"now": "2026-09-01T12:00:00Z", "frozen": True}).status == 200
+    else:
+        assert api.post("/_mock/clock/advance", {"by": "P2D"}).status == 200
+    customer = api.post("/v1/customers", {"external_id": "old", "name": "Old"}).json
+    wallet = api.post("/v1/wallets", {"customer_id": customer["id"], "currency": "usd"}).json["id"]
+    debit = {"credits": "5", "transaction_reason": "MANUAL_BALANCE_DEBIT", "idempotency_key": "d1"}
+    assert api.post(f"/v1/wallets/{wallet}/debit", debit).status == 200  # below 0: in alarm
+    cached_path = f"/v1/wallets/{wallet}/balance/real-time-cached"
+    assert api.get(cached_path).json["real_time_balance"] == "-5"  # computed, and cached
+    top_up = {"credits_to_add": "8", "transaction_reason": "PURCHASED_CREDIT_DIRECT"}
+    assert api.post(f"/v1/wallets/{wallet}/top-up", top_up).status == 200
+    document = api.get("/_mock/state").json
+    assert document["alerts"] and document["cached_balances"]
+
+    current, name = _record(app, api.api_key)
+    clock = current["clock"]
+    lead = parse_timestamp(clock["now"]) - parse_timestamp(clock.get("at", clock["now"]))
+    last_ms, last_random = ulid_parts(current["ids"]["last"])
+    older_state = {k: v for k, v in current.items() if k not in ("ids", "cached_balances", "alerts")}
+    older_state.update(format="flexprice-mock-state/2", clock={"now": clock["now"], "frozen": frozen})
+    older_state["ongoing_balances"] = []
+    older = {
+        "state": older_state,
+        "clock": [lead // timedelta(microseconds=1), clock["now"] if frozen else None],
+        "ids": {"last_ms": last_ms, "last_random": last_random, "random": current["ids"]["random"]},
+        "balances": {c["wallet_id"]: [c["balance"], c["computed_at"]] for c in current["cached_balances"]},
+        "alerts": [[a["wallet_id"], a["alert_type"], a["state"]] for a in current["alerts"]],
+        "ongoing": {o["wallet_id"]: o["published"] for o in current["ongoing_balances"]},
+    }
+    client = app.extensions["mockserver"].store.redis.client
+    client.set(name, json.dumps(older))
+    client.incr(name + ":version")  # another process wrote it: this one reads it again
+    # The summary's clock, as older summaries wrote it, still tells the world's time.
+    summary = json.loads(client.get(name + ":summary"))
+    client.set(name + ":summary", json.dumps({**summary, "clock": older["clock"]}))
+    world_now = app.extensions["mockserver"].store.clock((api.api_key, ""))()
+    expected = parse_timestamp(clock["now"]) if frozen else datetime.now(timezone.utc) + lead
+    assert abs(world_now - expected) < timedelta(seconds=5)
+
+    loaded = api.get("/_mock/state").json
+    if frozen:
+        assert loaded == document
+    else:  # read later: the same lead on real time
+        assert {**loaded, "clock": None} == {**document, "clock": None}
+        again = parse_timestamp(loaded["clock"]["now"]) - parse_timestamp(loaded["clock"]["at"])
+        assert again == lead
+    cached = api.get(cached_path).json
+    assert (cached["real_time_balance"], cached["is_cached_fallback"]) == ("-5", True)
+    made = api.post("/v1/customers", {"external_id": "new", "name": "New"}).json["id"]
+    assert made.split("_")[-1] > document["ids"]["last"]  # the generator went on from where it was
+    rewritten, _ = _record(app, api.api_key)
+    assert "state" not in rewritten and rewritten["format"] == statefile.FORMAT
+
+
+def test_a_state_document_of_the_older_format_still_imports(suite):
+    """A ``flexprice-mock-state/2`` document (no ids, no cached balances, a clock without ``at``)
+    is imported as before: the clock at its ``now``, the id generator as it was."""
+    api = suite.client_of(suite.create_app(validate_responses=True, log_requests=False))
+    assert api.post("/_mock/clock/advance", {"by": "P2D"}).status == 200
+    customer = api.post("/v1/customers", {"external_id": "a", "name": "A"}).json
+    api.post("/v1/wallets", {"customer_id": customer["id"], "currency": "usd"})
+    document = api.get("/_mock/state").json
+    an_hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    older = {k: v for k, v in document.items() if k not in ("ids", "cached_balances")}
+    older.update(
+        format="flexprice-mock-state/2", clock={"now": format_timestamp(an_hour_ago), "frozen": False}
+    )
+    target = api.as_key(new_key())
+    assert target.put("/_mock/state", older).status == 200
+    loaded = target.get("/_mock/state").json
+    assert {k: loaded[k] for k in ("customers", "wallets", "transactions")} == {
+        k: document[k] for k in ("customers", "wallets", "transactions")
+    }
+    shown = parse_timestamp(target.get("/_mock/clock").json["now"])
+    assert abs(shown - an_hour_ago) < timedelta(seconds=5)  # put at its now, running from there
+
+
+def test_a_running_clock_comes_back_with_its_lead_on_real_time(suite):
+    """A running clock says ``at`` what wall-clock time it read ``now``: imported later, it has the
+    lead it had (two days), as if it had kept running meanwhile."""
+    api = suite.client_of(suite.create_app(validate_responses=True, log_requests=False))
+    assert api.post("/_mock/clock/advance", {"by": "P2D"}).status == 200
+    document = api.get("/_mock/state").json
+    clock = document["clock"]
+    assert clock["frozen"] is False and set(clock) == {"now", "frozen", "at"}
+    hour = timedelta(hours=1)
+    # as if exported an hour ago
+    document["clock"] = {
+        "now": format_timestamp(parse_timestamp(clock["now"]) - hour),
+        "frozen": False,
+        "at": format_timestamp(parse_timestamp(clock["at"]) - hour),
+    }
+    target = api.as_key(new_key())
+    assert target.put("/_mock/state", document).status == 200
+    shown = parse_timestamp(target.get("/_mock/clock").json["now"])
+    assert abs(shown - (datetime.now(timezone.utc) + timedelta(days=2))) < timedelta(seconds=5)
 
 
 @pytest.mark.parametrize(

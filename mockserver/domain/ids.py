@@ -23,6 +23,35 @@ def encode(value: int, length: int) -> str:
     return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(5 * length - 10, -1, -10)])
 
 
+_DIGITS = {c: n for n, c in enumerate(CROCKFORD)}
+
+
+def decode(text: str) -> int:
+    """The number that ``encode`` wrote as ``text``. Raises ValueError on a character it never writes."""
+    value = 0
+    for char in text:
+        digit = _DIGITS.get(char)
+        if digit is None:
+            raise ValueError(f"not a Crockford base32 digit: {char!r}")
+        value = value * 32 + digit
+    return value
+
+
+def ulid_text(ms: int, rand: int) -> str:
+    """The ULID of a time (ms) and random part."""
+    return encode((ms << _RANDOM_BITS) | rand, 26)
+
+
+def ulid_parts(ulid: str) -> tuple[int, int]:
+    """A ULID's time (ms) and random parts. Raises ValueError when it is not 26 such digits."""
+    if len(ulid) != 26:
+        raise ValueError("a ULID has 26 characters")
+    value = decode(ulid)
+    if value >> (_RANDOM_BITS + 48):
+        raise ValueError("a ULID is at most 128 bits")
+    return value >> _RANDOM_BITS, value & ((1 << _RANDOM_BITS) - 1)
+
+
 class IdGenerator:
     """Makes monotonic ULIDs; random by default, reproducible when given a seed."""
 
@@ -62,10 +91,13 @@ class IdGenerator:
             return state
 
     def resume(self, state: dict[str, Any]) -> None:
+        """Go on from a ``snapshot``: after its last id; a seeded one's random sequence where it
+        was (this generator becomes seeded); without one, this generator stays seeded or random."""
         with self._lock:
             self._last_ms, self._last_random = state["last_ms"], state["last_random"]
-            if self._random is not None and "random" in state:
+            if "random" in state:
                 version, words, gauss = state["random"]
+                self._random = self._random or random.Random()
                 self._random.setstate((version, tuple(words), gauss))
 
     def new(self, prefix: str, ms: int) -> str:

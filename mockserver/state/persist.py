@@ -1,9 +1,13 @@
 """Every world kept in one file across restarts (``--state-file``).
 
-The file holds each world's state document (what ``GET /_mock/state`` exports) under its API key
-and environment. It is written whole to a temporary file beside it, flushed to disk, then renamed
-over the old one: a reader sees the old file or the new one, never half of one. A file that
-cannot be read stops the start, naming the file and the problem, and is never overwritten.
+The file holds each world's state document (``statefile``: what ``GET /_mock/state`` exports and
+what the Redis store keeps as a world's record) under its API key and environment: its clock with
+its lead on real time, its id generator's position, its cached balances, and what it last
+announced, so that a restarted world goes on where it was and raises no alert twice.
+
+It is written whole to a temporary file beside it, flushed to disk, then renamed over the old
+one: a reader sees the old file or the new one, never half of one. A file that cannot be read
+stops the start, naming the file and the problem, and is never overwritten.
 """
 
 from __future__ import annotations
@@ -96,9 +100,10 @@ def _since(saved_at: Any) -> timedelta:
 
 def _keep_running(state: Any, downtime: timedelta) -> None:
     """A running clock kept running while the sandbox was down (a moved one keeps its lead on
-    real time); a frozen one stays where it was."""
+    real time); a frozen one stays where it was. A clock that says ``at`` what wall-clock time it
+    was read keeps its lead by itself; one written before clocks said so is moved on here."""
     clock = state.get("clock") if isinstance(state, dict) else None
-    if isinstance(clock, dict) and clock.get("frozen") is False and downtime:
+    if isinstance(clock, dict) and clock.get("frozen") is False and "at" not in clock and downtime:
         try:
             clock["now"] = format_timestamp(parse_timestamp(clock["now"]) + downtime)
         except (KeyError, TypeError, ValueError):

@@ -1,22 +1,53 @@
-"""A world as a JSON document and back: customers, wallets, ledger, idempotency records, clock.
+"""A world as a JSON document and back: the one description of what a world holds.
+
+``SECTIONS`` below is the only list of what a world holds, each section with how it is written
+(``export``), checked (``check``) and put back (``restore``). Every way a world is kept derives
+from it, so that they cannot disagree:
+
+- ``GET /_mock/state`` exports this document and ``PUT /_mock/state`` imports it;
+- the state file (``--state-file``, ``persist.py``) keeps one per world;
+- the Redis store's record of a world is this document, nothing beside it (``shared/worlds.py``:
+  it used to keep the clock, the id generator and the cached balances next to it, one change
+  away from disagreeing with the file and the export; a record of that older shape still loads);
+- the memory store holds the ``World`` itself: every attribute of a world is held by a section,
+  derived from one, or not the world's state (``DERIVED``, ``NOT_STATE``; a test checks it).
+
+What the sections hold: the clock (its time, whether it is frozen; a running clock also says
+``at`` what wall-clock time it read ``now``, so that it comes back with its exact lead on real time
+and keeps running while the world is away: in Redis, in a file); the id generator's position (the
+last id made, so later ids sort after every id of the document; a seeded generator's random
+state, with which it goes on with the same sequence; without one, a world's generator stays as
+seeded or random as it was, so ``--id-seed`` survives importing a document of an unseeded world);
+customers, wallets, transactions, invoices, idempotency records; what the world last
+announced (alert states, ongoing balances: a world loaded again raises no alert twice); and the
+cached balances, what each wallet's last real-time read computed and when (what a cached read
+answers for 30 minutes): they cannot be derived from the ledger (a read and a top-up at one
+frozen instant cannot be told apart afterwards), so they are kept. Webhook endpoints and
+deliveries are the outbox's (its mailboxes: ``webhooks/outbox.py``, ``webhooks/shared.py``), not
+the world's; neither are fault rules nor the request journal.
 
 The export is exact: decimals are written as strings (no JSON tool can round them), timestamps
 with microseconds, ids as they are. Importing checks the whole document before touching the
 world, so a bad document changes nothing; errors name the field (``wallets[0].balance``).
 Field lists come from the store's dataclasses, so a field added there is exported too.
+
+Format ``flexprice-mock-state/3``; a ``/2`` document (no ``ids``, no ``cached_balances``, a clock
+without ``at``: it is put at ``now``) still loads, and leaves the id generator as it was.
 """
 
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Callable
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..domain import alerts
-from ..domain.clock import format_timestamp, parse_timestamp
+from ..domain.clock import Clock, format_timestamp, parse_timestamp, utc_now
+from ..domain.ids import IdGenerator, ulid_parts, ulid_text
 from ..domain.models import (
     AlertLevel,
     AlertSettings,
@@ -29,23 +60,22 @@ from ..domain.models import (
 )
 from ..domain.world import World
 
-FORMAT = "flexprice-mock-state/2"
-SECTIONS = (
-    "format",
-    "api_version",
-    "environment_id",
-    "clock",
-    "customers",
-    "wallets",
-    "transactions",
-    "invoices",
-    "idempotency",
-    "alerts",
-    "ongoing_balances",
-)
+FORMAT = "flexprice-mock-state/3"
+READABLE = (FORMAT, "flexprice-mock-state/2")
 ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 # Values that are records of their own, written as nested objects.
 NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel)}
+# A world's attributes that no section writes: indexes rebuilt from a section when it is put back
+# (attribute -> section), and what is not the world's state (the store names the world; events
+# raised are sent when their unit of work ends, so there are none between units of work).
+DERIVED = {
+    "customer_by_external_id": "customers",
+    "wallets_by_customer": "wallets",
+    "transaction_count": "transactions",
+    "transaction_keys": "transactions",
+    "next_expiry": "transactions",
+}
+NOT_STATE = ("tenant_id", "environment_id", "events")
 
 
 class StateError(ValueError):
@@ -57,7 +87,343 @@ class StateError(ValueError):
         self.problem = problem
 
 
-# ---- export --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Writer:
+    """How a document is written: for which API version, and how each customer, wallet,
+    transaction or invoice (``record``) and idempotency record is (the Redis store reuses what it
+    wrote for those that did not change)."""
+
+    api_version: str
+    record: Callable[[Any], Any]
+    idempotency: Callable[[str, TopUpRecord], Any]
+
+
+class Loaded:
+    """A document read and checked, before any of it touches the world: its records in a world of
+    their own, the clock and the id generator's position when the document gives them."""
+
+    def __init__(self, api_version: str):
+        self.api_version = api_version
+        self.world = World("", "")
+        self.clock: tuple[datetime, bool, datetime | None] | None = None  # now, frozen, at
+        self.ids: dict[str, Any] | None = None  # an IdGenerator snapshot
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of what a world holds: the ``World`` attributes it holds, how it is written,
+    checked (the document's value, None when it has none: raises StateError, fills ``Loaded``)
+    and put back into a world that was cleared."""
+
+    name: str
+    holds: tuple[str, ...]
+    export: Callable[[World, Writer], Any]
+    check: Callable[[Any, Loaded], None]
+    restore: Callable[[World, Loaded], None]
+
+
+def _nothing(world: World, loaded: Loaded) -> None:
+    """Put back nothing: the section says something of the document, not of the world."""
+
+
+# ---- the document's own sections -------------------------------------------------------------
+
+
+def _check_format(value: Any, loaded: Loaded) -> None:
+    if value is not None and value not in READABLE:
+        raise StateError("format", f"must be {FORMAT!r} (or the older {READABLE[1]!r})")
+
+
+def _check_version(value: Any, loaded: Loaded) -> None:
+    if value is not None and value != loaded.api_version:
+        raise StateError(
+            "api_version",
+            f"is {value!r}, but this sandbox serves API version "
+            f"{loaded.api_version!r}: a state document is loaded by the version that wrote it",
+        )
+
+
+# ---- the clock and the ids ------------------------------------------------------------------
+
+
+def dump_clock(clock: Clock) -> dict[str, Any]:
+    """Where a clock is: its time and whether it is frozen; a running one says ``at`` what
+    wall-clock time its time was read, so that it is put back with its lead on real time."""
+    offset, frozen = clock.snapshot()
+    if frozen is not None:
+        return {"now": format_timestamp(frozen), "frozen": True}
+    at = utc_now()
+    return {"now": format_timestamp(at + offset), "frozen": False, "at": format_timestamp(at)}
+
+
+def check_clock(value: Any, where: str = "clock") -> tuple[datetime, bool, datetime | None]:
+    """A clock section as (now, frozen, at). Raises StateError."""
+    if not isinstance(value, dict):
+        raise StateError(where, "must be an object with now and frozen")
+    for name in value:
+        if name not in ("now", "frozen", "at"):
+            raise StateError(f"{where}.{name}", "is not a clock field (expected: now, frozen, at)")
+    now = _load_value("datetime", value.get("now"), f"{where}.now")
+    frozen = value.get("frozen", False)
+    if not isinstance(frozen, bool):
+        raise StateError(f"{where}.frozen", "must be true or false")
+    at = _load_value("datetime | None", value.get("at"), f"{where}.at")
+    return now, frozen, at
+
+
+def set_clock(clock: Clock, now: datetime, frozen: bool, at: datetime | None) -> None:
+    """Put a clock where a clock section says: frozen at ``now``; running with the lead it had
+    ``at`` that wall-clock time; or, with no ``at``, running from ``now``."""
+    if frozen or at is None:
+        clock.set(now, freeze=frozen)
+    else:
+        clock.resume(now - at, None)
+
+
+def _check_clock(value: Any, loaded: Loaded) -> None:
+    if value is not None:
+        loaded.clock = check_clock(value)
+
+
+def _restore_clock(world: World, loaded: Loaded) -> None:
+    if loaded.clock is not None:
+        set_clock(world.clock, *loaded.clock)
+
+
+def dump_ids(ids: IdGenerator) -> dict[str, Any]:
+    """The id generator's position: the last id it made (None before the first), and a seeded
+    generator's random state."""
+    state = ids.snapshot()
+    last = ulid_text(state["last_ms"], state["last_random"]) if state["last_ms"] >= 0 else None
+    return {"last": last, **({"random": state["random"]} if "random" in state else {})}
+
+
+def _check_ids(value: Any, loaded: Loaded) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise StateError("ids", "must be an object with last (and random, for a seeded generator)")
+    for name in value:
+        if name not in ("last", "random"):
+            raise StateError(f"ids.{name}", "is not a field of the ids (expected: last, random)")
+    last = value.get("last")
+    state: dict[str, Any] = {"last_ms": -1, "last_random": 0}
+    if last is not None:
+        try:
+            state["last_ms"], state["last_random"] = ulid_parts(last if isinstance(last, str) else "")
+        except ValueError:
+            raise StateError("ids.last", "must be a ULID (26 Crockford base32 characters) or null") from None
+    if "random" in value:
+        try:
+            version, words, gauss = value["random"]
+            random.Random().setstate((version, tuple(words), gauss))
+        except (TypeError, ValueError, OverflowError):
+            raise StateError("ids.random", "must be a random generator's state, as exported") from None
+        state["random"] = [version, list(words), gauss]
+    loaded.ids = state
+
+
+def _restore_ids(world: World, loaded: Loaded) -> None:
+    if loaded.ids is not None:
+        world.ids.resume(loaded.ids)
+
+
+# ---- customers, wallets, the ledger, invoices, idempotency ----------------------------------
+
+
+def _check_customers(value: Any, loaded: Loaded) -> None:
+    into = loaded.world
+    for where, customer in _records(value, "customers", Customer):
+        _unique(into.customers, customer.id, where)
+        into.customers[customer.id] = customer
+        if customer.status == "published":
+            if customer.external_id in into.customer_by_external_id:
+                raise StateError(
+                    f"{where}.external_id", f"{customer.external_id!r} is used by two published customers"
+                )
+            into.customer_by_external_id[customer.external_id] = customer.id
+
+
+def _restore_customers(world: World, loaded: Loaded) -> None:
+    world.customers.update(loaded.world.customers)
+    world.customer_by_external_id.update(loaded.world.customer_by_external_id)
+
+
+def _check_wallets(value: Any, loaded: Loaded) -> None:
+    into = loaded.world
+    for where, wallet in _records(value, "wallets", Wallet):
+        _unique(into.wallets, wallet.id, where)
+        into.wallets[wallet.id] = wallet
+        into.wallets_by_customer.setdefault(wallet.customer_id, []).append(wallet.id)
+
+
+def _restore_wallets(world: World, loaded: Loaded) -> None:
+    world.wallets.update(loaded.world.wallets)
+    world.wallets_by_customer.update(loaded.world.wallets_by_customer)
+
+
+def _export_transactions(world: World, out: Writer) -> list[Any]:
+    return [out.record(t) for wallet_id in world.wallets for t in world.transactions.get(wallet_id, ())]
+
+
+def _check_transactions(value: Any, loaded: Loaded) -> None:
+    into = loaded.world
+    seen: set[str] = set()
+    for where, txn in _records(value, "transactions", Transaction):
+        _unique(seen, txn.id, where)
+        seen.add(txn.id)
+        if txn.wallet_id not in into.wallets:
+            raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {txn.wallet_id!r}")
+        into.transactions.setdefault(txn.wallet_id, []).append(txn)
+        into.transaction_count += 1
+        if txn.idempotency_key:
+            into.transaction_keys.setdefault(txn.idempotency_key, txn.id)
+        if txn.type == "credit" and txn.expiry_date is not None and txn.credits_available > 0:
+            due = into.next_expiry.get(txn.wallet_id)
+            if due is None or txn.expiry_date < due:
+                into.next_expiry[txn.wallet_id] = txn.expiry_date
+
+
+def _restore_transactions(world: World, loaded: Loaded) -> None:
+    world.transactions.update(loaded.world.transactions)
+    world.transaction_count = loaded.world.transaction_count
+    world.transaction_keys.update(loaded.world.transaction_keys)
+    world.next_expiry.update(loaded.world.next_expiry)
+
+
+def _check_invoices(value: Any, loaded: Loaded) -> None:
+    into = loaded.world
+    for where, invoice in _records(value, "invoices", Invoice):
+        _unique(into.invoices, invoice.id, where)
+        if invoice.wallet_id not in into.wallets:
+            raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {invoice.wallet_id!r}")
+        into.invoices[invoice.id] = invoice
+
+
+def _check_idempotency(value: Any, loaded: Loaded) -> None:
+    into = loaded.world
+    for index, item in enumerate(_section(value, "idempotency")):
+        where = f"idempotency[{index}]"
+        key, record = _parse_top_up(item, where)
+        if key in into.top_ups:
+            raise StateError(f"{where}.key", f"{key!r} appears twice")
+        if record.wallet_id not in into.wallets:
+            raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {record.wallet_id!r}")
+        into.top_ups[key] = record
+
+
+# ---- what the world last announced, and what its cached reads answer ---------------------
+
+
+def _export_alerts(world: World, out: Writer) -> list[Any]:
+    return [
+        {"wallet_id": wallet_id, "alert_type": kind, "state": state}
+        for (wallet_id, kind), state in world.alert_states.items()
+    ]
+
+
+def _check_alerts(value: Any, loaded: Loaded) -> None:
+    for index, item in enumerate(_section(value, "alerts")):
+        where = f"alerts[{index}]"
+        wallet_id = _wallet_of(item, where, loaded)
+        kind, state = item.get("alert_type"), item.get("state")
+        if not isinstance(kind, str) or kind not in alerts.EVENTS:
+            raise StateError(f"{where}.alert_type", f"must be one of: {', '.join(alerts.EVENTS)}")
+        if state not in ALERT_STATES:
+            raise StateError(f"{where}.state", f"must be one of: {', '.join(ALERT_STATES)}")
+        loaded.world.alert_states[(wallet_id, kind)] = state
+
+
+def _export_ongoing(world: World, out: Writer) -> list[Any]:
+    return [
+        {"wallet_id": wallet_id, "published": str(value)}
+        for wallet_id, value in world.ongoing_published.items()
+    ]
+
+
+def _check_ongoing(value: Any, loaded: Loaded) -> None:
+    for index, item in enumerate(_section(value, "ongoing_balances")):
+        where = f"ongoing_balances[{index}]"
+        wallet_id = _wallet_of(item, where, loaded)
+        try:
+            loaded.world.ongoing_published[wallet_id] = Decimal(str(item.get("published")))
+        except InvalidOperation:
+            raise StateError(f"{where}.published", "must be a decimal string") from None
+
+
+def _export_cached(world: World, out: Writer) -> list[Any]:
+    return [
+        {"wallet_id": wallet_id, "balance": str(balance), "computed_at": format_timestamp(at)}
+        for wallet_id, (balance, at) in world.balance_cache.items()
+    ]
+
+
+def _check_cached(value: Any, loaded: Loaded) -> None:
+    for index, item in enumerate(_section(value, "cached_balances")):
+        where = f"cached_balances[{index}]"
+        wallet_id = _wallet_of(item, where, loaded)
+        for name in item:
+            if name not in ("wallet_id", "balance", "computed_at"):
+                raise StateError(f"{where}.{name}", "is not a field of a cached balance")
+        balance = _load_value("Decimal", item.get("balance"), f"{where}.balance")
+        at = _load_value("datetime", item.get("computed_at"), f"{where}.computed_at")
+        loaded.world.balance_cache[wallet_id] = (balance, at)
+
+
+def _each(name: str) -> Callable[[World, Writer], list[Any]]:
+    """Write a section that is one map of the world's records (customers, wallets, invoices)."""
+
+    def export(world: World, out: Writer) -> list[Any]:
+        return [out.record(item) for item in getattr(world, name).values()]
+
+    return export
+
+
+def _export_idempotency(world: World, out: Writer) -> list[Any]:
+    return [out.idempotency(key, record) for key, record in world.top_ups.items()]
+
+
+def _unchecked(value: Any, loaded: Loaded) -> None:
+    """Any value will do: the section says something of the document, not of the world."""
+
+
+def _copy_into(name: str) -> Callable[[World, Loaded], None]:
+    """Put back a section held in one map of the world, as it was checked."""
+
+    def restore(world: World, loaded: Loaded) -> None:
+        getattr(world, name).update(getattr(loaded.world, name))
+
+    return restore
+
+
+# ---- what a world holds -------------------------------------------------------------------
+
+# fmt: off
+# name, the World attributes it holds, export, check, restore (in this order: a section is checked
+# after those it names, such as wallets before their transactions).
+SECTIONS: tuple[Section, ...] = (
+    Section("format", (), lambda world, out: FORMAT, _check_format, _nothing),
+    Section("api_version", (), lambda world, out: out.api_version, _check_version, _nothing),
+    Section("environment_id", (), lambda world, out: world.environment_id, _unchecked, _nothing),
+    Section("clock", ("clock",), lambda world, out: dump_clock(world.clock), _check_clock, _restore_clock),
+    Section("ids", ("ids",), lambda world, out: dump_ids(world.ids), _check_ids, _restore_ids),
+    Section("customers", ("customers",), _each("customers"), _check_customers, _restore_customers),
+    Section("wallets", ("wallets",), _each("wallets"), _check_wallets, _restore_wallets),
+    Section("transactions", ("transactions",), _export_transactions, _check_transactions,
+            _restore_transactions),
+    Section("invoices", ("invoices",), _each("invoices"), _check_invoices, _copy_into("invoices")),
+    Section("idempotency", ("top_ups",), _export_idempotency, _check_idempotency, _copy_into("top_ups")),
+    Section("alerts", ("alert_states",), _export_alerts, _check_alerts, _copy_into("alert_states")),
+    Section("ongoing_balances", ("ongoing_published",), _export_ongoing, _check_ongoing,
+            _copy_into("ongoing_published")),
+    Section("cached_balances", ("balance_cache",), _export_cached, _check_cached,
+            _copy_into("balance_cache")),
+)
+# fmt: on
+NAMES = tuple(section.name for section in SECTIONS)
+
+
+# ---- export and import ----------------------------------------------------------------------
 
 
 def export(
@@ -70,29 +436,32 @@ def export(
 
     ``record`` (customers, wallets, transactions, invoices) and ``idempotency`` may replace how
     each entry is written (the shared store reuses what it wrote for those that did not change)."""
-    dump = record or dump_record
-    dump_top_up = idempotency or dump_idempotency
-    transactions = [t for wallet_id in world.wallets for t in world.transactions.get(wallet_id, ())]
-    return {
-        "format": FORMAT,
-        "api_version": api_version,
-        "environment_id": world.environment_id,
-        "clock": {"now": format_timestamp(world.now()), "frozen": world.clock.frozen},
-        "customers": [dump(c) for c in world.customers.values()],
-        "wallets": [dump(w) for w in world.wallets.values()],
-        "transactions": [dump(t) for t in transactions],
-        "invoices": [dump(i) for i in world.invoices.values()],
-        "idempotency": [dump_top_up(key, record) for key, record in world.top_ups.items()],
-        # What the world last announced, so that a world loaded again raises no alert twice.
-        "alerts": [
-            {"wallet_id": wallet_id, "alert_type": kind, "state": state}
-            for (wallet_id, kind), state in world.alert_states.items()
-        ],
-        "ongoing_balances": [
-            {"wallet_id": wallet_id, "published": str(value)}
-            for wallet_id, value in world.ongoing_published.items()
-        ],
-    }
+    out = Writer(api_version, record or dump_record, idempotency or dump_idempotency)
+    return {section.name: section.export(world, out) for section in SECTIONS}
+
+
+def restore(world: World, document: Any, api_version: str) -> None:
+    """Replace the world's contents with ``document``. Raises StateError, leaving the world as it was.
+
+    The document must come from the same API version. The request journal is not part of it.
+    """
+    loaded = load(document, api_version)
+    world.clear()
+    for section in SECTIONS:
+        section.restore(world, loaded)
+
+
+def load(document: Any, api_version: str) -> Loaded:
+    """The whole document checked, section by section, before any world is touched."""
+    if not isinstance(document, dict):
+        raise StateError("<document>", "must be a JSON object")
+    for name in document:
+        if name not in NAMES:
+            raise StateError(name, "is not part of a state document (expected: " + ", ".join(NAMES) + ")")
+    loaded = Loaded(api_version)
+    for section in SECTIONS:
+        section.check(document.get(section.name), loaded)
+    return loaded
 
 
 def dump_record(record: Any) -> dict[str, Any]:
@@ -144,145 +513,21 @@ def _copy(value: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(value) if value else {}
 
 
-# ---- import --------------------------------------------------------------------------------
+# ---- checking values ----------------------------------------------------------------------
 
 
-def restore(world: World, document: Any, api_version: str) -> None:
-    """Replace the world's contents with ``document``. Raises StateError, leaving the world as it was.
-
-    The document must come from the same API version. The journal and the id generator are not
-    part of the state.
-    """
-    parsed = _parse(document, api_version)
-    world.clear()
-    world.customers.update(parsed.customers)
-    world.customer_by_external_id.update(parsed.customer_by_external_id)
-    world.wallets.update(parsed.wallets)
-    world.wallets_by_customer.update(parsed.wallets_by_customer)
-    world.transactions.update(parsed.transactions)
-    world.transaction_count = sum(map(len, parsed.transactions.values()))
-    for txns in parsed.transactions.values():
-        for txn in txns:
-            if txn.idempotency_key:
-                world.transaction_keys.setdefault(txn.idempotency_key, txn.id)
-    world.top_ups.update(parsed.top_ups)
-    world.next_expiry.update(parsed.next_expiry)
-    world.invoices.update(parsed.invoices)
-    world.alert_states.update(parsed.alert_states)
-    world.ongoing_published.update(parsed.ongoing_published)
-    if parsed.clock is not None:
-        now, frozen = parsed.clock
-        world.clock.set(now, freeze=frozen)
-
-
-class _Parsed:
-    def __init__(self):
-        self.clock: tuple[datetime, bool] | None = None
-        self.customers: dict[str, Customer] = {}
-        self.customer_by_external_id: dict[str, str] = {}
-        self.wallets: dict[str, Wallet] = {}
-        self.wallets_by_customer: dict[str, list[str]] = {}
-        self.transactions: dict[str, list[Transaction]] = {}
-        self.top_ups: dict[str, TopUpRecord] = {}
-        self.next_expiry: dict[str, datetime] = {}
-        self.invoices: dict[str, Invoice] = {}
-        self.alert_states: dict[tuple[str, str], str] = {}
-        self.ongoing_published: dict[str, Decimal] = {}
-
-
-def _parse(document: Any, api_version: str) -> _Parsed:
-    if not isinstance(document, dict):
-        raise StateError("<document>", "must be a JSON object")
-    for name in document:
-        if name not in SECTIONS:
-            raise StateError(name, "is not part of a state document (expected: " + ", ".join(SECTIONS) + ")")
-    if document.get("format", FORMAT) != FORMAT:
-        raise StateError("format", f"must be {FORMAT!r}")
-    written_by = document.get("api_version", api_version)
-    if written_by != api_version:
-        raise StateError(
-            "api_version",
-            f"is {written_by!r}, but this sandbox serves API version "
-            f"{api_version!r}: a state document is loaded by the version that wrote it",
-        )
-    parsed = _Parsed()
-    if document.get("clock") is not None:
-        parsed.clock = _parse_clock(document["clock"])
-
-    for where, customer in _records(document, "customers", Customer):
-        _unique(parsed.customers, customer.id, where)
-        parsed.customers[customer.id] = customer
-        if customer.status == "published":
-            if customer.external_id in parsed.customer_by_external_id:
-                raise StateError(
-                    f"{where}.external_id", f"{customer.external_id!r} is used by two published customers"
-                )
-            parsed.customer_by_external_id[customer.external_id] = customer.id
-
-    for where, wallet in _records(document, "wallets", Wallet):
-        _unique(parsed.wallets, wallet.id, where)
-        parsed.wallets[wallet.id] = wallet
-        parsed.wallets_by_customer.setdefault(wallet.customer_id, []).append(wallet.id)
-
-    seen_transactions: set[str] = set()
-    for where, txn in _records(document, "transactions", Transaction):
-        _unique(seen_transactions, txn.id, where)
-        seen_transactions.add(txn.id)
-        if txn.wallet_id not in parsed.wallets:
-            raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {txn.wallet_id!r}")
-        parsed.transactions.setdefault(txn.wallet_id, []).append(txn)
-        if txn.type == "credit" and txn.expiry_date is not None and txn.credits_available > 0:
-            due = parsed.next_expiry.get(txn.wallet_id)
-            if due is None or txn.expiry_date < due:
-                parsed.next_expiry[txn.wallet_id] = txn.expiry_date
-
-    for where, invoice in _records(document, "invoices", Invoice):
-        _unique(parsed.invoices, invoice.id, where)
-        if invoice.wallet_id not in parsed.wallets:
-            raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {invoice.wallet_id!r}")
-        parsed.invoices[invoice.id] = invoice
-
-    for index, item in enumerate(_section(document, "idempotency")):
-        where = f"idempotency[{index}]"
-        key, record = _parse_top_up(item, where)
-        if key in parsed.top_ups:
-            raise StateError(f"{where}.key", f"{key!r} appears twice")
-        if record.wallet_id not in parsed.wallets:
-            raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {record.wallet_id!r}")
-        parsed.top_ups[key] = record
-
-    for index, item in enumerate(_section(document, "alerts")):
-        where = f"alerts[{index}]"
-        wallet_id = _wallet_of(item, where, parsed)
-        kind, state = item.get("alert_type"), item.get("state")
-        if not isinstance(kind, str) or kind not in alerts.EVENTS:
-            raise StateError(f"{where}.alert_type", f"must be one of: {', '.join(alerts.EVENTS)}")
-        if state not in ALERT_STATES:
-            raise StateError(f"{where}.state", f"must be one of: {', '.join(ALERT_STATES)}")
-        parsed.alert_states[(wallet_id, kind)] = state
-
-    for index, item in enumerate(_section(document, "ongoing_balances")):
-        where = f"ongoing_balances[{index}]"
-        wallet_id = _wallet_of(item, where, parsed)
-        try:
-            parsed.ongoing_published[wallet_id] = Decimal(str(item.get("published")))
-        except InvalidOperation:
-            raise StateError(f"{where}.published", "must be a decimal string") from None
-    return parsed
-
-
-def _wallet_of(item: Any, where: str, parsed: _Parsed) -> str:
+def _wallet_of(item: Any, where: str, loaded: Loaded) -> str:
     """The wallet an entry of the document names (one of the document's own)."""
     if not isinstance(item, dict):
         raise StateError(where, "must be an object")
     wallet_id = item.get("wallet_id")
-    if not isinstance(wallet_id, str) or wallet_id not in parsed.wallets:
+    if not isinstance(wallet_id, str) or wallet_id not in loaded.world.wallets:
         raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {wallet_id!r}")
     return wallet_id
 
 
-def _section(document: dict[str, Any], name: str) -> list[Any]:
-    items = document.get(name)
+def _section(items: Any, name: str) -> list[Any]:
+    """A section that is a list of entries (none when the document has no such section)."""
     if items is None:
         return []
     if not isinstance(items, list):
@@ -290,8 +535,8 @@ def _section(document: dict[str, Any], name: str) -> list[Any]:
     return items
 
 
-def _records(document: dict[str, Any], name: str, cls: type):
-    for index, item in enumerate(_section(document, name)):
+def _records(items: Any, name: str, cls: type):
+    for index, item in enumerate(_section(items, name)):
         where = f"{name}[{index}]"
         yield where, _load(cls, item, where)
 
@@ -299,19 +544,6 @@ def _records(document: dict[str, Any], name: str, cls: type):
 def _unique(seen, record_id: str, where: str) -> None:
     if record_id in seen:
         raise StateError(f"{where}.id", f"{record_id!r} appears twice")
-
-
-def _parse_clock(clock: Any) -> tuple[datetime, bool]:
-    if not isinstance(clock, dict):
-        raise StateError("clock", "must be an object with now and frozen")
-    for name in clock:
-        if name not in ("now", "frozen"):
-            raise StateError(f"clock.{name}", "is not a clock field (expected: now, frozen)")
-    now = _load_value("datetime", clock.get("now"), "clock.now")
-    frozen = clock.get("frozen", False)
-    if not isinstance(frozen, bool):
-        raise StateError("clock.frozen", "must be true or false")
-    return now, frozen
 
 
 def _parse_top_up(item: Any, where: str) -> tuple[str, TopUpRecord]:

@@ -615,8 +615,25 @@ def test_the_state_document_says_which_version_wrote_it(api):
     populate(api)
     document = api.get("/_mock/state").json
     assert document["api_version"] == "2026-08-22"
-    assert document["format"] == "flexprice-mock-state/2"
+    assert document["format"] == "flexprice-mock-state/3"
+    assert list(document) == [
+        "format",
+        "api_version",
+        "environment_id",
+        "clock",
+        "ids",
+        "customers",
+        "wallets",
+        "transactions",
+        "invoices",
+        "idempotency",
+        "alerts",
+        "ongoing_balances",
+        "cached_balances",
+    ]
     assert document["clock"] == {"now": JAN_1, "frozen": True}
+    # The last id made: every id of the document sorts before it, and later ones after it.
+    assert document["ids"]["last"] >= max(t["id"].split("_")[-1] for t in document["transactions"])
     assert [Decimal(w["credit_balance"]) for w in document["wallets"]] == [Decimal("15.623456789"), 0]
     assert sorted(i["status"] for i in document["invoices"]) == ["paid", "pending"]
 

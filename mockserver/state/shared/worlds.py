@@ -1,5 +1,13 @@
-"""Worlds kept in Redis: each one a record (its state document with its clock, ids and alert
-states), its request journal a capped list, and an index of the worlds there are.
+"""Worlds kept in Redis: each one a record that is its state document (``statefile``, the one
+description of what a world holds, as ``GET /_mock/state`` exports it and the state file keeps
+it), its request journal a capped list, and an index of the worlds there are.
+
+A record holds the document and nothing beside it: the clock (with its lead on real time), the id
+generator's position and the cached balances are sections of the document, so that Redis, the
+state file and the export cannot disagree on what a world is. A record written before that (the
+document under ``state``, with the clock, ids and cached balances beside it) still loads
+(``_from_older_record``) and is written in the document's shape at the world's next change.
+Beside each record a small summary (the clock, counts) is readable without loading the world.
 
 The store is a ``WorldStore`` (``state/protocol.py``), as the memory store is, so the app cannot
 tell which one it runs on.
@@ -13,7 +21,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from operator import attrgetter
 from typing import Any, cast
 
@@ -22,6 +29,7 @@ import simplejson
 from simplejson import RawJSON
 
 from ...domain.clock import Clock, format_timestamp, parse_timestamp
+from ...domain.ids import IdGenerator
 from ...domain.models import Event, TopUpRecord
 from ...domain.world import World, WorldKey, in_scope, world_id
 from .. import journal, statefile
@@ -121,17 +129,9 @@ class SharedStore:
                 world.events.clear()
             return world
         saved = json.loads(document)
-        statefile.restore(world, saved["state"], self.api_version)
-        _resume_clock(world.clock, saved["clock"])
-        world.ids.resume(saved["ids"])
-        # Written before the state document kept them (the document's own win when both exist).
-        for w, kind, state in saved.get("alerts", ()):
-            world.alert_states.setdefault((w, kind), state)
-        for w, v in saved.get("ongoing", {}).items():
-            world.ongoing_published.setdefault(w, Decimal(v))
-        world.balance_cache.update(
-            {w: (Decimal(v), parse_timestamp(at)) for w, (v, at) in saved["balances"].items()}
-        )
+        if "state" in saved:
+            saved = _from_older_record(saved)
+        statefile.restore(world, saved, self.api_version)
         world.events.clear()
         return world
 
@@ -139,13 +139,8 @@ class SharedStore:
         reuse = self._reused.get(key)
         if reuse is None or reuse.world is not world:  # a world loaded anew: nothing to reuse
             reuse = self._reused[key] = _Reuse(world)
-        saved = {
-            "state": reuse.export(self.api_version),
-            "clock": _clock_json(world.clock),
-            "ids": world.ids.snapshot(),
-            "balances": {w: [str(v), format_timestamp(at)] for w, (v, at) in world.balance_cache.items()},
-        }
-        return simplejson.dumps(saved, separators=(",", ":"), ensure_ascii=False).encode()
+        document = reuse.export(self.api_version)
+        return simplejson.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
     # ---- the rest of the store's interface -------------------------------------------------
 
@@ -157,7 +152,11 @@ class SharedStore:
             document = self.redis.client.get(summary)
             clock = Clock()
             if document is not None:
-                _resume_clock(clock, json.loads(document)["clock"])
+                saved = json.loads(document)["clock"]
+                if isinstance(saved, list):  # a summary written before it held the clock section
+                    _resume_older_clock(clock, saved)
+                else:
+                    statefile.set_clock(clock, *statefile.check_clock(saved))
             return clock.now()
 
         return now
@@ -301,29 +300,58 @@ def _fingerprint(world: World) -> tuple:
     )
 
 
-def _clock_json(clock: Clock) -> list[Any]:
-    """Exactly where a clock is: its lead on real time (µs), and its frozen instant or null."""
-    offset, frozen = clock.snapshot()
-    return [offset // timedelta(microseconds=1), format_timestamp(frozen) if frozen else None]
-
-
-def _resume_clock(clock: Clock, saved: list[Any]) -> None:
-    offset, frozen = saved
-    clock.resume(timedelta(microseconds=offset), parse_timestamp(frozen) if frozen else None)
-
-
 def _summary(world: World) -> bytes:
-    """Beside each world's document: its clock (read by webhook scheduling in any process) and
-    its counts."""
+    """Beside each world's document: its clock, the document's section (read by webhook
+    scheduling in any process), and its counts."""
     return json.dumps(
         {
-            "clock": _clock_json(world.clock),
+            "clock": statefile.dump_clock(world.clock),
             "customers": len(world.customers),
             "wallets": len(world.wallets),
             "transactions": world.transaction_count,
             "changed_at": format_timestamp(datetime.now(timezone.utc)),
         }
     ).encode()
+
+
+# ---- records of the older shape ---------------------------------------------------------------
+
+
+def _from_older_record(saved: dict[str, Any]) -> dict[str, Any]:
+    """The state document of a record written before the record was one: ``{"state": document,
+    "clock": [lead on real time in µs, frozen instant or null], "ids": the id generator's
+    snapshot, "balances": {wallet: [balance, computed at]}}``, and, before the document kept
+    them, the alert states (``alerts``) and ongoing balances (``ongoing``) beside it too (the
+    document's own win when both exist)."""
+    document = dict(saved["state"])
+    clock = Clock()
+    _resume_older_clock(clock, saved["clock"])
+    document["clock"] = statefile.dump_clock(clock)
+    generator = IdGenerator()
+    generator.resume(saved["ids"])
+    document["ids"] = statefile.dump_ids(generator)
+    document["cached_balances"] = [
+        {"wallet_id": wallet_id, "balance": balance, "computed_at": at}
+        for wallet_id, (balance, at) in saved.get("balances", {}).items()
+    ]
+    alerts = list(document.get("alerts") or ())
+    known = {(a.get("wallet_id"), a.get("alert_type")) for a in alerts if isinstance(a, dict)}
+    for wallet_id, kind, state in saved.get("alerts", ()):
+        if (wallet_id, kind) not in known:
+            alerts.append({"wallet_id": wallet_id, "alert_type": kind, "state": state})
+    ongoing = list(document.get("ongoing_balances") or ())
+    published = {o.get("wallet_id") for o in ongoing if isinstance(o, dict)}
+    for wallet_id, value in saved.get("ongoing", {}).items():
+        if wallet_id not in published:
+            ongoing.append({"wallet_id": wallet_id, "published": value})
+    document["alerts"], document["ongoing_balances"] = alerts, ongoing
+    document["format"] = statefile.FORMAT
+    return document
+
+
+def _resume_older_clock(clock: Clock, saved: list[Any]) -> None:
+    offset, frozen = saved
+    clock.resume(timedelta(microseconds=offset), parse_timestamp(frozen) if frozen else None)
 
 
 class SharedJournal:
