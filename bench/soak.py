@@ -99,6 +99,10 @@ RULES: list[tuple[dict[str, Any], bool]] = [
     ({"operation": "listCustomers", "reset": True, "nth": 2}, True),
     ({"operation": "getWalletTransactions", "malformed": "truncated", "every": 2, "times": 2}, False),
 ]
+# Top-ups sometimes carry this expiry; a clock set to LATE_CLOCK expires them. Clock advances
+# (days at most) from any date the soak sets never reach it.
+EXPIRY = "2099-12-31T00:00:00Z"
+LATE_CLOCK = "2100-02-01T00:00:00Z"
 AUTO_TOPUP = {"enabled": True, "threshold": "5", "amount": "20", "invoicing": False}
 ALERTS = {
     "critical": {"threshold": "0", "condition": "below"},
@@ -226,10 +230,11 @@ class World:
     wallets: list[str] = field(default_factory=list)
     invoices: list[str] = field(default_factory=list)  # pending invoices of invoiced top-ups
     fresh: bool = True  # not yet used since its reset
-    drop_rules: int = 0  # rules that may drop connections, added and not yet cleared
+    drop_rules: int = 0  # rules that may drop connections, added and not yet known cleared
+    drop_added: int = 0  # such rules whose POST was answered: a DELETE sent after it clears them
     drop_epoch: int = 0  # such rules ever added
     rules: int = 0  # rules of any kind added since they were last cleared
-    late_clock: bool = False  # its clock was set past the expiry dates the clients send
+    late_clock: bool = False  # its clock was set past EXPIRY, the expiry date the clients send
 
 
 @dataclass
@@ -376,12 +381,14 @@ class Client(threading.Thread):
         fault: bool = True,
         generation: int | None = None,
         timed: bool = True,
+        expires: bool = False,
     ) -> tuple[int, Any] | None:
         """Send one request; returns (status, JSON body) of an expected, unspoiled answer, else None.
 
         ``fault``: an API call that may carry an X-Mock-Fault header (never /_mock/, which
         faults never touch). ``generation``: the world's when the id in the path was picked.
-        ``timed``: its latency counts in the percentiles (not for calls that wait on purpose)."""
+        ``timed``: its latency counts in the percentiles (not for calls that wait on purpose).
+        ``expires``: a top-up with EXPIRY, which a late clock set meanwhile makes a 400."""
         headers = {"x-api-key": world.key}
         kind = None
         if fault and self.rng.random() < FAULT_SHARE:
@@ -420,8 +427,10 @@ class Client(threading.Thread):
             return None
         if reply.status_code not in expect:
             with world.lock:
-                raced = reply.status_code == 404 and world.generation != generation
-            if raced:  # the world was reset while this request was on its way
+                late = reply.status_code == 400 and expires
+                raced = (reply.status_code == 404 or late) and world.generation != generation
+                raced = raced or (late and world.late_clock)
+            if raced:  # the world was reset, or its clock set late, while this request travelled
                 self.tally.note("raced")
             else:
                 self.tally.note("unexpected", example=self.example(where, headers, reply))
@@ -535,15 +544,13 @@ class Client(threading.Thread):
             "transaction_reason": "PURCHASED_CREDIT_DIRECT",
             "idempotency_key": self.unique(),
         }
-        with world.lock:
-            late = world.late_clock
-        if not late and self.rng.random() < 0.2:
-            body["expiry_date_utc"] = "2027-12-31T00:00:00Z"  # moving the clock past it expires them
         path = f"/v1/wallets/{wallet}/top-up"
-        if (
-            self.call(world, "POST", path, (200,), body, generation=generation) is None
-            and self.rng.random() < 0.5
-        ):
+        with world.lock:
+            expires = not world.late_clock and self.rng.random() < 0.2
+        if expires:  # a late clock set while it travels makes it a 400: call() excuses that race
+            body["expiry_date_utc"] = EXPIRY
+        answered = self.call(world, "POST", path, (200,), body, generation=generation, expires=expires)
+        if answered is None and self.rng.random() < 0.5:
             # the client's retry with the same key: a credit that went through is a 409, never twice
             self.call(world, "POST", path, (200, 409), body, fault=False, generation=generation)
 
@@ -611,10 +618,9 @@ class Client(threading.Thread):
             self.call(world, "POST", "/_mock/clock/advance", (200,), {"by": by}, fault=False)
         elif roll < 0.85:
             late = self.rng.random() < 0.3
-            now = "2028-02-01T00:00:00Z" if late else "2027-03-01T12:00:00Z"
-            with world.lock:
+            body = {"now": LATE_CLOCK if late else "2027-03-01T12:00:00Z", "frozen": self.rng.random() < 0.5}
+            with world.lock:  # marked before it is sent: a top-up's 400 after it is a race
                 world.late_clock = world.late_clock or late
-            body = {"now": now, "frozen": self.rng.random() < 0.5}
             self.call(world, "PUT", "/_mock/clock", (200,), body, fault=False)
         else:
             self.call(world, "DELETE", "/_mock/clock", (200,), fault=False)
@@ -629,11 +635,20 @@ class Client(threading.Thread):
         self.call(
             world, "POST", "/_mock/faults", (201,), {**rule, "seed": self.rng.randrange(1 << 30)}, False
         )
+        if drops:
+            with world.lock:
+                world.drop_added += 1
 
     def clear_rules(self, world: World) -> None:
+        # Only rules added before the DELETE was sent are surely gone: one whose POST was still on
+        # its way may land after the DELETE and stays (and may drop a later request).
+        with world.lock:
+            cleared = world.drop_added
         if self.call(world, "DELETE", "/_mock/faults", (200,), fault=False) is not None:
             with world.lock:
-                world.drop_rules = world.rules = 0
+                world.drop_added -= cleared
+                world.drop_rules -= cleared
+                world.rules = world.drop_rules
 
     def register_webhook(self, world: World) -> None:
         body: dict[str, Any] = {"url": self.receiver_url}
