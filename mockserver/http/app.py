@@ -41,6 +41,7 @@ from ..webhooks.shared import SharedMailboxes
 from . import auth, jsonio, validation
 from . import faults as fault_http
 from .guard import Guard
+from .operations import OperationRouter, View
 from .spec import Operation, Spec
 from .store_errors import api_error as store_error
 
@@ -143,7 +144,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # A path with "//" (an id or lookup key holding "/") is a plain 404, not a 308 to another path.
     app.url_map.merge_slashes = False
     app.extensions["mockserver"] = sandbox
-    app.wsgi_app = fault_http.ConnectionDrops(app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(fault_blueprint(sandbox.faults, sandbox.error_response))
     app.register_blueprint(admin.admin_blueprint(sandbox))
     app.register_blueprint(webhook_controls.webhook_blueprint(sandbox))
@@ -153,18 +153,15 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     missing = [op.operation_id for op in sandbox.spec.operations if op.operation_id not in handlers]
     if missing:
         raise RuntimeError(f"no handler for operations: {', '.join(missing)}")
-    for op in sandbox.spec.operations:
-        app.add_url_rule(
-            op.url_rule, endpoint=op.operation_id, view_func=_operation_view(sandbox, op), methods=[op.method]
-        )
+    views = [(op, _operation_view(sandbox, op)) for op in sandbox.spec.operations]
+    for op, view in views:
+        flask_view = _in_flask(view)
+        app.add_url_rule(op.url_rule, endpoint=op.operation_id, view_func=flask_view, methods=[op.method])
     api_prefix = sandbox.spec.base_path + "/"
     guard = Guard.of(settings)
 
-    @app.before_request
-    def begin() -> Response | None:
-        # One hook, and Flask's proxies resolved once: this runs on every request.
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        context = g._get_current_object()
+    def begin(req: Request, context: Any) -> Response | None:
+        """Before every request: its id and time, then the guard."""
         context.started = time.perf_counter()
         context.request_id = req.headers.get("X-Request-ID") or sandbox.request_ids.ulid(
             int(time.time() * 1000)
@@ -181,16 +178,15 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             )
         return sandbox.error_response(refusal) if refusal is not None else None
 
-    @app.after_request
-    def finish(response: Response) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        context = vars(g._get_current_object())
-        request_id = context.get("request_id", "")
+    def finish(req: Request, context: Any, response: Response) -> Response:
+        """After every request: the request id on the answer, the journal, the log line."""
+        seen = vars(context)
+        request_id = seen.get("request_id", "")
         response.headers["X-Request-ID"] = request_id
         if req.path.startswith(api_prefix):
-            _record(sandbox.store, req, context, response)
+            _record(sandbox.store, req, seen, response)
         if settings.log_requests:
-            elapsed = (time.perf_counter() - context.get("started", time.perf_counter())) * 1000
+            elapsed = (time.perf_counter() - seen.get("started", time.perf_counter())) * 1000
             log.info(
                 "%s %s %d %.1fms key=%s rid=%s",
                 req.method,
@@ -202,36 +198,36 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             )
         return response
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        # Unknown path (404), wrong method (405), body too large (413): the API's own body.
-        message = {404: "Route not found", 405: "Method not allowed", 413: "Request body too large"}.get(
-            exc.code or 500, exc.name
-        )
-        details: dict[str, Any] = {"method": request.method, "path": request.path}
-        if exc.code == 413:
-            details = {"max_body_bytes": settings.max_body_bytes}
-        internal = f"{exc.code} {message.lower()}"
-        response = sandbox.error_response(errors.ApiError(exc.code or 500, message, internal, details))
-        valid_methods = getattr(exc, "valid_methods", None)
-        if exc.code == 405 and valid_methods:
-            response.headers["Allow"] = ", ".join(valid_methods)
-        return response
-
-    @app.errorhandler(errors.ApiError)
-    def api_error(error: errors.ApiError) -> Response:
-        return sandbox.error_response(error)
-
-    @app.errorhandler(StoreError)
-    def store_failure(error: StoreError) -> Response:
-        return sandbox.error_response(store_error(error))
-
-    @app.errorhandler(Exception)
-    def crash(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+    def failure(exc: Exception, req: Request) -> Response:
+        """The answer to an exception out of a request's steps, in the API's error body."""
+        if isinstance(exc, HTTPException):
+            # Unknown path (404), wrong method (405), body too large (413)
+            code = exc.code or 500
+            message = {404: "Route not found", 405: "Method not allowed", 413: "Request body too large"}
+            text = message.get(code, exc.name)
+            details: dict[str, Any] = {"method": req.method, "path": req.path}
+            if code == 413:
+                details = {"max_body_bytes": settings.max_body_bytes}
+            response = sandbox.error_response(errors.ApiError(code, text, f"{code} {text.lower()}", details))
+            valid_methods = getattr(exc, "valid_methods", None)
+            if code == 405 and valid_methods:
+                response.headers["Allow"] = ", ".join(valid_methods)
+            return response
+        if isinstance(exc, errors.ApiError):
+            return sandbox.error_response(exc)
+        if isinstance(exc, StoreError):
+            return sandbox.error_response(store_error(exc))
+        log.exception("unhandled error on %s %s", req.method, req.path, exc_info=exc)
         return sandbox.error_response(
             errors.ApiError(500, "An unexpected error occurred", f"{type(exc).__name__}: {exc}")
         )
+
+    # Flask's way in: its hooks and error handler call the same steps.
+    app.before_request(lambda: begin(request._get_current_object(), g._get_current_object()))  # type: ignore[attr-defined]
+    app.after_request(
+        lambda response: finish(request._get_current_object(), g._get_current_object(), response)  # type: ignore[attr-defined]
+    )
+    app.register_error_handler(Exception, lambda exc: failure(exc, request))
 
     @app.get(HEALTH_PATH)
     def health() -> Response:
@@ -248,10 +244,22 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             )
         return jsonio.response(200, {"status": "ok", "api_version": sandbox.version.name, **store})
 
+    # The hot path's way in: the API's operations straight from WSGI (see operations.py).
+    router = OperationRouter(app.wsgi_app, views, settings.max_body_bytes, begin, finish, failure)
+    app.wsgi_app = fault_http.ConnectionDrops(router)  # type: ignore[method-assign]
     return app
 
 
-def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
+def _in_flask(view: View) -> Callable[..., Response]:
+    """An operation's view as a Flask view (for what the router passes on, e.g. HEAD)."""
+
+    def flask_view(**path_args: str) -> Response:
+        return view(request._get_current_object(), g._get_current_object(), path_args)  # type: ignore[attr-defined]
+
+    return flask_view
+
+
+def _operation_view(sandbox: Sandbox, op: Operation) -> View:
     version = sandbox.version
     handler = version.handlers[op.operation_id]
     check_responses = sandbox.settings.validate_responses
@@ -260,8 +268,7 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
     max_objects = sandbox.settings.max_objects_per_world
     store = sandbox.store
 
-    def view(**path_args: str) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]
+    def view(req: Request, context: Any, path_args: dict[str, str]) -> Response:
         headers = req.headers
         api_key = headers.get(auth.API_KEY_HEADER)
         if not api_key:
@@ -273,7 +280,8 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
         except StoreError as error:  # the shared store's rules unreachable
             return sandbox.error_response(store_error(error))
         if fault is not None:
-            early = fault_http.before_handler(fault, version)
+            context.fault = fault.describe()
+            early = fault_http.before_handler(fault, version, req.environ)
             if early is not None:
                 return early
         try:
@@ -291,7 +299,7 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> Callable[..., Response]:
         if check_responses:
             _self_check(op, status, payload)
         response = jsonio.response(status, payload)
-        return fault_http.after_handler(fault, response) if fault is not None else response
+        return fault_http.after_handler(fault, response, req.environ) if fault is not None else response
 
     view.__name__ = op.operation_id
     return view

@@ -14,9 +14,9 @@ sleeps in the calling thread and a drop raises ``ConnectionDropped`` in the call
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flask import Request, Response, g, request
+from flask import Request, Response
 
 from ..domain import errors
 from ..faults.rules import DEFAULT_RETRY_AFTER, Fault, FaultEngine, FaultError, error_message, parse_prefer
@@ -81,35 +81,34 @@ def _bad_header(header: str, error: FaultError) -> errors.ApiError:
     )
 
 
-def before_handler(fault: Fault, version: ApiVersion) -> Response | None:
+def before_handler(fault: Fault, version: ApiVersion, environ: dict[str, Any]) -> Response | None:
     """Wait, then answer instead of the handler (status, timeout, reset, empty) or return None."""
-    g.fault = fault.describe()
     if fault.delay:
-        _hold(fault.delay)
+        _hold(environ, fault.delay)
     if fault.kind == "status":
         return status_response(fault, version)
     if fault.kind == "timeout":
-        _hold(fault.hold)
-        return drop_connection(reset=False)
+        _hold(environ, fault.hold)
+        return drop_connection(environ, reset=False)
     if fault.kind in ("reset", "empty"):
-        return drop_connection(reset=fault.kind == "reset")
+        return drop_connection(environ, reset=fault.kind == "reset")
     return None
 
 
-def _hold(seconds: float) -> None:
-    hold = request.environ.get(HOLD)
+def _hold(environ: dict[str, Any], seconds: float) -> None:
+    hold = environ.get(HOLD)
     if hold is None:
         time.sleep(seconds)
     else:
         hold(seconds)
 
 
-def after_handler(fault: Fault, response: Response) -> Response:
+def after_handler(fault: Fault, response: Response, environ: dict[str, Any]) -> Response:
     """Spoil the handler's answer (malformed body, lost on the way back) or label a slow one."""
     if fault.kind == "malformed":
         return malformed_response(fault, response)
     if fault.kind == "lost_response":
-        return drop_connection(reset=False, response=response)
+        return drop_connection(environ, reset=False, response=response)
     response.headers[FAULT_HEADER] = _label(fault)
     return response
 
@@ -154,13 +153,13 @@ def _label(fault: Fault) -> str:
     return " ".join(parts)
 
 
-def drop_connection(reset: bool, response: Response | None = None) -> Response:
+def drop_connection(environ: dict[str, Any], reset: bool, response: Response | None = None) -> Response:
     """Ask for the connection to end unanswered; the response returned is never sent.
 
     It still goes through the app's after-request steps, so a lost response is journalled
     with the status the handler gave it.
     """
-    request.environ[_DROP_REQUESTED] = "reset" if reset else "close"
+    environ[_DROP_REQUESTED] = "reset" if reset else "close"
     return response if response is not None else Response(status=499)
 
 

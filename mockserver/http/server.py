@@ -194,8 +194,10 @@ class _Connection(asyncio.Protocol):
         self.stopping = False  # the server stops: close after the answer in hand
         self.write_paused = False
         self.read_paused = False
-        self.idle: asyncio.TimerHandle | None = None
-        self.deadline: asyncio.TimerHandle | None = None
+        # When the connection fell idle, and when the request being read began (loop time, or
+        # None): the server's sweep closes or refuses on these, no timer per request.
+        self.idle_since: float | None = None
+        self.begun_at: float | None = None
         self.held: asyncio.TimerHandle | None = None
 
     # ---- asyncio.Protocol ----
@@ -219,14 +221,14 @@ class _Connection(asyncio.Protocol):
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
-        self._arm_idle()
+        self.idle_since = self.loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
         self.reading = False
-        for timer in (self.idle, self.deadline, self.held):
-            if timer is not None:
-                timer.cancel()
+        self.idle_since = self.begun_at = None
+        if self.held is not None:
+            self.held.cancel()
         if self.answering is not None:
             self.answering.cancelled = True
         self.pending.clear()
@@ -282,10 +284,8 @@ class _Connection(asyncio.Protocol):
         self.url = b""
         self.headers = []
         self.head_bytes = 0
-        if self.idle is not None:
-            self.idle.cancel()
-            self.idle = None
-        self.deadline = self.loop.call_later(self.server.request_timeout, self._too_slow)
+        self.idle_since = None
+        self.begun_at = self.loop.time()
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -352,9 +352,7 @@ class _Connection(asyncio.Protocol):
             request.body.append(body)
 
     def on_message_complete(self) -> None:
-        if self.deadline is not None:
-            self.deadline.cancel()
-            self.deadline = None
+        self.begun_at = None
         request, self.request = self.request, None
         if request is None or request.too_large:
             return
@@ -388,7 +386,7 @@ class _Connection(asyncio.Protocol):
                 future.add_done_callback(partial(self._answered_later, request))
         self._update_reading()
         if self.answering is None and self.request is None and self.reading:
-            self._arm_idle()
+            self.idle_since = self.loop.time()
 
     def _answered_later(self, request: _Request, future: asyncio.Future) -> None:
         if not future.cancelled():
@@ -452,13 +450,11 @@ class _Connection(asyncio.Protocol):
             environ["CONTENT_LENGTH"] = str(self.server.max_body_bytes + 1)
         environ["wsgi.input"] = io.BytesIO()
         self.reading = False
-        if self.deadline is not None:
-            self.deadline.cancel()
-            self.deadline = None
+        self.begun_at = None
         self._queue(request)
 
     def _too_slow(self) -> None:
-        self.deadline = None
+        self.begun_at = None
         timeout = f"{self.server.request_timeout:g}"
         self._refuse(408, "Request timeout", f"the request did not arrive whole within {timeout} s")
 
@@ -483,9 +479,7 @@ class _Connection(asyncio.Protocol):
         """Stop writing and drop what still comes in, then close (at the client's EOF at the latest)."""
         self.reading = False
         self.pending.clear()
-        for timer in (self.deadline, self.idle):
-            if timer is not None:
-                timer.cancel()
+        self.idle_since = self.begun_at = None
         self.read_paused = False
         self.transport.resume_reading()  # to see the client's EOF
         if self.transport.can_write_eof():
@@ -508,15 +502,15 @@ class _Connection(asyncio.Protocol):
         if self.answering is None and not self.pending and self.request is None:
             self.transport.close()
 
-    def _arm_idle(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        self.idle = self.loop.call_later(self.server.idle_timeout, self._idle_too_long)
-
-    def _idle_too_long(self) -> None:
-        self.idle = None
-        if self.answering is None and not self.pending and self.request is None:
-            self.transport.close()
+    def check_time(self, now: float) -> None:
+        """The server's sweep: refuse a request too slow to arrive, close a connection idle too long."""
+        server = self.server
+        if self.begun_at is not None and now - self.begun_at >= server.request_timeout:
+            self._too_slow()
+        elif self.idle_since is not None and now - self.idle_since >= server.idle_timeout:
+            self.idle_since = None
+            if self.answering is None and not self.pending and self.request is None:
+                self.transport.close()
 
     def _update_reading(self) -> None:
         """Read no more while the client does not read its answers or sends too many ahead."""
@@ -633,8 +627,10 @@ class Server:
         if handle_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self.loop.add_signal_handler(signum, self._on_signal)
+        sweep = self.loop.create_task(self._sweep())
         self.started = True
         await self._stop.wait()
+        sweep.cancel()
         for listener in listeners:
             listener.close()
         for connection in list(self.connections):
@@ -649,6 +645,17 @@ class Server:
                 pool.shutdown(wait=False, cancel_futures=True)
 
     _forced = False
+
+    async def _sweep(self) -> None:
+        """Enforce the idle and request timeouts, to within a quarter of the shorter one (0.25 s at
+        most): a timestamp per request instead of a timer armed and cancelled per request, which
+        cost about 9 % of a request's CPU."""
+        tick = min(0.25, self.idle_timeout / 4, self.request_timeout / 4)
+        while True:
+            await asyncio.sleep(tick)
+            now = self.loop.time()
+            for connection in list(self.connections):
+                connection.check_time(now)
 
     def _on_signal(self) -> None:
         if self._stop is not None and self._stop.is_set():

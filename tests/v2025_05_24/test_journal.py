@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask import g
-
 from .conftest import create_app, make_customer, make_wallet, new_key
 from .test_admin import local_api
 
@@ -132,16 +130,13 @@ def test_a_journal_size_of_zero_records_nothing():
 
 
 def test_the_fault_applied_to_a_request_is_recorded():
-    app = create_app(validate_responses=True, log_requests=False)
-
-    @app.before_request
-    def mark_fault():
-        # What fault injection leaves on flask.g when it applied a rule to the request.
-        g.fault = {"kind": "status", "rule": "rule_1", "status": 503}
-
-    api = local_api(app)
-    api.get("/v1/customers")
-    assert journal(api)[0]["fault"] == {"kind": "status", "rule": "rule_1", "status": 503}
+    api = local_api()
+    rule = api.post("/_mock/faults", {"operation": "listCustomers", "status": 503, "times": 1}).json
+    assert api.get("/v1/customers").status == 503
+    assert api.get("/v1/customers").status == 200
+    newest, oldest = journal(api)[:2]
+    assert oldest["fault"] == {"kind": "status", "rule": rule["id"], "status": 503}
+    assert newest["fault"] is None
 
 
 def test_the_reset_of_a_world_clears_its_journal(api):
