@@ -1,6 +1,7 @@
 -- wrk script for bench/run.py and bench/memory.py; the url given to wrk is <base><prefix>/wallets.
 -- Configured by environment variables so that one script serves every target and endpoint:
---   BENCH_OP      create | get | topup
+--   BENCH_OP      create | get | topup; usage (2026-08-22): event (one POST /events), bulk
+--                 (POST /events/bulk of 100), realtime (GET the wallet's real-time balance)
 --   BENCH_KEY     x-api-key (each key is its own world)
 --   BENCH_WALLET  wallet id for get and topup
 --   BENCH_TAG     unique per wrk run, so customer ids and idempotency keys never repeat
@@ -42,7 +43,12 @@ function init(args)
 end
 
 local base = wrk.path  -- <prefix>/wallets
+local root = base:sub(1, -9)  -- <prefix>
 local counter = 0
+local customer = os.getenv("BENCH_CUSTOMER") or "acme"
+local event = '{"event_name":"api_call","external_customer_id":"' .. customer
+  .. '","properties":{"tokens":"12","model":"m1"}}'
+local bulk = '{"events":[' .. string.rep(event .. ",", 99) .. event .. ']}'
 
 function request()
   counter = counter + 1
@@ -51,7 +57,13 @@ function request()
   next_world = w % nworlds
   local key, wallet = keys[w], wallets[w]
   local headers = { ["x-api-key"] = key, ["Content-Type"] = "application/json" }
-  if op == "create" then
+  if op == "event" then
+    return wrk.format("POST", root .. "/events", headers, event)
+  elseif op == "bulk" then
+    return wrk.format("POST", root .. "/events/bulk", headers, bulk)
+  elseif op == "realtime" then
+    return wrk.format("GET", base .. "/" .. wallet .. "/balance/real-time", headers)
+  elseif op == "create" then
     -- a new customer per request: never trips the one-active-wallet-per-currency rule (409)
     return wrk.format("POST", base, headers,
       '{"customer_id":"cust_' .. unique .. '","currency":"usd","initial_credits_to_load":1}')

@@ -1,5 +1,6 @@
 """Sandbox controls under ``/_mock/``: reset, state export and import, the request journal,
-fixtures, each world's clock and its id seed, and settling the invoices of top-ups paid later.
+fixtures, each world's clock and its id seed, settling the invoices of top-ups paid later, the
+subscription invoices of closed periods, and how soon usage is evaluated.
 
 A control that concerns one world names it as the API does: the ``x-api-key`` header and,
 optionally, ``X-Environment-ID``. Answers are JSON; errors use the served API version's error body.
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
@@ -16,7 +19,7 @@ from flask import Blueprint, Response, request
 from ..domain import errors, money, wallets
 from ..domain.clock import format_timestamp
 from ..domain.ids import IdGenerator
-from ..domain.models import Invoice
+from ..domain.models import Bill, Invoice
 from ..domain.world import World, WorldKey
 from ..http import auth, jsonio, validation
 from ..state import journal, statefile
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from ..http.app import Sandbox
 
 JOURNAL_FILTERS = ("method", "path", "status", "limit")
+MAX_ALERT_DELAY = timedelta(days=365)
 YAML_PATHS = frozenset({"/_mock/fixtures"})  # controls whose body may be YAML as well as JSON
 
 
@@ -40,8 +44,10 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     @contextmanager
     def world() -> Iterator[World]:
         """The caller's world, inside its unit of work (a read for GET: no news to save)."""
-        with store.session(*caller(), reading=request.method == "GET") as w:
+        key = caller()
+        with store.session(*key, reading=request.method == "GET") as w:
             yield w
+            sandbox.due.note(key, w)  # a clock moved, fixtures or a state loaded: what is due now
 
     def clock_moved(w: World, expired: list) -> Response:
         sandbox.outbox.wake()  # retries due at the new time go now
@@ -188,9 +194,40 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.get("/invoices")
     def list_invoices() -> Response:
+        """Invoices of top-ups paid later, then subscription invoices (one per closed period)."""
         with world() as w:
-            items = [_invoice(i) for i in w.invoices.values()]
+            items = [_invoice(i) for i in w.invoices.values()] + [_bill(b) for b in w.bills.values()]
         return jsonio.response(200, {"items": items, "total": len(items)})
+
+    # ---- usage: how soon usage is evaluated --------------------------------------------------
+
+    @bp.get("/usage")
+    def read_usage() -> Response:
+        with world() as w:
+            return jsonio.response(200, _usage(w))
+
+    @bp.put("/usage")
+    def set_usage() -> Response:
+        body = _object_body(("alert_delay",))
+        if "alert_delay" not in body:
+            raise errors.validation(
+                "alert_delay is required: seconds or an ISO 8601 duration such as PT2S",
+                "missing alert_delay",
+                alert_delay="is required",
+            )
+        delay = timetravel.parse_duration(body["alert_delay"], "alert_delay")
+        with world() as w:
+            try:
+                w.alert_delay = delay if isinstance(delay, timedelta) else delay.totimedelta(w.now())
+            except (OverflowError, ValueError):
+                raise errors.validation("alert_delay is out of range", "invalid alert_delay") from None
+            if w.alert_delay < timedelta(0) or w.alert_delay > MAX_ALERT_DELAY:
+                raise errors.validation(
+                    "alert_delay must be between 0 and 365 days",
+                    "invalid alert_delay",
+                    alert_delay=str(body["alert_delay"]),
+                )
+            return jsonio.response(200, _usage(w))
 
     @bp.post("/invoices/<invoice_id>/<outcome>")
     def settle_invoice(invoice_id: str, outcome: str) -> Response:
@@ -222,6 +259,39 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
         return jsonio.response(200, {"seed": seed})
 
     return bp
+
+
+def _usage(w: World) -> dict[str, Any]:
+    return {
+        "alert_delay": w.alert_delay.total_seconds(),
+        "evaluations": [
+            {"customer_id": customer_id, "at": format_timestamp(at)}
+            for customer_id, at in w.evaluations.items()
+        ],
+        "next_due": format_timestamp(w.usage_due) if w.usage_due else None,
+    }
+
+
+def _bill(bill: Bill) -> dict[str, Any]:
+    def amount(value: Decimal) -> str:
+        return str(money.normalize(value))
+
+    return {
+        "id": bill.id,
+        "invoice_type": "SUBSCRIPTION",
+        "subscription_id": bill.subscription_id,
+        "customer_id": bill.customer_id,
+        "currency": bill.currency,
+        "invoice_status": bill.status,
+        "payment_status": bill.payment_status,
+        "period_start": format_timestamp(bill.period_start),
+        "period_end": format_timestamp(bill.period_end),
+        "amount_due": amount(bill.total),
+        "amount_paid": amount(bill.credits_applied),
+        "amount_remaining": amount(bill.remaining),
+        "line_items": bill.lines,
+        "created_at": format_timestamp(bill.created_at),
+    }
 
 
 def _invoice(invoice: Invoice) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Fixtures: YAML files of customers, their wallets and top-ups, loaded into new worlds.
+"""Fixtures: YAML files of customers, their wallets and top-ups (and, on 2026-08-22, the usage
+set-up: metered features, plans with their prices, customers' subscriptions), loaded into new worlds.
 
 A fixture is checked against the same request schemas as the API version's document when
 it is read, then tried once on a scratch world, so a broken file stops the start with its name, the
@@ -14,6 +15,26 @@ line and the problem. It is loaded through the version's own operations, so it o
             top_ups:
               - credits_to_add: 50
                 transaction_reason: PURCHASED_CREDIT_DIRECT
+
+The usage set-up refers to what it made by lookup key: a price's ``feature`` (a feature's
+``lookup_key``) gives its ``meter_id``, a subscription's ``plan`` (a plan's ``lookup_key``) its
+``plan_id``; the rest of each item is the body of the operation that makes it::
+
+    features:
+      - name: API calls
+        type: metered
+        lookup_key: api_calls
+        meter: {name: Calls, event_name: api_call, aggregation: {type: COUNT}, reset_usage: BILLING_PERIOD}
+    plans:
+      - name: Pro
+        lookup_key: pro
+        prices:
+          - {type: USAGE, feature: api_calls, billing_model: FLAT_FEE, amount: "0.01", currency: usd,
+             billing_period: MONTHLY, billing_period_count: 1, invoice_cadence: ARREAR}
+    customers:
+      - external_id: acme
+        name: Acme Inc.
+        subscriptions: [{plan: pro, currency: usd, billing_period: MONTHLY}]
 """
 
 from __future__ import annotations
@@ -35,7 +56,7 @@ from ..http.spec import Spec
 from ..text import field_path
 from ..webhooks import endpoints
 
-TOP_LEVEL = ("description", "keys", "customers", "webhooks")
+TOP_LEVEL = ("description", "keys", "features", "plans", "customers", "webhooks")
 # The operations a fixture goes through, the same in every API version.
 FIXTURE_OPERATIONS = ("createCustomer", "createWallet", "topUpWallet", "getWallet")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -80,6 +101,8 @@ class Fixture:
     source: str
     customers: list[dict[str, Any]]
     keys: list[str] | None = None
+    features: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)  # endpoint registrations
     _root: Any = field(default=None, repr=False)  # the YAML node tree, for line numbers
 
@@ -152,6 +175,8 @@ def parse(text: str, source: str, spec: Spec, webhook_events: tuple[str, ...] = 
     _check(fixture, document, spec)
     fixture.keys = document.get("keys")
     fixture.customers = document.get("customers") or []
+    fixture.features = document.get("features") or []
+    fixture.plans = document.get("plans") or []
     fixture.webhooks = _webhooks(fixture, document.get("webhooks"), webhook_events)
     return fixture
 
@@ -187,13 +212,24 @@ def _check(fixture: Fixture, document: Any, spec: Spec) -> None:
     items = document.get("customers") or []
     if not isinstance(items, list):
         raise _fail(fixture, ("customers",), "must be a list")
+    _check_usage(fixture, document, spec)
     customer_schema, wallet_schema, top_up_schema = (
         Draft4Validator(spec.by_id[name].body_schema)
         for name in ("createCustomer", "createWallet", "topUpWallet")
     )
     for i, customer in enumerate(items):
         at = ("customers", i)
-        _item(fixture, customer, customer_schema, at, extra=("wallets",))
+        _item(fixture, customer, customer_schema, at, extra=("wallets", "subscriptions"))
+        for j, sub in enumerate(_list(fixture, customer, "subscriptions", at)):
+            _item(
+                fixture,
+                sub,
+                _schema(fixture, spec, "createSubscription", at + ("subscriptions",)),
+                at + ("subscriptions", j),
+                extra=("plan",),
+                implied={"plan_id": "plan_fixture"},
+                hidden=("customer_id", "external_customer_id", "plan_id"),
+            )
         for j, wallet in enumerate(_list(fixture, customer, "wallets", at)):
             wat = at + ("wallets", j)
             if isinstance(wallet, dict) and "customer_id" in wallet:
@@ -213,6 +249,36 @@ def _check(fixture: Fixture, document: Any, spec: Spec) -> None:
             )
             for k, top_up in enumerate(_list(fixture, wallet, "top_ups", wat)):
                 _item(fixture, top_up, top_up_schema, wat + ("top_ups", k), implied={"idempotency_key": ""})
+
+
+def _schema(fixture: Fixture, spec: Spec, operation: str, at: tuple) -> Draft4Validator:
+    """The request schema of a usage operation; refused by a version that has none."""
+    op = spec.by_id.get(operation)
+    if op is None:
+        raise _fail(
+            fixture,
+            at,
+            "usage (features, plans, subscriptions) is served by API version 2026-08-22 only",
+        )
+    return Draft4Validator(op.body_schema)
+
+
+def _check_usage(fixture: Fixture, document: dict, spec: Spec) -> None:
+    for i, feature in enumerate(_list(fixture, document, "features", ())):
+        _item(fixture, feature, _schema(fixture, spec, "createFeature", ("features",)), ("features", i))
+    for i, plan in enumerate(_list(fixture, document, "plans", ())):
+        at = ("plans", i)
+        _item(fixture, plan, _schema(fixture, spec, "createPlan", ("plans",)), at, extra=("prices",))
+        for j, price in enumerate(_list(fixture, plan, "prices", at)):
+            _item(
+                fixture,
+                price,
+                _schema(fixture, spec, "createPrice", at),
+                at + ("prices", j),
+                extra=("feature",),
+                implied={"entity_type": "PLAN", "entity_id": "plan_fixture", "price_unit_type": "FIAT"},
+                hidden=("entity_type", "entity_id"),
+            )
 
 
 def _list(fixture: Fixture, parent: dict, name: str, at: tuple) -> list:
@@ -253,12 +319,21 @@ def apply(fixture: Fixture, world: World, version: ApiVersion) -> tuple[list[Any
     create_customer, create_wallet, top_up, get_wallet = (
         version.handlers[name] for name in FIXTURE_OPERATIONS
     )
+    plans = _apply_catalog(fixture, world, version)
     made_customers, made_wallets = [], []
     for i, item in enumerate(fixture.customers):
         at: tuple = ("customers", i)
-        body = {k: v for k, v in item.items() if k != "wallets"}
+        body = {k: v for k, v in item.items() if k not in ("wallets", "subscriptions")}
         customer = _call(fixture, at, create_customer, world, {}, body)
         made_customers.append(customer)
+        for j, sub in enumerate(item.get("subscriptions") or ()):
+            sat = at + ("subscriptions", j)
+            body = {k: v for k, v in sub.items() if k != "plan"}
+            body.update(
+                customer_id=customer["id"],
+                plan_id=_named(fixture, sat + ("plan",), plans, sub.get("plan")),
+            )
+            _call(fixture, sat, version.handlers["createSubscription"], world, {}, body)
         for j, wallet_item in enumerate(item.get("wallets") or ()):
             wat = at + ("wallets", j)
             body = {k: v for k, v in wallet_item.items() if k != "top_ups"}
@@ -274,6 +349,42 @@ def apply(fixture: Fixture, world: World, version: ApiVersion) -> tuple[list[Any
                 )
             made_wallets.append(_call(fixture, wat, get_wallet, world, {"id": wallet["id"]}, None))
     return made_customers, made_wallets
+
+
+def _apply_catalog(fixture: Fixture, world: World, version: ApiVersion) -> dict[str, str]:
+    """Create the fixture's features and plans with their prices; returns each plan's id by its
+    lookup key (or name)."""
+    meters: dict[str, str] = {}
+    plans: dict[str, str] = {}
+    for i, item in enumerate(fixture.features):
+        feature = _call(fixture, ("features", i), version.handlers["createFeature"], world, {}, item)
+        meters[item.get("lookup_key") or item["name"]] = feature.get("meter_id", "")
+    for i, item in enumerate(fixture.plans):
+        at: tuple = ("plans", i)
+        plan = _call(
+            fixture,
+            at,
+            version.handlers["createPlan"],
+            world,
+            {},
+            {k: v for k, v in item.items() if k != "prices"},
+        )
+        plans[item.get("lookup_key") or item["name"]] = plan["id"]
+        for j, price in enumerate(item.get("prices") or ()):
+            pat = at + ("prices", j)
+            body = {"price_unit_type": "FIAT", **{k: v for k, v in price.items() if k != "feature"}}
+            body.update(entity_type="PLAN", entity_id=plan["id"])
+            if "feature" in price:
+                body["meter_id"] = _named(fixture, pat + ("feature",), meters, price["feature"])
+            _call(fixture, pat, version.handlers["createPrice"], world, {}, body)
+    return plans
+
+
+def _named(fixture: Fixture, at: tuple, made: dict[str, str], name: Any) -> str:
+    if name not in made:
+        known = ", ".join(made) or "none"
+        raise _fail(fixture, at, f"names nothing the fixture made: {name!r} (known: {known})")
+    return made[name]
 
 
 def _call(

@@ -1,7 +1,8 @@
 """Moving a world's clock, as Stripe's test clocks do, but locally and synchronously.
 
 After a move every wallet of the world is swept, so credits whose expiry has passed are
-expired at once (a CREDIT_EXPIRED debit each), not on the next time the wallet is touched.
+expired at once (a CREDIT_EXPIRED debit each), not on the next time the wallet is touched, and
+the usage evaluations and period closes the move passed happen at once.
 """
 
 from __future__ import annotations
@@ -12,33 +13,34 @@ from typing import Any
 
 import isodate
 
-from ..domain import errors, ledger
+from ..domain import errors, ledger, usage
 from ..domain.clock import format_timestamp, parse_timestamp
 from ..domain.models import Transaction
 from ..domain.world import World
 
 
-def parse_duration(value: Any) -> timedelta | isodate.Duration:
+def parse_duration(value: Any, name: str = "by") -> timedelta | isodate.Duration:
     """Seconds (a number) or an ISO 8601 duration (``P30D``, ``PT1H30M``, ``P1M``: calendar months)."""
+    wrong = errors.validation(
+        f"{name} must be seconds (a number) or an ISO 8601 duration such as P30D",
+        "invalid duration",
+        **{name: value if isinstance(value, str) else repr(value)},
+    )
     if isinstance(value, bool):
-        raise errors.validation(
-            "by must be seconds (a number) or an ISO 8601 duration such as P30D", "invalid duration", by=value
-        )
+        raise wrong
     if isinstance(value, (int, Decimal)):
         try:
             return timedelta(seconds=float(value))
         except OverflowError:
-            raise errors.validation("by is too large", "duration out of range", by=str(value)) from None
+            raise errors.validation(
+                f"{name} is too large", "duration out of range", **{name: str(value)}
+            ) from None
     if isinstance(value, str):
         try:
             return isodate.parse_duration(value.strip())
         except (ValueError, InvalidOperation):
             pass
-    raise errors.validation(
-        "by must be seconds (a number) or an ISO 8601 duration such as P30D",
-        "invalid duration",
-        by=value if isinstance(value, str) else repr(value),
-    )
+    raise wrong
 
 
 def parse_instant(value: Any, name: str = "now") -> datetime:
@@ -80,11 +82,13 @@ def set_clock(world: World, instant: datetime | None, frozen: bool | None) -> li
 
 
 def sweep(world: World) -> list[Transaction]:
-    """Expire whatever is due in every wallet of the world, now."""
+    """Expire whatever is due in every wallet of the world, now; then run the usage evaluations
+    and period closes the move has passed."""
     now = world.now()
     expired: list[Transaction] = []
     for wallet in world.wallets.values():
         expired.extend(ledger.expire_due(world, wallet, now))
+    usage.catch_up(world)
     return expired
 
 

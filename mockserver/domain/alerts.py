@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from . import charges
 from .models import AlertLevel, AlertSettings, Wallet
 from .world import World
 
@@ -42,25 +43,37 @@ def state_of(settings: AlertSettings, value: Decimal) -> str:
 def after_operation(world: World, wallet: Wallet) -> None:
     """Evaluate both streams once a credit or debit has been written to ``wallet``."""
     settings = own_settings(wallet)
-    _stream(world, wallet, CREDIT, settings or TENANT_DEFAULT, settings)
+    _stream(world, wallet, CREDIT, settings or TENANT_DEFAULT, settings, wallet.credit_balance)
+    evaluate_ongoing(world, wallet)
+
+
+def evaluate_ongoing(world: World, wallet: Wallet) -> None:
+    """The ongoing stream, on the real-time credit balance (the credit balance less the usage
+    and unpaid invoices it owes), for a wallet with alerts enabled or an auto top-up."""
+    settings = own_settings(wallet)
     watched = (settings is not None and settings.alert_enabled) or (
         wallet.auto_topup is not None and wallet.auto_topup.enabled
     )
-    if watched:
-        state = _stream(world, wallet, ONGOING, settings or TENANT_DEFAULT, settings)
-        wallet.alert_state = state
-        # The ongoing balance (here the credit balance: the sandbox has no usage) changed.
-        if world.ongoing_published.get(wallet.id) != wallet.credit_balance:
-            world.ongoing_published[wallet.id] = wallet.credit_balance
-            # Sent with the balances it was raised at, as the cloud sends this one.
-            balances = {"balance": wallet.balance, "credit_balance": wallet.credit_balance}
-            world.emit("wallet.ongoing_balance.updated", wallet.id, {"balances": balances})
+    if not watched:
+        return
+    ongoing = charges.ongoing_credits(world, wallet)
+    wallet.alert_state = _stream(world, wallet, ONGOING, settings or TENANT_DEFAULT, settings, ongoing)
+    if world.ongoing_published.get(wallet.id) != ongoing:
+        world.ongoing_published[wallet.id] = ongoing
+        # Sent with the balances it was raised at, as the cloud sends this one.
+        balances = {"balance": wallet.balance, "credit_balance": wallet.credit_balance}
+        world.emit("wallet.ongoing_balance.updated", wallet.id, {"balances": balances})
 
 
 def _stream(
-    world: World, wallet: Wallet, kind: str, settings: AlertSettings, shown: AlertSettings | None
+    world: World,
+    wallet: Wallet,
+    kind: str,
+    settings: AlertSettings,
+    shown: AlertSettings | None,
+    value: Decimal,
 ) -> str:
-    state = state_of(settings, wallet.credit_balance)
+    state = state_of(settings, value)
     key = (wallet.id, kind)
     previous = world.alert_states.get(key)
     if state == previous or (previous is None and state == "ok"):
@@ -69,6 +82,6 @@ def _stream(
     suffix = {"in_alarm": "dropped", "ok": "recovered"}.get(state)
     if suffix:
         # The alert rides with the event only for a wallet with settings of its own.
-        alert = {"state": state, "alert_type": kind, "balance": wallet.credit_balance, "settings": shown}
+        alert = {"state": state, "alert_type": kind, "balance": value, "settings": shown}
         world.emit(f"{EVENTS[kind]}.{suffix}", wallet.id, {"alert": alert} if shown is not None else None)
     return state

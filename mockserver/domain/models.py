@@ -148,3 +148,166 @@ class Event:
     # the balances a wallet had when it was raised.
     data: dict[str, Any] | None = None
     id: str = ""  # sys_event_<ULID>, given when it is raised
+
+
+# ---- usage: what meters count, how it is priced, who is subscribed -------------------------
+
+
+@dataclass(slots=True)
+class Meter:
+    """Counts the events named ``event_name`` whose properties pass every filter."""
+
+    id: str
+    name: str
+    event_name: str
+    aggregation: str  # COUNT | SUM | AVG | MAX | COUNT_UNIQUE | LATEST | SUM_WITH_MULTIPLIER
+    created_at: datetime
+    updated_at: datetime
+    field_name: str = ""  # the property aggregated (all but COUNT): the API's "field"
+    multiplier: Decimal | None = None  # SUM_WITH_MULTIPLIER
+    filters: dict[str, list[str]] = field(default_factory=dict)  # property -> values it may take
+    reset_usage: str = "BILLING_PERIOD"  # BILLING_PERIOD | NEVER
+    status: str = "published"
+
+
+@dataclass(slots=True)
+class Feature:
+    id: str
+    name: str
+    type: str  # metered | boolean | static | config
+    created_at: datetime
+    updated_at: datetime
+    meter_id: str = ""
+    lookup_key: str = ""
+    description: str = ""
+    unit_singular: str = ""
+    unit_plural: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    status: str = "published"
+
+
+@dataclass(slots=True)
+class Plan:
+    id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    lookup_key: str = ""
+    description: str = ""
+    display_order: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
+    status: str = "published"
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A tier of a TIERED price: up to ``up_to`` units (inclusive; None: the rest)."""
+
+    unit_amount: Decimal
+    flat_amount: Decimal = Decimal(0)
+    up_to: int | None = None
+
+
+@dataclass(slots=True)
+class Price:
+    id: str
+    entity_type: str  # PLAN | SUBSCRIPTION | ...
+    entity_id: str
+    currency: str  # lower case
+    type: str  # USAGE | FIXED
+    billing_model: str  # FLAT_FEE | PACKAGE | TIERED
+    billing_period: str  # MONTHLY | ANNUAL | ...
+    billing_period_count: int
+    invoice_cadence: str  # ARREAR | ADVANCE
+    created_at: datetime
+    updated_at: datetime
+    amount: Decimal = Decimal(0)
+    meter_id: str = ""
+    tier_mode: str = ""  # VOLUME | SLAB, for TIERED
+    tiers: list[Tier] = field(default_factory=list)
+    divide_by: int | None = None  # PACKAGE: units per package
+    round: str = "up"  # PACKAGE: a partial package counts as one (up) or not at all (down)
+    price_unit_type: str = "FIAT"
+    display_name: str = ""
+    lookup_key: str = ""
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    status: str = "published"
+
+
+@dataclass(slots=True)
+class LineItem:
+    """A price on a subscription; a USAGE one keeps its period's usage, aggregated as it comes."""
+
+    id: str
+    subscription_id: str
+    price_id: str
+    price_type: str
+    created_at: datetime
+    meter_id: str = ""
+    quantity: Decimal = Decimal(1)  # FIXED prices: units charged per period
+    display_name: str = ""
+    # The current period's usage: what every aggregation needs, never the events themselves.
+    count: int = 0
+    total: Decimal = Decimal(0)
+    maximum: Decimal | None = None
+    latest: Decimal | None = None
+    latest_at: datetime | None = None
+    uniques: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Subscription:
+    id: str
+    customer_id: str
+    plan_id: str
+    currency: str  # lower case
+    billing_period: str  # MONTHLY | ANNUAL | ...
+    billing_period_count: int
+    billing_anchor: datetime
+    start_date: datetime
+    current_period_start: datetime
+    current_period_end: datetime
+    created_at: datetime
+    updated_at: datetime
+    line_items: list[str] = field(default_factory=list)  # line item ids, in the plan's order
+    billing_cycle: str = "anniversary"
+    status: str = "active"  # active | cancelled
+    end_date: datetime | None = None
+    cancel_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_at_period_end: bool = False
+    lookup_key: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Bill:
+    """A subscription's invoice for one period, finalized when the period closes; prepaid
+    wallets pay its usage, the rest stays due."""
+
+    id: str
+    subscription_id: str
+    customer_id: str
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    usage_amount: Decimal
+    fixed_amount: Decimal
+    lines: list[dict[str, Any]] = field(default_factory=list)  # price, quantity, amount per item
+    credits_applied: Decimal = Decimal(0)  # what wallets paid (usage only)
+    status: str = "FINALIZED"
+    payment_status: str = "PENDING"  # PENDING | SUCCEEDED
+
+    @property
+    def total(self) -> Decimal:
+        return self.usage_amount + self.fixed_amount
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.total - self.credits_applied
+
+    @property
+    def usage_remaining(self) -> Decimal:
+        return self.usage_amount - self.credits_applied

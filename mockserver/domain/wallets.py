@@ -8,14 +8,15 @@ world's unit of work, and raise the events that webhooks send.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from . import alerts, errors, ledger, money
-from .models import AlertSettings, AutoTopup, Invoice, TopUpRecord, Transaction, Wallet
+from . import alerts, charges, errors, ledger, money
+from .models import AlertSettings, AutoTopup, Bill, Invoice, TopUpRecord, Transaction, Wallet
 from .world import World
 
 ACTIVE, CLOSED = "active", "closed"
@@ -345,6 +346,39 @@ def debit(
     return txn
 
 
+def pay_invoice(world: World, wallet: Wallet, bill: Bill, amount: Decimal) -> Transaction:
+    """A prepaid wallet pays ``amount`` of a subscription invoice's usage: a CREDIT_ADJUSTMENT
+    debit, written as the cloud writes one (its description, metadata and key)."""
+    now = world.now()
+    ledger.expire_due(world, wallet, now)
+    credits = min(money.divide(amount, wallet.conversion_rate), wallet.credit_balance)
+    stamp = int(now.timestamp() * 1_000_000) * 1000  # nanoseconds: the key differs on each attempt
+    digest = hashlib.sha256(
+        f"wallet_credit_adjustment:invoice_id={bill.id}:ts={stamp}:wallet_id={wallet.id}".encode()
+    ).hexdigest()[:16]
+    txn = ledger.debit(
+        world,
+        wallet,
+        credits,
+        "CREDIT_ADJUSTMENT",
+        now,
+        reference_type="INVOICE",
+        reference_id=bill.id,
+        description=f"Amount applied as credit adjustment to invoice {bill.id} from wallet {wallet.id}",
+        idempotency_key=f"wallet_credit_adjustment-{digest}",
+        metadata={
+            "invoice_id": bill.id,
+            "customer_id": bill.customer_id,
+            "wallet_type": wallet.wallet_type,
+            "adjustment_type": "amount_application",
+        },
+        overdraft=True,
+    )
+    bill.credits_applied += txn.amount
+    _written(world, wallet, txn)
+    return txn
+
+
 # ---- auto top-up ---------------------------------------------------------------------------
 
 AUTO_TOP_UP_DESCRIPTION = "Auto top-up triggered for low ongoing balance"
@@ -361,7 +395,7 @@ def auto_top_up(world: World, wallet: Wallet) -> list[TopUpResult]:
             rule is None
             or not rule.enabled
             or wallet.wallet_status != ACTIVE
-            or wallet.credit_balance > rule.threshold
+            or charges.ongoing_credits(world, wallet) > rule.threshold
             or rule.amount <= 0
         ):
             break

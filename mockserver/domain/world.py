@@ -7,14 +7,31 @@ inside a unit of work (``store.session``) that holds its lock and sends the even
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from . import errors
 from .clock import Clock, millis
 from .ids import IdGenerator
-from .models import Customer, Event, Invoice, TopUpRecord, Transaction, Wallet
+from .models import (
+    Bill,
+    Customer,
+    Event,
+    Feature,
+    Invoice,
+    LineItem,
+    Meter,
+    Plan,
+    Price,
+    Subscription,
+    TopUpRecord,
+    Transaction,
+    Wallet,
+)
+
+# How long after usage arrives a customer's wallets are evaluated (the cloud: 5m30s).
+ALERT_DELAY = timedelta(seconds=2)
 
 # A world is named by its API key and environment id ("" when none).
 WorldKey = tuple[str, str]
@@ -52,6 +69,20 @@ class World:
         self.events: list[Event] = []  # raised, not yet sent
         self.alert_states: dict[tuple[str, str], str] = {}  # (wallet id, alert type) -> state
         self.ongoing_published: dict[str, Decimal] = {}  # wallet id -> last ongoing balance sent
+        # Usage: what meters count, prices, subscriptions and their periods' running usage.
+        self.meters: dict[str, Meter] = {}
+        self.features: dict[str, Feature] = {}
+        self.plans: dict[str, Plan] = {}
+        self.prices: dict[str, Price] = {}
+        self.subscriptions: dict[str, Subscription] = {}
+        self.subscriptions_by_customer: dict[str, list[str]] = {}
+        self.line_items: dict[str, LineItem] = {}
+        self.bills: dict[str, Bill] = {}  # subscription invoices, one per closed period
+        self.event_ids: set[int] = set()  # digests of the event ids clients gave (dedup)
+        self.deferred_events: list[dict[str, Any]] = []  # dated past their period: counted later
+        self.evaluations: dict[str, datetime] = {}  # customer id -> when its wallets are evaluated
+        self.alert_delay = ALERT_DELAY
+        self.usage_due: datetime | None = None  # the soonest evaluation or period end
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -94,3 +125,13 @@ class World:
         self.events.clear()
         self.alert_states.clear()
         self.ongoing_published.clear()
+        for book in (self.meters, self.features, self.plans, self.prices, self.subscriptions):
+            book.clear()
+        self.subscriptions_by_customer.clear()
+        self.line_items.clear()
+        self.bills.clear()
+        self.event_ids.clear()
+        self.deferred_events.clear()
+        self.evaluations.clear()
+        self.alert_delay = ALERT_DELAY
+        self.usage_due = None

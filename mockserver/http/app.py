@@ -28,6 +28,7 @@ from ..domain.world import World
 from ..faults.rules import FaultEngine
 from ..faults.shared import SharedRules
 from ..state import journal
+from ..state.due import DueWork
 from ..state.errors import StoreError
 from ..state.protocol import WorldStore
 from ..state.shared.records import Redis
@@ -104,6 +105,7 @@ class Sandbox:
             except WebhookError as error:  # named as the flag that gave it
                 raise WebhookError(f"--webhook-{error.field}:", error.problem) from None
         self.store.listeners.append(self.outbox.publish)
+        self.due = DueWork(self.store)
 
     # Routes that wait on something else (the webhook outbox) rather than compute: the server runs
     # them on a thread, so that they never hold the event loop that serves everyone else.
@@ -287,10 +289,13 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> View:
         try:
             params = validation.check_parameters(op, path_args, req.args, headers)
             body = validation.check_body(op, req.get_data, headers.get("Content-Type"))
-            with store.session(api_key, headers.get(auth.ENVIRONMENT_HEADER, ""), reading) as world:
+            environment_id = headers.get(auth.ENVIRONMENT_HEADER, "")
+            with store.session(api_key, environment_id, reading) as world:
                 if grows_world:
                     world.ensure_room(max_objects)
                 status, payload = handler(world, params, body)
+                if world.usage_due is not None:
+                    sandbox.due.note((api_key, environment_id), world)
         except errors.ApiError as error:
             status, payload = error.status, version.error_body(error)
         except StoreError as failure:

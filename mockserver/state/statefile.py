@@ -31,8 +31,12 @@ with microseconds, ids as they are. Importing checks the whole document before t
 world, so a bad document changes nothing; errors name the field (``wallets[0].balance``).
 Field lists come from the store's dataclasses, so a field added there is exported too.
 
-Format ``flexprice-mock-state/3``; a ``/2`` document (no ``ids``, no ``cached_balances``, a clock
-without ``at``: it is put at ``now``) still loads, and leaves the id generator as it was.
+Format ``flexprice-mock-state/4``: ``/3`` plus the usage sections (meters, features, plans,
+prices, line items with their period's running usage, subscriptions, their invoices, and the
+usage schedule: the alert delay, evaluations due, usage dated in a later period, the digests of
+event ids seen); a ``/3`` document loads as a world without usage, and a ``/2`` document (no
+``ids``, no ``cached_balances``, a clock without ``at``: it is put at ``now``) still loads, and
+leaves the id generator as it was.
 """
 
 from __future__ import annotations
@@ -41,30 +45,38 @@ import copy
 import random
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..domain import alerts
+from ..domain import alerts, usage
 from ..domain.clock import Clock, format_timestamp, parse_timestamp, utc_now
 from ..domain.ids import IdGenerator, ulid_parts, ulid_text
 from ..domain.models import (
     AlertLevel,
     AlertSettings,
     AutoTopup,
+    Bill,
     Customer,
+    Feature,
     Invoice,
+    LineItem,
+    Meter,
+    Plan,
+    Price,
+    Subscription,
+    Tier,
     TopUpRecord,
     Transaction,
     Wallet,
 )
 from ..domain.world import World
 
-FORMAT = "flexprice-mock-state/3"
-READABLE = (FORMAT, "flexprice-mock-state/2")
+FORMAT = "flexprice-mock-state/4"
+READABLE = (FORMAT, "flexprice-mock-state/3", "flexprice-mock-state/2")
 ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 # Values that are records of their own, written as nested objects.
-NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel)}
+NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel, Tier)}
 # A world's attributes that no section writes: indexes rebuilt from a section when it is put back
 # (attribute -> section), and what is not the world's state (the store names the world; events
 # raised are sent when their unit of work ends, so there are none between units of work).
@@ -74,6 +86,8 @@ DERIVED = {
     "transaction_count": "transactions",
     "transaction_keys": "transactions",
     "next_expiry": "transactions",
+    "subscriptions_by_customer": "subscriptions",
+    "usage_due": "usage_schedule",
 }
 NOT_STATE = ("tenant_id", "environment_id", "events")
 
@@ -131,7 +145,8 @@ def _nothing(world: World, loaded: Loaded) -> None:
 
 def _check_format(value: Any, loaded: Loaded) -> None:
     if value is not None and value not in READABLE:
-        raise StateError("format", f"must be {FORMAT!r} (or the older {READABLE[1]!r})")
+        older = " or ".join(repr(name) for name in READABLE[1:])
+        raise StateError("format", f"must be {FORMAT!r} (or the older {older})")
 
 
 def _check_version(value: Any, loaded: Loaded) -> None:
@@ -370,6 +385,136 @@ def _check_cached(value: Any, loaded: Loaded) -> None:
         loaded.world.balance_cache[wallet_id] = (balance, at)
 
 
+# ---- usage: the catalog, subscriptions, their periods' usage and invoices, what is due ---------
+
+
+def _named(book: dict[str, Any], item_id: str, where: str, what: str) -> None:
+    if item_id and item_id not in book:
+        raise StateError(where, f"names no {what} of the document: {item_id!r}")
+
+
+def _check_catalog(name: str, cls: type) -> Callable[[Any, Loaded], None]:
+    def check(value: Any, loaded: Loaded) -> Any:
+        book = getattr(loaded.world, name)
+        for where, item in _records(value, name, cls):
+            _unique(book, item.id, where)
+            book[item.id] = item
+
+    return check
+
+
+_check_meters = _check_catalog("meters", Meter)
+_check_plans = _check_catalog("plans", Plan)
+
+
+def _check_features(value: Any, loaded: Loaded) -> None:
+    _check_catalog("features", Feature)(value, loaded)
+    for index, item in enumerate(loaded.world.features.values()):
+        _named(loaded.world.meters, item.meter_id, f"features[{index}].meter_id", "meter")
+
+
+def _check_prices(value: Any, loaded: Loaded) -> None:
+    _check_catalog("prices", Price)(value, loaded)
+    for index, item in enumerate(loaded.world.prices.values()):
+        _named(loaded.world.meters, item.meter_id, f"prices[{index}].meter_id", "meter")
+
+
+def _check_line_items(value: Any, loaded: Loaded) -> None:
+    _check_catalog("line_items", LineItem)(value, loaded)
+    for index, item in enumerate(loaded.world.line_items.values()):
+        _named(loaded.world.prices, item.price_id, f"line_items[{index}].price_id", "price")
+
+
+def _check_subscriptions(value: Any, loaded: Loaded) -> None:
+    into = loaded.world
+    _check_catalog("subscriptions", Subscription)(value, loaded)
+    for index, sub in enumerate(into.subscriptions.values()):
+        _named(into.customers, sub.customer_id, f"subscriptions[{index}].customer_id", "customer")
+        for item_id in sub.line_items:
+            _named(into.line_items, item_id, f"subscriptions[{index}].line_items", "line item")
+        into.subscriptions_by_customer.setdefault(sub.customer_id, []).append(sub.id)
+
+
+def _restore_subscriptions(world: World, loaded: Loaded) -> None:
+    world.subscriptions.update(loaded.world.subscriptions)
+    world.subscriptions_by_customer.update(loaded.world.subscriptions_by_customer)
+
+
+def _check_bills(value: Any, loaded: Loaded) -> None:
+    _check_catalog("bills", Bill)(value, loaded)
+    for index, bill in enumerate(loaded.world.bills.values()):
+        _named(
+            loaded.world.subscriptions,
+            bill.subscription_id,
+            f"bills[{index}].subscription_id",
+            "subscription",
+        )
+
+
+def _export_schedule(world: World, out: Writer) -> dict[str, Any]:
+    return {
+        "alert_delay_seconds": world.alert_delay.total_seconds(),
+        "evaluations": [
+            {"customer_id": c, "at": format_timestamp(at)} for c, at in world.evaluations.items()
+        ],
+        "deferred_events": [
+            {**event, "timestamp": format_timestamp(event["timestamp"])} for event in world.deferred_events
+        ],
+        "event_ids": sorted(world.event_ids),
+    }
+
+
+def _check_schedule(value: Any, loaded: Loaded) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise StateError("usage_schedule", "must be an object")
+    for name in value:
+        if name not in ("alert_delay_seconds", "evaluations", "deferred_events", "event_ids"):
+            raise StateError(f"usage_schedule.{name}", "is not a field of the usage schedule")
+    into = loaded.world
+    delay = value.get("alert_delay_seconds", into.alert_delay.total_seconds())
+    if isinstance(delay, bool) or not isinstance(delay, (int, float, Decimal)) or not 0 <= delay <= 31536000:
+        raise StateError("usage_schedule.alert_delay_seconds", "must be a number of seconds, 0 to a year")
+    into.alert_delay = timedelta(seconds=float(delay))
+    for index, item in enumerate(_section(value.get("evaluations"), "usage_schedule.evaluations")):
+        where = f"usage_schedule.evaluations[{index}]"
+        if not isinstance(item, dict):
+            raise StateError(where, "must be an object")
+        customer_id = _load_value("str", item.get("customer_id"), f"{where}.customer_id")
+        _named(into.customers, customer_id, f"{where}.customer_id", "customer")
+        into.evaluations[customer_id] = _load_value("datetime", item.get("at"), f"{where}.at")
+    for index, item in enumerate(_section(value.get("deferred_events"), "usage_schedule.deferred_events")):
+        where = f"usage_schedule.deferred_events[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("properties"), dict):
+            raise StateError(
+                where, "must be an object with subscription_id, event_name, properties, timestamp"
+            )
+        _named(
+            into.subscriptions, item.get("subscription_id") or "?", f"{where}.subscription_id", "subscription"
+        )
+        into.deferred_events.append(
+            {
+                "subscription_id": item["subscription_id"],
+                "event_name": _load_value("str", item.get("event_name"), f"{where}.event_name"),
+                "properties": copy.deepcopy(item["properties"]),
+                "timestamp": _load_value("datetime", item.get("timestamp"), f"{where}.timestamp"),
+            }
+        )
+    digests = _section(value.get("event_ids"), "usage_schedule.event_ids")
+    if not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**64 for d in digests):
+        raise StateError("usage_schedule.event_ids", "must be an array of event id digests (integers)")
+    into.event_ids.update(digests)
+
+
+def _restore_schedule(world: World, loaded: Loaded) -> None:
+    world.alert_delay = loaded.world.alert_delay
+    world.evaluations.update(loaded.world.evaluations)
+    world.deferred_events.extend(loaded.world.deferred_events)
+    world.event_ids.update(loaded.world.event_ids)
+    usage.reschedule(world)
+
+
 def _each(name: str) -> Callable[[World, Writer], list[Any]]:
     """Write a section that is one map of the world's records (customers, wallets, invoices)."""
 
@@ -418,6 +563,16 @@ SECTIONS: tuple[Section, ...] = (
             _copy_into("ongoing_published")),
     Section("cached_balances", ("balance_cache",), _export_cached, _check_cached,
             _copy_into("balance_cache")),
+    Section("meters", ("meters",), _each("meters"), _check_meters, _copy_into("meters")),
+    Section("features", ("features",), _each("features"), _check_features, _copy_into("features")),
+    Section("plans", ("plans",), _each("plans"), _check_plans, _copy_into("plans")),
+    Section("prices", ("prices",), _each("prices"), _check_prices, _copy_into("prices")),
+    Section("line_items", ("line_items",), _each("line_items"), _check_line_items, _copy_into("line_items")),
+    Section("subscriptions", ("subscriptions",), _each("subscriptions"), _check_subscriptions,
+            _restore_subscriptions),
+    Section("bills", ("bills",), _each("bills"), _check_bills, _copy_into("bills")),
+    Section("usage_schedule", ("evaluations", "alert_delay", "deferred_events", "event_ids"),
+            _export_schedule, _check_schedule, _restore_schedule),
 )
 # fmt: on
 NAMES = tuple(section.name for section in SECTIONS)
@@ -500,6 +655,12 @@ def _plan(cls: type) -> list[tuple[str, Callable[[Any], Any] | None]]:
 def _converter(kind: str) -> Callable[[Any], Any] | None:
     if kind.split("|")[0].strip() in NESTED:
         return _dump
+    if kind.startswith("list[") and kind[5:-1] in NESTED:
+        return lambda items: [_dump(item) for item in items]
+    if kind.startswith("set["):
+        return sorted
+    if kind.startswith("list["):
+        return copy.deepcopy
     if kind.startswith("Decimal"):
         return str
     if kind.startswith("datetime"):
@@ -592,6 +753,12 @@ def _load_value(kind: str, value: Any, where: str) -> Any:
     base = kind.split("|")[0].strip()
     if base in NESTED:
         return _load(NESTED[base], value, where)
+    if base.startswith(("list[", "set[")):
+        if not isinstance(value, list):
+            raise StateError(where, "must be an array")
+        inner = base[base.index("[") + 1 : -1]
+        items = [_load_value(inner, item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return set(items) if base.startswith("set[") else items
     if base == "str":
         if not isinstance(value, str):
             raise StateError(where, "must be a string")

@@ -615,7 +615,7 @@ def test_the_state_document_says_which_version_wrote_it(api):
     populate(api)
     document = api.get("/_mock/state").json
     assert document["api_version"] == "2026-08-22"
-    assert document["format"] == "flexprice-mock-state/3"
+    assert document["format"] == "flexprice-mock-state/4"
     assert list(document) == [
         "format",
         "api_version",
@@ -630,6 +630,14 @@ def test_the_state_document_says_which_version_wrote_it(api):
         "alerts",
         "ongoing_balances",
         "cached_balances",
+        "meters",
+        "features",
+        "plans",
+        "prices",
+        "line_items",
+        "subscriptions",
+        "bills",
+        "usage_schedule",
     ]
     assert document["clock"] == {"now": JAN_1, "frozen": True}
     # The last id made: every id of the document sorts before it, and later ones after it.

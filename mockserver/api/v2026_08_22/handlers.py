@@ -10,15 +10,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ...domain import customers, errors, wallets
+from ...domain import charges, customers, errors, usage, wallets
 from ...domain.models import RETRY_EVENT, Wallet
 from ...domain.world import World
 from .. import Handler, Result, fields
 from . import requests, views
+from . import usage as usage_api
 
 # Operations that add customers, wallets or transactions: refused (429) in a full world.
-GROWS_WORLD = frozenset(
-    {"createCustomer", "createWallet", "topUpWallet", "debitWallet", "modifyWallet", "terminateWallet"}
+GROWS_WORLD = (
+    frozenset(
+        {"createCustomer", "createWallet", "topUpWallet", "debitWallet", "modifyWallet", "terminateWallet"}
+    )
+    | usage_api.GROWS_WORLD
 )
 BREAKDOWN = ("credits_available_breakdown",)
 CACHE_TTL = timedelta(minutes=30)  # how long the cloud keeps a computed real-time balance
@@ -149,7 +153,7 @@ def _balance(
         limit = CACHE_TTL if max_live is None else min(CACHE_TTL, timedelta(seconds=max_live))
         if cached is not None and now - cached[1] <= limit:
             return views.wallet_balance(world, wallet, balance=cached[0], cached=True, expand=expand)
-    world.balance_cache[wallet.id] = (wallet.balance, now)
+    world.balance_cache[wallet.id] = (charges.real_time_balance(world, wallet), now)
     return views.wallet_balance(world, wallet, expand=expand)
 
 
@@ -326,4 +330,19 @@ HANDLERS: dict[str, Handler] = {
     "getCustomerByExternalId": get_customer_by_external_id,
     "getCustomerByLookupKey": get_customer_by_lookup_key,
     "retryWebhook": retry_webhook,
+    **usage_api.HANDLERS,
 }
+
+
+def _caught_up(handler: Handler) -> Handler:
+    """Run what the world's clock has made due (alert evaluations, period closes) first."""
+
+    def run(world: World, params, body) -> Result:
+        if world.usage_due is not None:
+            usage.catch_up(world)
+        return handler(world, params, body)
+
+    return run
+
+
+HANDLERS = {name: _caught_up(handler) for name, handler in HANDLERS.items()}

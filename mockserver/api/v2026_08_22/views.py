@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ...domain import money
+from ...domain import charges, money
 from ...domain.clock import format_timestamp
 from ...domain.models import SYSTEM_USER, AlertLevel, AlertSettings, AutoTopup, Customer, Transaction, Wallet
 from ...domain.world import World
@@ -105,22 +105,23 @@ def wallet_balance(
     cached: bool = False,
     expand: bool = False,
 ) -> dict[str, Any]:
-    """A WalletBalanceResponse. With no usage or invoices in the sandbox, the real-time balance
-    is the balance itself (or ``balance``, the one remembered, for a cached read); a closed
-    wallet shows zeros."""
+    """A WalletBalanceResponse: the real-time balance is the balance less what the current
+    periods' usage and unpaid invoices owe (or ``balance``, the one remembered, for a cached
+    read); a closed wallet shows zeros."""
     body = wallet(world, w)
     if real_time:
         if w.wallet_status != "active":
             body.update(real_time_balance=ZERO, real_time_credit_balance=ZERO, current_period_usage=ZERO)
         else:
-            value = w.balance if balance is None else balance
+            owed = charges.NOTHING if balance is not None else charges.pending(world, w)
+            value = w.balance - owed.total if balance is None else balance
             body.update(
                 real_time_balance=dec(value),
                 real_time_credit_balance=dec(money.divide(value, w.conversion_rate)),
-                current_period_usage=ZERO,
+                current_period_usage=dec(owed.total),
             )
             if not cached:
-                body["unpaid_invoices_amount"] = ZERO
+                body["unpaid_invoices_amount"] = dec(owed.unpaid_usage)
         body["balance_updated_at"] = _t(w.updated_at)
         if expand:
             body["credits_available_breakdown"] = breakdown(world, w)

@@ -149,7 +149,10 @@ class SharedStore:
         summary = summary_key(self._name(key))
 
         def now() -> datetime:
-            document = self.redis.client.get(summary)
+            try:
+                document = self.redis.client.get(summary)
+            except redis.RedisError as exc:
+                raise StoreUnavailable(exc) from None
             clock = Clock()
             if document is not None:
                 saved = json.loads(document)["clock"]
@@ -297,6 +300,8 @@ def _fingerprint(world: World) -> tuple:
         tuple(world.balance_cache.items()),
         tuple(world.alert_states.items()),
         tuple(world.ongoing_published.items()),
+        len(world.bills),
+        tuple(world.evaluations.items()),
     )
 
 

@@ -1,0 +1,514 @@
+"""Usage drives the wallet: meters, plans, prices, subscriptions, events, and what the world's
+clock does with them.
+
+Events are counted as they arrive into each subscribed line item's running aggregate
+(``charges``), which lowers the real-time balance of the customer's prepaid wallets. A customer
+with new usage has its wallets evaluated ``world.alert_delay`` later on the world's clock (the
+ongoing-balance alerts and auto top-up, as after a wallet operation); when the clock passes a
+subscription's period end the period closes: its invoice is finalized, prepaid wallets pay its
+usage (CREDIT_ADJUSTMENT debits, highest balance first), and usage starts again at zero.
+``catch_up`` does whatever is due; the API calls it before each request, the clock controls after
+each move, and a ticker for worlds whose clock runs.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from . import alerts, charges, errors, money, wallets
+from .models import Bill, Feature, LineItem, Meter, Plan, Price, Subscription
+from .world import World
+
+MONTHS = {"MONTHLY": 1, "QUARTERLY": 3, "HALF_YEARLY": 6, "ANNUAL": 12}
+DAYS = {"DAILY": 1, "WEEKLY": 7}
+SUBSCRIBABLE = tuple(MONTHS) + tuple(DAYS)
+MAX_CLOSES = 1000  # periods closed by one catch-up, at most (a clock moved years at once)
+
+
+# ---- catalog ------------------------------------------------------------------------------
+
+
+def add_meter(world: World, meter: Meter) -> Meter:
+    world.meters[meter.id] = meter
+    return meter
+
+
+def add_feature(world: World, feature: Feature) -> Feature:
+    if feature.lookup_key and any(
+        f.lookup_key == feature.lookup_key and f.status == "published" for f in world.features.values()
+    ):
+        raise errors.conflict(
+            "A feature with this lookup key already exists",
+            "feature lookup key already exists",
+            lookup_key=feature.lookup_key,
+        )
+    world.features[feature.id] = feature
+    return feature
+
+
+def add_plan(world: World, plan: Plan) -> Plan:
+    world.plans[plan.id] = plan
+    return plan
+
+
+def add_price(world: World, price: Price) -> Price:
+    if price.meter_id and price.meter_id not in world.meters:
+        raise errors.not_found("Meter not found", "meter not found", meter_id=price.meter_id)
+    if price.entity_type == "PLAN" and price.entity_id not in world.plans:
+        raise errors.not_found("Plan not found", "plan not found", plan_id=price.entity_id)
+    world.prices[price.id] = price
+    return price
+
+
+def _found(book: dict[str, Any], item_id: str, what: str) -> Any:
+    item = book.get(item_id)
+    if item is None:
+        raise errors.not_found(
+            f"{what.capitalize()} not found", f"ent: {what} not found", **{f"{what}_id": item_id}
+        )
+    return item
+
+
+def meter(world: World, meter_id: str) -> Meter:
+    return _found(world.meters, meter_id, "meter")
+
+
+def feature(world: World, feature_id: str) -> Feature:
+    return _found(world.features, feature_id, "feature")
+
+
+def plan(world: World, plan_id: str) -> Plan:
+    found = world.plans.get(plan_id)
+    if found is None:
+        raise errors.not_found(
+            f"Plan with ID {plan_id} was not found",
+            "ent: plan not found",
+            plan_id=plan_id,
+        )
+    return found
+
+
+def price(world: World, price_id: str) -> Price:
+    return _found(world.prices, price_id, "price")
+
+
+def subscription(world: World, subscription_id: str) -> Subscription:
+    return _found(world.subscriptions, subscription_id, "subscription")
+
+
+def prices_of(world: World, plan_id: str) -> list[Price]:
+    return [p for p in world.prices.values() if p.entity_type == "PLAN" and p.entity_id == plan_id]
+
+
+# ---- billing periods ----------------------------------------------------------------------
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time ``months`` later; a day the month lacks becomes its last day."""
+    year, month = divmod(moment.month - 1 + months, 12)
+    year += moment.year
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def boundary(anchor: datetime, period: str, count: int, k: int) -> datetime:
+    """The k-th period boundary from ``anchor`` (k = 0 is the anchor itself)."""
+    if period in MONTHS:
+        return add_months(anchor, MONTHS[period] * count * k)
+    return anchor + timedelta(days=DAYS[period] * count * k)
+
+
+def next_boundary(anchor: datetime, period: str, count: int, after: datetime) -> datetime:
+    """The first period boundary after ``after``."""
+    if period in MONTHS:
+        step = MONTHS[period] * count
+        k = max(((after.year - anchor.year) * 12 + after.month - anchor.month) // step, 0)
+    else:
+        step_days = DAYS[period] * count
+        k = max((after - anchor).days // step_days, 0)
+    while boundary(anchor, period, count, k) <= after:
+        k += 1
+    while k > 1 and boundary(anchor, period, count, k - 1) > after:
+        k -= 1
+    return boundary(anchor, period, count, k)
+
+
+def calendar_anchor(start: datetime, period: str) -> datetime:
+    """Where calendar billing anchors: the start of the start's day, month or year."""
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "ANNUAL":
+        return day.replace(month=1, day=1)
+    if period in MONTHS:
+        return day.replace(day=1)
+    if period == "WEEKLY":
+        return day - timedelta(days=day.weekday())
+    return day
+
+
+# ---- subscriptions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscription:
+    customer_id: str
+    plan_id: str
+    currency: str
+    billing_period: str
+    billing_period_count: int = 1
+    start_date: datetime | None = None  # None: now
+    end_date: datetime | None = None
+    billing_cycle: str = "anniversary"
+    billing_anchor: datetime | None = None
+    lookup_key: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def subscribe(world: World, new: NewSubscription) -> Subscription:
+    """Subscribe a customer to a plan: one line item per plan price of the subscription's billing
+    period (and each ONETIME price) in its currency; the first period starts at the start date."""
+    plan(world, new.plan_id)
+    now = world.now()
+    start = (new.start_date or now).replace(microsecond=(new.start_date or now).microsecond // 1000 * 1000)
+    currency = new.currency.lower()
+    periodic = [
+        p for p in prices_of(world, new.plan_id) if p.billing_period in (new.billing_period, "ONETIME")
+    ]
+    missing = {"entity_id": new.plan_id, "entity_type": "PLAN"}
+    if not periodic:
+        raise errors.validation(
+            "The entity must have at least one price to create a subscription",
+            "no prices found for entity",
+            **missing,
+        )
+    matching = [p for p in periodic if p.currency == currency]
+    if not matching:
+        raise errors.validation(
+            "No prices match the subscription criteria", "no valid prices found for subscription", **missing
+        )
+    if new.billing_anchor is not None:
+        anchor = new.billing_anchor
+    elif new.billing_cycle == "calendar":  # the next calendar boundary (in UTC)
+        first = calendar_anchor(start, new.billing_period)
+        anchor = next_boundary(first, new.billing_period, 1, start)
+    else:
+        anchor = start
+    sub = Subscription(
+        id=world.new_id("subs_", now),
+        customer_id=new.customer_id,
+        plan_id=new.plan_id,
+        currency=currency,
+        billing_period=new.billing_period,
+        billing_period_count=new.billing_period_count,
+        billing_anchor=anchor,
+        start_date=start,
+        current_period_start=start,
+        current_period_end=next_boundary(anchor, new.billing_period, new.billing_period_count, start),
+        created_at=now,
+        updated_at=now,
+        billing_cycle=new.billing_cycle,
+        end_date=new.end_date,
+        lookup_key=new.lookup_key,
+        metadata=dict(new.metadata),
+    )
+    if sub.end_date is not None and sub.end_date < sub.current_period_end:
+        sub.current_period_end = sub.end_date
+    for p in matching:
+        item = LineItem(
+            id=world.new_id("subs_line_", now),
+            subscription_id=sub.id,
+            price_id=p.id,
+            price_type=p.type,
+            created_at=now,
+            meter_id=p.meter_id,
+            display_name=p.display_name,
+        )
+        world.line_items[item.id] = item
+        sub.line_items.append(item.id)
+    world.subscriptions[sub.id] = sub
+    world.subscriptions_by_customer.setdefault(sub.customer_id, []).append(sub.id)
+    reschedule(world)
+    return sub
+
+
+def subscriptions_of(world: World, customer_id: str) -> list[Subscription]:
+    return [world.subscriptions[s] for s in world.subscriptions_by_customer.get(customer_id, ())]
+
+
+def cancel(
+    world: World, sub: Subscription, kind: str, at: datetime | None = None, invoice: bool = False
+) -> datetime:
+    """Cancel as upstream does, by ``kind``: ``immediate`` (now, or a past ``at``: the
+    subscription ends there, its period invoiced only with ``invoice``), ``end_of_period`` or
+    ``scheduled_date`` (``at``: the period is cut there). Returns when it takes effect."""
+    if sub.status == "cancelled":
+        raise errors.validation(
+            "The subscription is already cancelled",
+            "subscription is already cancelled",
+            subscription_id=sub.id,
+        )
+    now = world.now()
+    if kind != "immediate" and sub.cancel_at is not None:
+        raise errors.validation(
+            "The subscription already has a scheduled cancellation. Cancel the existing schedule before "
+            "setting a new one.",
+            "cancellation already scheduled",
+            subscription_id=sub.id,
+        )
+    sub.cancelled_at, sub.updated_at = now, now
+    if kind == "end_of_period":
+        sub.cancel_at, sub.cancel_at_period_end = sub.current_period_end, True
+        reschedule(world)
+        return sub.current_period_end
+    when = at or now
+    if kind == "scheduled_date":
+        sub.cancel_at = sub.end_date = when
+        sub.cancel_at_period_end = True
+        if when < sub.current_period_end:
+            sub.current_period_end = when
+        reschedule(world)
+        return when
+    sub.cancel_at = sub.end_date = when
+    if invoice:
+        _close_period(world, sub, now, ends=when)
+    else:
+        for item_id in sub.line_items:
+            charges.reset(world.line_items[item_id])
+    sub.status, sub.cancel_at_period_end = "cancelled", False
+    reschedule(world)
+    return when
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    event_name: str
+    external_customer_id: str
+    timestamp: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+    event_id: str = ""
+    customer_id: str = ""
+    source: str = ""
+
+
+def _digest(event_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+
+
+def ingest(world: World, events: list[UsageEvent]) -> list[str]:
+    """Accept events (their ids, made for those without): each counts once per event id, into
+    the current period of every subscription of its customer whose meter it matches."""
+    now = world.now()
+    accepted = []
+    touched: set[str] = set()
+    for event in events:
+        event_id = event.event_id
+        if event_id:
+            digest = _digest(event_id)
+            if digest in world.event_ids:
+                accepted.append(event_id)
+                continue
+            world.event_ids.add(digest)
+        else:
+            event_id = world.new_id("event_", now)
+        accepted.append(event_id)
+        customer_id = event.customer_id or world.customer_by_external_id.get(event.external_customer_id)
+        if customer_id and _count(world, customer_id, event.event_name, event.properties, event.timestamp):
+            touched.add(customer_id)
+    for customer_id in touched:
+        _schedule(world, customer_id, now)
+    return accepted
+
+
+def _count(world: World, customer_id: str, name: str, properties: dict[str, Any], at: datetime) -> bool:
+    counted = False
+    for sub_id in world.subscriptions_by_customer.get(customer_id, ()):
+        sub = world.subscriptions[sub_id]
+        if sub.status not in charges.BILLED_STATUSES or at < sub.current_period_start:
+            continue  # a closed period's invoice is final: late usage is not counted
+        if at >= sub.current_period_end:  # usage of a later period: counted when it begins
+            world.deferred_events.append(
+                {"subscription_id": sub.id, "event_name": name, "properties": properties, "timestamp": at}
+            )
+            continue
+        counted = _count_in(world, sub, name, properties, at) or counted
+    return counted
+
+
+def _count_in(world: World, sub: Subscription, name: str, properties: dict[str, Any], at: datetime) -> bool:
+    counted = False
+    for item_id in sub.line_items:
+        item = world.line_items[item_id]
+        found = world.meters.get(item.meter_id) if item.meter_id else None
+        if found is not None and found.event_name == name and charges.passes(found, properties):
+            charges.record(item, found, properties, at)
+            counted = True
+    return counted
+
+
+# ---- what the clock does ------------------------------------------------------------------
+
+
+def _schedule(world: World, customer_id: str, now: datetime) -> None:
+    """Evaluate the customer's wallets after the delay; one evaluation waits at a time."""
+    if world.alert_delay <= timedelta(0):
+        evaluate(world, customer_id)
+        return
+    if customer_id not in world.evaluations:
+        world.evaluations[customer_id] = now + world.alert_delay
+        reschedule(world)
+
+
+def evaluate(world: World, customer_id: str) -> None:
+    """What the cloud's usage alert workflow does: each active wallet watched (alerts enabled or
+    auto top-up) has its ongoing balance evaluated, then its auto top-up."""
+    for wallet in wallets.active_wallets_of(world, customer_id):
+        alerts.evaluate_ongoing(world, wallet)
+        wallets.auto_top_up(world, wallet)
+
+
+def reschedule(world: World) -> None:
+    """Note when the world next has something to do: an evaluation or a period end."""
+    soonest = min(world.evaluations.values(), default=None)
+    for sub in world.subscriptions.values():
+        if sub.status in charges.BILLED_STATUSES and (soonest is None or sub.current_period_end < soonest):
+            soonest = sub.current_period_end
+    world.usage_due = soonest
+
+
+def catch_up(world: World) -> None:
+    """Do, in the order they fell due, the evaluations and period closes the clock has passed."""
+    now = world.now()
+    if world.usage_due is None or world.usage_due > now:
+        return
+    for _ in range(MAX_CLOSES):
+        evaluation = min(world.evaluations.items(), key=lambda pair: pair[1], default=None)
+        closing = min(
+            (s for s in world.subscriptions.values() if s.status in charges.BILLED_STATUSES),
+            key=lambda s: s.current_period_end,
+            default=None,
+        )
+        if (
+            closing is not None
+            and closing.current_period_end <= now
+            and (evaluation is None or closing.current_period_end < evaluation[1])
+        ):
+            _close_period(world, closing, now)
+        elif evaluation is not None and evaluation[1] <= now:
+            del world.evaluations[evaluation[0]]
+            evaluate(world, evaluation[0])
+        else:
+            break
+    reschedule(world)
+
+
+def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime | None = None) -> Bill:
+    """Finalize the period's invoice (up to ``ends``, its end by default), let prepaid wallets pay
+    its usage, start the next period (or end the subscription) with usage back at zero."""
+    items = [world.line_items[i] for i in sub.line_items]
+    lines, usage_amount, fixed_amount = [], money.ZERO, money.ZERO
+    for item in items:
+        charge = charges.line_charge(world, item)
+        found = world.meters.get(item.meter_id)
+        units = charges.quantity(item, found) if item.price_type == "USAGE" and found else item.quantity
+        lines.append(
+            {
+                "line_item_id": item.id,
+                "price_id": item.price_id,
+                "meter_id": item.meter_id,
+                "display_name": item.display_name,
+                "price_type": item.price_type,
+                "quantity": str(money.normalize(units)),
+                "amount": str(money.normalize(charge)),
+            }
+        )
+        if item.price_type == "USAGE":
+            usage_amount += charge
+            charges.reset(item)
+        else:
+            fixed_amount += charge
+    bill = Bill(
+        id=world.new_id("inv_", now),
+        subscription_id=sub.id,
+        customer_id=sub.customer_id,
+        currency=sub.currency,
+        period_start=sub.current_period_start,
+        period_end=ends or sub.current_period_end,
+        created_at=now,
+        usage_amount=usage_amount,
+        fixed_amount=fixed_amount,
+        lines=lines,
+    )
+    ended = sub.current_period_end
+    if ends is not None:  # an immediate cancellation: its caller ends the subscription
+        ended = ends
+    elif (sub.cancel_at is not None and ended >= sub.cancel_at) or (
+        sub.end_date is not None and ended >= sub.end_date
+    ):
+        sub.status, sub.cancelled_at = "cancelled", sub.cancel_at or sub.end_date
+    else:
+        sub.current_period_start = ended
+        sub.current_period_end = next_boundary(
+            sub.billing_anchor, sub.billing_period, sub.billing_period_count, ended
+        )
+        if sub.end_date is not None and sub.end_date < sub.current_period_end:
+            sub.current_period_end = sub.end_date
+    sub.updated_at = now
+    world.bills[bill.id] = bill
+    if bill.total == 0:  # upstream skips an invoice with nothing to charge
+        bill.status = "SKIPPED"
+    else:
+        _pay_with_wallets(world, bill)
+        if bill.remaining <= 0:
+            bill.payment_status = "SUCCEEDED"
+    _replay_deferred(world, sub)
+    reschedule(world)
+    return bill
+
+
+def _pay_with_wallets(world: World, bill: Bill) -> None:
+    """Prepaid wallets in the invoice's currency pay its usage, highest balance first."""
+    payers = [
+        w
+        for w in wallets.active_wallets_of(world, bill.customer_id)
+        if w.wallet_type == "PRE_PAID" and w.currency == bill.currency and w.balance > 0
+    ]
+    payers.sort(key=lambda w: w.balance, reverse=True)
+    for wallet in payers:
+        owed = bill.usage_remaining
+        if owed <= 0:
+            break
+        raw = min(owed, wallet.balance)
+        wallets.pay_invoice(world, wallet, bill, min(charges.rounded(raw, bill.currency), raw))
+
+
+def _replay_deferred(world: World, sub: Subscription) -> None:
+    """Count the deferred usage of the subscription's new period; keep what is later still."""
+    kept, counted = [], False
+    billed = sub.status in charges.BILLED_STATUSES
+    for event in world.deferred_events:
+        at = event["timestamp"]
+        if event["subscription_id"] != sub.id or (billed and at >= sub.current_period_end):
+            kept.append(event)
+        elif billed and at >= sub.current_period_start:
+            counted = _count_in(world, sub, event["event_name"], event["properties"], at) or counted
+    world.deferred_events[:] = kept
+    if counted:
+        _schedule(world, sub.customer_id, world.now())
+
+
+def usage_of(world: World, sub: Subscription) -> list[tuple[LineItem, Decimal, Decimal]]:
+    """Each line item of a subscription with its quantity and charge so far this period."""
+    out = []
+    for item_id in sub.line_items:
+        item = world.line_items[item_id]
+        found = world.meters.get(item.meter_id)
+        units = charges.quantity(item, found) if item.price_type == "USAGE" and found else item.quantity
+        out.append((item, units, charges.line_charge(world, item)))
+    return out
