@@ -273,12 +273,12 @@ def cancel(
         reschedule(world)
         return when
     sub.cancel_at = sub.end_date = when
+    sub.status, sub.cancel_at_period_end = "cancelled", False
     if invoice:
         _close_period(world, sub, now, ends=when)
     else:
         for item_id in sub.line_items:
             charges.reset(world.line_items[item_id])
-    sub.status, sub.cancel_at_period_end = "cancelled", False
     reschedule(world)
     return when
 
@@ -293,8 +293,6 @@ class UsageEvent:
     timestamp: datetime
     properties: dict[str, Any] = field(default_factory=dict)
     event_id: str = ""
-    customer_id: str = ""
-    source: str = ""
 
 
 def _digest(event_id: str) -> int:
@@ -318,7 +316,8 @@ def ingest(world: World, events: list[UsageEvent]) -> list[str]:
         else:
             event_id = world.new_id("event_", now)
         accepted.append(event_id)
-        customer_id = event.customer_id or world.customer_by_external_id.get(event.external_customer_id)
+        # Usage belongs to the external id, as upstream keeps it (a customer_id sent is not read).
+        customer_id = world.customer_by_external_id.get(event.external_customer_id)
         if customer_id and _count(world, customer_id, event.event_name, event.properties, event.timestamp):
             touched.add(customer_id)
     for customer_id in touched:

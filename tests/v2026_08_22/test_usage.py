@@ -583,3 +583,28 @@ def test_a_fixture_naming_an_unknown_plan_is_refused(api: Api):
     assert (
         "customers[0].subscriptions[0].plan: names nothing the fixture made: 'gold'" in reply.json["message"]
     )
+
+
+@pytest.mark.parametrize(
+    ("policy", "billed"),
+    [
+        ({}, []),  # skip, upstream's default: the period's usage is not invoiced
+        ({"cancel_immediately_invoice_policy": "generate_invoice"}, ["1"]),  # the SDK's spelling
+        ({"cancel_immediately_inovice_policy": "generate_invoice"}, ["1"]),  # the document's
+    ],
+)
+def test_an_immediate_cancellation_invoices_the_period_by_its_policy(api: Api, policy, billed):
+    ids = setup(api)
+    send(api, {}, {})
+    sub_id = ids["subscription"]["id"]
+    reply = api.post(f"/v1/subscriptions/{sub_id}/cancel", {"cancellation_type": "immediate", **policy})
+    assert reply.status == 200, reply.json
+    assert reply.json["status"] == "cancelled"
+    assert reply.json["message"] == "Subscription cancelled immediately"
+    assert [b["amount_due"] for b in bills(api)] == billed
+    sub = api.get(f"/v1/subscriptions/{sub_id}").json
+    assert (sub["subscription_status"], sub["end_date"]) == ("cancelled", reply.json["effective_date"])
+    assert real_time(api, ids["wallet"]["id"])["current_period_usage"] == "0"
+    again = api.post(f"/v1/subscriptions/{sub_id}/cancel", {"cancellation_type": "immediate"})
+    assert refusal(again)[:3] == (400, "validation_error", "The subscription is already cancelled")
+    assert api.get("/v1/customers/external/acme/subscriptions").json["items"] == []  # active ones only

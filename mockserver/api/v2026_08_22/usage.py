@@ -384,8 +384,6 @@ def new_event(world: World, body: dict[str, Any], now: datetime, where: str = ""
         timestamp=moment or now,
         properties=dict(body.get("properties") or {}),
         event_id=_text(body, "event_id"),
-        customer_id=_text(body, "customer_id"),
-        source=_text(body, "source"),
     )
 
 
