@@ -105,7 +105,14 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
         wallets = _wallets(api)
         wallet = wallets[n % len(wallets)] if wallets else None
         if kind in ("customer", "wallet"):
-            reply = api.post("/v1/customers", {"external_id": f"c{number}-{n}", "name": f"Customer {n}"})
+            customer: dict[str, Any] = {"external_id": f"c{number}-{n}", "name": f"Customer {n}"}
+            if modern and n % 2:  # fields of SDK 2.1.43: nested records and lists in the document
+                customer.update(
+                    billing_currency="eur",
+                    tax_treatment="exempt",
+                    contact_persons=[{"first_name": "Ada", "is_primary": True}, {"first_name": "Bob"}],
+                )
+            reply = api.post("/v1/customers", customer)
             if reply.status == 201:
                 customers.append(reply.json["id"])
             if kind == "customer":

@@ -14,6 +14,21 @@ from typing import Any
 SYSTEM_USER = "00000000-0000-0000-0000-000000000000"
 
 
+@dataclass(frozen=True, slots=True)
+class ContactPerson:
+    """Someone to reach at a customer; at most one of a customer's is primary."""
+
+    id: str  # cp_<ULID> unless the client named it
+    first_name: str
+    last_name: str = ""
+    salutation: str = ""
+    designation: str = ""
+    department: str = ""
+    email: str = ""
+    mobile: str = ""
+    is_primary: bool = False
+
+
 @dataclass(slots=True)
 class Customer:
     id: str
@@ -32,6 +47,9 @@ class Customer:
     status: str = "published"
     timezone: str = "UTC"
     contact: str = ""
+    billing_currency: str = ""  # lower case; "": invoices in the currency charged
+    tax_treatment: str = ""  # taxable | exempt; "": never given
+    contact_persons: list[ContactPerson] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

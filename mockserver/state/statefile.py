@@ -52,6 +52,7 @@ from ..domain.models import (
     AlertLevel,
     AlertSettings,
     AutoTopup,
+    ContactPerson,
     Customer,
     Invoice,
     TopUpRecord,
@@ -64,7 +65,7 @@ FORMAT = "flexprice-mock-state/3"
 READABLE = (FORMAT, "flexprice-mock-state/2")
 ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 # Values that are records of their own, written as nested objects.
-NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel)}
+NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel, ContactPerson)}
 # A world's attributes that no section writes: indexes rebuilt from a section when it is put back
 # (attribute -> section), and what is not the world's state (the store names the world; events
 # raised are sent when their unit of work ends, so there are none between units of work).
@@ -500,6 +501,9 @@ def _plan(cls: type) -> list[tuple[str, Callable[[Any], Any] | None]]:
 def _converter(kind: str) -> Callable[[Any], Any] | None:
     if kind.split("|")[0].strip() in NESTED:
         return _dump
+    if kind.startswith("list["):
+        item = _converter(kind[5:-1])
+        return (lambda items: [item(x) for x in items]) if item else list
     if kind.startswith("Decimal"):
         return str
     if kind.startswith("datetime"):
@@ -611,6 +615,10 @@ def _load_value(kind: str, value: Any, where: str) -> Any:
             return parse_timestamp(value)
         except (ValueError, TypeError):
             raise StateError(where, "must be an RFC 3339 timestamp") from None
+    if base.startswith("list["):
+        if not isinstance(value, list):
+            raise StateError(where, "must be an array")
+        return [_load_value(base[5:-1], item, f"{where}[{index}]") for index, item in enumerate(value)]
     if base.startswith("dict"):
         if not isinstance(value, dict):
             raise StateError(where, "must be an object")

@@ -8,7 +8,16 @@ from typing import Any
 
 from ...domain import money
 from ...domain.clock import format_timestamp
-from ...domain.models import SYSTEM_USER, AlertLevel, AlertSettings, AutoTopup, Customer, Transaction, Wallet
+from ...domain.models import (
+    SYSTEM_USER,
+    AlertLevel,
+    AlertSettings,
+    AutoTopup,
+    ContactPerson,
+    Customer,
+    Transaction,
+    Wallet,
+)
 from ...domain.world import World
 
 _t = format_timestamp
@@ -177,9 +186,25 @@ def customer(world: World, c: Customer) -> dict[str, Any]:
         timezone=c.timezone,
         metadata=c.metadata,
     )
+    # Left out until set, as the cloud's omitempty fields are.
+    if c.billing_currency:
+        body["billing_currency"] = c.billing_currency
+    if c.tax_treatment:
+        body["tax_treatment"] = c.tax_treatment
+    if c.contact_persons:
+        body["contact_persons"] = [contact_person(p) for p in c.contact_persons]
     body.update(_owned(world))
     body["status"] = c.status
     body["created_at"], body["updated_at"] = _t(c.created_at), _t(c.updated_at)
+    return body
+
+
+def contact_person(p: ContactPerson) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": p.id, "first_name": p.first_name}
+    for name in ("last_name", "salutation", "designation", "department", "email", "mobile"):
+        if getattr(p, name):
+            body[name] = getattr(p, name)
+    body["is_primary"] = p.is_primary
     return body
 
 

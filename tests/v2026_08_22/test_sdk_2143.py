@@ -1,0 +1,157 @@
+"""What the SDK users install today (``flexprice`` 2.1.43) sends and reads, on version 2026-08-22:
+fields the cloud added after 2026-08-22, accepted and honoured where their behaviour is known
+(the rest is the sandbox's choice, listed in the README's differences table).
+
+- customers: ``billing_currency`` ("" clears it), ``tax_treatment``, ``contact_persons`` (at most
+  one primary, the list replaces the old one, ids given to those without);
+- top-ups: ``effective_date`` (the credit's ``created_at``, never in the future) and ``coupons``
+  (the sandbox knows no coupon: a code is a 404, as the cloud answers a code it cannot find);
+- transactions: a debit's ``consumption_breakdown``, an invoiced credit's ``source_type``/``source_id``;
+- alerts: ``alert_threshold_type`` percentage, and ``*.dropped`` on warning and info;
+- wallet webhooks: the ``customer`` object.
+
+The SDK drives every request it can build; plain HTTP (the suite's ``http`` client, the same API
+key) sends the bad input. Every reply is checked against the version's document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flexprice import Flexprice
+from flexprice.models import errors
+
+from ..support import Api
+from .test_sdk_flow import assert_error_response, error_json
+
+
+@pytest.fixture
+def fp(live_url: str, http: Api) -> Iterator[Flexprice]:
+    """The SDK against the session's live sandbox, as the API key of ``http`` (a fresh world)."""
+    with Flexprice(server_url=f"{live_url}/v1", api_key_auth=http.api_key, timeout_ms=10_000) as sdk:
+        yield sdk
+
+
+def refused(reply, status: int, message: str) -> dict:
+    """The details of a refusal in the version's error body."""
+    body = reply.json
+    assert (reply.status, body["http_status_code"], body["message"]) == (status, status, message), body
+    return body.get("details") or {}
+
+
+# ---- customers ------------------------------------------------------------------------------
+
+
+def test_customer_billing_currency_tax_treatment_and_contact_persons(fp: Flexprice, http: Api):
+    customers = fp.customers
+    cust = customers.create_customer(
+        external_id="acme-42",
+        name="Acme Inc.",
+        billing_currency="EUR",
+        tax_treatment="exempt",
+        contact_persons=[
+            {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@acme.example", "is_primary": True},
+            {"first_name": "Bob", "id": "crm-7", "designation": "CFO"},
+        ],
+    )
+    assert (cust.billing_currency, cust.tax_treatment) == ("eur", "exempt")
+    ada, bob = cust.contact_persons
+    assert ada.id.startswith("cp_") and len(ada.id) == 29  # cp_ and a ULID, given by the sandbox
+    assert (ada.first_name, ada.last_name, ada.email, ada.is_primary) == (
+        "Ada",
+        "Lovelace",
+        "ada@acme.example",
+        True,
+    )
+    assert (bob.id, bob.designation, bob.is_primary) == ("crm-7", "CFO", False)
+    assert customers.get_customer(id=cust.id).contact_persons == cust.contact_persons
+
+    # The list given replaces the old one; "" clears the billing currency; the rest stays.
+    updated = customers.update_customer(
+        id=cust.id, billing_currency="", contact_persons=[{"first_name": "Cy", "is_primary": True}]
+    )
+    assert updated.billing_currency is None  # left out once cleared
+    assert updated.tax_treatment == "exempt"
+    assert [(p.first_name, p.is_primary) for p in updated.contact_persons] == [("Cy", True)]
+    assert updated.contact_persons[0].id not in (ada.id, bob.id)
+    assert customers.update_customer(id=cust.id, tax_treatment="taxable").contact_persons == (
+        updated.contact_persons
+    )
+    emptied = customers.update_customer(id=cust.id, contact_persons=[])
+    assert (emptied.contact_persons, emptied.tax_treatment) == (None, "taxable")
+
+    # Unset, they are left out.
+    plain = customers.create_customer(external_id="globex", name="Globex")
+    assert (plain.billing_currency, plain.tax_treatment, plain.contact_persons) == (None, None, None)
+
+
+def test_two_primary_contact_persons_are_a_400_and_change_nothing(fp: Flexprice, http: Api):
+    two = [{"first_name": "Ada", "is_primary": True}, {"first_name": "Bob", "is_primary": True}]
+    with pytest.raises(errors.FlexpriceError) as exc:
+        fp.customers.create_customer(external_id="acme", name="Acme", contact_persons=two)
+    assert_error_response(exc.value, 400, "validation_error", "At most one contact person can be primary")
+    assert error_json(exc.value)["details"] == {
+        "field": "contact_persons[1].is_primary",
+        "primary": "contact_persons[0]",
+    }
+    assert fp.customers.query_customer(limit=5).pagination.total == 0
+
+    cust = fp.customers.create_customer(
+        external_id="acme", name="Acme", contact_persons=[{"first_name": "Ada", "is_primary": True}]
+    )
+    before = http.get(f"/v1/customers/{cust.id}").json
+    with pytest.raises(errors.FlexpriceError) as exc:
+        fp.customers.update_customer(id=cust.id, billing_currency="", contact_persons=two)
+    assert_error_response(exc.value, 400, "validation_error", "At most one contact person can be primary")
+    assert http.get(f"/v1/customers/{cust.id}").json == before  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    "fields, status, message, details",
+    [
+        (
+            {"contact_persons": [{"last_name": "Lovelace"}]},
+            400,
+            "contact_persons[0].first_name is required",
+            None,
+        ),
+        (
+            {"contact_persons": [{"first_name": ""}]},
+            400,
+            "Contact person first name is required",
+            {"field": "contact_persons[0].first_name"},
+        ),
+        (
+            {"contact_persons": [{"first_name": "Ada", "email": "not-an-address"}]},
+            400,
+            "Please provide a valid email for the contact person",
+            {"field": "contact_persons[0].email", "email": "not-an-address"},
+        ),
+        (
+            {"contact_persons": [{"first_name": "A", "id": "x"}, {"first_name": "B", "id": "x"}]},
+            400,
+            "Contact person ids must be unique",
+            {"field": "contact_persons[1].id"},
+        ),
+        (
+            {"billing_currency": "euros"},
+            400,
+            "Billing currency must be 3 characters long",
+            {"billing_currency": "euros"},
+        ),
+        ({"tax_treatment": "zero-rated"}, 400, "tax_treatment must be one of: taxable, exempt", None),
+    ],
+)
+def test_bad_customer_fields_are_a_400_naming_the_field(http: Api, fields, status, message, details):
+    reply = http.post("/v1/customers", {"external_id": "acme", "name": "Acme", **fields})
+    shown = refused(reply, status, message)
+    if details is not None:
+        assert shown == details
+    else:  # the document's check: every problem listed, each naming its field
+        assert shown["errors"][0]["field"] in message
+    assert http.get("/v1/customers").json["pagination"]["total"] == 0
+    made = http.post("/v1/customers", {"external_id": "acme", "name": "Acme"}).json
+    reply = http.put(f"/v1/customers/{made['id']}", fields)
+    assert reply.status == status
+    assert http.get(f"/v1/customers/{made['id']}").json == made
