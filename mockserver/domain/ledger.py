@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from . import alerts, errors, money
-from .models import Transaction, Wallet
+from .models import Consumption, Transaction, Wallet
 from .world import World
 
 CREDIT, DEBIT = "credit", "debit"
@@ -216,7 +216,8 @@ def debit(
     """Take ``credits`` out of the wallet, consuming grants in the cloud's order.
 
     With ``overdraft`` (a manual debit) the balance may go below zero once the grants run out.
-    ``note_sources`` lists the grants consumed in the debit's metadata (``consumed_credit_tx_ids``).
+    The debit lists what it drew from each grant (``consumption_breakdown``); ``note_sources``
+    also names those grants in its metadata (``consumed_credit_tx_ids``).
     """
     sources = _eligible_credits(world, wallet, now)
     if not overdraft and sum((t.credits_available for t in sources), money.ZERO) < credits:
@@ -224,17 +225,17 @@ def debit(
             "Insufficient balance to process debit operation", "insufficient balance", wallet_id=wallet.id
         )
     remaining = credits
-    consumed = []
+    consumed: list[Consumption] = []
     for source in sources:
         if remaining <= 0:
             break
         taken = min(source.credits_available, remaining)
         source.credits_available -= taken
         remaining -= taken
-        consumed.append(source.id)
+        consumed.append(Consumption(source.id, taken))
     metadata = dict(metadata or {})
     if note_sources and consumed:
-        metadata["consumed_credit_tx_ids"] = ",".join(consumed)
+        metadata["consumed_credit_tx_ids"] = ",".join(c.credit_transaction_id for c in consumed)
     return _record(
         world,
         wallet,
@@ -248,6 +249,7 @@ def debit(
         idempotency_key=idempotency_key,
         metadata=metadata,
         conversion_rate=wallet.conversion_rate,
+        consumption_breakdown=consumed,
     )
 
 
@@ -291,6 +293,7 @@ def expire_due(world: World, wallet: Wallet, now: datetime) -> list[Transaction]
                 None,
                 now,
                 description=f"Credits expired from transaction {grant.id}",
+                consumption_breakdown=[Consumption(grant.id, left)],
             )
         )
     for txn in expired:

@@ -100,6 +100,14 @@ class Wallet:
     wallet_status: str = "active"
 
 
+@dataclass(frozen=True, slots=True)
+class Consumption:
+    """What a debit drew from one credit (a batch of credits): its id and the credits taken."""
+
+    credit_transaction_id: str
+    credits: Decimal
+
+
 @dataclass(slots=True)
 class Transaction:
     id: str
@@ -124,6 +132,10 @@ class Transaction:
     conversion_rate: Decimal | None = None  # the wallet's rate, on debits
     topup_conversion_rate: Decimal | None = None  # the rate money was converted at, on credits
     parent_transaction_id: str | None = None  # a bonus names the purchase it came with
+    # A debit: the credits it drew from each credit, in the order consumed (an overdraft draws on none).
+    consumption_breakdown: list[Consumption] = field(default_factory=list)
+    source_type: str | None = None  # INVOICE: written with the invoice named by source_id
+    source_id: str | None = None
 
 
 @dataclass(slots=True)

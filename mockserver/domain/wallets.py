@@ -211,8 +211,9 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             metadata=credit.metadata,
             reference_id=reference_id,
         )
+        bonus = None
         if credit.bonus_credits is not None:
-            ledger.pending_credit(
+            bonus = ledger.pending_credit(
                 world,
                 wallet,
                 credit.bonus_credits,
@@ -233,6 +234,10 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             created_at=now,
         )
         world.invoices[invoice.id] = invoice
+        # Both credits come with the invoice, which settles them.
+        for row in (txn, bonus):
+            if row is not None:
+                row.source_type, row.source_id = "INVOICE", invoice.id
     else:
         txn = ledger.credit(
             world,

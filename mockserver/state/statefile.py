@@ -52,6 +52,7 @@ from ..domain.models import (
     AlertLevel,
     AlertSettings,
     AutoTopup,
+    Consumption,
     ContactPerson,
     Customer,
     Invoice,
@@ -65,7 +66,7 @@ FORMAT = "flexprice-mock-state/3"
 READABLE = (FORMAT, "flexprice-mock-state/2")
 ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 # Values that are records of their own, written as nested objects.
-NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel, ContactPerson)}
+NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel, ContactPerson, Consumption)}
 # A world's attributes that no section writes: indexes rebuilt from a section when it is put back
 # (attribute -> section), and what is not the world's state (the store names the world; events
 # raised are sent when their unit of work ends, so there are none between units of work).

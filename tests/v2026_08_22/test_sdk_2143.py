@@ -17,13 +17,18 @@ key) sends the bad input. Every reply is checked against the version's document.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from flexprice import Flexprice
+from flexprice import Flexprice, models
 from flexprice.models import errors
 
+from mockserver.pytest_plugin import FlexpriceClient, WebhookReceiver
+
 from ..support import Api
-from .test_sdk_flow import assert_error_response, error_json
+from .conftest import advance, freeze
+from .test_sdk_flow import assert_error_response, debit, error_json, settle, transactions
+from .test_webhooks import Inbox, client_over
 
 
 @pytest.fixture
@@ -31,6 +36,34 @@ def fp(live_url: str, http: Api) -> Iterator[Flexprice]:
     """The SDK against the session's live sandbox, as the API key of ``http`` (a fresh world)."""
     with Flexprice(server_url=f"{live_url}/v1", api_key_auth=http.api_key, timeout_ms=10_000) as sdk:
         yield sdk
+
+
+@pytest.fixture
+def client(flexprice: FlexpriceClient) -> Api:
+    """The plugin's sandbox (the one webhooks are caught from), as the test's world."""
+    return client_over(flexprice)
+
+
+@pytest.fixture
+def sdk(flexprice: FlexpriceClient) -> Iterator[Flexprice]:
+    """The SDK against the plugin's sandbox, as the test's world (that of ``client``)."""
+    with Flexprice(server_url=flexprice.base_url, api_key_auth=flexprice.api_key, timeout_ms=10_000) as made:
+        yield made
+
+
+@pytest.fixture
+def inbox(flexprice: FlexpriceClient) -> Iterator[Inbox]:
+    """What a receiver registered for the test's world gets, each event checked against its schema."""
+    receiver = WebhookReceiver(flexprice)
+    yield Inbox(flexprice, receiver)
+    receiver.close()
+
+
+def breakdown(txn) -> list[tuple[str, str]] | None:
+    """(credit transaction id, credits) of a debit's consumption_breakdown, as the SDK read it."""
+    if txn.consumption_breakdown is None:
+        return None
+    return [(c.credit_transaction_id, c.credits) for c in txn.consumption_breakdown]
 
 
 def refused(reply, status: int, message: str) -> dict:
@@ -155,3 +188,105 @@ def test_bad_customer_fields_are_a_400_naming_the_field(http: Api, fields, statu
     reply = http.put(f"/v1/customers/{made['id']}", fields)
     assert reply.status == status
     assert http.get(f"/v1/customers/{made['id']}").json == made
+
+
+# ---- transactions: what a debit drew, where a credit came from -------------------------------
+
+
+def test_debits_list_the_credits_they_drew_from_each_credit(fp: Flexprice, http: Api):
+    freeze(http)
+    cust = fp.customers.create_customer(external_id="acme", name="Acme")
+    w = fp.wallets.create_wallet(customer_id=cust.id, currency="usd", initial_credits_to_load="10")
+    free = transactions(fp, w.id).items[0]
+    first = fp.wallets.top_up_wallet(
+        id=w.id, credits_to_add="5", transaction_reason="PURCHASED_CREDIT_DIRECT", priority=1
+    ).wallet_transaction
+    soon = fp.wallets.top_up_wallet(
+        id=w.id,
+        credits_to_add="20",
+        transaction_reason="PURCHASED_CREDIT_DIRECT",
+        expiry_date_utc="2026-10-01T00:00:00Z",
+    ).wallet_transaction
+    assert [breakdown(t) for t in (free, first, soon)] == [None, None, None]  # credits draw nothing
+
+    # Priority first, then the soonest expiry: 5 from the first, 7 from the expiring grant.
+    debit(http, w.id, "12", "d-1")
+    drawn = transactions(fp, w.id).items[0]
+    assert (drawn.transaction_reason, drawn.credit_amount) == ("MANUAL_BALANCE_DEBIT", "12")
+    assert breakdown(drawn) == [(first.id, "5"), (soon.id, "7")]
+
+    # What is left of a grant when it expires is a debit drawn from that grant alone.
+    advance(http, "P31D")
+    expired = transactions(fp, w.id).items[0]
+    assert (expired.transaction_reason, expired.credit_amount) == ("CREDIT_EXPIRED", "13")
+    assert breakdown(expired) == [(soon.id, "13")]
+
+    # An overdraft draws on what there is; the rest comes from no credit.
+    debit(http, w.id, "15", "d-2")
+    overdrawn = transactions(fp, w.id).items[0]
+    assert (overdrawn.credit_amount, overdrawn.credit_balance_after) == ("15", "-5")
+    assert breakdown(overdrawn) == [(free.id, "10")]
+    debit(http, w.id, "1", "d-3")
+    assert breakdown(transactions(fp, w.id).items[0]) is None  # nothing to draw on: left out
+
+    # A termination's debit too.
+    eur = fp.wallets.create_wallet(customer_id=cust.id, currency="eur", initial_credits_to_load="3")
+    grant = transactions(fp, eur.id).items[0]
+    fp.wallets.terminate_wallet(id=eur.id)
+    closing = transactions(fp, eur.id).items[0]
+    assert (closing.transaction_reason, breakdown(closing)) == ("WALLET_TERMINATION", [(grant.id, "3")])
+
+
+def test_an_invoiced_top_ups_credits_name_their_invoice(fp: Flexprice, http: Api):
+    cust = fp.customers.create_customer(external_id="acme", name="Acme")
+    w = fp.wallets.create_wallet(customer_id=cust.id, currency="usd")
+    top = fp.wallets.top_up_wallet(
+        id=w.id,
+        credits_to_add="20",
+        bonus_credits_to_add="5",
+        transaction_reason="PURCHASED_CREDIT_INVOICED",
+        idempotency_key="inv-1",
+    )
+    pending = top.wallet_transaction
+    assert (pending.transaction_status, pending.source_type, pending.source_id) == (
+        "pending",
+        "INVOICE",
+        top.invoice_id,
+    )
+    settle(http, top.invoice_id, "pay")
+    direct = fp.wallets.top_up_wallet(
+        id=w.id, credits_to_add="1", transaction_reason="PURCHASED_CREDIT_DIRECT"
+    ).wallet_transaction
+    assert (direct.source_type, direct.source_id) == (None, None)
+    by_reason = {t.transaction_reason: t for t in transactions(fp, w.id).items}
+    for reason in ("PURCHASED_CREDIT_INVOICED", "PURCHASED_CREDIT_BONUS"):  # the bonus came with it
+        row = by_reason[reason]
+        assert (row.transaction_status, row.source_type, row.source_id) == (
+            "completed",
+            "INVOICE",
+            top.invoice_id,
+        )
+
+
+def test_transaction_webhooks_carry_the_breakdown_and_the_source(client: Api, sdk: Flexprice, inbox: Inbox):
+    cust = sdk.customers.create_customer(external_id="acme", name="Acme")
+    w = sdk.wallets.create_wallet(customer_id=cust.id, currency="usd", initial_credits_to_load="10")
+    top = sdk.wallets.top_up_wallet(
+        id=w.id, credits_to_add="5", transaction_reason="PURCHASED_CREDIT_INVOICED", idempotency_key="i"
+    )
+    inbox.take()
+    settle(client, top.invoice_id, "pay")
+    debit(client, w.id, "12", "d-1")
+    events = inbox.take()
+    assert [e["event_type"] for e in events] == ["wallet.transaction.updated", "wallet.transaction.created"]
+    updated = models.WebhookDtoTransactionUpdatedWebhookPayload.model_validate(events[0])
+    assert (updated.updated_transaction.source_type, updated.updated_transaction.source_id) == (
+        "INVOICE",
+        top.invoice_id,
+    )
+    created = models.WebhookDtoTransactionWebhookPayload.model_validate(events[1])
+    grant = transactions(sdk, w.id, type_="credit", order="asc").items[0]
+    assert breakdown(created.transaction) == [(grant.id, "10"), (top.wallet_transaction.id, "2")]
+    assert created.transaction.source_type is None
+    raw: dict[str, Any] = events[1]["transaction"]
+    assert raw["consumption_breakdown"][0] == {"credit_transaction_id": grant.id, "credits": "10"}

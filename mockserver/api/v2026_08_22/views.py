@@ -165,10 +165,25 @@ def transaction(world: World, t: Transaction) -> dict[str, Any]:
         body["conversion_rate"] = dec(t.conversion_rate)
     if t.type == "credit" and t.topup_conversion_rate is not None:
         body["topup_conversion_rate"] = dec(t.topup_conversion_rate)
+    body.update(sources(t))
     body["idempotency_key"] = t.idempotency_key
     body.update(_owned(world))
     body["created_at"] = _t(t.created_at)
     body["updated_at"] = _t(t.updated_at or t.created_at)
+    return body
+
+
+def sources(t: Transaction) -> dict[str, Any]:
+    """Where a transaction's credits came from or went: the invoice it was written with, what a
+    debit drew from each credit. Left out when there is none (SDK 2.1.43's fields)."""
+    body: dict[str, Any] = {}
+    if t.source_type:
+        body.update(source_type=t.source_type, source_id=t.source_id)
+    if t.consumption_breakdown:
+        body["consumption_breakdown"] = [
+            {"credit_transaction_id": c.credit_transaction_id, "credits": dec(c.credits)}
+            for c in t.consumption_breakdown
+        ]
     return body
 
 

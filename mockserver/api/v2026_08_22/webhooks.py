@@ -9,7 +9,7 @@ from typing import Any
 from ...domain.models import Customer, Event, Transaction, Wallet
 from ...domain.world import World
 from ..fields import ADDRESS_FIELDS
-from .views import alert_settings, dec
+from .views import alert_settings, dec, sources
 
 EVENT_TYPES = (
     "wallet.created",
@@ -66,6 +66,7 @@ def _transaction(world: World, t: Transaction) -> dict[str, Any]:
     body.update(transaction_reason=t.transaction_reason, currency=wallet.currency)
     if t.metadata:
         body["metadata"] = t.metadata
+    body.update(sources(t))
     return body
 
 
