@@ -138,6 +138,8 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
                 body["bonus_credits"] = amount(n // 2)
             if n % 3 == 0:
                 body["expiry_date_utc"] = "2032-06-01T00:00:00Z"
+            if modern and n % 4 == 1:  # backdated (SDK 2.1.43): created_at apart from updated_at
+                body["effective_date"] = "2026-08-01T00:00:00Z"
             reply = api.post(f"/v1/wallets/{wallet}/top-up", body)
         elif kind == "debit" and modern:
             reply = api.post(

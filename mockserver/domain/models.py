@@ -128,7 +128,7 @@ class Transaction:
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
-    updated_at: datetime | None = None  # None: never changed after it was written
+    updated_at: datetime | None = None  # None: written at created_at and never changed since
     conversion_rate: Decimal | None = None  # the wallet's rate, on debits
     topup_conversion_rate: Decimal | None = None  # the rate money was converted at, on credits
     parent_transaction_id: str | None = None  # a bonus names the purchase it came with

@@ -176,6 +176,7 @@ class Credit:
     invoiced: bool = False
     bonus_credits: Decimal | None = None
     bonus_expiry: datetime | None = None
+    effective_at: datetime | None = None  # the credits' created_at (not after now); None: now
 
 
 @dataclass(slots=True)
@@ -209,6 +210,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             priority=credit.priority,
             description=credit.description,
             metadata=credit.metadata,
+            created_at=credit.effective_at,
             reference_id=reference_id,
         )
         bonus = None
@@ -222,6 +224,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
                 expiry_date=credit.bonus_expiry,
                 description="Bonus credits for purchase",
                 metadata=credit.metadata,
+                created_at=credit.effective_at,
                 reference_id=reference_id,
                 parent_transaction_id=txn.id,
             )
@@ -251,6 +254,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             priority=credit.priority,
             description=credit.description,
             metadata=credit.metadata,
+            created_at=credit.effective_at,
             idempotency_key=key,
             topup_conversion_rate=wallet.topup_conversion_rate,
         )
@@ -269,6 +273,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
                 expiry_date=credit.bonus_expiry,
                 description="Bonus credits for purchase",
                 metadata=credit.metadata,
+                created_at=credit.effective_at,
                 topup_conversion_rate=wallet.topup_conversion_rate,
                 parent_transaction_id=txn.id,
             )

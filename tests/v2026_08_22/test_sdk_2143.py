@@ -17,6 +17,7 @@ key) sends the bad input. Every reply is checked against the version's document.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from flexprice.models import errors
 from mockserver.pytest_plugin import FlexpriceClient, WebhookReceiver
 
 from ..support import Api
-from .conftest import advance, freeze
+from .conftest import NOW, advance, freeze
 from .test_sdk_flow import assert_error_response, debit, error_json, settle, transactions
 from .test_webhooks import Inbox, client_over
 
@@ -290,3 +291,101 @@ def test_transaction_webhooks_carry_the_breakdown_and_the_source(client: Api, sd
     assert created.transaction.source_type is None
     raw: dict[str, Any] = events[1]["transaction"]
     assert raw["consumption_breakdown"][0] == {"credit_transaction_id": grant.id, "credits": "10"}
+
+
+# ---- top-ups: effective_date, coupons ---------------------------------------------------------
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_a_top_ups_effective_date_is_its_credits_created_at(fp: Flexprice, http: Api):
+    freeze(http)
+    cust = fp.customers.create_customer(external_id="acme", name="Acme")
+    w = fp.wallets.create_wallet(customer_id=cust.id, currency="usd")
+    august = datetime(2026, 8, 1, 9, 30, tzinfo=timezone.utc)
+    top = fp.wallets.top_up_wallet(
+        id=w.id,
+        credits_to_add="20",
+        bonus_credits_to_add="2",
+        transaction_reason="PURCHASED_CREDIT_DIRECT",
+        effective_date=august,
+    )
+    assert (top.wallet_transaction.created_at, top.wallet_transaction.updated_at) == (august, at(NOW))
+    assert top.wallet.credit_balance == "22"  # counted at once, whatever its date
+    now = fp.wallets.top_up_wallet(
+        id=w.id, credits_to_add="1", transaction_reason="PURCHASED_CREDIT_DIRECT"
+    ).wallet_transaction
+    assert now.created_at == now.updated_at == at(NOW)  # no effective date: now
+
+    # Newest first by created_at; the bonus has its purchase's date; the time filters see it.
+    listed = transactions(fp, w.id).items
+    assert [(t.transaction_reason, t.created_at) for t in listed] == [
+        ("PURCHASED_CREDIT_DIRECT", at(NOW)),
+        ("PURCHASED_CREDIT_BONUS", august),
+        ("PURCHASED_CREDIT_DIRECT", august),
+    ]
+    found = fp.wallets.query_wallet_transaction(id=w.id, end_time="2026-08-15T00:00:00Z", limit=10)
+    assert [t.credit_amount for t in found.items] == ["2", "20"]
+
+    # An invoiced one keeps its date when its invoice is paid.
+    pending = fp.wallets.top_up_wallet(
+        id=w.id, credits_to_add="5", transaction_reason="PURCHASED_CREDIT_INVOICED", effective_date=august
+    )
+    advance(http, "PT1H")
+    paid = settle(http, pending.invoice_id, "pay")["wallet_transaction"]
+    assert (at(paid["created_at"]), paid["transaction_status"]) == (august, "completed")
+
+
+def test_an_effective_date_in_the_future_is_a_400_naming_it(fp: Flexprice, http: Api):
+    freeze(http)
+    w = fp.wallets.create_wallet(customer_id="cust_1", currency="usd")
+    with pytest.raises(errors.FlexpriceError) as exc:
+        fp.wallets.top_up_wallet(
+            id=w.id,
+            credits_to_add="5",
+            transaction_reason="PURCHASED_CREDIT_DIRECT",
+            effective_date=datetime(2026, 9, 1, 12, 0, 1, tzinfo=timezone.utc),
+        )
+    assert_error_response(exc.value, 400, "validation_error", "Effective date must not be in the future")
+    assert at(error_json(exc.value)["details"]["effective_date"]) == at("2026-09-01T12:00:01Z")
+    reply = http.post(
+        f"/v1/wallets/{w.id}/top-up",
+        {"credits_to_add": "5", "transaction_reason": "FREE_CREDIT_GRANT", "effective_date": "yesterday"},
+    )
+    message = "effective_date must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z"
+    assert refused(reply, 400, message) == {"effective_date": "yesterday"}
+    assert transactions(fp, w.id).items == [] and fp.wallets.get_wallet(id=w.id).credit_balance == "0"
+    # Exactly now is not in the future.
+    top = fp.wallets.top_up_wallet(
+        id=w.id, credits_to_add="5", transaction_reason="PURCHASED_CREDIT_DIRECT", effective_date=at(NOW)
+    )
+    assert top.wallet_transaction.created_at == at(NOW)
+
+
+def test_a_coupon_code_is_a_404_as_the_sandbox_knows_no_coupon(fp: Flexprice, http: Api):
+    w = fp.wallets.create_wallet(customer_id="cust_1", currency="usd", initial_credits_to_load="5")
+    before = http.get(f"/v1/wallets/{w.id}/transactions").json
+    with pytest.raises(errors.FlexpriceError) as exc:
+        fp.wallets.top_up_wallet(
+            id=w.id,
+            credits_to_add="10",
+            transaction_reason="PURCHASED_CREDIT_INVOICED",
+            coupons=[{"coupon_code": "WELCOME10"}],
+        )
+    assert_error_response(exc.value, 404, "not_found", "Coupon with code 'WELCOME10' not found")
+    assert error_json(exc.value)["details"] == {"coupon_code": "WELCOME10", "field": "coupons[0].coupon_code"}
+
+    path = f"/v1/wallets/{w.id}/top-up"
+    top = {"credits_to_add": "10", "transaction_reason": "PURCHASED_CREDIT_DIRECT"}
+    empty = http.post(path, {**top, "coupons": [{"coupon_code": "A"}, {"coupon_code": ""}]})
+    assert refused(empty, 400, "Provide a valid coupon code") == {"field": "coupons[1].coupon_code"}
+    missing = http.post(path, {**top, "coupons": [{"code": "A"}]})
+    assert refused(missing, 400, "coupons[0].coupon_code is required")["errors"][0]["field"] == (
+        "coupons[0].coupon_code"
+    )
+    assert http.get(f"/v1/wallets/{w.id}/transactions").json == before  # nothing written
+
+    # No coupon at all is a top-up like any other.
+    assert fp.wallets.top_up_wallet(id=w.id, coupons=[], **top).wallet.credit_balance == "15"

@@ -342,12 +342,20 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
         )
     bonus_expiry = timestamp(body, "bonus_credits_expiry_date_utc")
     _future(bonus_expiry, now, "Bonus credits expiry date must be in the future")
+    effective = timestamp(body, "effective_date")
+    if effective is not None and effective > now:
+        raise errors.validation(
+            "Effective date must not be in the future",
+            "effective_date is after now",
+            effective_date=body["effective_date"],
+        )
     invoiced = reason == "PURCHASED_CREDIT_INVOICED"
     if body.get("checkout") is not None and not invoiced:
         raise errors.validation(
             "Omit checkout, or set transaction_reason to PURCHASED_CREDIT_INVOICED",
             "checkout needs PURCHASED_CREDIT_INVOICED",
         )
+    _coupons(body.get("coupons") or [])
     key = body.get("idempotency_key") or _key(
         "wallet_top_up",
         wallet_id=wallet.id,
@@ -369,7 +377,25 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
         invoiced=invoiced,
         bonus_credits=money.amount(bonus) if bonus is not None else None,
         bonus_expiry=bonus_expiry,
+        effective_at=effective,
     )
+
+
+def _coupons(coupons: list[dict[str, Any]]) -> None:
+    """A top-up's coupons, by code. The sandbox has no coupons, so a code names none: 404, as the
+    cloud answers a code it cannot find (an empty one is a 400 first)."""
+    for index, coupon in enumerate(coupons):
+        if not coupon["coupon_code"]:
+            where = f"coupons[{index}].coupon_code"
+            raise errors.validation("Provide a valid coupon code", "coupon_code is required", field=where)
+    for index, coupon in enumerate(coupons):
+        code = coupon["coupon_code"]
+        raise errors.not_found(
+            f"Coupon with code '{code}' not found",
+            "coupon not found",
+            coupon_code=code,
+            field=f"coupons[{index}].coupon_code",
+        )
 
 
 def unused_key(world: World, wallet: Wallet, key: str, kind: str, credits: Decimal) -> None:
