@@ -122,6 +122,13 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
             if n % 2:
                 body["initial_credits_to_load"] = amount(n)
                 body["initial_credits_expiry_date_utc"] = "2033-01-01T00:00:00Z"
+            if modern and n % 3 == 2:
+                body["alert_settings"] = {
+                    "alert_threshold_type": "percentage",
+                    "critical": {"threshold": "10", "condition": "below"},
+                    "warning": {"threshold": "60", "condition": "below"},
+                    "alert_enabled": True,
+                }
             reply = api.post("/v1/wallets", body)
         elif wallet is None or (kind in ("pay", "void") and not modern):
             continue

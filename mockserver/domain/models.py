@@ -76,6 +76,8 @@ class AlertSettings:
     warning: AlertLevel | None = None
     info: AlertLevel | None = None
     alert_enabled: bool = False
+    # percentage: thresholds are a share (0-100) of the credits granted; "" (not given): absolute
+    threshold_type: str = ""
 
 
 @dataclass(slots=True)

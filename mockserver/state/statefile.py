@@ -69,7 +69,8 @@ ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel, ContactPerson, Consumption)}
 # A world's attributes that no section writes: indexes rebuilt from a section when it is put back
 # (attribute -> section), and what is not the world's state (the store names the world; events
-# raised are sent when their unit of work ends, so there are none between units of work).
+# raised are sent when their unit of work ends, so there are none between units of work; the
+# domain rules are the API version's).
 DERIVED = {
     "customer_by_external_id": "customers",
     "wallets_by_customer": "wallets",
@@ -77,7 +78,7 @@ DERIVED = {
     "transaction_keys": "transactions",
     "next_expiry": "transactions",
 }
-NOT_STATE = ("tenant_id", "environment_id", "events")
+NOT_STATE = ("tenant_id", "environment_id", "events", "rules")
 
 
 class StateError(ValueError):

@@ -41,3 +41,14 @@ def test_top_up_fields_of_later_versions_are_ignored(api):
     assert api.post(f"/v1/wallets/{wallet['id']}/terminate").status == 200
     closing = api.get(f"/v1/wallets/{wallet['id']}/transactions").json["items"][0]
     assert closing["transaction_reason"] == "WALLET_TERMINATION" and "consumption_breakdown" not in closing
+
+
+def test_alert_settings_of_later_versions_are_ignored(api):
+    settings = {
+        "alert_threshold_type": "percentage",
+        "critical": {"threshold": "150", "condition": "below"},  # out of range: refused by 2026-08-22
+        "alert_enabled": True,
+    }
+    wallet = make_wallet(api, make_customer(api, "acme")["id"], alert_settings=settings)
+    assert "alert_settings" not in wallet
+    assert api.get("/_mock/state").json["wallets"][0]["alert_settings"] is None

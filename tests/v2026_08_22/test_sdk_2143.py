@@ -389,3 +389,94 @@ def test_a_coupon_code_is_a_404_as_the_sandbox_knows_no_coupon(fp: Flexprice, ht
 
     # No coupon at all is a top-up like any other.
     assert fp.wallets.top_up_wallet(id=w.id, coupons=[], **top).wallet.credit_balance == "15"
+
+
+# ---- alerts: percentage thresholds, warning and info drop --------------------------------------
+
+PERCENT = {
+    "alert_threshold_type": "percentage",
+    "critical": {"threshold": "10", "condition": "below"},
+    "warning": {"threshold": "50", "condition": "below"},
+    "alert_enabled": True,
+}
+
+
+def alerts_of(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(event type, alert state, credit balance shown) of each alert event, as the SDK reads them."""
+    found = []
+    for event in events:
+        if event["event_type"].endswith((".dropped", ".recovered")):
+            payload = models.WebhookDtoWalletWebhookPayload.model_validate(event)
+            assert payload.alert.alert_settings.alert_threshold_type == "percentage"
+            found.append((event["event_type"], payload.alert.state, payload.wallet.credit_balance))
+    return found
+
+
+def test_percentage_thresholds_compare_the_ongoing_balance_with_the_credits_granted(
+    client: Api, sdk: Flexprice, inbox: Inbox
+):
+    w = sdk.wallets.create_wallet(customer_id="cust_1", currency="usd", alert_settings=PERCENT)
+    assert w.alert_settings.alert_threshold_type == "percentage"
+    assert (w.alert_settings.critical.threshold, w.alert_settings.warning.threshold) == ("10", "50")
+    inbox.take()
+
+    # Nothing granted yet: nothing to compare with, no alert (and no credit-balance alert either:
+    # percentages apply to the ongoing balance only).
+    debit(client, w.id, "1", "d-0")
+    assert inbox.names() == ["wallet.transaction.created", "wallet.ongoing_balance.updated"]
+    assert sdk.wallets.get_wallet(id=w.id).alert_state == "ok"
+
+    sdk.wallets.top_up_wallet(id=w.id, credits_to_add="101", transaction_reason="PURCHASED_CREDIT_DIRECT")
+    assert alerts_of(inbox.take()) == []  # 100 of 101 granted: ok
+    debit(client, w.id, "60", "d-1")  # 40 of 101: 39.6%, warning
+    assert alerts_of(inbox.take()) == [("wallet.ongoing_balance.dropped", "warning", "40")]
+    debit(client, w.id, "35", "d-2")  # 5 of 101: 4.95%, in alarm
+    assert alerts_of(inbox.take()) == [("wallet.ongoing_balance.dropped", "in_alarm", "5")]
+    assert sdk.wallets.get_wallet(id=w.id).alert_state == "in_alarm"
+    sdk.wallets.top_up_wallet(id=w.id, credits_to_add="100", transaction_reason="FREE_CREDIT_GRANT")
+    assert alerts_of(inbox.take()) == [("wallet.ongoing_balance.recovered", "ok", "105")]  # 105 of 201
+
+
+def test_thresholds_stay_absolute_unless_said_otherwise(sdk: Flexprice):
+    absolute = {**PERCENT, "alert_threshold_type": "absolute"}
+    w = sdk.wallets.create_wallet(customer_id="cust_1", currency="usd", alert_settings=absolute)
+    assert w.alert_settings.alert_threshold_type == "absolute"
+    unsaid = {k: v for k, v in PERCENT.items() if k != "alert_threshold_type"}
+    plain = sdk.wallets.create_wallet(customer_id="cust_1", currency="eur", alert_settings=unsaid)
+    assert plain.alert_settings.alert_threshold_type is None  # absolute, not shown until given
+    updated = sdk.wallets.update_wallet(id=plain.id, alert_settings=PERCENT)
+    assert updated.alert_settings.alert_threshold_type == "percentage"
+
+
+def below(threshold: str) -> dict[str, str]:
+    return {"threshold": threshold, "condition": "below"}
+
+
+@pytest.mark.parametrize(
+    "level, threshold, levels",
+    [
+        ("critical", "-1", {"critical": below("-1")}),
+        ("warning", "100.5", {"critical": below("10"), "warning": below("100.5")}),
+        ("info", "150", {"critical": below("10"), "warning": below("50"), "info": below("150")}),
+    ],
+    ids=["critical", "warning", "info"],
+)
+def test_a_percentage_outside_0_to_100_is_a_400_naming_it(fp: Flexprice, http: Api, level, threshold, levels):
+    settings = {"alert_threshold_type": "percentage", "alert_enabled": True, **levels}
+    message = f"Please provide a valid {level} threshold: a percentage between 0 and 100"
+    named = {"field": f"alert_settings.{level}.threshold", "threshold": threshold}
+    with pytest.raises(errors.FlexpriceError) as exc:
+        fp.wallets.create_wallet(customer_id="cust_1", currency="usd", alert_settings=settings)
+    assert_error_response(exc.value, 400, "validation_error", message)
+    assert error_json(exc.value)["details"] == named
+    assert fp.wallets.query_wallet(limit=10).pagination.total == 0
+
+    # An update stores alert settings unchecked, as the cloud does, but a percentage stays in 0-100.
+    w = fp.wallets.create_wallet(customer_id="cust_1", currency="usd", alert_settings=PERCENT)
+    before = http.get(f"/v1/wallets/{w.id}").json
+    reply = http.put(f"/v1/wallets/{w.id}", {"alert_settings": settings})
+    assert refused(reply, 400, message) == named
+    assert http.get(f"/v1/wallets/{w.id}").json == before
+    odd = {**PERCENT, "alert_threshold_type": "%"}
+    wrong = http.post("/v1/wallets", {"customer_id": "cust_1", "currency": "eur", "alert_settings": odd})
+    assert refused(wrong, 400, "alert_settings.alert_threshold_type must be one of: absolute, percentage")

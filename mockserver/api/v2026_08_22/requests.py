@@ -134,15 +134,27 @@ def _level(body: dict[str, Any] | None) -> AlertLevel | None:
 
 
 def alert_settings(body: dict[str, Any], check: bool = True) -> AlertSettings:
-    """Wallet alert levels; checked on create (critical first, then warning and info around it)."""
+    """Wallet alert levels; checked on create (critical first, then warning and info around it).
+    Percentages are kept within 0-100 on update too: any other is no percentage."""
     settings = AlertSettings(
         critical=_level(body.get("critical")),
         warning=_level(body.get("warning")),
         info=_level(body.get("info")),
         alert_enabled=bool(body.get("alert_enabled")),
+        threshold_type=body.get("alert_threshold_type") or "",
     )
     if check:
         _check_alerts(settings)
+    if settings.threshold_type == "percentage":
+        for name in ("critical", "warning", "info"):
+            level = getattr(settings, name)
+            if level is not None and not 0 <= level.threshold <= 100:
+                raise errors.validation(
+                    f"Please provide a valid {name} threshold: a percentage between 0 and 100",
+                    "percentage threshold out of range",
+                    field=f"alert_settings.{name}.threshold",
+                    threshold=fields.shown(level.threshold),
+                )
     return settings
 
 

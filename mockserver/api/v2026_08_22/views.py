@@ -56,12 +56,15 @@ def _level(level: AlertLevel | None) -> dict[str, Any] | None:
 
 
 def alert_settings(settings: AlertSettings) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "critical": _level(settings.critical),
         "warning": _level(settings.warning),
         "info": _level(settings.info),
         "alert_enabled": settings.alert_enabled,
     }
+    if settings.threshold_type:  # only once given (SDK 2.1.43's field)
+        body["alert_threshold_type"] = settings.threshold_type
+    return body
 
 
 def wallet(world: World, w: Wallet) -> dict[str, Any]:
