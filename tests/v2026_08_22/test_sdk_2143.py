@@ -480,3 +480,64 @@ def test_a_percentage_outside_0_to_100_is_a_400_naming_it(fp: Flexprice, http: A
     odd = {**PERCENT, "alert_threshold_type": "%"}
     wrong = http.post("/v1/wallets", {"customer_id": "cust_1", "currency": "eur", "alert_settings": odd})
     assert refused(wrong, 400, "alert_settings.alert_threshold_type must be one of: absolute, percentage")
+
+
+# ---- wallet webhooks: the customer ------------------------------------------------------------
+
+
+def test_wallet_webhooks_carry_the_wallets_customer(client: Api, sdk: Flexprice, inbox: Inbox):
+    cust = sdk.customers.create_customer(
+        external_id="acme-42",
+        name="Acme Inc.",
+        email="billing@acme.example",
+        address_line1="Unter den Linden 1",
+        address_city="Berlin",
+        address_country="DE",
+        timezone="Europe/Berlin",
+        metadata={"tier": "gold"},
+        billing_currency="eur",  # not in the webhook's projection of a customer
+    )
+    w = sdk.wallets.create_wallet(customer_id=cust.id, currency="usd", initial_credits_to_load="5")
+    events = inbox.take()
+    assert [e["event_type"] for e in events] == [
+        "customer.created",
+        "wallet.transaction.created",
+        "wallet.created",
+    ]
+    shown = {
+        "id": cust.id,
+        "external_id": "acme-42",
+        "environment_id": "",
+        "name": "Acme Inc.",
+        "email": "billing@acme.example",
+        "address_line1": "Unter den Linden 1",
+        "address_city": "Berlin",
+        "address_country": "DE",
+        "timezone": "Europe/Berlin",
+        "metadata": {"tier": "gold"},
+    }
+    assert events[2]["customer"] == events[0]["customer"] == shown
+    created = models.WebhookDtoWalletWebhookPayload.model_validate(events[2])
+    assert (created.customer.id, created.customer.timezone, created.wallet.id) == (
+        cust.id,
+        shown["timezone"],
+        w.id,
+    )
+    assert "customer" not in events[1]  # transaction events carry none
+
+    # Read when delivered: a renamed customer shows its new name; alert events carry it too.
+    sdk.customers.update_customer(id=cust.id, name="Acme GmbH")
+    debit(client, w.id, "5", "to-zero")
+    events = inbox.take()
+    assert [e["event_type"] for e in events] == [
+        "customer.updated",
+        "wallet.transaction.created",
+        "wallet.credit_balance.dropped",
+    ]
+    assert events[2]["customer"] == {**shown, "name": "Acme GmbH"}
+
+    # A wallet whose customer_id names no customer (never checked on create) has none.
+    orphan = sdk.wallets.create_wallet(customer_id="cust_nobody", currency="usd")
+    [event] = inbox.take()
+    assert (event["event_type"], event["wallet"]["id"]) == ("wallet.created", orphan.id)
+    assert "customer" not in event

@@ -96,12 +96,18 @@ def payload(world: World, event: Event) -> dict[str, Any]:
         key = "updated_transaction" if name.endswith(".updated") else "transaction"
         return {"event_type": name, key: _transaction(world, txn)}
     data = event.data or {}
-    wallet = _wallet(world.wallets[event.entity_id])
+    found = world.wallets[event.entity_id]
+    wallet = _wallet(found)
     if "balances" in data:  # the balances the event was raised at
         wallet.update(
             balance=dec(data["balances"]["balance"]), credit_balance=dec(data["balances"]["credit_balance"])
         )
     body: dict[str, Any] = {"event_type": name, "wallet": wallet}
+    # The wallet's customer (SDK 2.1.43's payload), archived ones too; none when its customer_id,
+    # never checked on create, names no customer.
+    customer = world.customers.get(found.customer_id)
+    if customer is not None:
+        body["customer"] = _customer(world, customer)
     alert = data.get("alert")
     if alert is not None:
         balance = dec(alert["balance"])
