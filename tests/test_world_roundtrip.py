@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -105,7 +106,14 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
         wallets = _wallets(api)
         wallet = wallets[n % len(wallets)] if wallets else None
         if kind in ("customer", "wallet"):
-            reply = api.post("/v1/customers", {"external_id": f"c{number}-{n}", "name": f"Customer {n}"})
+            customer: dict[str, Any] = {"external_id": f"c{number}-{n}", "name": f"Customer {n}"}
+            if modern and n % 2:  # fields of SDK 2.1.43: nested records and lists in the document
+                customer.update(
+                    billing_currency="eur",
+                    tax_treatment="exempt",
+                    contact_persons=[{"first_name": "Ada", "is_primary": True}, {"first_name": "Bob"}],
+                )
+            reply = api.post("/v1/customers", customer)
             if reply.status == 201:
                 customers.append(reply.json["id"])
             if kind == "customer":
@@ -115,6 +123,13 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
             if n % 2:
                 body["initial_credits_to_load"] = amount(n)
                 body["initial_credits_expiry_date_utc"] = "2033-01-01T00:00:00Z"
+            if modern and n % 3 == 2:
+                body["alert_settings"] = {
+                    "alert_threshold_type": "percentage",
+                    "critical": {"threshold": "10", "condition": "below"},
+                    "warning": {"threshold": "60", "condition": "below"},
+                    "alert_enabled": True,
+                }
             reply = api.post("/v1/wallets", body)
         elif wallet is None or (kind in ("pay", "void") and not modern):
             continue
@@ -131,6 +146,8 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
                 body["bonus_credits"] = amount(n // 2)
             if n % 3 == 0:
                 body["expiry_date_utc"] = "2032-06-01T00:00:00Z"
+            if modern and n % 4 == 1:  # backdated (SDK 2.1.43): created_at apart from updated_at
+                body["effective_date"] = "2026-08-01T00:00:00Z"
             reply = api.post(f"/v1/wallets/{wallet}/top-up", body)
         elif kind == "debit" and modern:
             reply = api.post(
@@ -355,4 +372,66 @@ def test_a_bad_alert_entry_is_a_400_naming_it(suite, section, entry, field, prob
     details = body["error"]["details"] if "error" in body else body["details"]
     assert details["field"] == f"{section}[0]" + (f".{field}" if field else "")
     assert problem in details["problem"]
+    assert api.get("/_mock/state").json == document  # nothing half-written
+
+
+NEWER = {  # fields of SDK 2.1.43 the records gained, and their defaults
+    "customers": {"billing_currency": "", "tax_treatment": "", "contact_persons": []},
+    "transactions": {"consumption_breakdown": [], "source_type": None, "source_id": None},
+}
+
+
+def test_a_document_from_before_the_sdk_2143_fields_still_loads(suite):
+    """Records written before customers, transactions and alert settings gained their newer
+    fields load with the defaults: nothing contact, billing or breakdown, absolute thresholds."""
+    api = suite.client_of(suite.create_app(validate_responses=True, log_requests=False))
+    assert api.put("/_mock/clock", {"now": "2026-09-01T12:00:00Z", "frozen": True}).status == 200
+    customer = api.post("/v1/customers", {"external_id": "a", "name": "A"}).json
+    wallet = api.post("/v1/wallets", {"customer_id": customer["id"], "currency": "usd"}).json
+    five: Any = "5" if suite.version == "2026-08-22" else 5
+    top_up = {"credits_to_add": five, "transaction_reason": "PURCHASED_CREDIT_DIRECT", "idempotency_key": "t"}
+    assert api.post(f"/v1/wallets/{wallet['id']}/top-up", top_up).status == 200
+    assert api.post(f"/v1/wallets/{wallet['id']}/terminate").status == 200
+    document = api.get("/_mock/state").json
+    older = json.loads(json.dumps(document))
+    for section, defaults in NEWER.items():
+        for record in older[section]:
+            for name in defaults:
+                del record[name]
+    target = api.as_key(new_key())
+    assert target.put("/_mock/state", older).status == 200
+    loaded = target.get("/_mock/state").json
+    for section, defaults in NEWER.items():
+        assert all(record.items() >= defaults.items() for record in loaded[section])
+    closing = loaded["transactions"][-1]
+    assert closing["transaction_reason"] == "WALLET_TERMINATION"
+    [drawn] = document["transactions"][-1]["consumption_breakdown"]  # as the newer document has it
+    assert drawn["credit_transaction_id"] == document["transactions"][0]["id"]
+    assert Decimal(drawn["credits"]) == 5
+
+
+DRAWN = [{"credit_transaction_id": "wtxn_x", "credits": "?"}]
+
+
+@pytest.mark.parametrize(
+    "section, field, value, problem",
+    [
+        ("customers", "contact_persons", "Ada", "must be an array"),
+        ("customers", "contact_persons", [{"id": "cp_1"}], "is required"),  # first_name
+        ("transactions", "consumption_breakdown", DRAWN, "must be a decimal"),
+    ],
+)
+def test_a_bad_newer_field_is_a_400_naming_it(suite, section, field, value, problem):
+    api = suite.client_of(suite.create_app(validate_responses=True, log_requests=False))
+    assert api.put("/_mock/clock", {"now": "2026-09-01T12:00:00Z", "frozen": True}).status == 200
+    customer = api.post("/v1/customers", {"external_id": "a", "name": "A"}).json
+    api.post("/v1/wallets", {"customer_id": customer["id"], "currency": "usd", "initial_credits_to_load": 1})
+    document = api.get("/_mock/state").json
+    changed = json.loads(json.dumps(document))
+    changed[section][0][field] = value
+    reply = api.put("/_mock/state", changed)
+    assert reply.status == 400
+    body = reply.json
+    details = body["error"]["details"] if "error" in body else body["details"]
+    assert details["field"].startswith(f"{section}[0].{field}") and problem in details["problem"]
     assert api.get("/_mock/state").json == document  # nothing half-written

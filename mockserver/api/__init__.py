@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..domain.errors import ApiError
 from ..domain.models import Event, Transaction, Wallet
-from ..domain.world import World
+from ..domain.world import Rules, World
 
 Result = tuple[int, Any]
 Handler = Callable[[World, dict[str, Any], Any], Result]
@@ -40,6 +40,7 @@ class ApiVersion:
     # Webhooks: the event types this version's cloud sends and their bodies (none: no webhooks).
     webhook_events: tuple[str, ...] = ()
     webhook_payload: Callable[[World, Event], dict[str, Any]] | None = None
+    rules: Rules = field(default_factory=Rules)  # where its server applies a domain rule its own way
 
 
 def resolve(name: str) -> str:

@@ -4,7 +4,13 @@ Two streams per wallet, each with its own last state: the credit balance (always
 with the wallet's own alert settings or the tenant default, critical at or below 0) and the
 ongoing balance (only for a wallet with alerts enabled or an auto top-up; it is the wallet's
 ``alert_state``). Moving into ``in_alarm`` raises ``*.dropped``, back to ``ok`` ``*.recovered``;
-``info`` and ``warning`` are kept without an event.
+``info`` and ``warning`` are kept without an event, unless the world's rules name them among the
+states that drop (the cloud's later servers do).
+
+Percentage thresholds compare the ongoing balance as a share of the credits the wallet was
+granted (inferred: the cloud says "credit activity"); with nothing granted there is nothing to
+compare with and the stream is skipped. They do not apply to the credit stream, which is then
+not evaluated (flexprice-front #1380).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from .world import World
 
 TENANT_DEFAULT = AlertSettings(critical=AlertLevel(Decimal(0), "below"), alert_enabled=False)
 CREDIT, ONGOING = "low_credit_balance", "low_ongoing_balance"
+PERCENTAGE = "percentage"
 EVENTS = {CREDIT: "wallet.credit_balance", ONGOING: "wallet.ongoing_balance"}
 
 
@@ -28,8 +35,15 @@ def own_settings(wallet: Wallet) -> AlertSettings | None:
     return None
 
 
-def state_of(settings: AlertSettings, value: Decimal) -> str:
-    """ok, info, warning or in_alarm for ``value``, by the condition of the first level set."""
+def state_of(settings: AlertSettings, value: Decimal, granted: Decimal | None = None) -> str | None:
+    """ok, info, warning or in_alarm for ``value``, by the condition of the first level set.
+
+    Percentage thresholds compare ``value`` as a percentage of ``granted``: None (skipped) when
+    there is nothing granted to compare with."""
+    if settings.threshold_type == PERCENTAGE:
+        if granted is None or granted <= 0:
+            return None
+        value = value * 100 / granted
     levels = ((settings.critical, "in_alarm"), (settings.warning, "warning"), (settings.info, "info"))
     condition = next((level.condition for level, _ in levels if level is not None), "below")
     for level, state in levels:
@@ -65,6 +79,15 @@ def evaluate_ongoing(world: World, wallet: Wallet) -> None:
         world.emit("wallet.ongoing_balance.updated", wallet.id, {"balances": balances})
 
 
+def granted(world: World, wallet: Wallet) -> Decimal:
+    """The credits the wallet was ever granted: its completed credits, bonuses included."""
+    credits = world.transactions.get(wallet.id, ())
+    return sum(
+        (t.credit_amount for t in credits if t.type == "credit" and t.transaction_status == "completed"),
+        Decimal(0),
+    )
+
+
 def _stream(
     world: World,
     wallet: Wallet,
@@ -73,13 +96,17 @@ def _stream(
     shown: AlertSettings | None,
     value: Decimal,
 ) -> str:
-    state = state_of(settings, value)
     key = (wallet.id, kind)
     previous = world.alert_states.get(key)
+    # The credit stream has no percentage base: such settings skip it.
+    base = granted(world, wallet) if kind == ONGOING and settings.threshold_type == PERCENTAGE else None
+    state = state_of(settings, value, base)
+    if state is None:  # skipped: the state stays as it was
+        return previous or "ok"
     if state == previous or (previous is None and state == "ok"):
         return state
     world.alert_states[key] = state
-    suffix = {"in_alarm": "dropped", "ok": "recovered"}.get(state)
+    suffix = "dropped" if state in world.rules.dropped_states else {"ok": "recovered"}.get(state)
     if suffix:
         # The alert rides with the event only for a wallet with settings of its own.
         alert = {"state": state, "alert_type": kind, "balance": value, "settings": shown}

@@ -8,12 +8,12 @@ Functions take typed values (attributes of ``Customer``); each API version check
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from . import errors, wallets
-from .models import Customer
+from .models import ContactPerson, Customer
 from .world import World
 
 SORTABLE = ("created_at", "updated_at", "name", "external_id", "email", "id")
@@ -31,6 +31,9 @@ CHANGEABLE = frozenset(
         "metadata",
         "timezone",
         "contact",
+        "billing_currency",
+        "tax_treatment",
+        "contact_persons",
     }
 )
 
@@ -51,7 +54,9 @@ def create(world: World, fields: dict[str, Any]) -> Customer:
     now = world.now()
     values = {name: value for name, value in fields.items() if name in CHANGEABLE}
     values["metadata"] = dict(values.get("metadata") or {})
-    customer = Customer(id=world.new_id("cust_", now), created_at=now, updated_at=now, **values)
+    customer_id = world.new_id("cust_", now)
+    values["contact_persons"] = _identified(world, values.get("contact_persons") or [], now)
+    customer = Customer(id=customer_id, created_at=now, updated_at=now, **values)
     world.customers[customer.id] = customer
     world.customer_by_external_id[customer.external_id] = customer.id
     world.emit("customer.created", customer.id)
@@ -89,13 +94,23 @@ def update(world: World, customer: Customer, fields: dict[str, Any]) -> Customer
             del world.customer_by_external_id[customer.external_id]
         if customer.status == "published":
             world.customer_by_external_id[new_external_id] = customer.id
+    now = world.now()
     for name, value in fields.items():
         if name not in CHANGEABLE:
             raise ValueError(f"a customer's {name} cannot be changed")
-        setattr(customer, name, dict(value) if name == "metadata" else value)
-    customer.updated_at = world.now()
+        if name == "metadata":
+            value = dict(value)
+        elif name == "contact_persons":  # the list given replaces the old one
+            value = _identified(world, value, now)
+        setattr(customer, name, value)
+    customer.updated_at = now
     world.emit("customer.updated", customer.id)
     return customer
+
+
+def _identified(world: World, persons: list[ContactPerson], now: datetime) -> list[ContactPerson]:
+    """Contact persons, each with an id: one that came without gets ``cp_`` and a ULID."""
+    return [person if person.id else replace(person, id=world.new_id("cp_", now)) for person in persons]
 
 
 def delete(world: World, customer: Customer) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from . import alerts, errors, money
-from .models import Transaction, Wallet
+from .models import Consumption, Transaction, Wallet
 from .world import World
 
 CREDIT, DEBIT = "credit", "debit"
@@ -26,12 +26,14 @@ def _record(
     reference_type: str,
     reference_id: str | None,
     now: datetime,
+    created_at: datetime | None = None,
     **extra,
 ) -> Transaction:
     """Write one transaction and move the wallet's balances.
 
     ``credits`` may carry more places than the ledger keeps (money converted at a rate); as in
     the cloud, amounts are computed from the exact value and each stored figure is rounded once.
+    ``created_at`` backdates the row (a top-up's effective date); it is still written ``now``.
     """
     before = wallet.credit_balance
     exact_after = before + credits if kind == CREDIT else before - credits
@@ -49,7 +51,8 @@ def _record(
         transaction_reason=reason,
         reference_type=reference_type,
         reference_id=txn_id if reference_id is None else reference_id,
-        created_at=now,
+        created_at=created_at or now,
+        updated_at=now if created_at else None,
         **extra,
     )
     _keep(world, txn)
@@ -86,6 +89,7 @@ def credit(
     idempotency_key: str = "",
     topup_conversion_rate: Decimal | None = None,
     parent_transaction_id: str | None = None,
+    created_at: datetime | None = None,
 ) -> Transaction:
     if expiry_date is not None:
         _note_expiry(world, wallet.id, expiry_date)
@@ -106,6 +110,7 @@ def credit(
         idempotency_key=idempotency_key,
         topup_conversion_rate=topup_conversion_rate,
         parent_transaction_id=parent_transaction_id,
+        created_at=created_at,
     )
 
 
@@ -132,6 +137,7 @@ def pending_credit(
     reference_type: str = "EXTERNAL",
     reference_id: str = "",
     parent_transaction_id: str | None = None,
+    created_at: datetime | None = None,
 ) -> Transaction:
     """A credit that waits for its invoice: written, but the balance does not move yet (and
     nothing can spend it: only completed credits are consumed)."""
@@ -147,7 +153,8 @@ def pending_credit(
         transaction_reason=reason,
         reference_type=reference_type,
         reference_id=reference_id,
-        created_at=now,
+        created_at=created_at or now,
+        updated_at=now if created_at else None,
         transaction_status="pending",
         credits_available=_spendable(before, credits),
         expiry_date=expiry_date,
@@ -216,7 +223,8 @@ def debit(
     """Take ``credits`` out of the wallet, consuming grants in the cloud's order.
 
     With ``overdraft`` (a manual debit) the balance may go below zero once the grants run out.
-    ``note_sources`` lists the grants consumed in the debit's metadata (``consumed_credit_tx_ids``).
+    The debit lists what it drew from each grant (``consumption_breakdown``); ``note_sources``
+    also names those grants in its metadata (``consumed_credit_tx_ids``).
     """
     sources = _eligible_credits(world, wallet, now)
     if not overdraft and sum((t.credits_available for t in sources), money.ZERO) < credits:
@@ -224,17 +232,17 @@ def debit(
             "Insufficient balance to process debit operation", "insufficient balance", wallet_id=wallet.id
         )
     remaining = credits
-    consumed = []
+    consumed: list[Consumption] = []
     for source in sources:
         if remaining <= 0:
             break
         taken = min(source.credits_available, remaining)
         source.credits_available -= taken
         remaining -= taken
-        consumed.append(source.id)
+        consumed.append(Consumption(source.id, taken))
     metadata = dict(metadata or {})
     if note_sources and consumed:
-        metadata["consumed_credit_tx_ids"] = ",".join(consumed)
+        metadata["consumed_credit_tx_ids"] = ",".join(c.credit_transaction_id for c in consumed)
     return _record(
         world,
         wallet,
@@ -248,6 +256,7 @@ def debit(
         idempotency_key=idempotency_key,
         metadata=metadata,
         conversion_rate=wallet.conversion_rate,
+        consumption_breakdown=consumed,
     )
 
 
@@ -291,6 +300,7 @@ def expire_due(world: World, wallet: Wallet, now: datetime) -> list[Transaction]
                 None,
                 now,
                 description=f"Credits expired from transaction {grant.id}",
+                consumption_breakdown=[Consumption(grant.id, left)],
             )
         )
     for txn in expired:

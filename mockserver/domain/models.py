@@ -14,6 +14,21 @@ from typing import Any
 SYSTEM_USER = "00000000-0000-0000-0000-000000000000"
 
 
+@dataclass(frozen=True, slots=True)
+class ContactPerson:
+    """Someone to reach at a customer; at most one of a customer's is primary."""
+
+    id: str  # cp_<ULID> unless the client named it
+    first_name: str
+    last_name: str = ""
+    salutation: str = ""
+    designation: str = ""
+    department: str = ""
+    email: str = ""
+    mobile: str = ""
+    is_primary: bool = False
+
+
 @dataclass(slots=True)
 class Customer:
     id: str
@@ -32,6 +47,9 @@ class Customer:
     status: str = "published"
     timezone: str = "UTC"
     contact: str = ""
+    billing_currency: str = ""  # lower case; "": invoices in the currency charged
+    tax_treatment: str = ""  # taxable | exempt; "": never given
+    contact_persons: list[ContactPerson] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +76,8 @@ class AlertSettings:
     warning: AlertLevel | None = None
     info: AlertLevel | None = None
     alert_enabled: bool = False
+    # percentage: thresholds are a share (0-100) of the credits granted; "" (not given): absolute
+    threshold_type: str = ""
 
 
 @dataclass(slots=True)
@@ -82,6 +102,14 @@ class Wallet:
     wallet_status: str = "active"
 
 
+@dataclass(frozen=True, slots=True)
+class Consumption:
+    """What a debit drew from one credit (a batch of credits): its id and the credits taken."""
+
+    credit_transaction_id: str
+    credits: Decimal
+
+
 @dataclass(slots=True)
 class Transaction:
     id: str
@@ -102,10 +130,14 @@ class Transaction:
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
-    updated_at: datetime | None = None  # None: never changed after it was written
+    updated_at: datetime | None = None  # None: written at created_at and never changed since
     conversion_rate: Decimal | None = None  # the wallet's rate, on debits
     topup_conversion_rate: Decimal | None = None  # the rate money was converted at, on credits
     parent_transaction_id: str | None = None  # a bonus names the purchase it came with
+    # A debit: the credits it drew from each credit, in the order consumed (an overdraft draws on none).
+    consumption_breakdown: list[Consumption] = field(default_factory=list)
+    source_type: str | None = None  # INVOICE: written with the invoice named by source_id
+    source_id: str | None = None
 
 
 @dataclass(slots=True)

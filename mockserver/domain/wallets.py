@@ -177,6 +177,7 @@ class Credit:
     invoiced: bool = False
     bonus_credits: Decimal | None = None
     bonus_expiry: datetime | None = None
+    effective_at: datetime | None = None  # the credits' created_at (not after now); None: now
 
 
 @dataclass(slots=True)
@@ -210,10 +211,12 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             priority=credit.priority,
             description=credit.description,
             metadata=credit.metadata,
+            created_at=credit.effective_at,
             reference_id=reference_id,
         )
+        bonus = None
         if credit.bonus_credits is not None:
-            ledger.pending_credit(
+            bonus = ledger.pending_credit(
                 world,
                 wallet,
                 credit.bonus_credits,
@@ -222,6 +225,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
                 expiry_date=credit.bonus_expiry,
                 description="Bonus credits for purchase",
                 metadata=credit.metadata,
+                created_at=credit.effective_at,
                 reference_id=reference_id,
                 parent_transaction_id=txn.id,
             )
@@ -234,6 +238,10 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             created_at=now,
         )
         world.invoices[invoice.id] = invoice
+        # Both credits come with the invoice, which settles them.
+        for row in (txn, bonus):
+            if row is not None:
+                row.source_type, row.source_id = "INVOICE", invoice.id
     else:
         txn = ledger.credit(
             world,
@@ -247,6 +255,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             priority=credit.priority,
             description=credit.description,
             metadata=credit.metadata,
+            created_at=credit.effective_at,
             idempotency_key=key,
             topup_conversion_rate=wallet.topup_conversion_rate,
         )
@@ -265,6 +274,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
                 expiry_date=credit.bonus_expiry,
                 description="Bonus credits for purchase",
                 metadata=credit.metadata,
+                created_at=credit.effective_at,
                 topup_conversion_rate=wallet.topup_conversion_rate,
                 parent_transaction_id=txn.id,
             )

@@ -7,6 +7,7 @@ inside a unit of work (``store.session``) that holds its lock and sends the even
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -48,10 +49,22 @@ def in_scope(key: WorldKey, api_key: str | None, environment_id: str | None) -> 
     return (api_key is None or key[0] == api_key) and (environment_id is None or key[1] == environment_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Where the cloud's servers of the API versions differ in a domain rule: the version serving
+    a world chooses (the domain never reads an API version). Not the world's state."""
+
+    # Alert states whose arrival raises ``*.dropped``; later servers add warning and info.
+    dropped_states: frozenset[str] = frozenset({"in_alarm"})
+
+
 class World:
-    def __init__(self, tenant_id: str, environment_id: str, id_seed: int | None = None):
+    def __init__(
+        self, tenant_id: str, environment_id: str, id_seed: int | None = None, rules: Rules | None = None
+    ):
         self.tenant_id = tenant_id
         self.environment_id = environment_id
+        self.rules = rules or Rules()
         self.clock = Clock()
         self.ids = IdGenerator(id_seed)
         self.customers: dict[str, Customer] = {}

@@ -64,7 +64,11 @@ class Sandbox:
         shared = None
         if settings.store == "memory":
             self.store: WorldStore = Store(
-                settings.id_seed, settings.journal_size, setup=setup, max_worlds=settings.max_worlds
+                settings.id_seed,
+                settings.journal_size,
+                setup=setup,
+                max_worlds=settings.max_worlds,
+                rules=self.version.rules,
             )
         else:  # every world, rule and mailbox in Redis, under keys of this API version
             shared = Redis(settings.store, f"{settings.redis_prefix}{self.version.name}:")
@@ -75,6 +79,7 @@ class Sandbox:
                 settings.journal_size,
                 setup=setup,
                 max_worlds=settings.max_worlds,
+                rules=self.version.rules,
             )
         self.request_ids = IdGenerator()
         self.faults = FaultEngine(

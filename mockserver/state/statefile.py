@@ -49,7 +49,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..domain import alerts, usage
+from ..domain import alerts, money, usage
 from ..domain.clock import Clock, format_timestamp, parse_timestamp, utc_now
 from ..domain.ids import IdGenerator, ulid_parts, ulid_text
 from ..domain.models import (
@@ -57,6 +57,8 @@ from ..domain.models import (
     AlertSettings,
     AutoTopup,
     Bill,
+    Consumption,
+    ContactPerson,
     Customer,
     Feature,
     Invoice,
@@ -76,10 +78,13 @@ FORMAT = "flexprice-mock-state/4"
 READABLE = (FORMAT, "flexprice-mock-state/3", "flexprice-mock-state/2")
 ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 # Values that are records of their own, written as nested objects.
-NESTED = {cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel, Tier)}
+NESTED = {
+    cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel, ContactPerson, Consumption, Tier)
+}
 # A world's attributes that no section writes: indexes rebuilt from a section when it is put back
 # (attribute -> section), and what is not the world's state (the store names the world; events
-# raised are sent when their unit of work ends, so there are none between units of work).
+# raised are sent when their unit of work ends, so there are none between units of work; the
+# domain rules are the API version's).
 DERIVED = {
     "customer_by_external_id": "customers",
     "wallets_by_customer": "wallets",
@@ -89,7 +94,7 @@ DERIVED = {
     "subscriptions_by_customer": "subscriptions",
     "usage_due": "usage_schedule",
 }
-NOT_STATE = ("tenant_id", "environment_id", "events")
+NOT_STATE = ("tenant_id", "environment_id", "events", "rules")
 
 
 class StateError(ValueError):
@@ -453,7 +458,8 @@ def _check_bills(value: Any, loaded: Loaded) -> None:
 
 def _export_schedule(world: World, out: Writer) -> dict[str, Any]:
     return {
-        "alert_delay_seconds": world.alert_delay.total_seconds(),
+        # exact, as the document's other decimals: a string
+        "alert_delay_seconds": str(money.normalize(Decimal(str(world.alert_delay.total_seconds())))),
         "evaluations": [
             {"customer_id": c, "at": format_timestamp(at)} for c, at in world.evaluations.items()
         ],
@@ -473,9 +479,9 @@ def _check_schedule(value: Any, loaded: Loaded) -> None:
         if name not in ("alert_delay_seconds", "evaluations", "deferred_events", "event_ids"):
             raise StateError(f"usage_schedule.{name}", "is not a field of the usage schedule")
     into = loaded.world
-    delay = value.get("alert_delay_seconds", into.alert_delay.total_seconds())
-    if isinstance(delay, bool) or not isinstance(delay, (int, float, Decimal)) or not 0 <= delay <= 31536000:
-        raise StateError("usage_schedule.alert_delay_seconds", "must be a number of seconds, 0 to a year")
+    delay = _decimal(value.get("alert_delay_seconds", "2"), "usage_schedule.alert_delay_seconds")
+    if not 0 <= delay <= 31536000:
+        raise StateError("usage_schedule.alert_delay_seconds", "must be 0 to a year's seconds")
     into.alert_delay = timedelta(seconds=float(delay))
     for index, item in enumerate(_section(value.get("evaluations"), "usage_schedule.evaluations")):
         where = f"usage_schedule.evaluations[{index}]"
@@ -655,12 +661,11 @@ def _plan(cls: type) -> list[tuple[str, Callable[[Any], Any] | None]]:
 def _converter(kind: str) -> Callable[[Any], Any] | None:
     if kind.split("|")[0].strip() in NESTED:
         return _dump
-    if kind.startswith("list[") and kind[5:-1] in NESTED:
-        return lambda items: [_dump(item) for item in items]
+    if kind.startswith("list["):
+        item = _converter(kind[5:-1])
+        return (lambda items: [item(x) for x in items]) if item else list
     if kind.startswith("set["):
         return sorted
-    if kind.startswith("list["):
-        return copy.deepcopy
     if kind.startswith("Decimal"):
         return str
     if kind.startswith("datetime"):

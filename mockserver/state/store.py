@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..domain.clock import format_timestamp
-from ..domain.world import World, WorldKey, in_scope
+from ..domain.world import Rules, World, WorldKey, in_scope
 from .errors import TooManyWorlds
 from .journal import Journal
 from .protocol import Listener
@@ -64,7 +64,9 @@ class Store:
         journal_size: int = 1000,
         setup: Callable[[World, str], None] | None = None,
         max_worlds: int | None = None,
+        rules: Rules | None = None,
     ):
+        self.rules = rules  # the domain rules of the API version served
         self._slots: dict[tuple[str, str], Slot] = {}
         self.max_worlds = max_worlds  # None: no limit
         self._lock = threading.Lock()
@@ -82,7 +84,7 @@ class Store:
                 slot = self._slots.get(key)
                 if slot is None:
                     self._ensure_room()
-                    world = World(tenant_id_for(api_key), environment_id, self.id_seed)
+                    world = World(tenant_id_for(api_key), environment_id, self.id_seed, self.rules)
                     if self.setup is not None:
                         self.setup(world, api_key)
                         world.events.clear()  # fixtures are the world's starting point

@@ -1233,6 +1233,11 @@ def test_debit_consumes_grants_in_the_clouds_order_and_notes_them(api):
         "priority": None,
         "currency": "usd",
         "conversion_rate": "2",
+        "consumption_breakdown": [  # what was drawn from each grant, in that order
+            {"credit_transaction_id": first["id"], "credits": "5"},
+            {"credit_transaction_id": soon["id"], "credits": "5"},
+            {"credit_transaction_id": big["id"], "credits": "2"},
+        ],
         "idempotency_key": "d-1",
         "status": "published",
         "created_by": SYSTEM_USER,

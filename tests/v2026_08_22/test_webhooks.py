@@ -320,11 +320,23 @@ def test_wallet_created_comes_after_its_initial_credits_transaction(client, inbo
                 "wallet_type": "PRE_PAID",
                 "conversion_rate": "1",
             },
+            # its customer (SDK 2.1.43's payload), trimmed as customer events carry it
+            "customer": {
+                "id": customer["id"],
+                "external_id": "acme-1",
+                "environment_id": "",
+                "name": "Acme Inc.",
+                "timezone": "UTC",
+            },
         },
     ]
     # Without initial credits: the wallet alone, and no balance alert for its zero balance.
     empty = make_wallet(client, customer["id"], currency="eur")
-    assert inbox.take() == [{"event_type": "wallet.created", "wallet": wallet_payload(empty)}]
+    [created] = inbox.take()
+    assert {k: v for k, v in created.items() if k != "customer"} == {
+        "event_type": "wallet.created",
+        "wallet": wallet_payload(empty),
+    }
 
 
 def test_wallet_updated_on_put_only(client, inbox):
@@ -434,7 +446,8 @@ def test_credit_balance_drops_at_zero_or_below_once_and_recovers_on_a_top_up(cli
     assert events[1]["wallet"] == wallet_payload(wallet, balance="15", credit_balance="15")
 
 
-def test_a_wallet_with_its_own_alert_settings_gets_the_alert_and_warnings_stay_silent(client, inbox):
+def test_a_wallet_with_its_own_alert_settings_gets_the_alert_and_a_warning_drops_too(client, inbox):
+    """As the cloud now does (flexprice#2724, SDK 2.1.43's server): warning and info drop too."""
     settings = {
         "critical": {"threshold": "10", "condition": "below"},
         "warning": {"threshold": "50", "condition": "below"},
@@ -448,11 +461,23 @@ def test_a_wallet_with_its_own_alert_settings_gets_the_alert_and_warnings_stay_s
         "wallet.created",
     ]
 
-    debit(client, wallet["id"], "60", "to-warning")  # 40: warning, logged without an event
-    assert balances(inbox.take()) == [
+    debit(client, wallet["id"], "60", "to-warning")  # 40: warning, dropped on both streams
+    events = inbox.take()
+    assert balances(events) == [
         ("wallet.transaction.created", "40"),
+        ("wallet.credit_balance.dropped", "40"),
+        ("wallet.ongoing_balance.dropped", "40"),
         ("wallet.ongoing_balance.updated", "40"),
     ]
+    warned = {
+        "state": "warning",
+        "current_balance": "40",
+        "credit_balance": "40",
+        "alert_type": "low_credit_balance",
+        "alert_settings": shown_settings,
+    }
+    assert events[1]["alert"] == warned
+    assert events[2]["alert"] == {**warned, "alert_type": "low_ongoing_balance"}
 
     debit(client, wallet["id"], "35.5", "to-critical")  # 4.5: in alarm on both streams
     events = inbox.take()
@@ -462,13 +487,7 @@ def test_a_wallet_with_its_own_alert_settings_gets_the_alert_and_warnings_stay_s
         ("wallet.ongoing_balance.dropped", "4.5"),
         ("wallet.ongoing_balance.updated", "4.5"),
     ]
-    alert = {
-        "state": "in_alarm",
-        "current_balance": "4.5",
-        "credit_balance": "4.5",
-        "alert_type": "low_credit_balance",
-        "alert_settings": shown_settings,
-    }
+    alert = {**warned, "state": "in_alarm", "current_balance": "4.5", "credit_balance": "4.5"}
     assert events[1]["alert"] == alert
     assert events[2]["alert"] == {**alert, "alert_type": "low_ongoing_balance"}
     assert "alert" not in events[3]  # ongoing_balance.updated never carries one
@@ -486,16 +505,21 @@ def test_a_wallet_with_its_own_alert_settings_gets_the_alert_and_warnings_stay_s
     assert events[2]["alert"] == {**recovered, "alert_type": "low_ongoing_balance"}
 
 
-def test_a_recovery_can_come_without_a_drop_when_the_wallet_only_warned(client, inbox):
+def test_a_wallet_that_only_warned_drops_then_recovers(client, inbox):
     settings = {
         "critical": {"threshold": "0", "condition": "below"},
         "warning": {"threshold": "20", "condition": "below"},
     }
     wallet = make_wallet(client, "cust_1", initial_credits_to_load="30", alert_settings=settings)
     inbox.take()
-    debit(client, wallet["id"], "15", "warn")  # 15: warning, no event
-    assert inbox.names() == ["wallet.transaction.created"]
-    top_up(client, wallet["id"], "10")  # 25: back to ok, which is announced
+    debit(client, wallet["id"], "15", "warn")  # 15: warning, announced
+    events = inbox.take()
+    assert [e["event_type"] for e in events] == [
+        "wallet.transaction.created",
+        "wallet.credit_balance.dropped",
+    ]
+    assert events[1]["alert"]["state"] == "warning"
+    top_up(client, wallet["id"], "10")  # 25: back to ok
     events = inbox.take()
     assert [e["event_type"] for e in events] == [
         "wallet.transaction.created",

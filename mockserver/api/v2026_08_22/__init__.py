@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...domain.errors import ApiError
+from ...domain.world import Rules
 from .. import ApiVersion
 from . import views, webhooks
 from .handlers import GROWS_WORLD, HANDLERS
@@ -31,4 +32,6 @@ VERSION = ApiVersion(
     show_transaction=views.transaction,
     webhook_events=webhooks.EVENT_TYPES,
     webhook_payload=webhooks.payload,
+    # The cloud now sends *.dropped for warning and info too (flexprice#2724, SDK 2.1.43's server).
+    rules=Rules(dropped_states=frozenset({"in_alarm", "warning", "info"})),
 )

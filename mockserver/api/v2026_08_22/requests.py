@@ -16,7 +16,7 @@ from typing import Any
 
 from ...domain import customers, errors, money, wallets
 from ...domain.clock import UTC, format_timestamp, parse_timestamp
-from ...domain.models import AlertLevel, AlertSettings, AutoTopup, Wallet
+from ...domain.models import AlertLevel, AlertSettings, AutoTopup, ContactPerson, Wallet
 from ...domain.world import World
 from .. import fields
 
@@ -31,6 +31,7 @@ TOP_UP_REASONS = (
 CONFIGS = {"PRE_PAID": {"allowed_price_types": ["USAGE"]}, "POST_PAID": {"allowed_price_types": ["ALL"]}}
 NAMES = {"PRE_PAID": "Prepaid Wallet - ", "POST_PAID": "Postpaid Wallet - "}
 CUSTOMER_TEXT = fields.TEXT_FIELDS + ("timezone", "contact")
+CONTACT_PERSON_TEXT = ("last_name", "salutation", "designation", "department", "email", "mobile", "id")
 
 
 # ---- values --------------------------------------------------------------------------------
@@ -133,15 +134,27 @@ def _level(body: dict[str, Any] | None) -> AlertLevel | None:
 
 
 def alert_settings(body: dict[str, Any], check: bool = True) -> AlertSettings:
-    """Wallet alert levels; checked on create (critical first, then warning and info around it)."""
+    """Wallet alert levels; checked on create (critical first, then warning and info around it).
+    Percentages are kept within 0-100 on update too: any other is no percentage."""
     settings = AlertSettings(
         critical=_level(body.get("critical")),
         warning=_level(body.get("warning")),
         info=_level(body.get("info")),
         alert_enabled=bool(body.get("alert_enabled")),
+        threshold_type=body.get("alert_threshold_type") or "",
     )
     if check:
         _check_alerts(settings)
+    if settings.threshold_type == "percentage":
+        for name in ("critical", "warning", "info"):
+            level = getattr(settings, name)
+            if level is not None and not 0 <= level.threshold <= 100:
+                raise errors.validation(
+                    f"Please provide a valid {name} threshold: a percentage between 0 and 100",
+                    "percentage threshold out of range",
+                    field=f"alert_settings.{name}.threshold",
+                    threshold=fields.shown(level.threshold),
+                )
     return settings
 
 
@@ -341,12 +354,20 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
         )
     bonus_expiry = timestamp(body, "bonus_credits_expiry_date_utc")
     _future(bonus_expiry, now, "Bonus credits expiry date must be in the future")
+    effective = timestamp(body, "effective_date")
+    if effective is not None and effective > now:
+        raise errors.validation(
+            "Effective date must not be in the future",
+            "effective_date is after now",
+            effective_date=body["effective_date"],
+        )
     invoiced = reason == "PURCHASED_CREDIT_INVOICED"
     if body.get("checkout") is not None and not invoiced:
         raise errors.validation(
             "Omit checkout, or set transaction_reason to PURCHASED_CREDIT_INVOICED",
             "checkout needs PURCHASED_CREDIT_INVOICED",
         )
+    _coupons(body.get("coupons") or [])
     key = body.get("idempotency_key") or _key(
         "wallet_top_up",
         wallet_id=wallet.id,
@@ -368,7 +389,25 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
         invoiced=invoiced,
         bonus_credits=money.amount(bonus) if bonus is not None else None,
         bonus_expiry=bonus_expiry,
+        effective_at=effective,
     )
+
+
+def _coupons(coupons: list[dict[str, Any]]) -> None:
+    """A top-up's coupons, by code. The sandbox has no coupons, so a code names none: 404, as the
+    cloud answers a code it cannot find (an empty one is a 400 first)."""
+    for index, coupon in enumerate(coupons):
+        if not coupon["coupon_code"]:
+            where = f"coupons[{index}].coupon_code"
+            raise errors.validation("Provide a valid coupon code", "coupon_code is required", field=where)
+    for index, coupon in enumerate(coupons):
+        code = coupon["coupon_code"]
+        raise errors.not_found(
+            f"Coupon with code '{code}' not found",
+            "coupon not found",
+            coupon_code=code,
+            field=f"coupons[{index}].coupon_code",
+        )
 
 
 def unused_key(world: World, wallet: Wallet, key: str, kind: str, credits: Decimal) -> None:
@@ -499,6 +538,7 @@ def new_customer(body: dict[str, Any]) -> dict[str, Any]:
     values = {name: body.get(name) or "" for name in CUSTOMER_TEXT}
     values["timezone"] = body.get("timezone") or "UTC"
     values["metadata"] = dict(body.get("metadata") or {})
+    values.update(_billing_fields(body))
     return values
 
 
@@ -509,7 +549,67 @@ def customer_changes(body: dict[str, Any]) -> dict[str, Any]:
     changes = {name: body[name] for name in CUSTOMER_TEXT if body.get(name) is not None}
     if body.get("metadata") is not None:
         changes["metadata"] = dict(body["metadata"])
+    changes.update(_billing_fields(body))
     return changes
+
+
+def _billing_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """billing_currency ("" clears it), tax_treatment and contact_persons (the list replaces the
+    customer's), as far as the body gives them; checked after the validator's fields."""
+    values: dict[str, Any] = {}
+    currency = body.get("billing_currency")
+    if currency is not None:
+        if currency and len(currency) != 3:
+            raise errors.validation(
+                "Billing currency must be 3 characters long",
+                "invalid billing currency code",
+                billing_currency=currency,
+            )
+        values["billing_currency"] = currency.lower()  # stored lower case, as wallets' currencies
+    if body.get("tax_treatment") is not None:
+        values["tax_treatment"] = body["tax_treatment"]
+    if body.get("contact_persons") is not None:
+        values["contact_persons"] = _contact_persons(body["contact_persons"])
+    return values
+
+
+def _contact_persons(items: list[dict[str, Any]]) -> list[ContactPerson]:
+    """Contact persons: a first name each, a valid e-mail when given, ids (when given) unique,
+    at most one primary."""
+    persons, ids, primary = [], set(), None
+    for index, item in enumerate(items):
+        where = f"contact_persons[{index}]"
+        if not item.get("first_name"):
+            raise errors.validation(
+                "Contact person first name is required", "first_name is required", field=f"{where}.first_name"
+            )
+        if item.get("email") and not fields.EMAIL.match(item["email"]):
+            raise errors.validation(
+                "Please provide a valid email for the contact person",
+                "invalid contact person email",
+                field=f"{where}.email",
+                email=item["email"],
+            )
+        if item.get("id"):
+            if item["id"] in ids:
+                raise errors.validation(
+                    "Contact person ids must be unique", "duplicate contact person id", field=f"{where}.id"
+                )
+            ids.add(item["id"])
+        if item.get("is_primary"):
+            if primary is not None:
+                raise errors.validation(
+                    "At most one contact person can be primary",
+                    "more than one primary contact person",
+                    field=f"{where}.is_primary",
+                    primary=primary,
+                )
+            primary = where
+        text = {name: item.get(name) or "" for name in CONTACT_PERSON_TEXT}
+        persons.append(
+            ContactPerson(first_name=item["first_name"], is_primary=bool(item.get("is_primary")), **text)
+        )
+    return persons
 
 
 def customer_query(query: dict[str, Any]) -> customers.CustomerQuery:

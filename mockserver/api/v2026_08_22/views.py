@@ -8,7 +8,16 @@ from typing import Any
 
 from ...domain import charges, money
 from ...domain.clock import format_timestamp
-from ...domain.models import SYSTEM_USER, AlertLevel, AlertSettings, AutoTopup, Customer, Transaction, Wallet
+from ...domain.models import (
+    SYSTEM_USER,
+    AlertLevel,
+    AlertSettings,
+    AutoTopup,
+    ContactPerson,
+    Customer,
+    Transaction,
+    Wallet,
+)
 from ...domain.world import World
 
 _t = format_timestamp
@@ -47,12 +56,15 @@ def _level(level: AlertLevel | None) -> dict[str, Any] | None:
 
 
 def alert_settings(settings: AlertSettings) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "critical": _level(settings.critical),
         "warning": _level(settings.warning),
         "info": _level(settings.info),
         "alert_enabled": settings.alert_enabled,
     }
+    if settings.threshold_type:  # only once given (SDK 2.1.43's field)
+        body["alert_threshold_type"] = settings.threshold_type
+    return body
 
 
 def wallet(world: World, w: Wallet) -> dict[str, Any]:
@@ -157,10 +169,25 @@ def transaction(world: World, t: Transaction) -> dict[str, Any]:
         body["conversion_rate"] = dec(t.conversion_rate)
     if t.type == "credit" and t.topup_conversion_rate is not None:
         body["topup_conversion_rate"] = dec(t.topup_conversion_rate)
+    body.update(sources(t))
     body["idempotency_key"] = t.idempotency_key
     body.update(_owned(world))
     body["created_at"] = _t(t.created_at)
     body["updated_at"] = _t(t.updated_at or t.created_at)
+    return body
+
+
+def sources(t: Transaction) -> dict[str, Any]:
+    """Where a transaction's credits came from or went: the invoice it was written with, what a
+    debit drew from each credit. Left out when there is none (SDK 2.1.43's fields)."""
+    body: dict[str, Any] = {}
+    if t.source_type:
+        body.update(source_type=t.source_type, source_id=t.source_id)
+    if t.consumption_breakdown:
+        body["consumption_breakdown"] = [
+            {"credit_transaction_id": c.credit_transaction_id, "credits": dec(c.credits)}
+            for c in t.consumption_breakdown
+        ]
     return body
 
 
@@ -178,9 +205,25 @@ def customer(world: World, c: Customer) -> dict[str, Any]:
         timezone=c.timezone,
         metadata=c.metadata,
     )
+    # Left out until set, as the cloud's omitempty fields are.
+    if c.billing_currency:
+        body["billing_currency"] = c.billing_currency
+    if c.tax_treatment:
+        body["tax_treatment"] = c.tax_treatment
+    if c.contact_persons:
+        body["contact_persons"] = [contact_person(p) for p in c.contact_persons]
     body.update(_owned(world))
     body["status"] = c.status
     body["created_at"], body["updated_at"] = _t(c.created_at), _t(c.updated_at)
+    return body
+
+
+def contact_person(p: ContactPerson) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": p.id, "first_name": p.first_name}
+    for name in ("last_name", "salutation", "designation", "department", "email", "mobile"):
+        if getattr(p, name):
+            body[name] = getattr(p, name)
+    body["is_primary"] = p.is_primary
     return body
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from ...domain.models import Customer, Event, Transaction, Wallet
 from ...domain.world import World
 from ..fields import ADDRESS_FIELDS
-from .views import alert_settings, dec
+from .views import alert_settings, dec, sources
 
 EVENT_TYPES = (
     "wallet.created",
@@ -66,6 +66,7 @@ def _transaction(world: World, t: Transaction) -> dict[str, Any]:
     body.update(transaction_reason=t.transaction_reason, currency=wallet.currency)
     if t.metadata:
         body["metadata"] = t.metadata
+    body.update(sources(t))
     return body
 
 
@@ -95,12 +96,18 @@ def payload(world: World, event: Event) -> dict[str, Any]:
         key = "updated_transaction" if name.endswith(".updated") else "transaction"
         return {"event_type": name, key: _transaction(world, txn)}
     data = event.data or {}
-    wallet = _wallet(world.wallets[event.entity_id])
+    found = world.wallets[event.entity_id]
+    wallet = _wallet(found)
     if "balances" in data:  # the balances the event was raised at
         wallet.update(
             balance=dec(data["balances"]["balance"]), credit_balance=dec(data["balances"]["credit_balance"])
         )
     body: dict[str, Any] = {"event_type": name, "wallet": wallet}
+    # The wallet's customer (SDK 2.1.43's payload), archived ones too; none when its customer_id,
+    # never checked on create, names no customer.
+    customer = world.customers.get(found.customer_id)
+    if customer is not None:
+        body["customer"] = _customer(world, customer)
     alert = data.get("alert")
     if alert is not None:
         balance = dec(alert["balance"])

@@ -31,7 +31,7 @@ from simplejson import RawJSON
 from ...domain.clock import Clock, format_timestamp, parse_timestamp
 from ...domain.ids import IdGenerator
 from ...domain.models import Event, TopUpRecord
-from ...domain.world import World, WorldKey, in_scope, world_id
+from ...domain.world import Rules, World, WorldKey, in_scope, world_id
 from .. import journal, statefile
 from ..errors import StoreUnavailable, TooManyWorlds
 from ..protocol import Listener
@@ -63,8 +63,10 @@ class SharedStore:
         journal_size: int = 1000,
         setup: Callable[[World, str], None] | None = None,
         max_worlds: int | None = None,
+        rules: Rules | None = None,
     ):
         self.redis = store
+        self.rules = rules  # the domain rules of the API version served
         self.api_version = api_version
         self.id_seed = id_seed
         self.journal_size = journal_size
@@ -119,7 +121,7 @@ class SharedStore:
             raised[:], world.events = world.events, []
 
     def _decode(self, key: WorldKey, document: bytes | None) -> World:
-        world = World(tenant_id_for(key[0]), key[1], self.id_seed)
+        world = World(tenant_id_for(key[0]), key[1], self.id_seed, self.rules)
         if document is None:  # a new world: counted, indexed, filled from the fixtures
             if self.max_worlds is not None and self.redis.client.hlen(self.index) >= self.max_worlds:
                 raise TooManyWorlds(self.max_worlds)
