@@ -78,6 +78,8 @@ class Operation:
     body_required: bool
     responses: dict[str, dict[str, Any] | None]  # status -> JSON schema (None: no body)
     body_validator: CompiledSchema | None = None
+    # Compiled on first use: only a sandbox that checks its own answers needs them, and the
+    # larger documents' answers (a subscription's) would cost a second of start-up each time.
     response_validators: dict[str, CompiledSchema] = field(default_factory=dict)
 
     @property
@@ -87,9 +89,14 @@ class Operation:
 
     def response_validator(self, status: int) -> CompiledSchema | None:
         """The schema of the answer with ``status``; None for one declared without a body."""
-        if str(status) in self.responses:
-            return self.response_validators.get(str(status))
-        return self.response_validators.get("default")
+        code = str(status) if str(status) in self.responses else "default"
+        schema = self.responses.get(code)
+        if schema is None:
+            return None
+        validator = self.response_validators.get(code)
+        if validator is None:  # two threads may both compile it: the same validator either way
+            validator = self.response_validators[code] = CompiledSchema(schema)
+        return validator
 
 
 class SpecError(Exception):
@@ -183,9 +190,6 @@ class Spec:
         )
         if body_schema is not None:
             op.body_validator = CompiledSchema(body_schema)
-        op.response_validators = {
-            code: CompiledSchema(schema) for code, schema in responses.items() if schema is not None
-        }
         return op
 
     @classmethod
