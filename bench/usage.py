@@ -8,8 +8,9 @@ Prints:
 - then ``--events`` (default 1,000,000) events, each with its own ``event_id`` (what makes a
   world grow: the ids kept for dedup), sent in batches of 100: events/s and the server's memory
   growth per million;
-- ``GET /v1/wallets/{id}/balance/real-time`` with all of them in the current period: req/s, p50
-  and p99 (the balance is aggregated as events arrive; a read never scans them).
+- ``GET /v1/wallets/{id}/balance/real-time`` with all of them in the current period, at c=1 and
+  c=8, beside the same read before they came: req/s, p50 and p99 (the balance is aggregated as
+  events arrive; a read never scans them).
 
     python bench/usage.py [--duration 5] [--rounds 3] [--events 1000000]
 """
@@ -138,6 +139,7 @@ def main() -> None:
         bulk = wrk(sandbox, "bulk", 8, args.duration)
         rate = bulk["rps"] * BATCH
         print(f"bulk, {BATCH} events a request, c=8: {rate:,.0f} events/s (p99 {bulk['p99_ms']:.1f} ms)")
+        empty = {c: wrk(sandbox, "realtime", c, args.duration, wallet=wallet) for c in (1, 8)}
         before = sandbox.rss_mb()
         rate = load(sandbox, args.events)
         grown = sandbox.rss_mb() - before
@@ -147,9 +149,15 @@ def main() -> None:
         status, balance = http("GET", f"{sandbox.base}/v1/wallets/{wallet}/balance/real-time")
         assert status == 200 and balance is not None
         print(f"  current_period_usage {balance['current_period_usage']} (the events' charge, all counted)")
-        read = wrk(sandbox, "realtime", 8, args.duration, wallet=wallet)
-        latency = f"p50 {read['p50_ms']:.2f} ms, p99 {read['p99_ms']:.2f} ms"
-        print(f"real-time balance read, c=8: {read['rps']:.0f} req/s, {latency}")
+        for connections in (1, 8):
+            read = wrk(sandbox, "realtime", connections, args.duration, wallet=wallet)
+            alone = empty[connections]
+            print(
+                f"real-time balance read, c={connections}: {read['rps']:.0f} req/s,"
+                f" p50 {read['p50_ms']:.2f} ms,"
+                f" p99 {read['p99_ms']:.2f} ms (before the events: {alone['rps']:.0f} req/s,"
+                f" p99 {alone['p99_ms']:.2f} ms)"
+            )
     finally:
         for target in (sandbox, mock):
             target.stop()
