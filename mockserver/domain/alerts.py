@@ -44,12 +44,11 @@ def state_of(settings: AlertSettings, value: Decimal, granted: Decimal | None = 
         if granted is None or granted <= 0:
             return None
         value = value * 100 / granted
-    levels = ((settings.critical, "in_alarm"), (settings.warning, "warning"), (settings.info, "info"))
-    condition = next((level.condition for level, _ in levels if level is not None), "below")
-    for level, state in levels:
-        if level is None:
-            continue
-        if value <= level.threshold if condition == "below" else value >= level.threshold:
+    critical, warning, info = settings.critical, settings.warning, settings.info
+    first = critical or warning or info  # whose condition every level follows
+    below = first is None or first.condition == "below"
+    for level, state in ((critical, "in_alarm"), (warning, "warning"), (info, "info")):
+        if level is not None and (value <= level.threshold if below else value >= level.threshold):
             return state
     return "ok"
 

@@ -284,9 +284,12 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
     return TopUpResult(txn, wallet, invoice)
 
 
+_WALLET_FIELDS = tuple(f.name for f in fields(Wallet))
+
+
 def snapshot(wallet: Wallet) -> Wallet:
     """A copy of the wallet as it is now, for answering a retry later."""
-    copied = Wallet(**{f.name: getattr(wallet, f.name) for f in fields(Wallet)})
+    copied = Wallet(**{name: getattr(wallet, name) for name in _WALLET_FIELDS})
     copied.metadata, copied.config = dict(wallet.metadata), copy.deepcopy(wallet.config)
     return copied
 

@@ -47,6 +47,22 @@ class BatchedStreamHandler(logging.StreamHandler):
             self.flush_now()
 
 
+class Formatter(logging.Formatter):
+    """``asctime level message``; the time is formatted once a second, not once a line."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:  # a race between threads writes the same text twice: harmless
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
+            self._second = second
+        return f"{self._stamp},{int(record.msecs):03d}"
+
+
 def configure() -> None:
     """INFO and up to stderr, batched; no caller, thread or process details are gathered for
     records (the logging documentation's own advice when speed matters)."""
@@ -62,5 +78,5 @@ def configure() -> None:
             io.BufferedWriter(raw, buffer_size=64 * 1024), encoding="utf-8", errors="backslashreplace"
         )
         handler = BatchedStreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(Formatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
