@@ -57,10 +57,10 @@ def add_plan(world: World, plan: Plan) -> Plan:
 
 
 def add_price(world: World, price: Price) -> Price:
+    if price.entity_type == "PLAN" and price.entity_id not in world.plans:
+        raise errors.not_found("The specified plan does not exist", "plan not found", plan_id=price.entity_id)
     if price.meter_id and price.meter_id not in world.meters:
         raise errors.not_found("Meter not found", "meter not found", meter_id=price.meter_id)
-    if price.entity_type == "PLAN" and price.entity_id not in world.plans:
-        raise errors.not_found("Plan not found", "plan not found", plan_id=price.entity_id)
     world.prices[price.id] = price
     return price
 
@@ -76,10 +76,6 @@ def _found(book: dict[str, Any], item_id: str, what: str) -> Any:
 
 def meter(world: World, meter_id: str) -> Meter:
     return _found(world.meters, meter_id, "meter")
-
-
-def feature(world: World, feature_id: str) -> Feature:
-    return _found(world.features, feature_id, "feature")
 
 
 def plan(world: World, plan_id: str) -> Plan:
@@ -173,7 +169,8 @@ def subscribe(world: World, new: NewSubscription) -> Subscription:
     period (and each ONETIME price) in its currency; the first period starts at the start date."""
     plan(world, new.plan_id)
     now = world.now()
-    start = (new.start_date or now).replace(microsecond=(new.start_date or now).microsecond // 1000 * 1000)
+    start = new.start_date or now
+    start = start.replace(microsecond=start.microsecond // 1000 * 1000)  # upstream keeps milliseconds
     currency = new.currency.lower()
     periodic = [
         p for p in prices_of(world, new.plan_id) if p.billing_period in (new.billing_period, "ONETIME")
