@@ -286,8 +286,10 @@ def _bill(bill: Bill) -> dict[str, Any]:
         "payment_status": bill.payment_status,
         "period_start": format_timestamp(bill.period_start),
         "period_end": format_timestamp(bill.period_end),
-        "amount_due": amount(bill.total),
-        "amount_paid": amount(bill.credits_applied),
+        # upstream's fields: prepaid credits lower what is due, they are not a payment
+        "subtotal": amount(bill.total),
+        "total_prepaid_credits_applied": amount(bill.credits_applied),
+        "amount_due": amount(bill.remaining),
         "amount_remaining": amount(bill.remaining),
         "line_items": bill.lines,
         "created_at": format_timestamp(bill.created_at),

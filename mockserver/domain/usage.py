@@ -457,12 +457,14 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
             sub.current_period_end = sub.end_date
     sub.updated_at = now
     world.bills[bill.id] = bill
-    if bill.total == 0:  # upstream skips an invoice with nothing to charge
+    if bill.total == 0:  # upstream skips an invoice with nothing to charge, and says nothing
         bill.status = "SKIPPED"
-    else:
+    else:  # computed (a draft), then paid with credits and finalized, as upstream's events say
+        world.emit("invoice.update", bill.id, {"draft": True})
         _pay_with_wallets(world, bill)
         if bill.remaining <= 0:
             bill.payment_status = "SUCCEEDED"
+        world.emit("invoice.update.finalized", bill.id)
     _replay_deferred(world, sub)
     reschedule(world)
     return bill

@@ -40,7 +40,7 @@ def test_usage_drains_the_wallet_and_auto_top_up_refills_it(flexprice, flexprice
 
     flexprice.advance_clock("P1M")  # the period closes: its invoice takes the credits
     [invoice] = [i for i in flexprice.invoices() if i.get("invoice_type") == "SUBSCRIPTION"]
-    assert (invoice["amount_due"], invoice["amount_paid"]) == ("4.5", "4.5")
+    assert (invoice["subtotal"], invoice["total_prepaid_credits_applied"]) == ("4.5", "4.5")
 
 
 # ---- end of the README usage example --------------------------------------------------------

@@ -19,6 +19,7 @@ from mockserver.pytest_plugin import FlexpriceClient, WebhookReceiver
 
 from ..support import Api, ledger
 from .conftest import advance, freeze, make_customer, refusal
+from .test_webhooks import conforms
 
 UTC = timezone.utc
 OCT_1 = datetime(2026, 10, 1, 12, tzinfo=UTC)
@@ -216,7 +217,11 @@ def test_usage_lowers_the_balance_fires_the_alert_tops_up_and_the_period_close_d
     (invoice,) = [
         i for i in http.get("/_mock/invoices").json["items"] if i.get("invoice_type") == "SUBSCRIPTION"
     ]
-    assert (invoice["amount_due"], invoice["amount_paid"], invoice["amount_remaining"]) == ("9.5", "9.5", "0")
+    assert (invoice["subtotal"], invoice["total_prepaid_credits_applied"], invoice["amount_due"]) == (
+        "9.5",
+        "9.5",
+        "0",
+    )
     assert invoice["payment_status"] == "SUCCEEDED"
     assert (invoice["period_start"], invoice["period_end"]) == (
         "2026-09-01T12:00:00.000000Z",
@@ -231,6 +236,29 @@ def test_usage_lowers_the_balance_fires_the_alert_tops_up_and_the_period_close_d
     assert (debit["reference_type"], debit["reference_id"]) == ("INVOICE", invoice["id"])
     adjusted = receiver.wait_for("wallet.transaction.created", count=2)["transaction"]
     assert adjusted["transaction_reason"] == "CREDIT_ADJUSTMENT"
+    finalized = conforms(receiver.wait_for("invoice.update.finalized"))["invoice"]
+    draft = conforms(receiver.wait_for("invoice.update"))["invoice"]
+    assert (draft["invoice_status"], draft["amount_due"], draft["total_prepaid_credits_applied"]) == (
+        "DRAFT",
+        "9.5",
+        "0",
+    )
+    assert (finalized["id"], finalized["invoice_status"], finalized["payment_status"]) == (
+        invoice["id"],
+        "FINALIZED",
+        "SUCCEEDED",
+    )
+    assert (finalized["subtotal"], finalized["amount_due"], finalized["total_prepaid_credits_applied"]) == (
+        "9.5",
+        "0",
+        "9.5",
+    )
+    [line] = finalized["line_items"]
+    assert (line["price_id"], line["quantity"], line["amount"]) == (price.id, "950", "9.5")
+    closing = [
+        e["event_type"] for e in receiver.events if e["event_type"].startswith(("invoice.", "wallet.tr"))
+    ]
+    assert closing[-3:] == ["invoice.update", "wallet.transaction.created", "invoice.update.finalized"]
     balance = fp.wallets.get_wallet_balance(id=wallet.id)
     assert (balance.balance, balance.real_time_balance, balance.current_period_usage) == ("10.5", "10.5", "0")
     sub = fp.subscriptions.get_subscription(id=sub.id)
@@ -354,7 +382,7 @@ def test_usage_dated_outside_the_period_counts_where_it_belongs(api: Api):
     advance(api, "P1M")
     assert usage_of(api, ids["customer"]["id"]) == 1  # the next period began with its own event
     (bill,) = bills(api)
-    assert bill["amount_due"] == "0.5"
+    assert bill["subtotal"] == "0.5"
 
 
 def test_usage_of_an_unknown_customer_is_accepted_and_counts_for_nobody(api: Api):
@@ -473,7 +501,7 @@ def test_cancelling_at_period_end_closes_the_last_period_then_stops(api: Api):
     advance(api, "P2M")
     sub = api.get(f"/v1/subscriptions/{sub_id}").json
     assert sub["subscription_status"] == "cancelled"
-    assert [b["amount_due"] for b in bills(api)] == ["1"]
+    assert [b["subtotal"] for b in bills(api)] == ["1"]
     send(api, {})
     assert real_time(api, ids["wallet"]["id"])["current_period_usage"] == "0"
 
@@ -601,7 +629,7 @@ def test_an_immediate_cancellation_invoices_the_period_by_its_policy(api: Api, p
     assert reply.status == 200, reply.json
     assert reply.json["status"] == "cancelled"
     assert reply.json["message"] == "Subscription cancelled immediately"
-    assert [b["amount_due"] for b in bills(api)] == billed
+    assert [b["subtotal"] for b in bills(api)] == billed
     sub = api.get(f"/v1/subscriptions/{sub_id}").json
     assert (sub["subscription_status"], sub["end_date"]) == ("cancelled", reply.json["effective_date"])
     assert real_time(api, ids["wallet"]["id"])["current_period_usage"] == "0"

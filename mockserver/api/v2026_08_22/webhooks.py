@@ -1,5 +1,5 @@
 """Webhook payloads of version 2026-08-22, as the cloud sends them: flat
-``{"event_type", "<wallet|transaction|updated_transaction|customer>": {...}, "alert"?}``, each
+``{"event_type", "<wallet|transaction|updated_transaction|customer|invoice>": {...}, "alert"?}``, each
 object a trimmed projection with decimals as strings, no envelope id or timestamp."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any
 from ...domain.models import Customer, Event, Transaction, Wallet
 from ...domain.world import World
 from ..fields import ADDRESS_FIELDS
+from .usage import invoice
 from .views import alert_settings, dec, sources
 
 EVENT_TYPES = (
@@ -25,6 +26,8 @@ EVENT_TYPES = (
     "customer.created",
     "customer.updated",
     "customer.deleted",
+    "invoice.update",
+    "invoice.update.finalized",
 )
 
 
@@ -88,6 +91,9 @@ def _customer(world: World, c: Customer) -> dict[str, Any]:
 def payload(world: World, event: Event) -> dict[str, Any]:
     """The body of ``event``'s webhook, built from the world as it is now."""
     name = event.name
+    if name.startswith("invoice."):  # the whole invoice, as upstream's payload carries it
+        draft = bool((event.data or {}).get("draft"))
+        return {"event_type": name, "invoice": invoice(world, world.bills[event.entity_id], draft=draft)}
     if name.startswith("customer."):
         return {"event_type": name, "customer": _customer(world, world.customers[event.entity_id])}
     if name.startswith("wallet.transaction."):
