@@ -407,9 +407,12 @@ def catch_up(world: World) -> None:
 def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime | None = None) -> Bill:
     """Finalize the period's invoice (up to ``ends``, its end by default), let prepaid wallets pay
     its usage, start the next period (or end the subscription) with usage back at zero."""
+    first = sub.current_period_start == sub.start_date
     items = [world.line_items[i] for i in sub.line_items]
     lines, usage_amount, fixed_amount = [], money.ZERO, money.ZERO
     for item in items:
+        if not first and world.prices[item.price_id].billing_period == "ONETIME":
+            continue  # a one-time charge is on the first invoice only
         charge = charges.line_charge(world, item)
         found = world.meters.get(item.meter_id)
         units = charges.quantity(item, found) if item.price_type == "USAGE" and found else item.quantity

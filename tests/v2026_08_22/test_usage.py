@@ -636,3 +636,38 @@ def test_an_immediate_cancellation_invoices_the_period_by_its_policy(api: Api, p
     again = api.post(f"/v1/subscriptions/{sub_id}/cancel", {"cancellation_type": "immediate"})
     assert refusal(again)[:3] == (400, "validation_error", "The subscription is already cancelled")
     assert api.get("/v1/customers/external/acme/subscriptions").json["items"] == []  # active ones only
+
+
+def test_a_one_time_fixed_price_is_charged_on_the_first_invoice_only(api: Api):
+    ids = setup(api)
+    fee = {
+        "entity_type": "PLAN",
+        "entity_id": ids["plan"]["id"],
+        "currency": "usd",
+        "type": "FIXED",
+        "billing_model": "FLAT_FEE",
+        "amount": "10",
+        "billing_period": "ONETIME",
+        "billing_period_count": 1,
+        "invoice_cadence": "ADVANCE",
+        "price_unit_type": "FIAT",
+    }
+    created(api, "/v1/prices", fee)
+    sub = created(
+        api,
+        "/v1/subscriptions",
+        {
+            "external_customer_id": "acme",
+            "plan_id": ids["plan"]["id"],
+            "currency": "usd",
+            "billing_period": "MONTHLY",
+        },
+    )
+    assert sorted(i["price_type"] for i in sub["line_items"]) == ["FIXED", "USAGE"]
+    send(api, {})  # both subscriptions count it: $0.50 each
+    advance(api, "P1M")
+    advance(api, "P1M")
+    mine = [b for b in bills(api) if b["subscription_id"] == sub["id"]]
+    # the second period charges nothing: skipped, as upstream skips an empty invoice
+    assert [(b["subtotal"], b["invoice_status"]) for b in mine] == [("10.5", "FINALIZED"), ("0", "SKIPPED")]
+    assert mine[0]["amount_due"] == "10"  # wallets pay usage only: the fee stays due

@@ -436,7 +436,7 @@ def price_view(world: World, p: Price) -> dict[str, Any]:
         "billing_model": p.billing_model,
         "billing_period": p.billing_period,
         "billing_period_count": p.billing_period_count,
-        "billing_cadence": "ONETIME" if p.billing_period == "ONETIME" else "RECURRING",
+        "billing_cadence": "RECURRING",  # upstream writes it so for every price
         "invoice_cadence": p.invoice_cadence,
         "entity_type": p.entity_type,
         "entity_id": p.entity_id,
