@@ -151,13 +151,15 @@ def _tiered(price: Price, units: Decimal) -> Decimal:
     return money.multiply(units, tier.unit_amount) + tier.flat_amount
 
 
-def line_charge(world: World, item: LineItem) -> Decimal:
-    """What a line item has cost so far this period (USAGE) or costs per period (FIXED)."""
-    price = world.prices[item.price_id]
-    if item.price_type == "USAGE":
-        meter = world.meters.get(item.meter_id)
-        return cost(price, quantity(item, meter)) if meter is not None else money.ZERO
-    return cost(price, item.quantity)
+def line_usage(world: World, item: LineItem) -> tuple[Decimal, Decimal]:
+    """A line item's quantity and charge: so far this period (USAGE), per period (FIXED)."""
+    if item.price_type != "USAGE":
+        return item.quantity, cost(world.prices[item.price_id], item.quantity)
+    meter = world.meters.get(item.meter_id)
+    if meter is None:
+        return money.ZERO, money.ZERO
+    units = quantity(item, meter)
+    return units, cost(world.prices[item.price_id], units)
 
 
 # ---- what a wallet owes -----------------------------------------------------------------
@@ -196,7 +198,7 @@ def pending(world: World, wallet: Wallet) -> Pending:
             for item_id in sub.line_items:
                 item = world.line_items[item_id]
                 if item.price_type == "USAGE":
-                    usage += line_charge(world, item)
+                    usage += line_usage(world, item)[1]
     unpaid_usage, unpaid_all = money.ZERO, money.ZERO
     for bill in unpaid_bills(world, wallet.customer_id, wallet.currency):
         unpaid_usage += bill.usage_remaining
@@ -211,10 +213,6 @@ def unpaid_bills(world: World, customer_id: str, currency: str) -> list[Bill]:
         for bill in world.bills.values()
         if bill.customer_id == customer_id and bill.currency == currency and bill.remaining > 0
     ]
-
-
-def real_time_balance(world: World, wallet: Wallet) -> Decimal:
-    return wallet.balance - pending(world, wallet).total
 
 
 def ongoing_credits(world: World, wallet: Wallet) -> Decimal:

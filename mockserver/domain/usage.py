@@ -33,12 +33,8 @@ MAX_CLOSES = 1000  # periods closed by one catch-up, at most (a clock moved year
 # ---- catalog ------------------------------------------------------------------------------
 
 
-def add_meter(world: World, meter: Meter) -> Meter:
-    world.meters[meter.id] = meter
-    return meter
-
-
-def add_feature(world: World, feature: Feature) -> Feature:
+def add_feature(world: World, feature: Feature, meter: Meter | None = None) -> Feature:
+    """Add a feature, and the meter it brings (both or neither)."""
     if feature.lookup_key and any(
         f.lookup_key == feature.lookup_key and f.status == "published" for f in world.features.values()
     ):
@@ -47,6 +43,8 @@ def add_feature(world: World, feature: Feature) -> Feature:
             "feature lookup key already exists",
             lookup_key=feature.lookup_key,
         )
+    if meter is not None:
+        world.meters[meter.id] = meter
     world.features[feature.id] = feature
     return feature
 
@@ -408,14 +406,10 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
     """Finalize the period's invoice (up to ``ends``, its end by default), let prepaid wallets pay
     its usage, start the next period (or end the subscription) with usage back at zero."""
     first = sub.current_period_start == sub.start_date
-    items = [world.line_items[i] for i in sub.line_items]
     lines, usage_amount, fixed_amount = [], money.ZERO, money.ZERO
-    for item in items:
+    for item, units, charge in usage_of(world, sub):
         if not first and world.prices[item.price_id].billing_period == "ONETIME":
             continue  # a one-time charge is on the first invoice only
-        charge = charges.line_charge(world, item)
-        found = world.meters.get(item.meter_id)
-        units = charges.quantity(item, found) if item.price_type == "USAGE" and found else item.quantity
         lines.append(
             {
                 "line_item_id": item.id,
@@ -444,20 +438,19 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
         fixed_amount=fixed_amount,
         lines=lines,
     )
-    ended = sub.current_period_end
-    if ends is not None:  # an immediate cancellation: its caller ends the subscription
-        ended = ends
-    elif (sub.cancel_at is not None and ended >= sub.cancel_at) or (
-        sub.end_date is not None and ended >= sub.end_date
-    ):
-        sub.status, sub.cancelled_at = "cancelled", sub.cancel_at or sub.end_date
-    else:
-        sub.current_period_start = ended
-        sub.current_period_end = next_boundary(
-            sub.billing_anchor, sub.billing_period, sub.billing_period_count, ended
-        )
-        if sub.end_date is not None and sub.end_date < sub.current_period_end:
-            sub.current_period_end = sub.end_date
+    if ends is None:  # (an immediate cancellation has ended the subscription itself)
+        ended = sub.current_period_end
+        if (sub.cancel_at is not None and ended >= sub.cancel_at) or (
+            sub.end_date is not None and ended >= sub.end_date
+        ):
+            sub.status, sub.cancelled_at = "cancelled", sub.cancel_at or sub.end_date
+        else:
+            sub.current_period_start = ended
+            sub.current_period_end = next_boundary(
+                sub.billing_anchor, sub.billing_period, sub.billing_period_count, ended
+            )
+            if sub.end_date is not None and sub.end_date < sub.current_period_end:
+                sub.current_period_end = sub.end_date
     sub.updated_at = now
     world.bills[bill.id] = bill
     if bill.total == 0:  # upstream skips an invoice with nothing to charge, and says nothing
@@ -506,10 +499,5 @@ def _replay_deferred(world: World, sub: Subscription) -> None:
 
 def usage_of(world: World, sub: Subscription) -> list[tuple[LineItem, Decimal, Decimal]]:
     """Each line item of a subscription with its quantity and charge so far this period."""
-    out = []
-    for item_id in sub.line_items:
-        item = world.line_items[item_id]
-        found = world.meters.get(item.meter_id)
-        units = charges.quantity(item, found) if item.price_type == "USAGE" and found else item.quantity
-        out.append((item, units, charges.line_charge(world, item)))
-    return out
+    items = (world.line_items[item_id] for item_id in sub.line_items)
+    return [(item, *charges.line_usage(world, item)) for item in items]

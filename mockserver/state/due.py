@@ -31,6 +31,8 @@ class DueWork:
     def note(self, key: WorldKey, world: World) -> None:
         """After a unit of work on ``world``: remember when it next has something due."""
         due = world.usage_due
+        if due is not None and self._due.get(key) == due and self._thread is not None:
+            return  # already known: most requests change nothing that is due
         with self._lock:
             if due is None:
                 self._due.pop(key, None)

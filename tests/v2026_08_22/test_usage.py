@@ -671,3 +671,19 @@ def test_a_one_time_fixed_price_is_charged_on_the_first_invoice_only(api: Api):
     # the second period charges nothing: skipped, as upstream skips an empty invoice
     assert [(b["subtotal"], b["invoice_status"]) for b in mine] == [("10.5", "FINALIZED"), ("0", "SKIPPED")]
     assert mine[0]["amount_due"] == "10"  # wallets pay usage only: the fee stays due
+
+
+def test_a_refused_feature_leaves_no_meter_behind(api: Api):
+    reply = api.post("/v1/features", {"name": "Calls", "type": "metered"})
+    message = "Please provide meter details to setup a metered feature"
+    assert refusal(reply)[:3] == (400, "validation_error", message)
+    meter = {
+        "name": "Calls",
+        "event_name": "api_call",
+        "aggregation": {"type": "COUNT"},
+        "reset_usage": "NEVER",
+    }
+    created(api, "/v1/features", {"name": "A", "type": "metered", "lookup_key": "calls", "meter": meter})
+    again = api.post("/v1/features", {"name": "B", "type": "metered", "lookup_key": "calls", "meter": meter})
+    assert refusal(again)[:2] == (409, "already_exists")
+    assert len(api.get("/_mock/state").json["meters"]) == 1  # the refused feature's meter was not kept

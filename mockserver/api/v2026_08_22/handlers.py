@@ -153,8 +153,9 @@ def _balance(
         limit = CACHE_TTL if max_live is None else min(CACHE_TTL, timedelta(seconds=max_live))
         if cached is not None and now - cached[1] <= limit:
             return views.wallet_balance(world, wallet, balance=cached[0], cached=True, expand=expand)
-    world.balance_cache[wallet.id] = (charges.real_time_balance(world, wallet), now)
-    return views.wallet_balance(world, wallet, expand=expand)
+    owed = charges.pending(world, wallet)  # once: what is remembered and what is shown
+    world.balance_cache[wallet.id] = (wallet.balance - owed.total, now)
+    return views.wallet_balance(world, wallet, owed=owed, expand=expand)
 
 
 def get_wallet_balance(world: World, params, body) -> Result:

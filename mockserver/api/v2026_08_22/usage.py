@@ -128,13 +128,17 @@ def new_meter(world: World, body: dict[str, Any], now: datetime) -> Meter:
     )
 
 
-def new_feature(world: World, body: dict[str, Any]) -> Feature:
+def new_feature(world: World, body: dict[str, Any]) -> tuple[Feature, Meter | None]:
+    """A feature, and the meter it brings inline (not yet added: the feature may be refused)."""
     now = world.now()
     meter_id = _text(body, "meter_id")
-    if body["type"] == "metered":
+    metered = body["type"] == "metered"
+    if metered:
         if not meter_id and not body.get("meter"):
             raise errors.validation(
-                "meter_id or meter is required for a metered feature", "invalid feature", field="meter_id"
+                "Please provide meter details to setup a metered feature",
+                "either meter_id or meter must be provided",
+                field="meter",
             )
         if meter_id:
             usage.meter(world, meter_id)
@@ -142,21 +146,21 @@ def new_feature(world: World, body: dict[str, Any]) -> Feature:
         raise errors.validation(
             "unit_singular and unit_plural must be set together", "invalid feature", field="unit_singular"
         )
-    if body["type"] == "metered" and not meter_id:
-        meter_id = usage.add_meter(world, new_meter(world, body["meter"], now)).id
-    return Feature(
+    meter = new_meter(world, body["meter"], now) if metered and not meter_id else None
+    feature = Feature(
         id=world.new_id("feat_", now),
         name=body["name"],
         type=body["type"],
         created_at=now,
         updated_at=now,
-        meter_id=meter_id if body["type"] == "metered" else "",
+        meter_id=(meter.id if meter else meter_id) if metered else "",
         lookup_key=_text(body, "lookup_key"),
         description=body.get("description") or "",
         unit_singular=_text(body, "unit_singular"),
         unit_plural=_text(body, "unit_plural"),
         metadata=_metadata(body),
     )
+    return feature, meter
 
 
 def new_plan(world: World, body: dict[str, Any]) -> Plan:
@@ -607,7 +611,7 @@ def ingest_events_bulk(world: World, params, body) -> Result:
 
 
 def create_feature(world: World, params, body) -> Result:
-    feature = usage.add_feature(world, new_feature(world, body))
+    feature = usage.add_feature(world, *new_feature(world, body))
     return 201, feature_view(world, feature, with_meter=False)
 
 

@@ -114,18 +114,22 @@ def wallet_balance(
     *,
     real_time: bool = True,
     balance: Decimal | None = None,
+    owed: charges.Pending | None = None,
     cached: bool = False,
     expand: bool = False,
 ) -> dict[str, Any]:
     """A WalletBalanceResponse: the real-time balance is the balance less what the current
-    periods' usage and unpaid invoices owe (or ``balance``, the one remembered, for a cached
-    read); a closed wallet shows zeros."""
+    periods' usage and unpaid invoices owe (``owed``, worked out when not given), or ``balance``,
+    the one remembered, for a cached read; a closed wallet shows zeros."""
     body = wallet(world, w)
     if real_time:
         if w.wallet_status != "active":
             body.update(real_time_balance=ZERO, real_time_credit_balance=ZERO, current_period_usage=ZERO)
         else:
-            owed = charges.NOTHING if balance is not None else charges.pending(world, w)
+            if balance is not None:
+                owed = charges.NOTHING
+            elif owed is None:
+                owed = charges.pending(world, w)
             value = w.balance - owed.total if balance is None else balance
             body.update(
                 real_time_balance=dec(value),
