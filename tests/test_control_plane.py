@@ -117,6 +117,7 @@ CHANGING = [
     ("POST", "/_mock/webhooks", b'{"url": "http://127.0.0.1:9/hooks"}'),
     ("POST", "/_mock/webhooks/deliveries/msg_any/redeliver", b""),
     ("DELETE", "/_mock/journal", b""),
+    ("PUT", "/_mock/usage", b'{"alert_delay": 0}'),
 ]
 SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x")
 
@@ -155,7 +156,14 @@ def test_cross_site_reads_of_controls_and_the_dashboard_are_refused_too(api, san
     make_customer(api)
     one_world = f"/_mock/ui/worlds/{world_id((api.api_key, ''))}"  # the control that hands out a key
     assert api.get(one_world).json["api_key"] == api.api_key
-    for path in ("/_mock/state", "/_mock/journal", "/_mock/ui/worlds", one_world, "/_mock/ui"):
+    for path in (
+        "/_mock/state",
+        "/_mock/journal",
+        "/_mock/usage",
+        "/_mock/ui/worlds",
+        one_world,
+        "/_mock/ui",
+    ):
         reply = raw(sandbox.url, "GET", path, Origin=EVIL, **{"x-api-key": api.api_key})
         assert reply.status_code == 403 and api.api_key not in reply.text, path
         reply = raw(sandbox.url, "GET", path, **{"Sec-Fetch-Site": "cross-site", "x-api-key": api.api_key})
@@ -293,6 +301,7 @@ def rebound(api: Api, sandbox: BackgroundServer, host: str) -> None:
         "/v1/customers",
         "/_mock/journal",
         "/_mock/state",
+        "/_mock/usage",
         "/_mock/ui",
         "/_mock/ui/worlds",
         one_world,
@@ -306,6 +315,8 @@ def rebound(api: Api, sandbox: BackgroundServer, host: str) -> None:
         )
         assert api.api_key not in reply.raw.decode()
     assert api.post("/_mock/reset?all=true", headers={"Host": host}).status == 403
+    event = {"event_name": "api_call", "external_customer_id": "acme"}  # a usage route, written to
+    assert api.post("/v1/events", event, headers={"Host": f"{host}:{port}"}).status == 403
     assert api.get("/_mock/health", headers={"Host": f"{host}:{port}"}).status == 200
 
 
