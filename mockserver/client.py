@@ -155,6 +155,81 @@ class SandboxControls:
         """Empty this key's world (fixtures, if configured, fill it again on next use)."""
         self.control("POST", "/_mock/reset")
 
+    # verification: what this key's app sent, read from the journal
+    def verify(
+        self,
+        method: str | None,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        status: int | str | None = None,
+        times: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+    ) -> dict[str, Any]:
+        """``POST /_mock/verify``: ``{ok, count, expected, near_misses | matches, journal}``.
+
+        ``path`` is a glob (``*`` one segment, ``**`` any depth); ``body`` a subset the request's
+        JSON must contain (None: not looked at); ``times``, or ``at_least``/``at_most`` (at
+        least once when none is given)."""
+        pattern = _pattern(method, path, query, body, status)
+        count = {"exactly": times} if times is not None else {"at_least": at_least, "at_most": at_most}
+        count = {k: v for k, v in count.items() if v is not None}
+        return self.control("POST", "/_mock/verify", {**pattern, **({"count": count} if count else {})})
+
+    def verify_sequence(self, requests: list[Any]) -> dict[str, Any]:
+        """``POST /_mock/verify/sequence``: each item ``(method, path)``, ``(method, path, {"body":
+        ...})`` or a dict of ``method``, ``path``, ``query``, ``body``, ``status``."""
+        return self.control("POST", "/_mock/verify/sequence", {"requests": [_step(r) for r in requests]})
+
+    def unexpected(self) -> list[dict[str, Any]]:
+        """Requests that hit no route or were refused as invalid, newest first."""
+        return self.control("GET", "/_mock/verify/unexpected")["items"]
+
+    def assert_called(
+        self,
+        method: str | None,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        status: int | str | None = None,
+        times: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+    ) -> dict[str, Any]:
+        """Fail the test unless this key made such a request (``times`` times, or at least
+        ``at_least``, at most ``at_most``; once or more by default). The message shows the
+        nearest requests and where each differs. Returns the verification."""
+        answer = self.verify(
+            method,
+            path,
+            query=query,
+            body=body,
+            status=status,
+            times=times,
+            at_least=at_least,
+            at_most=at_most,
+        )
+        if not answer["ok"]:
+            raise AssertionError(explain_verification(answer))
+        return answer
+
+    def assert_sequence(self, requests: list[Any]) -> dict[str, Any]:
+        """Fail the test unless this key made these requests in this order (others may come
+        between them); the message says which step is missing and what came nearest."""
+        answer = self.verify_sequence(requests)
+        if not answer["ok"]:
+            raise AssertionError(explain_sequence(answer))
+        return answer
+
+    def assert_no_unexpected(self) -> None:
+        """Fail the test if this key sent a request that hit no route or was refused as invalid."""
+        found = self.unexpected()
+        if found:
+            raise AssertionError(explain_unexpected(found))
+
 
 class FlexpriceClient(SandboxControls):
     """One test's handle on a sandbox over HTTP: its own API key, a session that sends it."""
@@ -177,3 +252,79 @@ class FlexpriceClient(SandboxControls):
 
     def close(self) -> None:
         self.session.close()
+
+
+# ---- verification's requests and its messages, for people -------------------------------------
+
+
+def _pattern(
+    method: str | None, path: str, query: dict[str, Any] | None, body: Any, status: int | str | None
+) -> dict[str, Any]:
+    pattern: dict[str, Any] = {"method": method or "ANY", "path": path}
+    for name, value in (("query", query), ("body", body), ("status", status)):
+        if value is not None:
+            pattern[name] = value
+    return pattern
+
+
+def _step(request: Any) -> dict[str, Any]:
+    if isinstance(request, dict):
+        return request
+    method, path, *more = request
+    return {"method": method, "path": path, **(more[0] if more else {})}
+
+
+def explain_verification(answer: dict[str, Any]) -> str:
+    expected = answer["expected"]
+    wanted = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in expected.items())
+    lines = [f"{answer['request']}: expected {wanted}, found {answer['count']}."]
+    if "matches" in answer:
+        lines.append("The matching requests (newest first):")
+        lines += [f"  {_one_line(r)}" for r in answer["matches"]]
+    else:
+        lines += _near_misses(answer["near_misses"])
+    return "\n".join(lines + _journal_note(answer))
+
+
+def explain_sequence(answer: dict[str, Any]) -> str:
+    step = answer["failed_at"]
+    lines = [
+        f"Expected {answer['expected']} requests in order; step {step + 1} is not found after those before."
+    ]
+    for number, request in enumerate(answer["matched"], 1):
+        lines.append(f"  {number}. found: {_one_line(request)}")
+    lines.append(f"  {step + 1}. missing: {answer['request']}")
+    lines += _near_misses(answer["near_misses"])
+    return "\n".join(lines + _journal_note(answer))
+
+
+def explain_unexpected(found: list[dict[str, Any]]) -> str:
+    lines = [f"{len(found)} request(s) the API could not take (newest first):"]
+    lines += [f"  {_one_line(r)}: {r['unexpected']}" for r in found]
+    return "\n".join(lines)
+
+
+def _near_misses(near: list[dict[str, Any]]) -> list[str]:
+    if not near:
+        return ["No request in the journal comes near it."]
+    lines = ["Nearest requests:"]
+    for miss in near:
+        lines.append(f"  {_one_line(miss['request'])}")
+        for d in miss["differences"]:
+            got = "missing" if d.get("problem") == "missing" else json.dumps(d["actual"], default=str)
+            lines.append(f"      {d['field']}: expected {json.dumps(d['expected'], default=str)}, got {got}")
+    return lines
+
+
+def _one_line(request: dict[str, Any]) -> str:
+    query = "?" + urlencode(request["query"], doseq=True) if request.get("query") else ""
+    return f"{request['method']} {request['path']}{query} -> {request['status']} at {request['time']}"
+
+
+def _journal_note(answer: dict[str, Any]) -> list[str]:
+    kept = answer.get("journal", {})
+    if kept.get("complete", True):
+        return []
+    return [
+        f"(The journal keeps the newest {kept['capacity']} requests and is full: older ones were dropped.)"
+    ]

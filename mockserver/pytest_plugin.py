@@ -7,7 +7,10 @@ Installed with the package (entry point ``pytest11``), it offers:
 - ``flexprice`` (per test): a fresh API key, so an empty world of its own; ``.url``,
   ``.base_url``, ``.api_key``, ``.session`` (a ``requests.Session`` sending the key), and the
   controls: ``add_fault``, ``journal``, ``advance_clock``, ``set_clock``, ``load_fixture``,
-  ``state``, ``load_state``, ``seed_ids``, ``reset``.
+  ``state``, ``load_state``, ``seed_ids``, ``reset``; and verification: ``assert_called``,
+  ``assert_sequence``, ``assert_no_unexpected`` (``verify``, ``verify_sequence``, ``unexpected``).
+- ``flexprice_sandbox`` (per test): the same handle as ``flexprice``, by the name that reads
+  best in assertions.
 - ``flexprice_app`` (per test): the same controls in-process, over Flask's test client
   (``.client`` sends the key), for suites that do not want a socket.
 - ``flexprice_settings`` (session): the sandbox's ``Settings``; override it in a conftest to
@@ -138,6 +141,14 @@ def flexprice(flexprice_server: FlexpriceServer) -> Iterator[FlexpriceClient]:
     finally:
         _forget(handle)
         handle.close()
+
+
+@pytest.fixture
+def flexprice_sandbox(flexprice: FlexpriceClient) -> FlexpriceClient:
+    """The test's sandbox handle under the name verification reads best with:
+    ``flexprice_sandbox.assert_called("POST", "/v1/wallets/*/top-up", times=1)``. The same object
+    as ``flexprice`` in the same test."""
+    return flexprice
 
 
 @pytest.fixture(scope="session")

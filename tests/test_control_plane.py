@@ -118,6 +118,9 @@ CHANGING = [
     ("POST", "/_mock/webhooks/deliveries/msg_any/redeliver", b""),
     ("DELETE", "/_mock/journal", b""),
     ("PUT", "/_mock/usage", b'{"alert_delay": 0}'),
+    # Verification changes nothing, but its answers show what the app sent: refused alike.
+    ("POST", "/_mock/verify", b'{"method": "POST", "path": "/v1/**"}'),
+    ("POST", "/_mock/verify/sequence", b'{"requests": [{"path": "/v1/**"}]}'),
 ]
 SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x")
 
@@ -160,6 +163,7 @@ def test_cross_site_reads_of_controls_and_the_dashboard_are_refused_too(api, san
         "/_mock/state",
         "/_mock/journal",
         "/_mock/usage",
+        "/_mock/verify/unexpected",
         "/_mock/ui/worlds",
         one_world,
         "/_mock/ui",
@@ -302,6 +306,7 @@ def rebound(api: Api, sandbox: BackgroundServer, host: str) -> None:
         "/_mock/journal",
         "/_mock/state",
         "/_mock/usage",
+        "/_mock/verify/unexpected",
         "/_mock/ui",
         "/_mock/ui/worlds",
         one_world,

@@ -22,6 +22,7 @@ from ..config import Settings
 from ..controls import admin, fixtures
 from ..controls import webhooks as webhook_controls
 from ..controls.faults import fault_blueprint
+from ..controls.verify import verify_blueprint
 from ..domain import errors
 from ..domain.ids import IdGenerator
 from ..domain.world import World
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(fault_blueprint(sandbox.faults, sandbox.error_response))
     app.register_blueprint(admin.admin_blueprint(sandbox))
     app.register_blueprint(webhook_controls.webhook_blueprint(sandbox))
+    app.register_blueprint(verify_blueprint(sandbox))
     app.register_blueprint(ui_blueprint(sandbox))
 
     handlers = sandbox.version.handlers
@@ -205,8 +207,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             )
         return response
 
-    def failure(exc: Exception, req: Request) -> Response:
+    def failure(exc: Exception, req: Request, context: Any) -> Response:
         """The answer to an exception out of a request's steps, in the API's error body."""
+        context.unexpected = _unexpected(exc)
         if isinstance(exc, HTTPException):
             # Unknown path (404), wrong method (405), body too large (413)
             code = exc.code or 500
@@ -234,7 +237,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.after_request(
         lambda response: finish(request._get_current_object(), g._get_current_object(), response)  # type: ignore[attr-defined]
     )
-    app.register_error_handler(Exception, lambda exc: failure(exc, request))
+    app.register_error_handler(Exception, lambda exc: failure(exc, request, g._get_current_object()))
 
     @app.get(HEALTH_PATH)
     def health() -> Response:
@@ -303,6 +306,7 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> View:
                     sandbox.due.note((api_key, environment_id), world)
         except errors.ApiError as error:
             status, payload = error.status, version.error_body(error)
+            context.unexpected = _unexpected(error)
         except StoreError as failure:
             answer = store_error(failure)
             status, payload = answer.status, version.error_body(answer)
@@ -333,6 +337,17 @@ def _self_check(op: Operation, status: int, payload: Any) -> None:
     ]
     if problems:
         raise ResponseMismatch(f"{op.operation_id} {status} breaks the spec: " + "; ".join(problems))
+
+
+def _unexpected(exc: Exception) -> str | None:
+    """Why a request was not one of the API's operations as the document describes them: it hit
+    no route, or it was refused as invalid (``validation_error``). Other refusals (not found,
+    conflicts, faults) are answers the API means to give."""
+    if isinstance(exc, HTTPException):
+        return {404: "no route", 405: "method not allowed", 413: "body too large"}.get(exc.code or 0)
+    if isinstance(exc, errors.ApiError) and exc.code == "validation_error":
+        return f"invalid: {exc.message}"
+    return None
 
 
 def _record(store: WorldStore, req: Request, context: dict, response: Response) -> None:
@@ -367,6 +382,7 @@ def _record(store: WorldStore, req: Request, context: dict, response: Response) 
         context.get("request_id", ""),
         auth.mask(api_key),
         context.get("fault"),
+        context.get("unexpected"),
     )
     try:
         book.record(entry)

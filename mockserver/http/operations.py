@@ -37,7 +37,7 @@ class OperationRouter:
         max_body_bytes: int,
         begin: Callable[[Any, Any], Response | None],
         finish: Callable[[Any, Any, Response], Response],
-        failure: Callable[[Exception, Any], Response],
+        failure: Callable[[Exception, Any, Any], Response],
     ):
         self.flask_app = flask_app
         self.max_body_bytes = max_body_bytes
@@ -96,11 +96,11 @@ class OperationRouter:
         try:
             response = self.begin(req, context) or view(req, context, args)
         except Exception as exc:  # as Flask's error handlers would answer it
-            response = self.failure(exc, req)
+            response = self.failure(exc, req, context)
         try:
             return self.finish(req, context, response)
         except Exception as exc:
-            return self.failure(exc, req)
+            return self.failure(exc, req, context)
 
 
 def _plain(response: Response) -> bool:

@@ -34,6 +34,9 @@ class Entry:
     request_id: str
     api_key: str  # masked
     fault: dict[str, Any] | None = None  # what fault injection applied (plain JSON values)
+    # Why the API could not take the request as one of its operations (no route, refused as
+    # invalid): what ``/_mock/verify/unexpected`` lists. None for every other answer.
+    unexpected: str | None = None
 
 
 class Journal:
@@ -120,9 +123,21 @@ def new_entry(
     request_id: str,
     api_key: str,
     fault: Any,
+    unexpected: str | None = None,
 ) -> Entry:
     return Entry(
-        at, method, path, query, body[:BODY_LIMIT], len(body), status, duration_ms, request_id, api_key, fault
+        at,
+        method,
+        path,
+        query,
+        body[:BODY_LIMIT],
+        len(body),
+        status,
+        duration_ms,
+        request_id,
+        api_key,
+        fault,
+        unexpected,
     )
 
 
@@ -140,6 +155,8 @@ def as_json(entry: Entry) -> dict[str, Any]:
         "api_key": entry.api_key,
         "fault": entry.fault,
     }
+    if entry.unexpected is not None:
+        body["unexpected"] = entry.unexpected
     if entry.body_size > len(entry.body):
         body["body_truncated"] = True
         body["body_size"] = entry.body_size

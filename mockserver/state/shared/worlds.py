@@ -427,6 +427,7 @@ def _dump_entry(entry: journal.Entry) -> bytes:
             entry.request_id,
             entry.api_key,
             entry.fault,
+            entry.unexpected,
         ],
         separators=(",", ":"),
         default=str,
@@ -434,7 +435,7 @@ def _dump_entry(entry: journal.Entry) -> bytes:
 
 
 def _load_entry(raw: bytes) -> journal.Entry:
-    at, method, path, query, body, size, status, duration, request_id, api_key, fault = json.loads(raw)
+    at, method, path, query, body, size, status, duration, request_id, api_key, fault, *rest = json.loads(raw)
     return journal.Entry(
         parse_timestamp(at),
         method,
@@ -447,4 +448,5 @@ def _load_entry(raw: bytes) -> journal.Entry:
         request_id,
         api_key,
         fault,
+        rest[0] if rest else None,  # entries written before unexpected requests were marked
     )

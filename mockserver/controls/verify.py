@@ -1,0 +1,161 @@
+"""Verification controls: ``POST /_mock/verify``, ``POST /_mock/verify/sequence`` and
+``GET /_mock/verify/unexpected``, over the caller's request journal (any language can ask)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, request
+
+from ..domain import errors
+from ..http import jsonio, validation
+from ..state import journal
+from ..state.protocol import JournalBook
+from ..state.verification import ANY_BODY, Count, Pattern, unexpected, verify, verify_sequence
+from .requests import caller, only_filters
+
+if TYPE_CHECKING:
+    from ..http.app import Sandbox
+
+PATTERN_FIELDS = ("method", "path", "query", "body", "status")
+COUNT_FIELDS = ("exactly", "at_least", "at_most")
+ANY_METHOD = ("ANY", "*")
+MAX_STEPS = 100
+
+
+def verify_blueprint(sandbox: Sandbox) -> Blueprint:
+    bp = Blueprint("mock_verify", __name__, url_prefix="/_mock/verify")
+    store = sandbox.store
+
+    def book() -> JournalBook:
+        found = store.journal(*caller())
+        if not found.size:
+            raise errors.validation(
+                "The request journal is off (journal size 0): there is nothing to verify against",
+                "journal off",
+            )
+        return found
+
+    @bp.post("")
+    def verify_requests() -> Response:
+        body = _object(validation.parse_json(request.get_data()), "", (*PATTERN_FIELDS, "count"))
+        pattern = _pattern(body, "")
+        count = _count(body.get("count"))
+        journal_book = book()
+        entries = journal_book.entries()
+        return jsonio.response(200, {**verify(pattern, count, entries), **_kept(journal_book, entries)})
+
+    @bp.post("/sequence")
+    def verify_order() -> Response:
+        body = _object(validation.parse_json(request.get_data()), "", ("requests",))
+        steps = body.get("requests")
+        if not isinstance(steps, list) or not steps or len(steps) > MAX_STEPS:
+            raise errors.validation(
+                f"requests must be a list of 1 to {MAX_STEPS} requests, in the order expected",
+                "invalid requests",
+                requests="must be a non-empty list",
+            )
+        patterns = [
+            _pattern(_object(step, f"requests[{i}]", PATTERN_FIELDS), f"requests[{i}].")
+            for i, step in enumerate(steps)
+        ]
+        journal_book = book()
+        entries = journal_book.entries()
+        return jsonio.response(200, {**verify_sequence(patterns, entries), **_kept(journal_book, entries)})
+
+    @bp.get("/unexpected")
+    def list_unexpected() -> Response:
+        only_filters("unexpected requests", ())
+        journal_book = book()
+        entries = journal_book.entries()
+        items = unexpected(entries)
+        return jsonio.response(200, {"items": items, "count": len(items), **_kept(journal_book, entries)})
+
+    return bp
+
+
+def _kept(book: JournalBook, entries: list[journal.Entry]) -> dict[str, Any]:
+    """How much of the world's history was looked at: the journal keeps its newest ``capacity``
+    requests, so once full, older ones are no longer there to count."""
+    return {
+        "journal": {"requests": len(entries), "capacity": book.size, "complete": len(entries) < book.size}
+    }
+
+
+def _object(value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise errors.validation(
+            f"{where or 'The request body'} must be a JSON object", "not an object", field=where or "<body>"
+        )
+    for name in value:
+        if name not in allowed:
+            raise errors.validation(
+                f"{where + '.' if where else ''}{name} is not a field here (expected: {', '.join(allowed)})",
+                "unknown field",
+                field=f"{where + '.' if where else ''}{name}",
+            )
+    return value
+
+
+def _pattern(body: dict[str, Any], prefix: str) -> Pattern:
+    method = body.get("method")
+    if method is not None and (not isinstance(method, str) or not method.isalpha()):
+        raise _invalid(prefix + "method", "must be an HTTP method such as POST, or ANY")
+    path = body.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise _invalid(prefix + "path", "is required: a path glob such as /v1/wallets/*/top-up")
+    status = body.get("status")
+    if status is not None:
+        text = str(status) if isinstance(status, int) and not isinstance(status, bool) else status
+        if not isinstance(text, str) or not journal.valid_status_pattern(text):
+            raise _invalid(prefix + "status", "must be a status such as 201, or a class such as 2xx")
+        status = text
+    return Pattern(
+        method=None if method is None or method.upper() in ANY_METHOD else method.upper(),
+        path=path,
+        query=_query(body["query"], prefix + "query") if body.get("query") is not None else None,
+        body=body.get("body", ANY_BODY),
+        status=status,
+    )
+
+
+def _query(value: Any, where: str) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise _invalid(where, "must be an object of parameter names and values")
+    query = {}
+    for name, wanted in value.items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if not values or not all(isinstance(v, str | int | Decimal) for v in values):
+            raise _invalid(f"{where}.{name}", "must be a string, a number or a list of them")
+        query[name] = [_query_text(v) for v in values]
+    return query
+
+
+def _query_text(value: str | int | Decimal) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _count(value: Any) -> Count:
+    if value is None:
+        return Count()
+    shape = _object(value, "count", COUNT_FIELDS)
+    for name, number in shape.items():
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise _invalid(f"count.{name}", "must be a whole number, 0 or more")
+    if not shape:
+        raise _invalid("count", "must say exactly, at_least or at_most")
+    if "exactly" in shape:
+        if len(shape) > 1:
+            raise _invalid("count", "exactly cannot be combined with at_least or at_most")
+        return Count(shape["exactly"], shape["exactly"])
+    count = Count(shape.get("at_least", 0 if "at_most" in shape else 1), shape.get("at_most"))
+    if count.at_most is not None and count.at_most < count.at_least:
+        raise _invalid("count", "at_most must not be less than at_least")
+    return count
+
+
+def _invalid(field: str, problem: str) -> errors.ApiError:
+    return errors.validation(f"{field} {problem}", f"invalid {field}", field=field)
