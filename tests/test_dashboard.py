@@ -238,8 +238,14 @@ def test_the_journal_shows_a_request_made_after_the_page_opened(api, page):
     ]
     assert page.driver.execute_script("return window.notReloaded") is True
 
+    # a request the API could not take says why, as verification's unexpected list does
+    assert api.post("/v1/customer", {"external_id": "x"}).status == 404
+    rows = page.wait_rows("journal-table", lambda rows: rows[0][2] == "/v1/customer")
+    assert rows[0][1:4] == ["POST", "/v1/customer", "404"] and rows[0][5] == "unexpected: no route"
+    assert rows[1][5] == ""
+
     # the path opens the whole entry: its request id is the one the API answered with
-    page.find("#journal-table tbody tr:first-child button").click()
+    page.find("#journal-table tbody tr:nth-child(2) button").click()
     page.wait(lambda: page.find("#entry").is_displayed(), "the entry")
     assert page.find("#entry-title").text == f"GET /v1/customers/{customer['id']}: 200"
     body = page.find("#entry-body").text

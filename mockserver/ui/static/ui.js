@@ -192,7 +192,9 @@ async function loadJournal(live) {
     open.addEventListener("click", () => showEntry(entry));
     path.appendChild(open);
     cell(row, entry.status, "number"); cell(row, entry.duration_ms, "number");
-    cell(row, entry.fault ? entry.fault.kind || JSON.stringify(entry.fault) : "");
+    // A fault injected, or why the API could not take the request (what verification calls unexpected).
+    const note = entry.fault ? entry.fault.kind || JSON.stringify(entry.fault) : entry.unexpected ? `unexpected: ${entry.unexpected}` : "";
+    cell(row, note);
   });
 }
 
