@@ -498,3 +498,38 @@ def test_a_world_locked_elsewhere_holds_up_no_other_world(redis_server, prefix):
             assert answered == [("free", 200)] * 20 + [("held", 200)]
     finally:
         process.stop()
+
+
+def test_journal_entries_written_before_the_unexpected_mark_still_read(redis_server, prefix):
+    """A process of an older release, sharing the Redis, wrote entries of 11 fields: they read,
+    count for verification, and are not unexpected."""
+    app = create_app(
+        api_version="2026-08-22", store=redis_server.url, redis_prefix=prefix, log_requests=False
+    )
+    api = SUITE.client_of(app)
+    assert api.post("/v1/wallet", {}).status == 404  # written now, with the mark
+    name = app.extensions["mockserver"].store.redis.key("journal", world_id((api.api_key, "")))
+    older = [
+        "2026-12-01T00:00:00Z",
+        "POST",
+        "/v1/customers",
+        "",
+        '{"name":"Old"}',
+        14,
+        201,
+        1.5,
+        "r1",
+        "sk_t…",
+        None,
+    ]
+    redis.Redis.from_url(redis_server.url).rpush(name, json.dumps(older))  # the oldest
+    journal = api.get("/_mock/journal").json["items"]
+    assert [(e["path"], e.get("unexpected")) for e in journal] == [
+        ("/v1/wallet", "no route"),
+        ("/v1/customers", None),
+    ]
+    answer = api.post(
+        "/_mock/verify", {"method": "POST", "path": "/v1/customers", "body": {"name": "Old"}}
+    ).json
+    assert (answer["ok"], answer["count"]) == (True, 1)
+    assert [e["path"] for e in api.get("/_mock/verify/unexpected").json["items"]] == ["/v1/wallet"]
