@@ -250,3 +250,12 @@ def test_a_full_journal_says_older_requests_were_not_looked_at(suite):
                 sandbox.verify("POST", "/v1/customers")
         finally:
             sandbox.close()
+
+
+def test_the_in_process_handle_verifies_alike(flexprice_app):
+    reply = flexprice_app.client.post("/v1/customers", json={"external_id": "acme-1", "name": "Acme"})
+    assert reply.status_code == 201
+    assert flexprice_app.client.get("/v1/nowhere").status_code == 404
+    flexprice_app.assert_called("POST", "/v1/customers", body={"external_id": "acme-1"}, status=201, times=1)
+    with pytest.raises(AssertionError, match=r"GET /v1/nowhere -> 404 at .*: no route"):
+        flexprice_app.assert_no_unexpected()
