@@ -1,6 +1,7 @@
 """Sandbox controls under ``/_mock/``: reset, state export and import, the request journal,
-fixtures, each world's clock and its id seed, settling the invoices of top-ups paid later, the
-subscription invoices of closed periods, and how soon usage is evaluated.
+fixtures, each world's clock and its id seed, settling the invoices of top-ups paid later and the
+subscription invoices of closed periods (by hand, or by the world's policies), and how soon usage is
+evaluated.
 
 A control that concerns one world names it as the API does: the ``x-api-key`` header and,
 optionally, ``X-Environment-ID``. Answers are JSON; errors use the served API version's error body.
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
-from ..domain import errors, money, wallets
+from ..domain import errors, invoices, money, policies, usage
 from ..domain.clock import format_timestamp
 from ..domain.ids import IdGenerator
 from ..domain.models import Bill, Invoice
@@ -231,10 +232,17 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.post("/invoices/<invoice_id>/<outcome>")
     def settle_invoice(invoice_id: str, outcome: str) -> Response:
-        if outcome not in ("pay", "void"):
+        if outcome not in invoices.OUTCOMES:
             raise errors.not_found("Route not found", "404 route not found", path=request.path)
         with world() as w:
-            invoice, txn = wallets.settle_invoice(w, invoice_id, paid=outcome == "pay")
+            invoice, txn = invoices.settle(w, invoice_id, outcome)
+            if isinstance(invoice, Bill):  # a subscription invoice (and the refund a void gave)
+                answer: dict[str, Any] = {"invoice": _bill(invoice)}
+                if txn is not None:
+                    answer["wallet_transaction"] = version.show_transaction(w, txn)
+                    answer["wallet"] = version.show_wallet(w, w.wallets[txn.wallet_id])
+                return jsonio.response(200, answer)
+            assert txn is not None
             return jsonio.response(
                 200,
                 {
@@ -243,6 +251,26 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
                     "wallet": version.show_wallet(w, w.wallets[invoice.wallet_id]),
                 },
             )
+
+    # ---- policies: how pending things settle by themselves -----------------------------------
+
+    @bp.get("/policies")
+    def read_policies() -> Response:
+        with world() as w:
+            return jsonio.response(200, policies.dump(w.policies, w.rules.pending_kinds))
+
+    @bp.put("/policies")
+    def set_policies() -> Response:
+        body = validation.parse_json(request.get_data())
+        with world() as w:
+            try:
+                chosen = policies.update(w.policies, body, w.rules.pending_kinds)
+            except policies.PolicyError as error:
+                raise errors.validation(
+                    f"Invalid policy: {error}", "invalid policy", field=error.field, problem=error.problem
+                ) from None
+            usage.set_policies(w, chosen)
+            return jsonio.response(200, policies.dump(w.policies, w.rules.pending_kinds))
 
     @bp.put("/ids")
     def seed_ids() -> Response:
@@ -289,10 +317,13 @@ def _bill(bill: Bill) -> dict[str, Any]:
         # upstream's fields: prepaid credits lower what is due, they are not a payment
         "subtotal": amount(bill.total),
         "total_prepaid_credits_applied": amount(bill.credits_applied),
-        "amount_due": amount(bill.remaining),
+        "amount_due": amount(bill.due),
+        "amount_paid": amount(bill.amount_paid),
         "amount_remaining": amount(bill.remaining),
+        "refunded_amount": amount(bill.refunded),
         "line_items": bill.lines,
         "created_at": format_timestamp(bill.created_at),
+        "settled_at": format_timestamp(bill.settled_at) if bill.settled_at else None,
     }
 
 
@@ -304,6 +335,9 @@ def _invoice(invoice: Invoice) -> dict[str, Any]:
         "amount": str(money.normalize(invoice.amount)),
         "currency": invoice.currency,
         "status": invoice.status,
+        # as the cloud shows a purchase's invoice (a voided one's payment stays pending)
+        "invoice_status": "VOIDED" if invoice.status == "voided" else "FINALIZED",
+        "payment_status": {"paid": "SUCCEEDED", "failed": "FAILED"}.get(invoice.status, "PENDING"),
         "auto_topup": invoice.auto_topup,
         "created_at": format_timestamp(invoice.created_at),
         "settled_at": format_timestamp(invoice.settled_at) if invoice.settled_at else None,

@@ -35,6 +35,9 @@ The usage set-up refers to what it made by lookup key: a price's ``feature`` (a 
       - external_id: acme
         name: Acme Inc.
         subscriptions: [{plan: pro, currency: usd, billing_period: MONTHLY}]
+
+``policies`` (2026-08-22) sets how the world's pending things settle, as ``PUT /_mock/policies``
+does, before anything else is made: ``policies: {invoiced_top_ups: {after: PT1H}}``.
 """
 
 from __future__ import annotations
@@ -50,13 +53,13 @@ import yaml
 from jsonschema import Draft4Validator
 
 from ..api import ApiVersion, Handler
-from ..domain import errors
+from ..domain import errors, policies, usage
 from ..domain.world import World
 from ..http.spec import Spec
 from ..text import field_path
 from ..webhooks import endpoints
 
-TOP_LEVEL = ("description", "keys", "features", "plans", "customers", "webhooks")
+TOP_LEVEL = ("description", "keys", "policies", "features", "plans", "customers", "webhooks")
 # The operations a fixture goes through, the same in every API version.
 FIXTURE_OPERATIONS = ("createCustomer", "createWallet", "topUpWallet", "getWallet")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -104,6 +107,7 @@ class Fixture:
     features: list[dict[str, Any]] = field(default_factory=list)
     plans: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)  # endpoint registrations
+    policies: dict[str, Any] | None = None  # how the world's pending things settle (PUT /_mock/policies)
     _root: Any = field(default=None, repr=False)  # the YAML node tree, for line numbers
 
     def applies_to(self, api_key: str) -> bool:
@@ -178,7 +182,21 @@ def parse(text: str, source: str, spec: Spec, webhook_events: tuple[str, ...] = 
     fixture.features = document.get("features") or []
     fixture.plans = document.get("plans") or []
     fixture.webhooks = _webhooks(fixture, document.get("webhooks"), webhook_events)
+    fixture.policies = document.get("policies")
+    if fixture.policies is not None:
+        _policies(fixture, policies.defaults(), policies.KINDS)
     return fixture
+
+
+def _policies(
+    fixture: Fixture, current: dict[str, policies.Policy], kinds: tuple[str, ...]
+) -> dict[str, policies.Policy]:
+    """The world's policies with those the fixture names (a partial update, as PUT's)."""
+    try:
+        return policies.update(current, fixture.policies, kinds)
+    except policies.PolicyError as error:
+        at = ("policies",) + tuple(part for part in error.field.split(".") if part != "<body>")
+        raise _fail(fixture, at, error.problem) from None
 
 
 def _webhooks(fixture: Fixture, items: Any, known_events: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -319,6 +337,8 @@ def apply(fixture: Fixture, world: World, version: ApiVersion) -> tuple[list[Any
     create_customer, create_wallet, top_up, get_wallet = (
         version.handlers[name] for name in FIXTURE_OPERATIONS
     )
+    if fixture.policies is not None:  # first: the fixture's own top-ups settle as they say
+        usage.set_policies(world, _policies(fixture, world.policies, version.rules.pending_kinds))
     plans = _apply_catalog(fixture, world, version)
     made_customers, made_wallets = [], []
     for i, item in enumerate(fixture.customers):

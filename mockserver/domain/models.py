@@ -150,8 +150,8 @@ class Invoice:
     amount: Decimal
     currency: str
     created_at: datetime
-    status: str = "pending"  # pending | paid | voided
-    settled_at: datetime | None = None
+    status: str = "pending"  # pending | paid | failed (its payment failed: still due) | voided
+    settled_at: datetime | None = None  # when it was paid, failed or voided
     auto_topup: bool = False
 
 
@@ -329,16 +329,24 @@ class Bill:
     fixed_amount: Decimal
     lines: list[dict[str, Any]] = field(default_factory=list)  # price, quantity, amount per item
     credits_applied: Decimal = Decimal(0)  # what wallets paid (usage only)
-    status: str = "FINALIZED"
-    payment_status: str = "PENDING"  # PENDING | SUCCEEDED
+    status: str = "FINALIZED"  # FINALIZED | SKIPPED | VOIDED
+    payment_status: str = "PENDING"  # PENDING | SUCCEEDED | FAILED | REFUNDED
+    amount_paid: Decimal = Decimal(0)  # paid otherwise than with credits (a settled payment)
+    settled_at: datetime | None = None  # when its payment succeeded or failed, or it was voided
+    refunded: Decimal = Decimal(0)  # given back to a wallet when it was voided
 
     @property
     def total(self) -> Decimal:
         return self.usage_amount + self.fixed_amount
 
     @property
-    def remaining(self) -> Decimal:
+    def due(self) -> Decimal:
+        """What is left to pay once prepaid credits were applied (upstream's amount_due)."""
         return self.total - self.credits_applied
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.due - self.amount_paid
 
     @property
     def usage_remaining(self) -> Decimal:

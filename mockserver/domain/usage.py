@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from . import alerts, charges, errors, money, wallets
+from . import alerts, charges, errors, invoices, money, policies, wallets
 from .models import Bill, Feature, LineItem, Meter, Plan, Price, Subscription
 from .world import World
 
@@ -368,16 +368,29 @@ def evaluate(world: World, customer_id: str) -> None:
 
 
 def reschedule(world: World) -> None:
-    """Note when the world next has something to do: an evaluation or a period end."""
+    """Note when the world next has something to do: an evaluation, a period end, or a pending
+    invoice its policy settles."""
     soonest = min(world.evaluations.values(), default=None)
     for sub in world.subscriptions.values():
         if sub.status in charges.BILLED_STATUSES and (soonest is None or sub.current_period_end < soonest):
             soonest = sub.current_period_end
+    settling = invoices.next_settlement(world)
+    if settling is not None and (soonest is None or settling[0] < soonest):
+        soonest = settling[0]
     world.usage_due = soonest
 
 
+def set_policies(world: World, chosen: dict[str, policies.Policy]) -> None:
+    """Put the world's policies in force: what already waits follows them from now on (settled
+    now when its time has come, ``after`` counted from its creation)."""
+    world.policies = dict(chosen)
+    reschedule(world)
+    catch_up(world)
+
+
 def catch_up(world: World) -> None:
-    """Do, in the order they fell due, the evaluations and period closes the clock has passed."""
+    """Do, in the order they fell due, the evaluations, period closes and settlements the clock
+    has passed."""
     now = world.now()
     if world.usage_due is None or world.usage_due > now:
         return
@@ -388,7 +401,15 @@ def catch_up(world: World) -> None:
             key=lambda s: s.current_period_end,
             default=None,
         )
+        settling = invoices.next_settlement(world)
         if (
+            settling is not None
+            and settling[0] <= now
+            and (closing is None or settling[0] <= closing.current_period_end)
+            and (evaluation is None or settling[0] <= evaluation[1])
+        ):
+            invoices.settle_by_policy(world, settling[1])
+        elif (
             closing is not None
             and closing.current_period_end <= now
             and (evaluation is None or closing.current_period_end < evaluation[1])
@@ -461,6 +482,8 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
         if bill.remaining <= 0:
             bill.payment_status = "SUCCEEDED"
         world.emit("invoice.update.finalized", bill.id)
+        if world.policies["subscription_invoices"].at_once:  # settled as it is finalized
+            invoices.settle_bill_by_policy(world, bill)
     _replay_deferred(world, sub)
     reschedule(world)
     return bill

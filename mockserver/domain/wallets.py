@@ -200,6 +200,8 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
     reference_id = credit.reference_id or key or world.ids.ulid(int(now.timestamp() * 1000))
     invoice = None
     if credit.invoiced:
+        policy = world.policies["invoiced_top_ups"]
+        paid_at_once = policy.at_once and policy.outcome == "pay"
         txn = ledger.pending_credit(
             world,
             wallet,
@@ -209,7 +211,7 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
             idempotency_key=key,
             expiry_date=credit.expiry,
             priority=credit.priority,
-            description=credit.description,
+            description=credit.description or (AUTO_COMPLETED if paid_at_once else PENDING_PAYMENT),
             metadata=credit.metadata,
             created_at=credit.effective_at,
             reference_id=reference_id,
@@ -242,6 +244,12 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
         for row in (txn, bonus):
             if row is not None:
                 row.source_type, row.source_id = "INVOICE", invoice.id
+        if policy.at_once and policy.outcome is not None:
+            _settle(world, wallet, invoice, policy.outcome, created=True)
+        else:
+            due = policy.due(now)
+            if due is not None and (world.usage_due is None or due < world.usage_due):
+                world.usage_due = due  # what the clock has due (usage.reschedule's figure)
     else:
         txn = ledger.credit(
             world,
@@ -294,14 +302,15 @@ def snapshot(wallet: Wallet) -> Wallet:
     return copied
 
 
-def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, Transaction]:
-    """Pay an invoiced top-up (its credit, and bonus, complete) or void it (they fail)."""
+def settle_invoice(world: World, invoice_id: str, outcome: str) -> tuple[Invoice, Transaction]:
+    """Pay an invoiced top-up (its credit, and bonus, complete), fail its payment (they stay
+    pending: what failed may still be paid or voided) or void it (they fail)."""
     invoice = world.invoices.get(invoice_id)
     if invoice is None:
         raise errors.not_found(
             f"Invoice {invoice_id} was not found", "invoice not found", invoice_id=invoice_id
         )
-    if invoice.status != "pending":
+    if invoice.status not in ("pending", "failed") or invoice.status == _SETTLED_AS[outcome]:
         raise errors.invalid_operation(
             f"Invoice {invoice_id} is already {invoice.status}",
             "invoice already settled",
@@ -309,21 +318,55 @@ def settle_invoice(world: World, invoice_id: str, paid: bool) -> tuple[Invoice, 
             status=invoice.status,
         )
     wallet = world.wallets[invoice.wallet_id]
-    now = world.now()
-    txn = transaction(world, wallet.id, invoice.transaction_id)
-    bonuses = [t for t in world.transactions[wallet.id] if t.parent_transaction_id == txn.id]
-    invoice.status, invoice.settled_at = ("paid" if paid else "voided"), now
-    for row in [txn, *bonuses]:
-        if paid:
-            ledger.complete(world, wallet, row, now)
-        else:
-            row.transaction_status, row.updated_at = "failed", now
-    if paid:
-        world.emit("wallet.transaction.updated", txn.id)
-        alerts.after_operation(world, wallet)
+    txn = _settle(world, wallet, invoice, outcome)
+    if outcome == "pay":
         # The cloud evaluates auto top-up once a purchase completes (its balance-alert event).
         auto_top_up(world, wallet)
     return invoice, txn
+
+
+_SETTLED_AS = {"pay": "paid", "fail": "failed", "void": "voided"}
+PENDING_PAYMENT = "Purchased credits - pending payment"
+AUTO_COMPLETED = "Purchased credits - auto-completed"
+
+
+def _settle(
+    world: World, wallet: Wallet, invoice: Invoice, outcome: str, created: bool = False
+) -> Transaction:
+    """An invoice's outcome on it and its credits; ``created``: in the request that bought
+    them, as the cloud's auto-completed purchase (one wallet.transaction.created event)."""
+    now = world.now()
+    txn = transaction(world, wallet.id, invoice.transaction_id)
+    bonuses = [t for t in world.transactions[wallet.id] if t.parent_transaction_id == txn.id]
+    invoice.status, invoice.settled_at = _SETTLED_AS[outcome], now
+    if outcome == "fail":
+        return txn  # the cloud leaves the purchase pending: a later payment may still succeed
+    for row in [txn, *bonuses]:
+        if outcome == "pay":
+            written = row.updated_at
+            ledger.complete(world, wallet, row, now)
+            if created:
+                row.updated_at = written  # written completed: not changed since
+        else:
+            row.transaction_status, row.updated_at = "failed", now
+    if outcome == "pay":
+        world.emit("wallet.transaction.created" if created else "wallet.transaction.updated", txn.id)
+        alerts.after_operation(world, wallet)
+    return txn
+
+
+def pending_invoice_due(world: World, invoice: Invoice) -> datetime | None:
+    """When the world's policy settles a top-up invoice by itself (None: not by itself)."""
+    if invoice.status != "pending":
+        return None
+    return world.policies["invoiced_top_ups"].due(invoice.created_at)
+
+
+def settle_by_policy(world: World, invoice: Invoice) -> None:
+    """Settle a top-up invoice as the world's policy says (its time has come)."""
+    outcome = world.policies["invoiced_top_ups"].outcome
+    if outcome is not None and invoice.status == "pending":
+        settle_invoice(world, invoice.id, outcome)
 
 
 # ---- debit ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from . import errors
+from . import errors, policies
 from .clock import Clock, millis
 from .ids import IdGenerator
 from .models import (
@@ -56,6 +56,8 @@ class Rules:
 
     # Alert states whose arrival raises ``*.dropped``; later servers add warning and info.
     dropped_states: frozenset[str] = frozenset({"in_alarm"})
+    # The kinds of pending things its server has (policies.KINDS), which a world's policies settle.
+    pending_kinds: tuple[str, ...] = policies.KINDS
 
 
 class World:
@@ -95,7 +97,10 @@ class World:
         self.deferred_events: list[dict[str, Any]] = []  # dated past their period: counted later
         self.evaluations: dict[str, datetime] = {}  # customer id -> when its wallets are evaluated
         self.alert_delay = ALERT_DELAY
-        self.usage_due: datetime | None = None  # the soonest evaluation or period end
+        # How pending things settle by themselves, by kind (policies.KINDS).
+        self.policies: dict[str, policies.Policy] = policies.defaults()
+        # The soonest evaluation, period end or settlement a policy has due.
+        self.usage_due: datetime | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -147,4 +152,5 @@ class World:
         self.deferred_events.clear()
         self.evaluations.clear()
         self.alert_delay = ALERT_DELAY
+        self.policies = policies.defaults()
         self.usage_due = None

@@ -34,9 +34,10 @@ Field lists come from the store's dataclasses, so a field added there is exporte
 Format ``flexprice-mock-state/4``: ``/3`` plus the usage sections (meters, features, plans,
 prices, line items with their period's running usage, subscriptions, their invoices, and the
 usage schedule: the alert delay, evaluations due, usage dated in a later period, the digests of
-event ids seen); a ``/3`` document loads as a world without usage, and a ``/2`` document (no
-``ids``, no ``cached_balances``, a clock without ``at``: it is put at ``now``) still loads, and
-leaves the id generator as it was.
+event ids seen); ``/5`` adds the world's policies (how its pending invoices settle by
+themselves), and an older document loads with every policy manual; a ``/3`` document loads as a
+world without usage, and a ``/2`` document (no ``ids``, no ``cached_balances``, a clock without
+``at``: it is put at ``now``) still loads, and leaves the id generator as it was.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..domain import alerts, money, usage
+from ..domain import alerts, money, policies, usage
 from ..domain.clock import Clock, format_timestamp, parse_timestamp, utc_now
 from ..domain.ids import IdGenerator, ulid_parts, ulid_text
 from ..domain.models import (
@@ -74,8 +75,8 @@ from ..domain.models import (
 )
 from ..domain.world import World
 
-FORMAT = "flexprice-mock-state/4"
-READABLE = (FORMAT, "flexprice-mock-state/3", "flexprice-mock-state/2")
+FORMAT = "flexprice-mock-state/5"
+READABLE = (FORMAT, "flexprice-mock-state/4", "flexprice-mock-state/3", "flexprice-mock-state/2")
 ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 # Values that are records of their own, written as nested objects.
 NESTED = {
@@ -513,6 +514,20 @@ def _check_schedule(value: Any, loaded: Loaded) -> None:
     into.event_ids.update(digests)
 
 
+def _check_policies(value: Any, loaded: Loaded) -> None:
+    if value is None:
+        return  # an older document: every policy manual
+    try:
+        loaded.world.policies = policies.update(policies.defaults(), value)
+    except policies.PolicyError as error:
+        where = "policies" if error.field == "<body>" else f"policies.{error.field}"
+        raise StateError(where, error.problem) from None
+
+
+def _restore_policies(world: World, loaded: Loaded) -> None:
+    world.policies = dict(loaded.world.policies)
+
+
 def _restore_schedule(world: World, loaded: Loaded) -> None:
     world.alert_delay = loaded.world.alert_delay
     world.evaluations.update(loaded.world.evaluations)
@@ -577,6 +592,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("subscriptions", ("subscriptions",), _each("subscriptions"), _check_subscriptions,
             _restore_subscriptions),
     Section("bills", ("bills",), _each("bills"), _check_bills, _copy_into("bills")),
+    Section("policies", ("policies",), lambda world, out: policies.dump(world.policies), _check_policies,
+            _restore_policies),
     Section("usage_schedule", ("evaluations", "alert_delay", "deferred_events", "event_ids"),
             _export_schedule, _check_schedule, _restore_schedule),
 )

@@ -171,15 +171,15 @@ def test_an_invoiced_credit_waits_for_its_invoice(world):
         world, wallet, wallets.Credit(credits=Decimal(10), reason="PURCHASED_CREDIT_INVOICED", invoiced=True)
     )
     assert (result.transaction.transaction_status, wallet.credit_balance) == ("pending", 0)
-    wallets.settle_invoice(world, result.invoice.id, paid=True)
+    wallets.settle_invoice(world, result.invoice.id, "pay")
     assert (result.transaction.transaction_status, wallet.credit_balance) == ("completed", 10)
     with pytest.raises(errors.ApiError) as raised:
-        wallets.settle_invoice(world, result.invoice.id, paid=False)
+        wallets.settle_invoice(world, result.invoice.id, "void")
     assert raised.value.message == f"Invoice {result.invoice.id} is already paid"
     voided = wallets.top_up(
         world, wallet, wallets.Credit(credits=Decimal(4), reason="PURCHASED_CREDIT_INVOICED", invoiced=True)
     )
-    wallets.settle_invoice(world, voided.invoice.id, paid=False)
+    wallets.settle_invoice(world, voided.invoice.id, "void")
     assert (voided.transaction.transaction_status, wallet.credit_balance) == ("failed", 10)
 
 

@@ -615,7 +615,7 @@ def test_the_state_document_says_which_version_wrote_it(api):
     populate(api)
     document = api.get("/_mock/state").json
     assert document["api_version"] == "2026-08-22"
-    assert document["format"] == "flexprice-mock-state/4"
+    assert document["format"] == "flexprice-mock-state/5"
     assert list(document) == [
         "format",
         "api_version",
@@ -637,6 +637,7 @@ def test_the_state_document_says_which_version_wrote_it(api):
         "line_items",
         "subscriptions",
         "bills",
+        "policies",
         "usage_schedule",
     ]
     assert document["clock"] == {"now": JAN_1, "frozen": True}

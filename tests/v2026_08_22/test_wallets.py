@@ -824,6 +824,8 @@ def test_top_up_invoiced_waits_pending_with_an_invoice(api):
             "amount": "40",
             "currency": "usd",
             "status": "pending",
+            "invoice_status": "FINALIZED",
+            "payment_status": "PENDING",
             "auto_topup": False,
             "created_at": STAMP,
             "settled_at": None,

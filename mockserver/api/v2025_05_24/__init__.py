@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ...domain.errors import ApiError
+from ...domain.world import Rules
 from .. import ApiVersion
 from . import views
 from .handlers import GROWS_WORLD, HANDLERS
@@ -28,4 +29,6 @@ VERSION = ApiVersion(
     unauthorized={"error": "Unauthorized"},
     show_wallet=lambda world, wallet: views.wallet(wallet),
     show_transaction=lambda world, txn: views.transaction(txn),
+    # Its invoiced top-ups are paid at once and it has no subscriptions: nothing waits.
+    rules=Rules(pending_kinds=()),
 )

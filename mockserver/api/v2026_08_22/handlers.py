@@ -82,7 +82,7 @@ def top_up_wallet(world: World, params, body) -> Result:
     credit = requests.credit(world, wallet, body)
     requests.unused_key(world, wallet, credit.idempotency_key, "credit", credit.credits)
     result = wallets.top_up(world, wallet, credit)
-    if result.invoice is None:
+    if result.transaction.transaction_status == "completed":  # direct, or an invoice paid at once
         wallets.auto_top_up(world, wallet)
     answer: dict[str, Any] = {"wallet_transaction": views.transaction(world, result.transaction)}
     if result.invoice is not None:

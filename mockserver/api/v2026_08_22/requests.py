@@ -375,9 +375,7 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
         transaction_reason=reason,
         timestamp=_second(now),
     )
-    description = body.get("description", "")
-    if invoiced and not description:
-        description = "Purchased credits - pending payment"
+    description = body.get("description", "")  # an invoiced one's default: the domain's, by policy
     return wallets.Credit(
         credits=credits,
         reason=reason,

@@ -581,8 +581,8 @@ def invoice(world: World, bill: Bill, draft: bool = False) -> dict[str, Any]:
         "subtotal": dec(bill.total),
         "total": dec(bill.total if draft else max(bill.total - bill.credits_applied, money.ZERO)),
         "amount_due": dec(bill.total if draft else max(bill.total - bill.credits_applied, money.ZERO)),
-        "amount_paid": dec(money.ZERO),
-        "amount_remaining": dec(bill.total - paid),
+        "amount_paid": dec(money.ZERO if draft else bill.amount_paid),
+        "amount_remaining": dec(bill.total - paid - (money.ZERO if draft else bill.amount_paid)),
         "total_prepaid_credits_applied": dec(paid),
         "period_start": _t(bill.period_start),
         "period_end": _t(bill.period_end),
@@ -592,6 +592,12 @@ def invoice(world: World, bill: Bill, draft: bool = False) -> dict[str, Any]:
     }
     if not draft:
         body["finalized_at"] = _t(bill.created_at)
+        if bill.payment_status == "SUCCEEDED" and bill.settled_at is not None:
+            body["paid_at"] = _t(bill.settled_at)
+        if bill.status == "VOIDED" and bill.settled_at is not None:
+            body["voided_at"] = _t(bill.settled_at)
+        if bill.refunded:
+            body["refunded_amount"] = dec(bill.refunded)
     return body
 
 

@@ -28,6 +28,8 @@ EVENT_TYPES = (
     "customer.deleted",
     "invoice.update",
     "invoice.update.finalized",
+    "invoice.update.payment",
+    "invoice.update.voided",
 )
 
 

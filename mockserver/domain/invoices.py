@@ -1,0 +1,145 @@
+"""Settling what waits for a payment: a top-up's invoice (its credits pending) and what a
+subscription invoice still owes once prepaid wallets paid their part, by a control call or by
+the world's policy (``policies``) when the world's clock gets there.
+
+A subscription invoice's outcome is upstream's: paid (by an external payment: payment_status
+SUCCEEDED, amount_paid the amount due), its payment failed (FAILED; still owed), or voided
+(invoice_status VOIDED; what was paid for it, prepaid credits included, goes back to a prepaid
+wallet of its currency as an INVOICE_VOID_REFUND credit). Each raises upstream's event
+(``invoice.update.payment``, ``invoice.update.voided``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from . import errors, money, policies, wallets
+from .models import Bill, Invoice, Transaction
+from .world import World
+
+OUTCOMES = policies.OUTCOMES
+
+
+def settle(world: World, invoice_id: str, outcome: str) -> tuple[Invoice | Bill, Transaction | None]:
+    """Pay, fail or void an invoice of either kind (a control call); returns it and the top-up's
+    credit transaction, or the refund a voided subscription invoice gave (None: none)."""
+    bill = world.bills.get(invoice_id)
+    if bill is not None:
+        return bill, settle_bill(world, bill, outcome)
+    return wallets.settle_invoice(world, invoice_id, outcome)
+
+
+def settle_bill(world: World, bill: Bill, outcome: str) -> Transaction | None:
+    """A subscription invoice's payment succeeds or fails, or it is voided."""
+    if bill.status != "FINALIZED":
+        raise errors.invalid_operation(
+            f"Invoice {bill.id} is {bill.status.lower()}: nothing to settle",
+            "invoice not finalized",
+            invoice_id=bill.id,
+            invoice_status=bill.status,
+        )
+    payable = ("PENDING",) if outcome == "fail" else ("PENDING", "FAILED")  # a failed one may be paid
+    if outcome != "void" and (bill.remaining <= 0 or bill.payment_status not in payable):
+        raise errors.invalid_operation(
+            f"Invoice {bill.id} is already {bill.payment_status.lower()}",
+            "invoice already settled",
+            invoice_id=bill.id,
+            payment_status=bill.payment_status,
+        )
+    now = world.now()
+    bill.settled_at = now
+    if outcome == "pay":
+        bill.amount_paid += bill.remaining
+        bill.payment_status = "SUCCEEDED"
+        world.emit("invoice.update.payment", bill.id)
+        return None
+    if outcome == "fail":
+        bill.payment_status = "FAILED"
+        world.emit("invoice.update.payment", bill.id)
+        return None
+    bill.status = "VOIDED"
+    refund = _refund(world, bill)
+    world.emit("invoice.update.voided", bill.id)
+    return refund
+
+
+def _refund(world: World, bill: Bill) -> Transaction | None:
+    """What was paid for a voided invoice goes back to a prepaid wallet of its currency (one is
+    opened when the customer has none), as upstream refunds it."""
+    funded = bill.amount_paid + bill.credits_applied
+    owed = funded - bill.refunded
+    if owed <= 0:
+        return None
+    wallet = next(
+        (
+            w
+            for w in wallets.active_wallets_of(world, bill.customer_id)
+            if w.wallet_type == "PRE_PAID" and w.currency == bill.currency
+        ),
+        None,
+    )
+    if wallet is None:
+        wallet = wallets.create(
+            world,
+            wallets.NewWallet(
+                customer_id=bill.customer_id,
+                currency=bill.currency,
+                wallet_type="PRE_PAID",
+                name="Subscription Wallet",
+                conversion_rate=Decimal(1),
+                topup_conversion_rate=Decimal(1),
+                config={"allowed_price_types": ["ALL"]},
+            ),
+        )
+    result = wallets.top_up(
+        world,
+        wallet,
+        wallets.Credit(
+            credits=money.divide(owed, wallet.topup_conversion_rate),
+            reason="INVOICE_VOID_REFUND",
+            idempotency_key=bill.id,
+            description=f"Refund for voided invoice: {bill.id}",
+            metadata={"invoice_id": bill.id},
+        ),
+    )
+    bill.refunded += owed
+    if bill.refunded >= funded:
+        bill.payment_status = "REFUNDED"
+    return result.transaction
+
+
+def bill_due(world: World, bill: Bill) -> datetime | None:
+    """When the world's policy settles what a subscription invoice owes (None: not by itself)."""
+    if bill.status != "FINALIZED" or bill.payment_status != "PENDING" or bill.remaining <= 0:
+        return None
+    return world.policies["subscription_invoices"].due(bill.created_at)
+
+
+def settle_bill_by_policy(world: World, bill: Bill) -> None:
+    outcome = world.policies["subscription_invoices"].outcome
+    if outcome is not None and bill_due(world, bill) is not None:
+        settle_bill(world, bill, outcome)
+
+
+def next_settlement(world: World) -> tuple[datetime, Invoice | Bill] | None:
+    """The pending thing a policy settles first, and when (None: nothing will settle by itself)."""
+    soonest: tuple[datetime, Invoice | Bill] | None = None
+    if world.policies["invoiced_top_ups"].outcome is not None:
+        for invoice in world.invoices.values():
+            due = wallets.pending_invoice_due(world, invoice)
+            if due is not None and (soonest is None or due < soonest[0]):
+                soonest = (due, invoice)
+    if world.policies["subscription_invoices"].outcome is not None:
+        for bill in world.bills.values():
+            due = bill_due(world, bill)
+            if due is not None and (soonest is None or due < soonest[0]):
+                soonest = (due, bill)
+    return soonest
+
+
+def settle_by_policy(world: World, thing: Invoice | Bill) -> None:
+    if isinstance(thing, Bill):
+        settle_bill_by_policy(world, thing)
+    else:
+        wallets.settle_by_policy(world, thing)
