@@ -1,6 +1,7 @@
 """What a world holds survives its own state document, whatever was done to it: random sequences
 of operations (customers, wallets with expiring grants, direct and invoiced top-ups, bonuses,
-debits, invoices paid or voided, clock moves, terminations, conversions to postpaid) on both API
+debits, invoices paid, failed or voided by hand or by the world's policies, clock moves,
+terminations, conversions to postpaid) on both API
 versions and both stores; then export -> reset -> import -> export gives the same document, and
 the world answers the same afterwards.
 
@@ -29,6 +30,15 @@ from .support import Api, Suite, new_key
 
 VERSIONS = ("2025-05-24", "2026-08-22")
 
+# What a "policy" step puts in force (2026-08-22; 2025-05-24 has nothing pending, so only {}).
+POLICIES = [
+    {"invoiced_top_ups": "immediate"},
+    {"invoiced_top_ups": {"after": "P30D"}},
+    {"invoiced_top_ups": {"after": "PT1H", "outcome": "fail"}},
+    {"invoiced_top_ups": "void", "subscription_invoices": "fail"},
+    {"invoiced_top_ups": "manual", "subscription_invoices": {"after": "P2D", "outcome": "void"}},
+]
+
 # One step: (kind, a small number the step uses to pick its target and amounts).
 STEPS = st.lists(
     st.tuples(
@@ -42,6 +52,8 @@ STEPS = st.lists(
                 "debit",
                 "pay",
                 "void",
+                "fail",
+                "policy",
                 "advance",
                 "terminate",
                 "modify",
@@ -105,6 +117,10 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
     for number, (kind, n) in enumerate(steps):
         wallets = _wallets(api)
         wallet = wallets[n % len(wallets)] if wallets else None
+        if kind == "policy":
+            reply = api.put("/_mock/policies", POLICIES[n % len(POLICIES)] if modern else {})
+            assert reply.status == 200, reply.json
+            continue
         if kind in ("customer", "wallet"):
             customer: dict[str, Any] = {"external_id": f"c{number}-{n}", "name": f"Customer {n}"}
             if modern and n % 2:  # fields of SDK 2.1.43: nested records and lists in the document
@@ -131,7 +147,7 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
                     "alert_enabled": True,
                 }
             reply = api.post("/v1/wallets", body)
-        elif wallet is None or (kind in ("pay", "void") and not modern):
+        elif wallet is None or (kind in ("pay", "void", "fail") and not modern):
             continue
         elif kind in ("top_up", "invoiced", "bonus"):
             reason = (
@@ -158,8 +174,10 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
                     "idempotency_key": f"d{number}",
                 },
             )
-        elif kind in ("pay", "void"):
-            pending = [i["id"] for i in api.get("/_mock/invoices").json["items"] if i["status"] == "pending"]
+        elif kind in ("pay", "void", "fail"):
+            waiting = ("pending",) if kind == "fail" else ("pending", "failed")
+            items = api.get("/_mock/invoices").json["items"]
+            pending = [i["id"] for i in items if i.get("status") in waiting]
             if not pending:
                 continue
             reply = api.post(f"/_mock/invoices/{pending[n % len(pending)]}/{kind}")
