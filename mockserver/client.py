@@ -136,6 +136,19 @@ class SandboxControls:
         """Void an invoiced top-up: its pending credit fails and the balance stays."""
         return self.control("POST", f"/_mock/invoices/{invoice_id}/void")
 
+    def fail_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Fail an invoice's payment: it stays due (a top-up's credit stays pending)."""
+        return self.control("POST", f"/_mock/invoices/{invoice_id}/fail")
+
+    # policies: how pending things settle by themselves
+    def policies(self) -> dict[str, Any]:
+        return self.control("GET", "/_mock/policies")
+
+    def set_policies(self, **policies: Any) -> dict[str, Any]:
+        """Put policies in force, e.g. ``set_policies(invoiced_top_ups={"after": "PT1H"})``;
+        answers them all."""
+        return self.control("PUT", "/_mock/policies", policies)
+
     # webhooks
     def add_webhook(self, url: str, **fields: Any) -> dict[str, Any]:
         """Register a webhook endpoint for this world (``secret``, ``events``, ``faults``, ...)."""
