@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -275,3 +276,19 @@ def sdk_wallet_flow(base_url: str, api_key: str) -> Any:
     assert topped.wallet_transaction.transaction_status == "completed"
     assert balance.real_time_credit_balance == "150"
     return wallet
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def docs_example(page: str, name: str) -> str:
+    """The fenced code block right after the line ``<!-- example: NAME -->`` in the markdown file
+    PAGE (a path from the repository's root), without its fence lines: the example as a reader
+    copies it, for a test to compare with the code it runs (or to run it)."""
+    text = (REPO / page).read_text(encoding="utf-8")
+    marker = f"<!-- example: {name} -->\n"
+    assert text.count(marker) == 1, f"{page} must have exactly one {marker.strip()} line"
+    after = text[text.index(marker) + len(marker) :]
+    assert after.startswith("```"), f"{page}: {marker.strip()} must be followed by a ``` fence"
+    body = after[after.index("\n") + 1 :]
+    return body[: body.index("\n```")]
