@@ -1,4 +1,4 @@
-"""The pytest plugin, used exactly as the README shows (plus a spec check on every reply)."""
+"""The pytest plugin, used exactly as docs/controls.md shows (plus a spec check on every reply)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from mockserver.pytest_plugin import FlexpriceControlError
 
+from ..support import docs_example
 from .contract import assert_conforms
 
 
@@ -48,7 +49,7 @@ def checked_against_the_spec(request):
         client.open = checked_open
 
 
-# ---- the README example, verbatim ----------------------------------------------------------
+# ---- docs/controls.md's 2025-05-24 example, verbatim -----------------------------------------
 
 ACME = {
     "customers": [
@@ -111,7 +112,7 @@ def test_in_process_without_a_socket(flexprice_app):
     assert reply.status_code == 200 and reply.get_json()["name"] == "Acme Inc."
 
 
-# ---- end of the README example -------------------------------------------------------------
+# ---- end of docs/controls.md's 2025-05-24 example ---------------------------------------------
 
 
 def test_each_test_gets_an_empty_world_of_its_own(flexprice, flexprice_server):
@@ -215,9 +216,7 @@ def test_clock_and_ids_make_runs_repeatable(flexprice):
     assert flexprice.clear_journal() == 0
 
 
-def test_the_readme_shows_this_files_example_verbatim():
+def test_the_docs_show_this_files_example_verbatim():
     here = Path(__file__).read_text(encoding="utf-8")
-    example = here[here.index("ACME = ") : here.index("# ---- end of the README example")].rstrip()
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    start = readme.index("# test_billing.py\n") + len("# test_billing.py\n")
-    assert readme[start : readme.index("```", start)].rstrip() == example
+    example = here[here.index("ACME = ") : here.index("# ---- end of docs/controls.md's 2025-05-24")].rstrip()
+    assert docs_example("docs/controls.md", "plugin-2025-05-24") == "# test_billing.py\n" + example

@@ -1,4 +1,4 @@
-"""The pytest plugin against API version 2026-08-22, used exactly as the README shows (plus a
+"""The pytest plugin against API version 2026-08-22, used exactly as docs/controls.md shows (plus a
 check of every reply against the 2026-08-22 document), and the plugin's choice of version.
 """
 
@@ -13,10 +13,11 @@ import pytest
 
 from mockserver.pytest_plugin import FlexpriceControlError
 
+from ..support import docs_example
 from .conftest import CONTRACT, SUITE
 
 REPO = Path(__file__).resolve().parents[2]
-README_BLOCK = "# test_wallets.py\n"  # the first line of the README's 2026-08-22 example
+EXAMPLE_FIRST_LINE = "# test_wallets.py\n"  # of docs/controls.md's 2026-08-22 example
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +55,7 @@ def checked_against_the_spec(request):
         client.open = checked_open
 
 
-# ---- the README example (API version 2026-08-22), verbatim ----------------------------------
+# ---- docs/controls.md's example (API version 2026-08-22), verbatim -------------------------
 # test_wallets.py
 ACME = {
     "customers": [
@@ -137,7 +138,7 @@ def test_in_process_without_a_socket(flexprice_app):
     assert reply.status_code == 200 and reply.get_json()["name"] == "Acme Inc."
 
 
-# ---- end of the README example (API version 2026-08-22) ---------------------------------------
+# ---- end of docs/controls.md's example (API version 2026-08-22) ------------------------------
 
 
 def test_each_test_gets_an_empty_world_of_its_own(flexprice, flexprice_server):
@@ -371,26 +372,22 @@ def test_the_option_is_in_the_help(tmp_path):
     assert "--flexprice-api-version" in run.stdout and "flexprice_api_version" in run.stdout
 
 
-# ---- the README shows the example ------------------------------------------------------------
+# ---- docs/controls.md shows the example -----------------------------------------------------
 
 
-def readme_example() -> str:
+def docs_example_here() -> str:
     here = Path(__file__).read_text(encoding="utf-8")
-    marker = here.index("# ---- the README example (API version 2026-08-22), verbatim")
+    marker = here.index("# ---- docs/controls.md's example (API version 2026-08-22), verbatim")
     start = here.index("\n", marker) + 1
-    return here[start : here.index("# ---- end of the README example (API version 2026-08-22)")].rstrip()
+    end = here.index("# ---- end of docs/controls.md's example (API version 2026-08-22)")
+    return here[start:end].rstrip()
 
 
 def test_the_example_is_this_versions_and_starts_with_its_file_name():
-    example = readme_example()
-    assert example.startswith(README_BLOCK) and SUITE.version == "2026-08-22"
+    example = docs_example_here()
+    assert example.startswith(EXAMPLE_FIRST_LINE) and SUITE.version == "2026-08-22"
     assert "pay_invoice" in example and "advance_clock" in example and "flexprice_app" in example
 
 
-def test_the_readme_shows_this_files_example_verbatim():
-    """Fails until README.md carries the example as a ```python block starting with
-    ``# test_wallets.py``, copied from between this file's README markers."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert README_BLOCK in readme, "README.md has no 2026-08-22 plugin example (# test_wallets.py)"
-    start = readme.index(README_BLOCK)
-    assert readme[start : readme.index("```", start)].rstrip() == readme_example()
+def test_the_docs_show_this_files_example_verbatim():
+    assert docs_example("docs/controls.md", "plugin-2026-08-22") == docs_example_here()

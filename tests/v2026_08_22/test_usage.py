@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from flexprice import Flexprice
 
 from mockserver.pytest_plugin import FlexpriceClient, WebhookReceiver
 
-from ..support import Api, ledger
+from ..support import Api, docs_example, ledger
 from .conftest import advance, freeze, make_customer, refusal
 from .test_webhooks import conforms
 
@@ -592,8 +591,7 @@ customers:
 
 
 def test_a_fixture_declares_features_plans_prices_and_subscriptions(api: Api):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert "```yaml" + USAGE_FIXTURE + "```" in readme  # the README's example, as it is there
+    assert docs_example("docs/controls.md", "usage-fixture") == USAGE_FIXTURE.strip("\n")  # as shown there
     freeze(api)
     reply = api.post("/_mock/fixtures", data=USAGE_FIXTURE, headers={"Content-Type": "application/yaml"})
     assert reply.status == 201, reply.json

@@ -1,10 +1,12 @@
-"""The README's usage example, run as it is written there (and checked to be there)."""
+"""docs/usage.md's example, run as it is written there (and checked to be there)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-# ---- the README usage example, verbatim -----------------------------------------------------
+from ..support import docs_example
+
+# ---- docs/usage.md's example, verbatim ------------------------------------------------------
 # test_usage.py
 METER = {"name": "Calls", "event_name": "api_call", "aggregation": {"type": "COUNT"}, "reset_usage": "NEVER"}
 PRICE = {"type": "USAGE", "billing_model": "FLAT_FEE", "amount": "0.10", "price_unit_type": "FIAT"}
@@ -43,12 +45,11 @@ def test_usage_drains_the_wallet_and_auto_top_up_refills_it(flexprice, flexprice
     assert (invoice["subtotal"], invoice["total_prepaid_credits_applied"]) == ("4.5", "4.5")
 
 
-# ---- end of the README usage example --------------------------------------------------------
+# ---- end of docs/usage.md's example ---------------------------------------------------------
 
 
-def test_the_readme_shows_this_files_example_verbatim():
+def test_the_docs_show_this_files_example_verbatim():
     here = Path(__file__).read_text(encoding="utf-8")
     start = here.index("# test_usage.py")
-    example = here[start : here.index("# ---- end of the README usage example")].rstrip()
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert example in readme
+    example = here[start : here.index("# ---- end of docs/usage.md's example")].rstrip()
+    assert docs_example("docs/usage.md", "usage") == example

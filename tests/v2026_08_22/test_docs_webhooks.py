@@ -1,11 +1,13 @@
-"""The README's webhook examples, run as they are written there (and checked to be there)."""
+"""docs/webhooks.md's test example, run as it is written there (and checked to be there)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..support import docs_example
 
-# ---- the README webhook example, verbatim ---------------------------------------------------
+
+# ---- docs/webhooks.md's example, verbatim ---------------------------------------------------
 # test_webhooks.py
 def test_a_top_up_is_announced_to_the_app(flexprice, flexprice_webhooks):
     wallet = flexprice.session.post(
@@ -36,12 +38,11 @@ def test_a_receiver_that_fails_is_retried_on_the_sandbox_clock(flexprice, flexpr
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 200]
 
 
-# ---- end of the README webhook example ------------------------------------------------------
+# ---- end of docs/webhooks.md's example ----------------------------------------------------
 
 
-def test_the_readme_shows_this_files_example_verbatim():
+def test_the_docs_show_this_files_example_verbatim():
     here = Path(__file__).read_text(encoding="utf-8")
     start = here.index("# test_webhooks.py")
-    example = here[start : here.index("# ---- end of the README webhook example")].rstrip()
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert example in readme
+    example = here[start : here.index("# ---- end of docs/webhooks.md's example")].rstrip()
+    assert docs_example("docs/webhooks.md", "webhooks") == example
