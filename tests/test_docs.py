@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from .support import REPO
+from .support import REPO, docs_example
 
 # Pages other branches write; linked from the README before they are merged. Once a page exists
 # its links and anchors are checked like any other.
@@ -80,3 +80,9 @@ def test_anchors_are_named_as_github_names_them():
     assert anchor("Restarts lose nothing: `--state-file`") == "restarts-lose-nothing---state-file"
     assert anchor("Usage and the wallet (2026-08-22)") == "usage-and-the-wallet-2026-08-22"
     assert anchor("Security: what the sandbox trusts") == "security-what-the-sandbox-trusts"
+
+
+def test_ci_runs_the_readmes_test_command_verbatim():
+    command = docs_example("README.md", "test-command")
+    assert "\n" not in command and "python -m pytest" in command
+    assert command in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
