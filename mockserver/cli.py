@@ -27,7 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="A local, stateful, spec-validated Flexprice Wallets API sandbox, serving API "
         f"version {api.DEFAULT} by default (also: {', '.join(api.VERSIONS[:-1])}). "
         f"Every option can also be set as {ENV_PREFIX}<OPTION> (e.g. {ENV_PREFIX}PORT). "
-        "'flexprice-mock health' asks a running sandbox whether it is healthy (exit 0 or 1).",
+        "'flexprice-mock health' asks a running sandbox whether it is healthy (exit 0 or 1); "
+        "'flexprice-mock trigger EVENT' makes it raise a webhook event now.",
     )
     parser.add_argument(
         "--api-version",
@@ -152,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         from .health import main as health
 
         return health(argv[1:])
+    if argv[:1] == ["trigger"]:  # a client of a running sandbox, like health
+        from .trigger_command import main as trigger
+
+        return trigger(argv[1:])
     args = parse_args(argv)
     logs.configure()
     no_fixtures = vars(args).pop("no_fixtures")

@@ -1,7 +1,7 @@
 """A client of a running sandbox's ``/_mock/`` controls, for one API key (its world): faults,
-journal, clock, ids, fixtures, state, invoices, webhooks, reset. The pytest plugin's ``flexprice``
-fixture is one; ``mockserver.testing.FlexpriceSandbox.controls()`` gives one for a container.
-Needs ``requests`` (imported when a client is made), not pytest.
+journal, clock, ids, fixtures, state, invoices, webhooks, triggered events, reset. The pytest
+plugin's ``flexprice`` fixture is one; ``mockserver.testing.FlexpriceSandbox.controls()`` gives
+one for a container. Needs ``requests`` (imported when a client is made), not pytest.
 """
 
 from __future__ import annotations
@@ -163,6 +163,18 @@ class SandboxControls:
     def drain_webhooks(self, timeout: float = 5.0) -> dict[str, Any]:
         """Wait until nothing of this world's outbox is due or in flight."""
         return self.control("POST", "/_mock/webhooks/wait", {"timeout": timeout})
+
+    # triggered scenarios
+    def trigger(self, event: str, overrides: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        """Make the sandbox raise webhook ``event`` now, performing the operations that raise it;
+        overrides as dotted names (``{"wallet.currency": "eur"}``) or keywords
+        (``credits=5, wallet={"currency": "eur"}``). Returns what was created and used, and the
+        events raised."""
+        merged = {**(overrides or {}), **fields}
+        body: dict[str, Any] = {"event": event}
+        if merged:
+            body["overrides"] = merged
+        return self.control("POST", "/_mock/trigger", body)
 
     def reset(self) -> None:
         """Empty this key's world (fixtures, if configured, fill it again on next use)."""

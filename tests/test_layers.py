@@ -3,7 +3,8 @@
 From the top (a module may import its own layer and those below it, never one above):
 
 1. entry points: the package itself, ``__main__``, ``cli``, ``pytest_plugin``, ``testing``,
-   ``client``, ``health`` (they start or drive a sandbox, and may import anything)
+   ``client``, ``health``, ``trigger_command`` (they start or drive a sandbox, and may import
+   anything)
 2. the app and its server: ``http.app``, ``http.server``
 3. the controls and the dashboard: ``controls/``, ``ui/``
 4. the request plumbing they share with the app: the rest of ``http/`` (``auth``, ``jsonio``,
@@ -44,6 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mockserver.testing",
             "mockserver.client",
             "mockserver.health",
+            "mockserver.trigger_command",
         ),
     ),
     ("app", ("mockserver.http.app", "mockserver.http.server")),

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import api
 from ..config import Settings
-from ..controls import admin, fixtures
+from ..controls import admin, fixtures, trigger
 from ..controls import webhooks as webhook_controls
 from ..controls.faults import fault_blueprint
 from ..controls.verify import verify_blueprint
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(admin.admin_blueprint(sandbox))
     app.register_blueprint(webhook_controls.webhook_blueprint(sandbox))
     app.register_blueprint(verify_blueprint(sandbox))
+    app.register_blueprint(trigger.trigger_blueprint(sandbox))
     app.register_blueprint(ui_blueprint(sandbox))
 
     handlers = sandbox.version.handlers
