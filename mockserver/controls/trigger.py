@@ -572,10 +572,10 @@ def trigger_blueprint(sandbox: Sandbox) -> Blueprint:
         if event not in SCENARIOS:
             said = "event is required" if event is None else f"Unknown event {event!r}"
             raise errors.validation(
-                f"{said}: give one of {', '.join(SCENARIOS)}",
+                f"{said}: give one of {', '.join(known)}",
                 "unknown event",
                 event=event if isinstance(event, str) else repr(event),
-                known=list(SCENARIOS),
+                known=list(known),
             )
         key = caller()
         with _world(sandbox, key) as world:
