@@ -120,6 +120,7 @@ CHANGING = [
     ("POST", "/_mock/webhooks/deliveries/msg_any/redeliver", b""),
     ("DELETE", "/_mock/journal", b""),
     ("PUT", "/_mock/usage", b'{"alert_delay": 0}'),
+    ("POST", "/_mock/trigger", b'{"event": "customer.created"}'),
     # Verification changes nothing, but its answers show what the app sent: refused alike.
     ("POST", "/_mock/verify", b'{"method": "POST", "path": "/v1/**"}'),
     ("POST", "/_mock/verify/sequence", b'{"requests": [{"path": "/v1/**"}]}'),
