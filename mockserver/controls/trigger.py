@@ -153,6 +153,16 @@ class Run:
         if reuse and "customer_id" in self.values:
             for found in wallets.active_wallets_of(self.world, customer.id):
                 if found.currency == currency.lower() and found.wallet_type == "PRE_PAID":
+                    unused = [n for n in (*NEW_WALLET[1:], "threshold") if n in self.values]
+                    if unused:  # never silently ignored
+                        raise _refused(
+                            f"{', '.join(unused)} would shape a wallet the trigger creates, but customer "
+                            f"{customer.id} already has the wallet {found.id} in {found.currency}, "
+                            "which is used; give wallet_id, or leave them out",
+                            "override does not apply to a wallet used",
+                            unused,
+                            wallet_id=found.id,
+                        )
                     self.used.append({"type": "wallet", "id": found.id})
                     return found
         body: dict[str, Any] = {"customer_id": customer.id, "currency": currency}

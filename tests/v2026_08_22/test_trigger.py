@@ -349,6 +349,24 @@ def test_a_refused_override_is_named_and_changes_nothing(api, inbox, event_type,
     assert details["overrides"] == names
 
 
+def test_overrides_of_a_new_wallet_are_refused_when_the_customers_wallet_is_used(api, inbox):
+    customer = make_customer(api, "acme-8")
+    wallet = make_wallet(api, customer["id"], initial_credits_to_load=50)
+    inbox.take()
+    asked = {
+        "event": "wallet.credit_balance.dropped",
+        "overrides": {"customer_id": customer["id"], "threshold": 5},
+    }
+
+    status, _, said, details = unchanged(api, inbox, lambda: refusal(api.post("/_mock/trigger", asked)))
+
+    assert status == 400 and details["overrides"] == ["threshold"]
+    assert said == (
+        f"threshold would shape a wallet the trigger creates, but customer {customer['id']} already has "
+        f"the wallet {wallet['id']} in usd, which is used; give wallet_id, or leave them out"
+    )
+
+
 def test_an_event_the_scenario_cannot_raise_is_refused_and_undone(api, inbox):
     first = trigger(api, "wallet.credit_balance.dropped")
     inbox.take()
