@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
-from ..domain import alerts, charges, errors, money, usage, wallets
+from ..domain import alerts, charges, errors, invoices, money, usage, wallets
 from ..domain.clock import format_timestamp
 from ..domain.models import Customer, Wallet
 from ..domain.world import World
@@ -346,7 +346,11 @@ def transaction_created(run: Run) -> None:
 def transaction_updated(run: Run) -> None:
     answer = run.top_up(run.wallet(), run.value("credits", "10"), invoiced=True)
     run.made("invoice", answer["invoice_id"])
-    wallets.settle_invoice(run.world, answer["invoice_id"], paid=True)  # as /_mock/invoices/{id}/pay
+    if run.world.invoices[answer["invoice_id"]].status in (
+        "pending",
+        "failed",
+    ):  # a policy may have settled it
+        wallets.settle_invoice(run.world, answer["invoice_id"], "pay")  # as /_mock/invoices/{id}/pay
 
 
 def credit_dropped(run: Run) -> None:
@@ -411,6 +415,24 @@ def invoice(run: Run) -> None:
             run.made("invoice", bill.id)
 
 
+def invoice_settled(outcome: str) -> Callable[[Run], None]:
+    """A period closes now (as for ``invoice``), then what its invoice still owes is paid
+    (``pay``: invoice.update.payment) or the invoice is voided (``void``: invoice.update.voided),
+    as the controls settle it. A policy of the world's may already have settled it in the close."""
+
+    def scenario(run: Run) -> None:
+        invoice(run)
+        made = [c["id"] for c in run.created if c["type"] == "invoice"]
+        if not made:
+            return
+        bill = run.world.bills[made[-1]]
+        owes = bill.remaining > 0 and bill.payment_status == "PENDING"
+        if bill.status == "FINALIZED" and (outcome == "void" or owes):
+            invoices.settle_bill(run.world, bill, outcome)
+
+    return scenario
+
+
 @dataclass(frozen=True)
 class Scenario:
     run: Callable[[Run], None]
@@ -431,7 +453,11 @@ SCENARIOS: dict[str, Scenario] = {
     "wallet.updated": Scenario(wallet_updated, (*WALLET, "update.name", "update.description")),
     "wallet.terminated": Scenario(wallet_terminated, WALLET),
     "wallet.transaction.created": Scenario(transaction_created, (*WALLET, "credits")),
-    "wallet.transaction.updated": Scenario(transaction_updated, (*WALLET, "credits")),
+    "wallet.transaction.updated": Scenario(
+        transaction_updated,
+        (*WALLET, "credits"),
+        "the world's invoiced_top_ups policy settled the purchase as it was made: nothing pending to update",
+    ),
     "wallet.credit_balance.dropped": Scenario(credit_dropped, (*WALLET, "credits", "threshold"), ALERT_HINT),
     "wallet.credit_balance.recovered": Scenario(
         credit_recovered, (*WALLET, "credits", "threshold"), ALERT_HINT
@@ -449,6 +475,12 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "invoice.update": Scenario(invoice, (*CUSTOMER, "amount", "currency")),
     "invoice.update.finalized": Scenario(invoice, (*CUSTOMER, "amount", "currency")),
+    "invoice.update.payment": Scenario(
+        invoice_settled("pay"),
+        (*CUSTOMER, "amount", "currency"),
+        "the world's subscription_invoices policy settled the invoice another way as it was finalized",
+    ),
+    "invoice.update.voided": Scenario(invoice_settled("void"), (*CUSTOMER, "amount", "currency")),
 }
 
 
@@ -633,8 +665,10 @@ def _perform(run: Run, version: str, event: str, known: tuple[str, ...]) -> list
 
 
 def _unless(run: Run, scenario: Scenario, event: str) -> str:
+    if "{" not in scenario.unless:  # a reason of its own, or none
+        return scenario.unless or "the scenario did not raise it"
     wallet = next((run.world.wallets[o["id"]] for o in run.created + run.used if o["type"] == "wallet"), None)
-    if wallet is None or not scenario.unless:
+    if wallet is None:
         return "the scenario did not raise it"
     kind = alerts.ONGOING if "ongoing" in event else alerts.CREDIT
     state = run.world.alert_states.get((wallet.id, kind), "ok")

@@ -159,6 +159,24 @@ def invoice_closed(answer, event, api):
     assert api.get("/_mock/usage").json["next_due"] is None
 
 
+def invoice_paid(answer, event, api):
+    [invoice] = api.get("/_mock/invoices").json["items"]
+    assert event["invoice"]["id"] == invoice["id"] == made(answer, "invoice")
+    assert (invoice["amount_due"], invoice["amount_paid"], invoice["payment_status"]) == (
+        "10",
+        "10",
+        "SUCCEEDED",
+    )
+    assert event["invoice"]["payment_status"] == "SUCCEEDED"
+
+
+def invoice_voided(answer, event, api):
+    [invoice] = api.get("/_mock/invoices").json["items"]
+    assert event["invoice"]["id"] == invoice["id"] == made(answer, "invoice")
+    assert (invoice["invoice_status"], invoice["amount_paid"]) == ("VOIDED", "0")
+    assert event["invoice"]["invoice_status"] == "VOIDED"
+
+
 STATE: dict[str, Callable[[dict, dict, Api], None]] = {
     "customer.created": customer_created,
     "customer.updated": customer_updated,
@@ -175,6 +193,8 @@ STATE: dict[str, Callable[[dict, dict, Api], None]] = {
     "wallet.ongoing_balance.updated": ongoing_updated,
     "invoice.update": invoice_closed,
     "invoice.update.finalized": invoice_closed,
+    "invoice.update.payment": invoice_paid,
+    "invoice.update.voided": invoice_voided,
 }
 
 
@@ -418,3 +438,21 @@ def test_the_plugin_triggers_and_the_receiver_gets_it(flexprice, flexprice_webho
         FlexpriceControlError, match=r"Overrides that do not apply to customer\.created: credits"
     ):
         flexprice.trigger("customer.created", {"credits": 5})
+
+
+def test_a_payment_event_the_worlds_policy_forestalls_is_refused_and_undone(api, inbox):
+    assert api.put("/_mock/policies", {"subscription_invoices": "void"}).status == 200
+    reply = api.post("/_mock/trigger", {"event": "invoice.update.payment"})
+    assert reply.status == 400, reply.json
+    assert "subscription_invoices policy settled the invoice another way" in str(reply.json)
+    assert api.get("/_mock/invoices").json["items"] == []  # undone whole
+    assert api.get("/v1/customers").json["items"] == []
+    assert inbox.take() == []
+
+
+def test_an_update_the_worlds_top_up_policy_forestalls_is_refused_and_undone(api, inbox):
+    assert api.put("/_mock/policies", {"invoiced_top_ups": "immediate"}).status == 200
+    reply = api.post("/_mock/trigger", {"event": "wallet.transaction.updated"})
+    assert reply.status == 400, reply.json
+    assert "invoiced_top_ups policy settled the purchase as it was made" in reply.json["message"]
+    assert api.get("/v1/customers").json["items"] == [] and inbox.take() == []
