@@ -44,10 +44,11 @@ class OperationRouter:
         self.begin, self.finish, self.failure = begin, finish, failure
         prefixes: set[str] = set()
         self.static: dict[tuple[str, str], View] = {}
-        # Templated paths by method, the ones with fewer parameters first (a literal segment
-        # wins over a parameter, as in Flask's routing; tests check both route alike).
+        # Templated paths by method, a literal segment before a parameter at the first segment
+        # where two differ (``/customers/lookup/{key}`` before ``/customers/{id}/wallets``), as
+        # Flask's and the cloud's routers choose; tests check both route alike.
         self.templated: dict[str, list[tuple[re.Pattern[str], View]]] = {}
-        ranked: list[tuple[int, str, re.Pattern[str], View]] = []
+        ranked: list[tuple[tuple[bool, ...], str, re.Pattern[str], View]] = []
         for op, view in operations:
             full = op.base_path + op.path
             prefixes.add(op.base_path + "/")
@@ -55,7 +56,8 @@ class OperationRouter:
                 self.static[(op.method, full)] = view
                 continue
             pattern = re.sub(r"\\\{([^}]+)\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(full))
-            ranked.append((full.count("{"), op.method, re.compile(pattern), view))
+            shape = tuple("{" in segment for segment in full.split("/"))
+            ranked.append((shape, op.method, re.compile(pattern), view))
         for _, method, compiled, view in sorted(ranked, key=lambda item: item[0]):
             self.templated.setdefault(method, []).append((compiled, view))
 
