@@ -18,7 +18,7 @@ import requests
 
 from mockserver.testing import FlexpriceSandbox, SandboxStartError
 
-from ..support import sdk_wallet_flow
+from ..support import docs_example, sdk_wallet_flow
 from .engine import Engine, start_api_service
 
 
@@ -211,3 +211,16 @@ def test_the_rest_of_the_package_never_imports_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_docs_example_runs_as_written(docker_api: dict[str, str], image: str) -> None:
+    """docs/container.md's Testcontainers example, on the image under test: it starts a sandbox,
+    creates a customer with the SDK and adds a fault through the controls (each step raises if
+    it is refused)."""
+    example = docs_example("docs/container.md", "testcontainers")
+    assert 'image="flexprice-mock"' in example
+    namespace: dict = {}
+    exec(
+        compile(example.replace('image="flexprice-mock"', f"image={image!r}"), "docs/container.md", "exec"),
+        namespace,
+    )
