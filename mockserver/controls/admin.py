@@ -26,7 +26,7 @@ from ..http import auth, jsonio, validation
 from ..state import journal, statefile
 from ..text import boolean, mask
 from . import fixtures, timetravel
-from .requests import caller, only_filters
+from .requests import caller, object_body, only_filters
 
 if TYPE_CHECKING:
     from ..http.app import Sandbox
@@ -163,7 +163,7 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.put("/clock")
     def set_clock() -> Response:
-        body = _object_body(("now", "frozen"))
+        body = object_body(("now", "frozen"))
         if not body:
             raise errors.validation(
                 "Give now (an RFC 3339 timestamp), frozen (true or false), or both", "empty clock update"
@@ -183,7 +183,7 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.post("/clock/advance")
     def advance_clock() -> Response:
-        body = _object_body(("by",))
+        body = object_body(("by",))
         if "by" not in body:
             raise errors.validation(
                 "by is required: seconds or an ISO 8601 duration such as P30D", "missing by", by="is required"
@@ -209,7 +209,7 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.put("/usage")
     def set_usage() -> Response:
-        body = _object_body(("alert_delay",))
+        body = object_body(("alert_delay",))
         if "alert_delay" not in body:
             raise errors.validation(
                 "alert_delay is required: seconds or an ISO 8601 duration such as PT2S",
@@ -274,7 +274,7 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.put("/ids")
     def seed_ids() -> Response:
-        body = _object_body(("seed",))
+        body = object_body(("seed",))
         if "seed" not in body:
             raise errors.validation(
                 "seed is required: an integer, or null for random ids", "missing seed", seed="is required"
@@ -378,15 +378,3 @@ def _positive_int(name: str) -> int | None:
             f"query parameter {name} must be a positive integer", f"invalid {name}", **{name: raw}
         )
     return int(raw)
-
-
-def _object_body(allowed: tuple[str, ...]) -> dict[str, Any]:
-    body = validation.parse_json(request.get_data())
-    if not isinstance(body, dict):
-        raise errors.validation("The request body must be a JSON object", "body is not an object")
-    for name in body:
-        if name not in allowed:
-            raise errors.validation(
-                f"{name} is not a field here (expected: {', '.join(allowed)})", "unknown field", field=name
-            )
-    return body

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 
 from ..domain import errors
-from ..http import auth
+from ..http import auth, validation
 
 
 def caller() -> tuple[str, str]:
@@ -29,3 +31,24 @@ def only_filters(kind: str, allowed: tuple[str, ...]) -> None:
                 "unknown filter",
                 parameter=name,
             )
+
+
+def object_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The request's JSON body: an object whose fields are among ``allowed`` (else a 400)."""
+    return json_object(validation.parse_json(request.get_data()), "", allowed)
+
+
+def json_object(value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """``value`` when it is an object whose fields are among ``allowed``; ``where`` names it in
+    the refusal (``requests[0]``; empty: the request body)."""
+    if not isinstance(value, dict):
+        if not where:
+            raise errors.validation("The request body must be a JSON object", "body is not an object")
+        raise errors.validation(f"{where} must be a JSON object", "not an object", field=where)
+    for name in value:
+        if name not in allowed:
+            field = f"{where}.{name}" if where else name
+            raise errors.validation(
+                f"{field} is not a field here (expected: {', '.join(allowed)})", "unknown field", field=field
+            )
+    return value

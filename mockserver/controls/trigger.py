@@ -27,15 +27,15 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from ..domain import alerts, charges, errors, invoices, money, usage, wallets
 from ..domain.clock import format_timestamp
 from ..domain.models import Customer, Wallet
 from ..domain.world import World
-from ..http import jsonio, validation
+from ..http import jsonio
 from ..state import statefile
-from .requests import caller
+from .requests import caller, object_body
 
 if TYPE_CHECKING:
     from ..http.app import Sandbox
@@ -602,14 +602,7 @@ def trigger_blueprint(sandbox: Sandbox) -> Blueprint:
                 "serve 2026-08-22 (--api-version 2026-08-22) to trigger them",
                 "webhooks not available",
             )
-        body = validation.parse_json(request.get_data())
-        if not isinstance(body, dict):
-            raise errors.validation("The request body must be a JSON object", "body is not an object")
-        for name in body:
-            if name not in ("event", "overrides"):
-                raise errors.validation(
-                    f"{name} is not a field here (expected: event, overrides)", "unknown field", field=name
-                )
+        body = object_body(("event", "overrides"))
         event = body.get("event")
         if event not in SCENARIOS:
             said = "event is required" if event is None else f"Unknown event {event!r}"

@@ -6,14 +6,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from ..domain import errors
-from ..http import jsonio, validation
+from ..http import jsonio
 from ..state import journal
 from ..state.protocol import JournalBook
 from ..state.verification import ANY_BODY, Count, Pattern, unexpected, verify, verify_sequence
-from .requests import caller, only_filters
+from .requests import caller, json_object, object_body, only_filters
 
 if TYPE_CHECKING:
     from ..http.app import Sandbox
@@ -39,7 +39,7 @@ def verify_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.post("")
     def verify_requests() -> Response:
-        body = _object(validation.parse_json(request.get_data()), "", (*PATTERN_FIELDS, "count"))
+        body = object_body((*PATTERN_FIELDS, "count"))
         pattern = _pattern(body, "")
         count = _count(body.get("count"))
         journal_book = book()
@@ -48,7 +48,7 @@ def verify_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.post("/sequence")
     def verify_order() -> Response:
-        body = _object(validation.parse_json(request.get_data()), "", ("requests",))
+        body = object_body(("requests",))
         steps = body.get("requests")
         if not isinstance(steps, list) or not steps or len(steps) > MAX_STEPS:
             raise errors.validation(
@@ -57,7 +57,7 @@ def verify_blueprint(sandbox: Sandbox) -> Blueprint:
                 requests="must be a non-empty list",
             )
         patterns = [
-            _pattern(_object(step, f"requests[{i}]", PATTERN_FIELDS), f"requests[{i}].")
+            _pattern(json_object(step, f"requests[{i}]", PATTERN_FIELDS), f"requests[{i}].")
             for i, step in enumerate(steps)
         ]
         journal_book = book()
@@ -81,21 +81,6 @@ def _kept(book: JournalBook, entries: list[journal.Entry]) -> dict[str, Any]:
     return {
         "journal": {"requests": len(entries), "capacity": book.size, "complete": len(entries) < book.size}
     }
-
-
-def _object(value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise errors.validation(
-            f"{where or 'The request body'} must be a JSON object", "not an object", field=where or "<body>"
-        )
-    for name in value:
-        if name not in allowed:
-            raise errors.validation(
-                f"{where + '.' if where else ''}{name} is not a field here (expected: {', '.join(allowed)})",
-                "unknown field",
-                field=f"{where + '.' if where else ''}{name}",
-            )
-    return value
 
 
 def _pattern(body: dict[str, Any], prefix: str) -> Pattern:
@@ -141,7 +126,7 @@ def _query_text(value: str | int | Decimal) -> str:
 def _count(value: Any) -> Count:
     if value is None:
         return Count()
-    shape = _object(value, "count", COUNT_FIELDS)
+    shape = json_object(value, "count", COUNT_FIELDS)
     for name, number in shape.items():
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise _invalid(f"count.{name}", "must be a whole number, 0 or more")
