@@ -148,7 +148,7 @@ def as_json(entry: Entry) -> dict[str, Any]:
         "method": entry.method,
         "path": entry.path,
         "query": _query(entry.query),
-        "body": _body(entry),
+        "body": body_of(entry),
         "status": entry.status,
         "duration_ms": round(entry.duration_ms, 3),
         "request_id": entry.request_id,
@@ -168,7 +168,9 @@ def _query(raw: bytes) -> dict[str, Any]:
     return {name: values[0] if len(values) == 1 else values for name, values in parsed.items()}
 
 
-def _body(entry: Entry) -> Any:
+def body_of(entry: Entry) -> Any:
+    """The body as JSON when it is whole JSON (numbers with a fraction exact), else its text;
+    None when there is none."""
     if not entry.body:
         return None
     text = entry.body.decode("utf-8", errors="replace")

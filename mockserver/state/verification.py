@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..text import glob_regex
-from .journal import Entry, as_json, status_matches
+from .journal import Entry, as_json, body_of, status_matches
 
 NEAR_MISSES = 3
 _MISSING = object()  # a field the request does not carry (distinct from a JSON null)
@@ -83,14 +83,7 @@ class _Seen:
 
 def _seen(entry: Entry) -> _Seen:
     query = parse_qs(entry.query.decode("latin-1"), keep_blank_values=True)
-    body: Any = _MISSING
-    if entry.body:
-        text = entry.body.decode("utf-8", errors="replace")
-        try:
-            body = json.loads(text, parse_float=Decimal)
-        except (ValueError, RecursionError):
-            body = text
-    return _Seen(entry, query, body)
+    return _Seen(entry, query, body_of(entry) if entry.body else _MISSING)  # as the journal shows it
 
 
 def differences(pattern: Pattern, seen: _Seen) -> tuple[list[dict[str, Any]], float]:
