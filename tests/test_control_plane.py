@@ -330,6 +330,20 @@ def rebound(api: Api, sandbox: BackgroundServer, host: str) -> None:
     assert api.get("/_mock/health", headers={"Host": f"{host}:{port}"}).status == 200
 
 
+@pytest.mark.parametrize("method, path, body", CHANGING, ids=[f"{m} {p}" for m, p, _ in CHANGING])
+def test_a_rebinding_page_cannot_change_anything_through_any_control(api, sandbox, method, path, body):
+    """After DNS rebinding a page is same-origin with its own name: its requests carry that name
+    as Host (and as Origin), a JSON type and any key it likes. Every control refuses them."""
+    before = world_with_everything(api)
+    port = sandbox.url.rpartition(":")[2]
+    host = f"attacker.example:{port}"
+    headers = {"Host": host, "Origin": f"http://{host}", "Content-Type": "application/json"}
+    reply = raw(sandbox.url, method, path, body, **headers, **{"x-api-key": api.api_key})
+    assert reply.status_code == 403, reply.text
+    assert "Requests addressed to 'attacker.example' are refused" in reply.text
+    assert snapshot(api) == before
+
+
 def test_a_rebinding_host_is_refused_on_the_api_the_controls_and_the_dashboard(api, sandbox):
     make_customer(api)
     rebound(api, sandbox, "attacker.example")
