@@ -11,7 +11,6 @@ from flask import Blueprint, Response
 from ..domain import errors
 from ..http import jsonio
 from ..state import journal
-from ..state.protocol import JournalBook
 from ..state.verification import ANY_BODY, Count, Pattern, unexpected, verify, verify_sequence
 from .requests import caller, json_object, object_body, only_filters
 
@@ -28,23 +27,26 @@ def verify_blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("mock_verify", __name__, url_prefix="/_mock/verify")
     store = sandbox.store
 
-    def book() -> JournalBook:
-        found = store.journal(*caller())
-        if not found.size:
+    def history() -> tuple[list[journal.Entry], dict[str, Any]]:
+        """The caller's journal, newest first, and how much of the world's history it holds: the
+        journal keeps its newest ``capacity`` requests, so once full, older ones are gone."""
+        book = store.journal(*caller())
+        if not book.size:
             raise errors.validation(
                 "The request journal is off (journal size 0): there is nothing to verify against",
                 "journal off",
             )
-        return found
+        entries = book.entries()
+        kept = {"requests": len(entries), "capacity": book.size, "complete": len(entries) < book.size}
+        return entries, {"journal": kept}
 
     @bp.post("")
     def verify_requests() -> Response:
         body = object_body((*PATTERN_FIELDS, "count"))
         pattern = _pattern(body, "")
         count = _count(body.get("count"))
-        journal_book = book()
-        entries = journal_book.entries()
-        return jsonio.response(200, {**verify(pattern, count, entries), **_kept(journal_book, entries)})
+        entries, kept = history()
+        return jsonio.response(200, {**verify(pattern, count, entries), **kept})
 
     @bp.post("/sequence")
     def verify_order() -> Response:
@@ -60,27 +62,17 @@ def verify_blueprint(sandbox: Sandbox) -> Blueprint:
             _pattern(json_object(step, f"requests[{i}]", PATTERN_FIELDS), f"requests[{i}].")
             for i, step in enumerate(steps)
         ]
-        journal_book = book()
-        entries = journal_book.entries()
-        return jsonio.response(200, {**verify_sequence(patterns, entries), **_kept(journal_book, entries)})
+        entries, kept = history()
+        return jsonio.response(200, {**verify_sequence(patterns, entries), **kept})
 
     @bp.get("/unexpected")
     def list_unexpected() -> Response:
         only_filters("unexpected requests", ())
-        journal_book = book()
-        entries = journal_book.entries()
+        entries, kept = history()
         items = unexpected(entries)
-        return jsonio.response(200, {"items": items, "count": len(items), **_kept(journal_book, entries)})
+        return jsonio.response(200, {"items": items, "count": len(items), **kept})
 
     return bp
-
-
-def _kept(book: JournalBook, entries: list[journal.Entry]) -> dict[str, Any]:
-    """How much of the world's history was looked at: the journal keeps its newest ``capacity``
-    requests, so once full, older ones are no longer there to count."""
-    return {
-        "journal": {"requests": len(entries), "capacity": book.size, "complete": len(entries) < book.size}
-    }
 
 
 def _pattern(body: dict[str, Any], prefix: str) -> Pattern:
