@@ -126,10 +126,14 @@ def verify(pattern: Pattern, count: Count, newest_first: Sequence[Entry]) -> dic
     """``{ok, count, expected}``; when too few matched, the nearest requests that did not (with
     where they differ); when too many, the matching requests themselves (newest first)."""
     matched: list[_Seen] = []
-    others: list[_Seen] = []
+    missed: list[tuple[_Seen, list[dict[str, Any]], float]] = []  # with where each differs
     for entry in newest_first:
         seen = _seen(entry)
-        (matched if matches(pattern, seen) else others).append(seen)
+        found, distance = differences(pattern, seen)
+        if found:
+            missed.append((seen, found, distance))
+        else:
+            matched.append(seen)
     answer: dict[str, Any] = {
         "ok": count.allows(len(matched)),
         "count": len(matched),
@@ -138,7 +142,7 @@ def verify(pattern: Pattern, count: Count, newest_first: Sequence[Entry]) -> dic
     }
     if not answer["ok"]:
         if len(matched) < count.at_least:
-            answer["near_misses"] = near_misses(pattern, others)
+            answer["near_misses"] = _nearest(pattern, missed)
         else:
             answer["matches"] = [_shown(s.entry) for s in matched[: NEAR_MISSES + 2]]
     return answer
@@ -175,12 +179,20 @@ def verify_sequence(patterns: Sequence[Pattern], newest_first: Sequence[Entry]) 
 def near_misses(pattern: Pattern, candidates: Sequence[_Seen]) -> list[dict[str, Any]]:
     """The requests nearest to the pattern (ties: the newest first), at most ``NEAR_MISSES``, each
     with where it differs. A request with nothing in common with the pattern is not one."""
+    compared = [(seen, *differences(pattern, seen)) for seen in candidates]
+    return _nearest(pattern, [(seen, found, distance) for seen, found, distance in compared if found])
+
+
+def _nearest(
+    pattern: Pattern, missed: Sequence[tuple[_Seen, list[dict[str, Any]], float]]
+) -> list[dict[str, Any]]:
+    """``near_misses`` of requests already compared (each with its differences and distance)."""
     criteria = 2 + (pattern.query is not None) + (pattern.body is not _MISSING) + (pattern.status is not None)
-    ranked = []
-    for order, seen in enumerate(candidates):
-        found, distance = differences(pattern, seen)
-        if found and distance < criteria - (pattern.method is None):
-            ranked.append((distance, order, seen, found))
+    ranked = [
+        (distance, order, seen, found)
+        for order, (seen, found, distance) in enumerate(missed)
+        if distance < criteria - (pattern.method is None)
+    ]
     ranked.sort(key=lambda item: (item[0], item[1]))
     return [
         {"request": _shown(seen.entry), "differences": found} for _, _, seen, found in ranked[:NEAR_MISSES]
@@ -197,8 +209,8 @@ def unexpected(newest_first: Sequence[Entry]) -> list[dict[str, Any]]:
 
 def _compare(where: str, expected: Any, actual: Any, found: list[dict[str, Any]]) -> None:
     """Subset match: an object's expected fields must be there (others may be too); a list must
-    have as many items, each matching in turn; numbers compare by value (``10`` is ``"10"`` is
-    not: a string stays a string), true is not 1."""
+    have as many items, each matching in turn; numbers compare by value (``10`` is ``10.0``), a
+    string stays a string (``"10"`` is not ``10``), true is not 1."""
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             found.append(_difference(where, expected, actual))
