@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import simplejson
 
 from .http.auth import ADMIN_TOKEN_HEADER, API_KEY_HEADER
+from .text import error_message
 
 __all__ = ["FlexpriceClient", "FlexpriceControlError", "SandboxControls", "new_api_key"]
 
@@ -25,11 +26,7 @@ class FlexpriceControlError(AssertionError):
     """A sandbox control refused the call (a bad fault rule, fixture, clock move, ...)."""
 
     def __init__(self, method: str, path: str, status: int, body: Any):
-        message = body
-        if isinstance(body, dict):  # either version's error body
-            inner = body.get("error")
-            message = inner.get("message") if isinstance(inner, dict) else body.get("message")
-        super().__init__(f"{method} {path} answered {status}: {message}")
+        super().__init__(f"{method} {path} answered {status}: {error_message(body)}")
         self.status, self.body = status, body
 
 

@@ -59,6 +59,15 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts) + r"\Z")
 
 
+def error_message(body: Any) -> Any:
+    """The message of either API version's error body (``{"error": {"message"}}`` or
+    ``{"message"}``); anything else as it is."""
+    if not isinstance(body, dict):
+        return body
+    inner = body.get("error")
+    return inner.get("message") if isinstance(inner, dict) else body.get("message", body)
+
+
 def mask(api_key: str | None) -> str:
     """Enough of a key to tell keys apart in logs, never the whole key."""
     if not api_key:

@@ -16,6 +16,8 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
+from .text import error_message
+
 KEY_VARIABLE = "FLEXPRICE_API_KEY"
 DEFAULT_URL = "http://127.0.0.1:8080"
 PATH = "/_mock/trigger"
@@ -62,14 +64,6 @@ def post(url: str, body: dict[str, Any], headers: dict[str, str], timeout: float
         return answer.status, json.loads(raw)
     except ValueError:
         return answer.status, raw.decode("utf-8", "replace")
-
-
-def message_of(body: Any) -> str:
-    """The message of either API version's error body (or the text itself)."""
-    if isinstance(body, dict):
-        inner = body.get("error")
-        return str(inner.get("message") if isinstance(inner, dict) else body.get("message", body))
-    return str(body)
 
 
 def show(answer: dict[str, Any]) -> str:
@@ -125,7 +119,7 @@ def main(argv: list[str]) -> int:
         print(f"{parser.prog}: nothing answers on {args.url} ({exc})", file=sys.stderr)
         return 1
     if status >= 400 or not isinstance(answer, dict):
-        print(f"{parser.prog}: {status}: {message_of(answer)}", file=sys.stderr)
+        print(f"{parser.prog}: {status}: {error_message(answer)}", file=sys.stderr)
         return 1
     print(json.dumps(answer, indent=2) if args.json else show(answer))
     return 0
