@@ -9,8 +9,7 @@ optionally, ``X-Environment-ID``. Answers are JSON; errors use the served API ve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from ..http import auth, jsonio, validation
 from ..state import journal, statefile
 from ..text import boolean, mask
 from . import fixtures, timetravel
-from .requests import caller, object_body, only_filters
+from .requests import caller, caller_world, object_body, only_filters
 
 if TYPE_CHECKING:
     from ..http.app import Sandbox
@@ -42,13 +41,8 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
     store = sandbox.store
     version = sandbox.version
 
-    @contextmanager
-    def world() -> Iterator[World]:
-        """The caller's world, inside its unit of work (a read for GET: no news to save)."""
-        key = caller()
-        with store.session(*key, reading=request.method == "GET") as w:
-            yield w
-            sandbox.due.note(key, w)  # a clock moved, fixtures or a state loaded: what is due now
+    def world() -> AbstractContextManager[World]:
+        return caller_world(sandbox)
 
     def clock_moved(w: World, expired: list) -> Response:
         sandbox.outbox.wake()  # retries due at the new time go now

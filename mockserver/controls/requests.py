@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from flask import request
 
 from ..domain import errors
+from ..domain.world import World
 from ..http import auth, validation
+
+if TYPE_CHECKING:
+    from ..http.app import Sandbox
 
 
 def caller() -> tuple[str, str]:
@@ -20,6 +26,16 @@ def caller() -> tuple[str, str]:
             header=auth.API_KEY_HEADER,
         )
     return api_key, request.headers.get(auth.ENVIRONMENT_HEADER, "")
+
+
+@contextmanager
+def caller_world(sandbox: Sandbox) -> Iterator[World]:
+    """The caller's world, inside its unit of work (a read for GET: no news to save); then what
+    the world has due (a clock moved, a subscription made, a state loaded) is noted for the ticker."""
+    key = caller()
+    with sandbox.store.session(*key, reading=request.method == "GET") as world:
+        yield world
+        sandbox.due.note(key, world)
 
 
 def only_filters(kind: str, allowed: tuple[str, ...]) -> None:

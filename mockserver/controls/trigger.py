@@ -21,7 +21,6 @@ and nothing is due later.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -35,7 +34,7 @@ from ..domain.models import Customer, Wallet
 from ..domain.world import World
 from ..http import jsonio
 from ..state import statefile
-from .requests import caller, object_body
+from .requests import caller_world, object_body
 
 if TYPE_CHECKING:
     from ..http.app import Sandbox
@@ -612,8 +611,7 @@ def trigger_blueprint(sandbox: Sandbox) -> Blueprint:
                 event=event if isinstance(event, str) else repr(event),
                 known=list(known),
             )
-        key = caller()
-        with _world(sandbox, key) as world:
+        with caller_world(sandbox) as world:
             if world.usage_due is not None:  # what is already due first, as before any API call
                 usage.catch_up(world)
             run = Run(world, sandbox, read_overrides(world, event, body.get("overrides")))
@@ -624,13 +622,6 @@ def trigger_blueprint(sandbox: Sandbox) -> Blueprint:
         return jsonio.response(status, answer)
 
     return bp
-
-
-@contextmanager
-def _world(sandbox: Sandbox, key: tuple[str, str]) -> Iterator[World]:
-    with sandbox.store.session(*key) as world:
-        yield world
-        sandbox.due.note(key, world)  # a subscription made: its period end is due later
 
 
 def _perform(run: Run, version: str, event: str, known: tuple[str, ...]) -> list[str]:
