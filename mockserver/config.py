@@ -37,7 +37,9 @@ class Settings:
     admin_from: str | None = None  # networks (CIDR, comma-separated) whose clients use controls freely
     allowed_hosts: str | None = None  # names requests may be addressed to besides localhost ("*": any)
     allowed_origins: str | None = None  # web origins whose pages may use the controls (comma-separated)
-    validate_responses: bool = False  # check every response against the spec (tests turn it on)
+    # The sandbox checks itself (tests turn it on): every response against the spec, and that a
+    # refused request changed nothing in its world (memory store).
+    validate_responses: bool = False
     log_requests: bool = True  # one log line per request
     state_file: str | None = None  # every world saved here at stop and every interval, loaded at start
     state_save_interval: int = 10  # seconds between saves of what changed (0: only at stop)

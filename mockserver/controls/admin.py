@@ -133,14 +133,10 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
             fixture = fixtures.parse(text, "request body", sandbox.spec, version.webhook_events)
         except fixtures.FixtureError as error:
             raise _fixture_error(error) from None
-        with world() as w:
-            before = statefile.export(w, version.name)
-            del before["clock"]
+        with caller_world(sandbox, atomic=True) as w:  # all or nothing
             try:
                 made_customers, made_wallets = fixtures.apply(fixture, w, version)
             except fixtures.FixtureError as error:
-                statefile.restore(w, before, version.name)  # all or nothing
-                w.events.clear()
                 raise _fixture_error(error) from None
         made_webhooks = [sandbox.outbox.register(caller(), raw).describe() for raw in fixture.webhooks]
         answer = {"customers": made_customers, "wallets": made_wallets}
@@ -213,15 +209,18 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
         delay = timetravel.parse_duration(body["alert_delay"], "alert_delay")
         with world() as w:
             try:
-                w.alert_delay = delay if isinstance(delay, timedelta) else delay.totimedelta(w.now())
+                chosen = delay if isinstance(delay, timedelta) else delay.totimedelta(w.now())
             except (OverflowError, ValueError):
-                raise errors.validation("alert_delay is out of range", "invalid alert_delay") from None
-            if w.alert_delay < timedelta(0) or w.alert_delay > MAX_ALERT_DELAY:
+                raise errors.validation(
+                    "alert_delay is out of range", "invalid alert_delay", alert_delay=str(body["alert_delay"])
+                ) from None
+            if chosen < timedelta(0) or chosen > MAX_ALERT_DELAY:
                 raise errors.validation(
                     "alert_delay must be between 0 and 365 days",
                     "invalid alert_delay",
                     alert_delay=str(body["alert_delay"]),
                 )
+            usage.set_alert_delay(w, chosen)
             return jsonio.response(200, _usage(w))
 
     @bp.post("/invoices/<invoice_id>/<outcome>")

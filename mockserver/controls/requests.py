@@ -29,11 +29,12 @@ def caller() -> tuple[str, str]:
 
 
 @contextmanager
-def caller_world(sandbox: Sandbox) -> Iterator[World]:
-    """The caller's world, inside its unit of work (a read for GET: no news to save); then what
-    the world has due (a clock moved, a subscription made, a state loaded) is noted for the ticker."""
+def caller_world(sandbox: Sandbox, atomic: bool = False) -> Iterator[World]:
+    """The caller's world, inside its unit of work (a read for GET: no news to save; ``atomic``:
+    the control runs several operations, all kept or none); then what the world has due (a clock
+    moved, a subscription made, a state loaded) is noted for the ticker."""
     key = caller()
-    with sandbox.store.session(*key, reading=request.method == "GET") as world:
+    with sandbox.store.session(*key, reading=request.method == "GET", atomic=atomic) as world:
         yield world
         sandbox.due.note(key, world)
 

@@ -33,7 +33,6 @@ from ..domain.clock import format_timestamp
 from ..domain.models import Customer, Wallet
 from ..domain.world import World
 from ..http import jsonio
-from ..state import statefile
 from .requests import caller_world, object_body
 
 if TYPE_CHECKING:
@@ -217,11 +216,12 @@ class Run:
             "external_customer_id": customer.external_id,
             "properties": {USAGE_FIELD: str(units)},
         }
-        delay, self.world.alert_delay = self.world.alert_delay, timedelta(0)
+        delay = self.world.alert_delay
+        usage.set_alert_delay(self.world, timedelta(0))
         try:  # evaluated with the usage itself, not alert_delay later; the world's delay stays
             made = self.call("ingestEvent", event)
         finally:
-            self.world.alert_delay = delay
+            usage.set_alert_delay(self.world, delay)
         self.made("event", made["event_id"])
 
     def _usage_meter(self) -> str:
@@ -603,7 +603,7 @@ def trigger_blueprint(sandbox: Sandbox) -> Blueprint:
             )
         body = object_body(("event", "overrides"))
         event = body.get("event")
-        if event not in SCENARIOS:
+        if not isinstance(event, str) or event not in SCENARIOS:
             said = "event is required" if event is None else f"Unknown event {event!r}"
             raise errors.validation(
                 f"{said}: give one of {', '.join(known)}",
@@ -611,12 +611,10 @@ def trigger_blueprint(sandbox: Sandbox) -> Blueprint:
                 event=event if isinstance(event, str) else repr(event),
                 known=list(known),
             )
-        with caller_world(sandbox) as world:
-            if world.usage_due is not None:  # what is already due first, as before any API call
-                usage.catch_up(world)
+        with caller_world(sandbox, atomic=True) as world:
             run = Run(world, sandbox, read_overrides(world, event, body.get("overrides")))
             world.ensure_room(sandbox.settings.max_objects_per_world)
-            raised = _perform(run, sandbox.version.name, event, known)
+            raised = _perform(run, event, known)
         status = 201 if run.created else 200
         answer = {"event": event, "created": run.created, "used": run.used, "events": raised}
         return jsonio.response(status, answer)
@@ -624,27 +622,21 @@ def trigger_blueprint(sandbox: Sandbox) -> Blueprint:
     return bp
 
 
-def _perform(run: Run, version: str, event: str, known: tuple[str, ...]) -> list[str]:
-    """Run ``event``'s scenario: all of it, or (refused, or without the event) nothing."""
+def _perform(run: Run, event: str, known: tuple[str, ...]) -> list[str]:
+    """Run ``event``'s scenario; refused when it did not raise the event (the unit of work,
+    atomic, then keeps none of it)."""
     world = run.world
-    before = statefile.export(world, version)
-    del before["clock"]  # the clock is not the trigger's to move back
     start = len(world.events)
     scenario = SCENARIOS[event]
-    try:
-        scenario.run(run)
-        raised = [e.name for e in world.events[start:] if e.name in known]
-        if event not in raised:
-            raise errors.invalid_operation(
-                f"{event} was not raised: {_unless(run, scenario, event)}; nothing was changed",
-                "event not raised",
-                event=event,
-                raised=raised,
-            )
-    except errors.ApiError:
-        statefile.restore(world, before, version)
-        del world.events[start:]
-        raise
+    scenario.run(run)
+    raised = [e.name for e in world.events[start:] if e.name in known]
+    if event not in raised:
+        raise errors.invalid_operation(
+            f"{event} was not raised: {_unless(run, scenario, event)}; nothing was changed",
+            "event not raised",
+            event=event,
+            raised=raised,
+        )
     return raised
 
 

@@ -81,6 +81,17 @@ class IdGenerator:
         """The last id made (its time and random parts): it moves with every new id."""
         return self._last_ms, self._last_random
 
+    def mark(self) -> tuple[int, int, Any]:
+        """Where the sequence is now, cheaply, to ``rewind`` to (a refused change's ids unmade)."""
+        with self._lock:
+            return self._last_ms, self._last_random, self._random.getstate() if self._random else None
+
+    def rewind(self, mark: tuple[int, int, Any]) -> None:
+        with self._lock:
+            self._last_ms, self._last_random, state = mark
+            if state is not None and self._random is not None:
+                self._random.setstate(state)
+
     def snapshot(self) -> dict[str, Any]:
         """Where the sequence is, as JSON values, so that another process can go on with it."""
         with self._lock:

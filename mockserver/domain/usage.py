@@ -380,6 +380,12 @@ def reschedule(world: World) -> None:
     world.usage_due = soonest
 
 
+def set_alert_delay(world: World, delay: timedelta) -> None:
+    """How long after usage the customer's wallets are evaluated (evaluations already waiting
+    keep their time)."""
+    world.alert_delay = delay
+
+
 def set_policies(world: World, chosen: dict[str, policies.Policy]) -> None:
     """Put the world's policies in force: what already waits follows them from now on (settled
     now when its time has come, ``after`` counted from its creation)."""

@@ -70,6 +70,8 @@ class Sandbox:
                 setup=setup,
                 max_worlds=settings.max_worlds,
                 rules=self.version.rules,
+                api_version=self.version.name,
+                check_units=settings.validate_responses,
             )
         else:  # every world, rule and mailbox in Redis, under keys of this API version
             shared = Redis(settings.store, f"{settings.redis_prefix}{self.version.name}:")

@@ -41,3 +41,12 @@ class LockExpired(StoreError):
 
     def __init__(self) -> None:
         super().__init__("the lock ran out before the change was written")
+
+
+class UnitBroken(AssertionError):
+    """A refused unit of work had changed its world (a bug: an operation must check before it
+    changes); seen only when the store checks its units (``check_units``), which puts the world back."""
+
+    def __init__(self, changed: list[str]):
+        super().__init__("a refused unit of work changed " + ", ".join(changed) + " (put back)")
+        self.changed = changed

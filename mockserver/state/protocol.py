@@ -49,11 +49,13 @@ class WorldStore(Protocol):
     listeners: list[Listener]
 
     def session(
-        self, api_key: str, environment_id: str = "", reading: bool = False
+        self, api_key: str, environment_id: str = "", reading: bool = False, atomic: bool = False
     ) -> AbstractContextManager[World]:
         """The unit of work on one world (made, and filled from the fixtures, on first use): its
-        lock held; once the block succeeds, the events it raised go to the listeners.
-        ``reading``: the block is a read, no news unless it raised events."""
+        lock held; first what its clock has made due, kept as a unit of its own whatever becomes
+        of the block; once the block succeeds, the events it raised go to the listeners; when it
+        fails, nothing of it is kept. ``reading``: the block is a read, no news unless it raised
+        events. ``atomic``: the block may fail halfway through a change (several operations)."""
         ...
 
     def open(self, api_key: str, environment_id: str = "") -> None:

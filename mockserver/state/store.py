@@ -5,6 +5,12 @@ of work through which every change to a world goes.
 and, once the block ends without an error, hands the domain events it raised to the listeners
 (the webhook outbox): events never leave for a change that was not kept. It is a ``WorldStore``
 (``protocol.py``), as the Redis store is.
+
+Whole or nothing, as on Redis: what the world's clock has made due runs first, as a unit of work
+of its own (``due_work``), so a block that is then refused neither loses it nor keeps half of it;
+a refused block changes nothing, since every operation checks before it changes (the test suite
+runs with ``check_units``, which holds the store to that), and a block that mixes several
+operations (``atomic``) is undone from a snapshot when it fails.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from ..domain import usage
 from ..domain.clock import format_timestamp
 from ..domain.world import Rules, World, WorldKey, in_scope
-from .errors import TooManyWorlds
+from . import statefile
+from .errors import TooManyWorlds, UnitBroken
 from .journal import Journal
 from .protocol import Listener
 
@@ -35,6 +43,23 @@ def overview_line(
         "transactions": transactions,
         "active_at": format_timestamp(datetime.fromtimestamp(active_at, timezone.utc)),
     }
+
+
+def due_work(world: World) -> bool:
+    """Do what the world's clock has made due (evaluations, period closes, settlements by
+    policy); whether there was any. Every unit of work begins with it, as a unit of its own."""
+    due = world.usage_due
+    if due is None or due > world.now():
+        return False
+    usage.catch_up(world)
+    return True
+
+
+def snapshot(world: World, api_version: str) -> dict[str, Any]:
+    """The world as it is, to put back if a block fails (the clock stays where it has run to)."""
+    document = statefile.export(world, api_version)
+    del document["clock"]
+    return document
 
 
 def tenant_id_for(api_key: str) -> str:
@@ -65,8 +90,14 @@ class Store:
         setup: Callable[[World, str], None] | None = None,
         max_worlds: int | None = None,
         rules: Rules | None = None,
+        api_version: str = "",
+        check_units: bool = False,
     ):
         self.rules = rules  # the domain rules of the API version served
+        self.api_version = api_version  # what a snapshot of a world says wrote it
+        # Compare each refused block's world with a snapshot taken before it (a cost per unit of
+        # work: for test suites, to prove a refusal changes nothing).
+        self.check_units = check_units
         self._slots: dict[tuple[str, str], Slot] = {}
         self.max_worlds = max_worlds  # None: no limit
         self._lock = threading.Lock()
@@ -93,25 +124,56 @@ class Store:
         return slot
 
     @contextmanager
-    def session(self, api_key: str, environment_id: str = "", reading: bool = False) -> Iterator[World]:
-        """The unit of work on one world: its lock held; once the block succeeds, the events it
-        raised go to the listeners, still under the lock, so they see the state they describe.
+    def session(
+        self, api_key: str, environment_id: str = "", reading: bool = False, atomic: bool = False
+    ) -> Iterator[World]:
+        """The unit of work on one world: its lock held; first what its clock has made due, kept
+        as a unit of its own; then the block; once it succeeds, the events it raised go to the
+        listeners, still under the lock, so they see the state they describe.
         ``reading``: the block is a read (an API GET), which changes the world only when it raises
-        events (credits expired on the way): other reads are no news for the state file."""
+        events: other reads are no news for the state file. ``atomic``: the block may fail halfway
+        through a change (several operations in one), so the world is put back as it was."""
+        key = (api_key, environment_id)
         slot = self._slot(api_key, environment_id)
         with slot.lock:
             world = slot.world
+            if due_work(world):
+                self._kept(key, slot, reading=False)
+            before = snapshot(world, self.api_version) if atomic or self.check_units else None
+            clock, ids = world.clock.snapshot(), world.ids.mark()
             try:
                 yield world
             except BaseException:
                 world.events.clear()
+                world.ids.rewind(ids)  # ids a refused change took are not used up (as on Redis)
+                if before is not None:
+                    self._put_back(world, before, clock, atomic)
                 raise
-            slot.active_at = time.time()
-            events, world.events = world.events, []
-            if events or not reading:
-                self.changes += 1
-            for listener in self.listeners if events else ():
-                listener((api_key, environment_id), world, events)
+            self._kept(key, slot, reading)
+
+    def _kept(self, key: tuple[str, str], slot: Slot, reading: bool) -> None:
+        """A unit of work ended well: its events to the listeners, its change news to save."""
+        world = slot.world
+        slot.active_at = time.time()
+        events, world.events = world.events, []
+        if events or not reading:
+            self.changes += 1
+        for listener in self.listeners if events else ():
+            listener(key, world, events)
+
+    def _put_back(self, world: World, before: dict[str, Any], clock: tuple, atomic: bool) -> None:
+        """Undo a failed block (``atomic``), or prove that a refused one changed nothing."""
+        if atomic:
+            statefile.restore(world, before, self.api_version)
+            return
+        after = snapshot(world, self.api_version)
+        changed = sorted(name for name in before if before[name] != after.get(name))
+        if world.clock.snapshot() != clock:
+            changed.append("clock")
+        if changed:
+            statefile.restore(world, before, self.api_version)
+            world.clock.resume(*clock)
+            raise UnitBroken(changed)
 
     def clock(self, key: tuple[str, str]) -> Callable[[], datetime] | None:
         """How to read a world's time (None once the world is gone), without its lock."""

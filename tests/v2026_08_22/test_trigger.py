@@ -418,6 +418,10 @@ def test_an_unknown_event_is_named_with_the_known_ones(api):
     assert said.startswith("Unknown event 'wallet.exploded': give one of wallet.created, ")
     assert details["known"] == list(EVENT_TYPES)
     assert refusal(api.post("/_mock/trigger", {}))[2].startswith("event is required: give one of")
+    for odd in (["wallet.created"], {"name": "wallet.created"}, 7):
+        status, _, said, details = refusal(api.post("/_mock/trigger", {"event": odd}))
+        assert status == 400 and said.startswith(f"Unknown event {odd!r}: give one of"), said
+        assert details["event"] == repr(odd)
     assert refusal(api.post("/_mock/trigger", {"event": "customer.created", "extra": 1}))[2] == (
         "extra is not a field here (expected: event, overrides)"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ...domain import charges, customers, errors, usage, wallets
+from ...domain import charges, customers, errors, wallets
 from ...domain.models import RETRY_EVENT, Wallet
 from ...domain.world import World
 from .. import Handler, Result, fields
@@ -333,17 +333,3 @@ HANDLERS: dict[str, Handler] = {
     "retryWebhook": retry_webhook,
     **usage_api.HANDLERS,
 }
-
-
-def _caught_up(handler: Handler) -> Handler:
-    """Run what the world's clock has made due (alert evaluations, period closes) first."""
-
-    def run(world: World, params, body) -> Result:
-        if world.usage_due is not None:
-            usage.catch_up(world)
-        return handler(world, params, body)
-
-    return run
-
-
-HANDLERS = {name: _caught_up(handler) for name, handler in HANDLERS.items()}

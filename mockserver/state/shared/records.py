@@ -50,6 +50,14 @@ end
 redis.call('del', KEYS[1])
 return version
 """
+# KEYS: lock, version, document, summary. ARGV: token, document, summary. As _COMMIT, but the
+# lock stays held (a change written before the rest of the block).
+_WRITE = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('set', KEYS[3], ARGV[2])
+if ARGV[3] ~= '' then redis.call('set', KEYS[4], ARGV[3]) end
+return redis.call('incr', KEYS[2])
+"""
 # KEYS: lock. ARGV: token. Let go of the lock if it is still ours.
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -76,6 +84,7 @@ class Redis:
         self.lock_ms = int(lock_ttl * 1000)
         self.take = self.client.register_script(_TAKE)
         self.commit = self.client.register_script(_COMMIT)
+        self.write = self.client.register_script(_WRITE)
         self.release = self.client.register_script(_RELEASE)
 
     def key(self, *parts: str) -> str:
@@ -125,7 +134,10 @@ class Record(Generic[T]):
 
     @contextmanager
     def hold(
-        self, after: Callable[[T], None] | None = None, fingerprint: Callable[[T], Any] | None = None
+        self,
+        after: Callable[[T], None] | None = None,
+        fingerprint: Callable[[T], Any] | None = None,
+        first: Callable[[T], Callable[[], None] | None] | None = None,
     ) -> Iterator[T]:
         """The up-to-date object, this holder's alone until the block ends; then written back.
 
@@ -133,8 +145,11 @@ class Record(Generic[T]):
         thread of this process can hold the record (so it sees the object as it was kept).
         ``fingerprint``, for a block that rarely changes anything, is a cheap summary that moves
         with every change it may make: when it has not moved, the object is not encoded again.
+        ``first`` is a change of its own made before the block's: when it changes the object it
+        returns what to run once that change is written, and the change is kept whatever becomes
+        of the block (the lock stays held between the two).
         """
-        with self._local:
+        with self._queued():
             token = os.urandom(9).hex()
             try:
                 version = self._take(token)
@@ -146,6 +161,10 @@ class Record(Generic[T]):
                 self._release(token)
                 raise
             try:
+                done_first = first(value) if first is not None else None
+                if done_first is not None:
+                    self._write(token, value)
+                    done_first()
                 before = fingerprint(value) if fingerprint is not None else None
                 yield value
                 if fingerprint is not None and fingerprint(value) == before:
@@ -159,7 +178,8 @@ class Record(Generic[T]):
                 )
             except BaseException as exc:
                 # The block (or the write) failed, maybe halfway through a change: this copy is
-                # no longer trusted, and Redis still holds the state from before the block.
+                # no longer trusted, and Redis still holds the state from before the block
+                # (with ``first``'s change, written already).
                 self._version, self._value = -1, None
                 self._release(token)
                 if isinstance(exc, redis.RedisError):
@@ -171,6 +191,29 @@ class Record(Generic[T]):
             self._version, self._document = written, document
             if after is not None:
                 after(value)
+
+    @contextmanager
+    def _queued(self) -> Iterator[None]:
+        """This process's turn at the record: its threads queue here, as long as they would
+        wait for the lock in Redis (a hot world must not take every thread of the pool while
+        other worlds wait)."""
+        if not self._local.acquire(timeout=self.store.lock_wait):
+            raise WorldBusy(self.store.lock_wait)
+        try:
+            yield
+        finally:
+            self._local.release()
+
+    def _write(self, token: str, value: T) -> None:
+        """Write the object now, keeping the lock (see ``first``)."""
+        document = self.encode(value)
+        if document == self._document:
+            return
+        summary = self.summary(value) if self.summary else b""
+        written = self.store.write(keys=self.keys, args=[token, document, summary])
+        if written < 0:
+            raise LockExpired()
+        self._version, self._document = written, document
 
     def drop(self) -> None:
         """Forget this process's copy (the record was deleted or replaced)."""

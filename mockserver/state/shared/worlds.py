@@ -35,7 +35,7 @@ from ...domain.world import Rules, World, WorldKey, in_scope, world_id
 from .. import journal, statefile
 from ..errors import StoreUnavailable, TooManyWorlds
 from ..protocol import Listener
-from ..store import overview_line, tenant_id_for
+from ..store import due_work, overview_line, tenant_id_for
 from .records import Record, Redis, delete, summary_key
 
 # KEYS: index, journal. ARGV: world id, [key, environment], entry, journal size, most worlds.
@@ -100,11 +100,14 @@ class SharedStore:
         return record
 
     @contextmanager
-    def session(self, api_key: str, environment_id: str = "", reading: bool = False) -> Iterator[World]:
-        """The unit of work on one world, as in the memory store; the events go to the listeners
-        once the change is written to Redis. ``reading``: the block is a read (an API GET), which
-        changes the world only by what moves its fingerprint, so the world is not encoded again
-        to find out."""
+    def session(
+        self, api_key: str, environment_id: str = "", reading: bool = False, atomic: bool = False
+    ) -> Iterator[World]:
+        """The unit of work on one world, as in the memory store (what its clock has made due
+        first, written as a unit of its own); the events go to the listeners once the change is
+        written to Redis. ``reading``: the block is a read (an API GET), which changes the world
+        only by what moves its fingerprint, so the world is not encoded again to find out.
+        ``atomic`` asks nothing more here: a block that fails is never written."""
         key = (api_key, environment_id)
         raised: list[Event] = []
 
@@ -112,7 +115,13 @@ class SharedStore:
             for listener in self.listeners if raised else ():
                 listener(key, world, raised)
 
-        with self._record(key).hold(announce, _fingerprint if reading else None) as world:
+        def first(world: World) -> Callable[[], None] | None:
+            if not due_work(world):
+                return None
+            raised[:], world.events = world.events, []
+            return lambda: announce(world)
+
+        with self._record(key).hold(announce, _fingerprint if reading else None, first) as world:
             try:
                 yield world
             except BaseException:
