@@ -139,7 +139,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--validate-responses",
         action="store_const",
         const=True,
-        help="check every response against the spec (a bug in the sandbox gives 500)",
+        help="the sandbox checks itself: every response against the spec, and that a refused request "
+        "changed nothing (a bug in the sandbox gives 500)",
     )
     parser.add_argument(
         "--quiet", dest="log_requests", action="store_const", const=False, help="no log line per request"

@@ -414,6 +414,33 @@ def test_a_record_held_elsewhere_too_long_is_a_503_and_a_failed_block_writes_not
     assert client.get(prefix + "counter:lock") is None
 
 
+def test_threads_of_one_process_wait_for_a_held_record_no_longer_than_for_its_lock(redis_server, prefix):
+    """A hot world must not take every thread of the pool: a thread queued behind another of its
+    own process gives up after the store's wait, as it would waiting for the lock in Redis."""
+    store = Redis(redis_server.url, prefix, lock_wait=0.3)
+    record = Record(store, prefix + "hot", lambda doc: doc or b"", lambda v: v)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold_long() -> None:
+        with record.hold():
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_long)
+    holder.start()
+    try:
+        assert inside.wait(5)
+        started = time.monotonic()
+        with pytest.raises(WorldBusy), record.hold():
+            pass
+        assert 0.25 <= time.monotonic() - started < 2
+    finally:
+        release.set()
+        holder.join(10)
+    with record.hold():  # free again
+        pass
+
+
 def test_an_unreachable_redis_is_the_stores_own_error(prefix):
     store = Redis(f"redis://127.0.0.1:{free_port()}/0", prefix)
     record = Record(store, prefix + "nowhere", lambda doc: doc, lambda v: v or b"")
