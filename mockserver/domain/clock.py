@@ -6,6 +6,37 @@ from datetime import datetime, timedelta, timezone
 
 UTC = timezone.utc
 
+# The moments a world's clock may show. Ids carry milliseconds since 1970 (never negative), and
+# everything the domain computes from the clock (a period's end, an expiry, an alert's delay, a
+# policy's ``after`` of up to ten years) must stay within datetime's years 1-9999: the clock stops
+# a thousand years short of that.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+# Where a computed moment past datetime's range is clamped: a period end the clock never reaches.
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
+def in_range(moment: datetime) -> bool:
+    """Whether a world's clock may show ``moment`` (EARLIEST to LATEST, both included)."""
+    return EARLIEST <= moment <= LATEST
+
+
+def clock_range() -> str:
+    """The range in words, for the messages that refuse a moment outside it."""
+    return f"{EARLIEST:%Y-%m-%dT%H:%M:%SZ} to {LATEST:%Y-%m-%dT%H:%M:%SZ}"
+
+
+class OutOfRange(ValueError):
+    """A timestamp well written whose UTC form is outside years 1-9999."""
+
+
+def later(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, or END_OF_TIME when that is past what a datetime can hold."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return END_OF_TIME if delta > timedelta(0) else datetime.min.replace(tzinfo=UTC)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -21,7 +52,10 @@ class Clock:
     def now(self) -> datetime:
         if self._frozen is not None:
             return self._frozen
-        return utc_now() + self._offset
+        try:
+            return utc_now() + self._offset
+        except OverflowError:  # a lead kept from a state written without the clock's range
+            return LATEST if self._offset > timedelta(0) else EARLIEST
 
     def set(self, instant: datetime, freeze: bool = False) -> None:
         instant = instant.astimezone(UTC)
@@ -68,7 +102,10 @@ def parse_timestamp(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00: its UTC form is before year 1
+        raise OutOfRange(f"{text!r} is outside years 1-9999 in UTC") from None
 
 
 def millis(moment: datetime) -> int:

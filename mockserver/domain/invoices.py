@@ -11,6 +11,9 @@ wallet of its currency as an INVOICE_VOID_REFUND credit). Each raises upstream's
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -136,6 +139,56 @@ def next_settlement(world: World) -> tuple[datetime, Invoice | Bill] | None:
             if due is not None and (soonest is None or due < soonest[0]):
                 soonest = (due, bill)
     return soonest
+
+
+class Settlements:
+    """What the world's policies settle, soonest first, over one catch-up: the pending invoices
+    are read once, then only those made since (invoices and bills are only ever added), so each
+    step does not read every invoice again."""
+
+    def __init__(self, world: World):
+        self.world = world
+        self._heap: list[tuple[datetime, int, Invoice | Bill]] = []
+        self._order = itertools.count()
+        self._invoices = self._bills = 0  # how many of each were read
+
+    def first(self) -> tuple[datetime, Invoice | Bill] | None:
+        self._read_new()
+        while self._heap:
+            due, _, thing = self._heap[0]
+            if _waiting(thing):  # its time was read when it was: it never moves while it waits
+                return due, thing
+            heapq.heappop(self._heap)  # settled since
+        return None
+
+    def _read_new(self) -> None:
+        world = self.world
+        fresh = len(world.invoices) - self._invoices
+        if fresh > 0 and world.policies["invoiced_top_ups"].outcome is not None:
+            self._push(reversed(list(itertools.islice(reversed(world.invoices.values()), fresh))))
+        fresh_bills = len(world.bills) - self._bills
+        if fresh_bills > 0 and world.policies["subscription_invoices"].outcome is not None:
+            self._push(reversed(list(itertools.islice(reversed(world.bills.values()), fresh_bills))))
+        self._invoices, self._bills = len(world.invoices), len(world.bills)
+
+    def _push(self, things: Iterable[Invoice | Bill]) -> None:
+        for thing in things:
+            due = _due(self.world, thing)
+            if due is not None:
+                heapq.heappush(self._heap, (due, next(self._order), thing))
+
+
+def _waiting(thing: Invoice | Bill) -> bool:
+    """Still what a policy settles (bill_due and pending_invoice_due, without the policy)."""
+    if isinstance(thing, Bill):
+        return thing.status == "FINALIZED" and thing.payment_status == "PENDING" and thing.remaining > 0
+    return thing.status == "pending"
+
+
+def _due(world: World, thing: Invoice | Bill) -> datetime | None:
+    if isinstance(thing, Bill):
+        return bill_due(world, thing)
+    return wallets.pending_invoice_due(world, thing)
 
 
 def settle_by_policy(world: World, thing: Invoice | Bill) -> None:

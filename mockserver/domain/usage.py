@@ -15,19 +15,26 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from . import alerts, charges, errors, invoices, money, policies, wallets
+from .clock import END_OF_TIME, format_timestamp
 from .models import Bill, Feature, LineItem, Meter, Plan, Price, Subscription
 from .world import World
 
 MONTHS = {"MONTHLY": 1, "QUARTERLY": 3, "HALF_YEARLY": 6, "ANNUAL": 12}
 DAYS = {"DAILY": 1, "WEEKLY": 7}
 SUBSCRIBABLE = tuple(MONTHS) + tuple(DAYS)
-MAX_CLOSES = 1000  # periods closed by one catch-up, at most (a clock moved years at once)
+# Period ends one clock move may pass, and a new subscription may leave behind it: each close is
+# an invoice, so a move of a thousand years on a daily subscription is refused, not done.
+MAX_PERIODS_PER_MOVE = 1000
+# Steps (closes, settlements, evaluations) one catch-up takes, at most: a move's closes and the
+# settlement and evaluation each may bring; anything left is done by the next catch-up.
+MAX_STEPS = 3 * MAX_PERIODS_PER_MOVE
 
 
 # ---- catalog ------------------------------------------------------------------------------
@@ -111,25 +118,60 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def boundary(anchor: datetime, period: str, count: int, k: int) -> datetime:
-    """The k-th period boundary from ``anchor`` (k = 0 is the anchor itself)."""
-    if period in MONTHS:
-        return add_months(anchor, MONTHS[period] * count * k)
-    return anchor + timedelta(days=DAYS[period] * count * k)
+    """The k-th period boundary from ``anchor`` (k = 0 is the anchor itself); END_OF_TIME when it
+    is past what a datetime holds (a period so long it never ends)."""
+    try:
+        if period in MONTHS:
+            return add_months(anchor, MONTHS[period] * count * k)
+        return anchor + timedelta(days=DAYS[period] * count * k)
+    except (OverflowError, ValueError):  # past year 9999
+        return END_OF_TIME
 
 
-def next_boundary(anchor: datetime, period: str, count: int, after: datetime) -> datetime:
-    """The first period boundary after ``after``."""
+def _index_after(anchor: datetime, period: str, count: int, after: datetime) -> int:
+    """Which boundary from ``anchor`` is the first after ``after``."""
     if period in MONTHS:
         step = MONTHS[period] * count
         k = max(((after.year - anchor.year) * 12 + after.month - anchor.month) // step, 0)
     else:
         step_days = DAYS[period] * count
         k = max((after - anchor).days // step_days, 0)
-    while boundary(anchor, period, count, k) <= after:
+    while (found := boundary(anchor, period, count, k)) <= after and found < END_OF_TIME:
         k += 1
     while k > 1 and boundary(anchor, period, count, k - 1) > after:
         k -= 1
-    return boundary(anchor, period, count, k)
+    return k
+
+
+def next_boundary(anchor: datetime, period: str, count: int, after: datetime) -> datetime:
+    """The first period boundary after ``after`` (END_OF_TIME when none is representable)."""
+    count = max(count, 1)  # a count below one is refused where it is given; never a zero step
+    return boundary(anchor, period, count, _index_after(anchor, period, count, after))
+
+
+def periods_to_close(sub: Subscription, until: datetime) -> int:
+    """How many of the subscription's periods end by ``until``: the closes a clock at ``until``
+    makes due (one more or less when the subscription ends between two boundaries)."""
+    if sub.status not in charges.BILLED_STATUSES or sub.current_period_end > until:
+        return 0
+    ends = [moment for moment in (sub.cancel_at, sub.end_date) if moment is not None]
+    last = min([until, *ends])
+    count = max(sub.billing_period_count, 1)
+    passed = _index_after(sub.billing_anchor, sub.billing_period, count, last) - _index_after(
+        sub.billing_anchor, sub.billing_period, count, sub.current_period_end
+    )
+    return 1 + max(passed, 0)
+
+
+def periods_due(world: World, until: datetime, enough: int = MAX_PERIODS_PER_MOVE) -> int:
+    """The period closes a clock at ``until`` makes due in the world (counting stops past
+    ``enough``: the caller only asks whether there are too many)."""
+    total = 0
+    for sub in world.subscriptions.values():
+        total += periods_to_close(sub, until)
+        if total > enough:
+            break
+    return total
 
 
 def calendar_anchor(start: datetime, period: str) -> datetime:
@@ -212,6 +254,15 @@ def subscribe(world: World, new: NewSubscription) -> Subscription:
     )
     if sub.end_date is not None and sub.end_date < sub.current_period_end:
         sub.current_period_end = sub.end_date
+    if periods_to_close(sub, now) > MAX_PERIODS_PER_MOVE:  # each an invoice, made at once
+        raise errors.validation(
+            f"start_date leaves more than {MAX_PERIODS_PER_MOVE} billing periods ended before now, "
+            "the most one request may close: start it later, or freeze the clock at its start and "
+            "move it in steps",
+            "too many periods in one move",
+            start_date=format_timestamp(start),
+            max_periods=MAX_PERIODS_PER_MOVE,
+        )
     for p in matching:
         item = LineItem(
             id=world.new_id("subs_line_", now),
@@ -396,18 +447,20 @@ def set_policies(world: World, chosen: dict[str, policies.Policy]) -> None:
 
 def catch_up(world: World) -> None:
     """Do, in the order they fell due, the evaluations, period closes and settlements the clock
-    has passed."""
+    has passed (MAX_STEPS of them at most; the next catch-up goes on where this one stopped).
+
+    What is due is read once and kept in order (heaps), with only what each step adds looked at
+    again: a catch-up costs its steps times their logarithm, not its steps times the world's
+    invoices."""
     now = world.now()
     if world.usage_due is None or world.usage_due > now:
         return
-    for _ in range(MAX_CLOSES):
+    closings = Closings(world, now)
+    settlements = invoices.Settlements(world)
+    for _ in range(MAX_STEPS):
         evaluation = min(world.evaluations.items(), key=lambda pair: pair[1], default=None)
-        closing = min(
-            (s for s in world.subscriptions.values() if s.status in charges.BILLED_STATUSES),
-            key=lambda s: s.current_period_end,
-            default=None,
-        )
-        settling = invoices.next_settlement(world)
+        closing = closings.first()
+        settling = settlements.first()
         if (
             settling is not None
             and settling[0] <= now
@@ -415,18 +468,39 @@ def catch_up(world: World) -> None:
             and (evaluation is None or settling[0] <= evaluation[1])
         ):
             invoices.settle_by_policy(world, settling[1])
-        elif (
-            closing is not None
-            and closing.current_period_end <= now
-            and (evaluation is None or closing.current_period_end < evaluation[1])
-        ):
+        elif closing is not None and (evaluation is None or closing.current_period_end < evaluation[1]):
             _close_period(world, closing, now)
+            closings.add(closing)
         elif evaluation is not None and evaluation[1] <= now:
             del world.evaluations[evaluation[0]]
             evaluate(world, evaluation[0])
         else:
             break
     reschedule(world)
+
+
+class Closings:
+    """The world's subscriptions whose period ended by ``now``, soonest end first."""
+
+    def __init__(self, world: World, now: datetime):
+        self.world, self.now = world, now
+        self._heap: list[tuple[datetime, str]] = []
+        for sub in world.subscriptions.values():
+            self.add(sub)
+
+    def add(self, sub: Subscription) -> None:
+        """Note ``sub`` (again, after a close) when its current period has ended by ``now``."""
+        if sub.status in charges.BILLED_STATUSES and sub.current_period_end <= self.now:
+            heapq.heappush(self._heap, (sub.current_period_end, sub.id))
+
+    def first(self) -> Subscription | None:
+        while self._heap:
+            end, sub_id = self._heap[0]
+            sub = self.world.subscriptions.get(sub_id)
+            if sub is not None and sub.status in charges.BILLED_STATUSES and sub.current_period_end == end:
+                return sub
+            heapq.heappop(self._heap)  # closed (and noted again by add), or cancelled, since
+        return None
 
 
 def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime | None = None) -> Bill:
@@ -491,8 +565,7 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
         if world.policies["subscription_invoices"].at_once:  # settled as it is finalized
             invoices.settle_bill_by_policy(world, bill)
     _replay_deferred(world, sub)
-    reschedule(world)
-    return bill
+    return bill  # (its callers reschedule once, after all their closes)
 
 
 def _pay_with_wallets(world: World, bill: Bill) -> None:

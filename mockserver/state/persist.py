@@ -132,6 +132,7 @@ class Keeper:
         self._saved_at_change = -1
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._said: str | None = None  # the failure last logged, while it lasts
 
     def load(self) -> int:
         count = load(self.store, self.api_version, self.path)
@@ -162,4 +163,12 @@ class Keeper:
             try:
                 self.save_if_changed()
             except PersistError as exc:  # a full disk: say so, keep serving, try again later
-                log.error("%s", exc)
+                if str(exc) != self._said:
+                    log.error("%s (tried again every %ss)", exc, self.interval)
+                self._said = str(exc)
+            except Exception as exc:  # a bug must not end the saving for the rest of the run
+                if repr(exc) != self._said:
+                    log.exception("state file %s not saved (tried again every %ss)", self.path, self.interval)
+                self._said = repr(exc)
+            else:
+                self._said = None  # (a failure is said once while it lasts, not at every interval)

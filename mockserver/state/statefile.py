@@ -51,7 +51,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..domain import alerts, money, policies, usage
-from ..domain.clock import Clock, format_timestamp, parse_timestamp, utc_now
+from ..domain.clock import Clock, clock_range, format_timestamp, in_range, parse_timestamp, utc_now
 from ..domain.ids import IdGenerator, ulid_parts, ulid_text
 from ..domain.models import (
     AlertLevel,
@@ -185,6 +185,8 @@ def check_clock(value: Any, where: str = "clock") -> tuple[datetime, bool, datet
         if name not in ("now", "frozen", "at"):
             raise StateError(f"{where}.{name}", "is not a clock field (expected: now, frozen, at)")
     now = _load_value("datetime", value.get("now"), f"{where}.now")
+    if not in_range(now):  # a clock past it would make the world's own dates overflow
+        raise StateError(f"{where}.now", f"must be within {clock_range()}")
     frozen = value.get("frozen", False)
     if not isinstance(frozen, bool):
         raise StateError(f"{where}.frozen", "must be true or false")
