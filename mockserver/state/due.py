@@ -1,7 +1,8 @@
 """What a world's clock makes due with no request to do it: a running clock that passes a usage
 evaluation or a period end. A daemon thread looks, every ``TICK``, at the worlds it was told
-have something due, and runs ``usage.catch_up`` in each world's unit of work once its clock
-gets there, so the webhooks go out as they would in the cloud, without a request or a clock move.
+have something due, and opens a unit of work on each once its clock gets there (a unit of work
+begins with what its world has due: ``store.due_work``), so the webhooks go out as they would
+in the cloud, without a request or a clock move.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import threading
 import time
 from datetime import datetime
 
-from ..domain import usage
 from ..domain.world import World, WorldKey, world_id
 from .errors import StoreError
 from .protocol import WorldStore
@@ -64,8 +64,7 @@ class DueWork:
             if clock() < due:
                 continue
             try:
-                with self.store.session(*key) as world:
-                    usage.catch_up(world)
+                with self.store.session(*key) as world:  # which does what is due first
                     self.note(key, world)
             except StoreError:
                 raise  # the store is away for every world: _run says so once

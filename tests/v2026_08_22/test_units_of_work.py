@@ -109,7 +109,7 @@ def test_a_refused_usage_setting_changes_nothing(sandbox):
     api = sandbox.client()
     before = api.get("/_mock/usage").json
 
-    for delay in ("P400D", -1, "P366D"):
+    for delay in ("P400D", -1, "P366D", "P1000000000D"):
         status, code, message, _ = refusal(api.put("/_mock/usage", {"alert_delay": delay}))
         assert (status, code) == (400, "validation_error"), message
         assert api.get("/_mock/usage").json == before
