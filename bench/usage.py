@@ -118,7 +118,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
     print(f"{cpu_model()}, {len(os.sched_getaffinity(0))} CPUs, load {loadavg():.2f}")
-    sandbox, mock = ours(version=VERSION), prism(VERSION)
+    # Every event id is an object its world holds: room for all of them (past the default 200,000).
+    room = ["--max-objects-per-world", str(args.events + 1000)]
+    sandbox, mock = ours(room, version=VERSION), prism(VERSION)
     for target in (sandbox, mock):
         target.start()
     try:

@@ -69,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-objects-per-world",
         type=int,
-        help="most customers + wallets + transactions in one world (default 200000; 429 above)",
+        help="most objects one world holds: customers, wallets, transactions, invoices, catalog, "
+        "subscriptions, event ids, future-dated events, distinct values... (default 200000; 429 above)",
     )
     parser.add_argument(
         "--admin-token",

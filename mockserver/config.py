@@ -32,7 +32,7 @@ class Settings:
     journal_size: int = 1000  # requests kept per world in the journal (0: none)
     max_body_bytes: int = 1024 * 1024  # larger request bodies get 413
     max_worlds: int = 10_000  # worlds (key + environment) held; a new one past it: 429
-    max_objects_per_world: int = 200_000  # customers + wallets + transactions per world; past it: 429
+    max_objects_per_world: int = 200_000  # objects one world holds (World.object_count); past it: 429
     admin_token: str | None = None  # /_mock/ controls need it as X-Mock-Admin-Token; None: loopback
     admin_from: str | None = None  # networks (CIDR, comma-separated) whose clients use controls freely
     allowed_hosts: str | None = None  # names requests may be addressed to besides localhost ("*": any)

@@ -62,17 +62,26 @@ def passes(meter: Meter, properties: dict[str, Any]) -> bool:
     return True
 
 
-def record(item: LineItem, meter: Meter, properties: dict[str, Any], at: datetime) -> None:
-    """Add one event (that passed the meter's filters) to a line item's running aggregate."""
+def distinct_value(meter: Meter, properties: dict[str, Any]) -> str | None:
+    """What a COUNT_UNIQUE meter counts of an event: its field as text (None: not there)."""
+    raw = properties.get(meter.field_name)
+    return None if raw is None else text_of(raw)
+
+
+def record(item: LineItem, meter: Meter, properties: dict[str, Any], at: datetime) -> bool:
+    """Add one event (that passed the meter's filters) to a line item's running aggregate.
+    Returns whether the line item now keeps one more distinct value (an object of its world)."""
     kind = meter.aggregation
     if kind == "COUNT":
         item.count += 1
-        return
-    raw = properties.get(meter.field_name)
+        return False
     if kind == "COUNT_UNIQUE":
-        if raw is not None:
-            item.uniques.add(text_of(raw))
-        return
+        distinct = distinct_value(meter, properties)
+        if distinct is None or distinct in item.uniques:
+            return False
+        item.uniques.add(distinct)
+        return True
+    raw = properties.get(meter.field_name)
     value = number_of(raw)  # missing or not a number: a row of 0, as upstream writes one
     value = max(value, money.ZERO) if value is not None else money.ZERO  # negative counts as 0
     item.count += 1
@@ -81,6 +90,7 @@ def record(item: LineItem, meter: Meter, properties: dict[str, Any], at: datetim
         item.maximum = value
     if item.latest_at is None or at >= item.latest_at:
         item.latest, item.latest_at = value, at
+    return False
 
 
 def quantity(item: LineItem, meter: Meter) -> Decimal:

@@ -347,53 +347,110 @@ def _digest(event_id: str) -> int:
 
 def ingest(world: World, events: list[UsageEvent]) -> list[str]:
     """Accept events (their ids, made for those without): each counts once per event id, into
-    the current period of every subscription of its customer whose meter it matches."""
+    the current period of every subscription of its customer whose meter it matches.
+
+    All or nothing: what the events would add to the world (their ids, the future-dated ones,
+    new distinct values) is counted first, and a request past the world's object limit is
+    refused (429) before any of it is kept."""
+    seen: set[int] = set()  # ids new to the world, in this request
+    fresh: dict[str, set[str]] = {}  # line item id -> distinct values new to it, in this request
+    planned: list[tuple[UsageEvent, str | None, list[tuple[LineItem, Meter]], list[dict[str, Any]]]] = []
+    adding = 0
+    for event in events:
+        if event.event_id:
+            digest = _digest(event.event_id)
+            if digest in world.event_ids or digest in seen:
+                planned.append((event, None, [], []))  # a repeat: accepted, counted once
+                continue
+            seen.add(digest)
+        # Usage belongs to the external id, as upstream keeps it (a customer_id sent is not read).
+        customer_id = world.customer_by_external_id.get(event.external_customer_id)
+        counts: list[tuple[LineItem, Meter]] = []
+        deferred: list[dict[str, Any]] = []
+        if customer_id:
+            _targets(world, customer_id, event, counts, deferred)
+        for item, found in counts:
+            if found.aggregation == "COUNT_UNIQUE":
+                value = charges.distinct_value(found, event.properties)
+                if value is not None and value not in item.uniques:
+                    fresh.setdefault(item.id, set()).add(value)
+        adding += len(deferred)
+        planned.append((event, customer_id, counts, deferred))
+    adding += len(seen) + sum(len(values) for values in fresh.values())
+    world.make_room(adding)
     now = world.now()
     accepted = []
     touched: set[str] = set()
-    for event in events:
-        event_id = event.event_id
-        if event_id:
-            digest = _digest(event_id)
-            if digest in world.event_ids:
-                accepted.append(event_id)
-                continue
-            world.event_ids.add(digest)
+    for event, customer_id, counts, deferred in planned:
+        if event.event_id:
+            accepted.append(event.event_id)
         else:
-            event_id = world.new_id("event_", now)
-        accepted.append(event_id)
-        # Usage belongs to the external id, as upstream keeps it (a customer_id sent is not read).
-        customer_id = world.customer_by_external_id.get(event.external_customer_id)
-        if customer_id and _count(world, customer_id, event.event_name, event.properties, event.timestamp):
+            accepted.append(world.new_id("event_", now))
+        world.deferred_events.extend(deferred)
+        for item, found in counts:
+            if charges.record(item, found, event.properties, event.timestamp):
+                world.add_distinct(1)
+        if counts and customer_id:
             touched.add(customer_id)
+    world.event_ids.update(seen)
     for customer_id in touched:
         _schedule(world, customer_id, now)
     return accepted
 
 
-def _count(world: World, customer_id: str, name: str, properties: dict[str, Any], at: datetime) -> bool:
-    counted = False
+def _targets(
+    world: World,
+    customer_id: str,
+    event: UsageEvent,
+    counts: list[tuple[LineItem, Meter]],
+    deferred: list[dict[str, Any]],
+) -> None:
+    """Where an event of the customer counts: the line items (with their meters) of the current
+    periods it falls in, and, kept for when its period begins, each subscription it is dated
+    past the period of, with only the properties their meters read (what a period's replay
+    needs, so a far-future event keeps a few values, not its whole body)."""
+    at = event.timestamp
     for sub_id in world.subscriptions_by_customer.get(customer_id, ()):
         sub = world.subscriptions[sub_id]
         if sub.status not in charges.BILLED_STATUSES or at < sub.current_period_start:
             continue  # a closed period's invoice is final: late usage is not counted
-        if at >= sub.current_period_end:  # usage of a later period: counted when it begins
-            world.deferred_events.append(
-                {"subscription_id": sub.id, "event_name": name, "properties": properties, "timestamp": at}
-            )
+        matching = _matching(world, sub, event.event_name, event.properties)
+        if not matching:
             continue
-        counted = _count_in(world, sub, name, properties, at) or counted
-    return counted
+        if at >= sub.current_period_end:  # usage of a later period: counted when it begins
+            read = {key for _, found in matching for key in (*found.filters, found.field_name) if key}
+            properties = {key: value for key, value in event.properties.items() if key in read}
+            deferred.append(
+                {
+                    "subscription_id": sub.id,
+                    "event_name": event.event_name,
+                    "properties": properties,
+                    "timestamp": at,
+                }
+            )
+        else:
+            counts.extend(matching)
 
 
-def _count_in(world: World, sub: Subscription, name: str, properties: dict[str, Any], at: datetime) -> bool:
-    counted = False
+def _matching(
+    world: World, sub: Subscription, name: str, properties: dict[str, Any]
+) -> list[tuple[LineItem, Meter]]:
+    """The subscription's line items whose meter counts an event of ``name`` with ``properties``."""
+    found_items = []
     for item_id in sub.line_items:
         item = world.line_items[item_id]
         found = world.meters.get(item.meter_id) if item.meter_id else None
         if found is not None and found.event_name == name and charges.passes(found, properties):
-            charges.record(item, found, properties, at)
-            counted = True
+            found_items.append((item, found))
+    return found_items
+
+
+def _count_in(world: World, sub: Subscription, name: str, properties: dict[str, Any], at: datetime) -> bool:
+    counted = False
+    for item, found in _matching(world, sub, name, properties):
+        if charges.record(item, found, properties, at):
+            world.add_distinct(1)
+        counted = True
     return counted
 
 

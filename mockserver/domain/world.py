@@ -34,6 +34,12 @@ from .models import (
 # How long after usage arrives a customer's wallets are evaluated (the cloud: 5m30s).
 ALERT_DELAY = timedelta(seconds=2)
 
+# What --max-objects-per-world counts (World.object_count), as the 429 past it names them.
+OBJECT_KINDS = (
+    "customers, wallets, transactions, invoices, idempotency keys, features, meters, plans, "
+    "prices, subscriptions, line items, event ids, future-dated events and distinct values"
+)
+
 # A world is named by its API key and environment id ("" when none).
 WorldKey = tuple[str, str]
 
@@ -94,7 +100,14 @@ class World:
         self.line_items: dict[str, LineItem] = {}
         self.bills: dict[str, Bill] = {}  # subscription invoices, one per closed period
         self.event_ids: set[int] = set()  # digests of the event ids clients gave (dedup)
-        self.deferred_events: list[dict[str, Any]] = []  # dated past their period: counted later
+        # dated past their period: counted later (only the properties their meters read)
+        self.deferred_events: list[dict[str, Any]] = []
+        # Distinct values the line items hold (COUNT_UNIQUE), kept as they are added; at least
+        # the true number (a closed period lets its values go uncounted), None: count them again.
+        self.distinct_values: int | None = None
+        # The limit of --max-objects-per-world, as the last growing request was checked against
+        # (a setting, not state): what lets a request that adds many objects be refused whole.
+        self.max_objects: int | None = None
         self.evaluations: dict[str, datetime] = {}  # customer id -> when its wallets are evaluated
         self.alert_delay = ALERT_DELAY
         # How pending things settle by themselves, by kind (policies.KINDS).
@@ -113,20 +126,57 @@ class World:
         self.events.append(Event(name, entity_id, now, data, self.new_id("sys_event_", now)))
 
     def object_count(self) -> int:
-        """Customers, wallets and transactions held: what a world's memory grows with."""
-        return len(self.customers) + len(self.wallets) + self.transaction_count
+        """Every object a world holds that its clients make grow (OBJECT_KINDS); the indexes and
+        per-wallet or per-customer states beside them are bounded by those. Constant time: each
+        book knows its size, and transactions and distinct values are counted as they come."""
+        if self.distinct_values is None:
+            self.distinct_values = sum(len(item.uniques) for item in self.line_items.values())
+        return (
+            len(self.customers)
+            + len(self.wallets)
+            + self.transaction_count
+            + len(self.invoices)
+            + len(self.bills)
+            + len(self.top_ups)
+            + len(self.features)
+            + len(self.meters)
+            + len(self.plans)
+            + len(self.prices)
+            + len(self.subscriptions)
+            + len(self.line_items)
+            + len(self.event_ids)
+            + len(self.deferred_events)
+            + self.distinct_values
+        )
 
-    def ensure_room(self, limit: int) -> None:
-        """Refuse (429) to add objects to a world that already holds ``limit`` of them."""
+    def ensure_room(self, limit: int, adding: int = 1) -> None:
+        """Refuse (429) a request that would take the world past ``limit`` objects (it adds
+        ``adding``; the world is left as it was). Remembers ``limit`` for ``make_room``."""
+        self.max_objects = limit
         held = self.object_count()
-        if held >= limit:
+        if held + adding > limit and self.distinct_values:
+            self.distinct_values = None  # closed periods may have let some go: count them exactly
+            held = self.object_count()
+        if held + adding > limit:
+            more = f" (it holds {held}, the request adds {adding})" if adding > 1 else ""
             raise errors.ApiError(
                 429,
-                f"Sandbox limit reached: a world holds at most {limit} customers, wallets "
-                "and transactions; reset it to start again",
+                f"Sandbox limit reached: a world holds at most {limit} objects ({OBJECT_KINDS}){more}; "
+                "reset it to start again, or start the sandbox with a higher --max-objects-per-world",
                 "too many objects in this world",
                 {"limit": "max_objects_per_world", "max": limit, "held": held},
             )
+
+    def make_room(self, adding: int) -> None:
+        """Refuse (429) a request whose objects, counted once it has read them (the events of a
+        bulk ingest, say), would take the world past the limit its request was checked against."""
+        if adding > 0 and self.max_objects is not None:
+            self.ensure_room(self.max_objects, adding)
+
+    def add_distinct(self, added: int) -> None:
+        """Count distinct values a line item took (COUNT_UNIQUE)."""
+        if self.distinct_values is not None:
+            self.distinct_values += added
 
     def clear(self) -> None:
         self.customers.clear()
@@ -150,6 +200,7 @@ class World:
         self.bills.clear()
         self.event_ids.clear()
         self.deferred_events.clear()
+        self.distinct_values = None  # (a state document restored next brings its own)
         self.evaluations.clear()
         self.alert_delay = ALERT_DELAY
         self.policies = policies.defaults()

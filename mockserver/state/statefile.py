@@ -94,8 +94,9 @@ DERIVED = {
     "next_expiry": "transactions",
     "subscriptions_by_customer": "subscriptions",
     "usage_due": "usage_schedule",
+    "distinct_values": "line_items",  # counted again (World.object_count) once they are loaded
 }
-NOT_STATE = ("tenant_id", "environment_id", "events", "rules")
+NOT_STATE = ("tenant_id", "environment_id", "events", "rules", "max_objects")
 
 
 class StateError(ValueError):

@@ -31,6 +31,9 @@ from . import endpoints, signing
 # once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); after the last one the delivery is failed.
 SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 KEPT_DELIVERIES = 1000  # finished deliveries kept per world, newest
+# Unfinished deliveries per endpoint, at most: past it the oldest is failed unsent (a dead
+# receiver and a world clock that does not move would otherwise keep every event's body forever).
+MAX_PENDING = 1000
 EXCERPT = 1024  # bytes of a receiver's answer kept per attempt
 TICK = 0.05  # seconds between looks at what is due, when nothing wakes the scheduler
 
@@ -129,6 +132,37 @@ class Mailbox:
             dropped = {id(d) for d in done[: len(done) - KEPT_DELIVERIES]}
             self.deliveries = [d for d in self.deliveries if id(d) not in dropped]
             self.finished = KEPT_DELIVERIES
+
+    def make_room(self, endpoint_id: str, world_now: datetime) -> None:
+        """Fail the oldest deliveries of an endpoint that has more than MAX_PENDING unfinished
+        (never one in flight), each with an attempt that says why it was not sent."""
+        queue = self.pending.get(endpoint_id, [])
+        while len(queue) > MAX_PENDING:
+            oldest = next((d for d in queue if not d.in_flight), None)
+            if oldest is None:
+                return
+            now = _now()
+            reason = (
+                f"not sent: the endpoint had more than {MAX_PENDING} deliveries pending, and the "
+                "oldest fails to make room (a receiver that answers, or a world clock moved on, lets "
+                "them through)"
+            )
+            oldest.attempts.append(
+                Attempt(
+                    now,
+                    world_now,
+                    None,
+                    0.0,
+                    reason,
+                    {},
+                    "",
+                    "",
+                    answered_at=now,
+                    world_answered_at=world_now,
+                )
+            )
+            oldest.status, oldest.next_due = "failed", None
+            self.finish(oldest)
 
 
 def _stamp(moment: datetime) -> str:
@@ -274,6 +308,7 @@ class Outbox:
                     )
                     box.deliveries.append(delivery)
                     box.pending.setdefault(endpoint.id, []).append(delivery)
+                    box.make_room(endpoint.id, now)
                     ready = ready or box.idle(endpoint.id)
         if ready:  # a busy endpoint's queue moves when its attempt ends, not now
             self.wake()

@@ -13,7 +13,7 @@ from ...domain.world import World
 from .. import Handler, Result, fields
 from . import requests, views
 
-# Operations that add customers, wallets or transactions: refused (429) in a full world.
+# Operations that add to what a world holds (World.object_count): refused (429) in a full world.
 GROWS_WORLD = frozenset({"createCustomer", "createWallet", "topUpWallet", "terminateWallet"})
 
 

@@ -17,7 +17,7 @@ from .. import Handler, Result, fields
 from . import requests, views
 from . import usage as usage_api
 
-# Operations that add customers, wallets or transactions: refused (429) in a full world.
+# Operations that add to what a world holds (World.object_count): refused (429) in a full world.
 GROWS_WORLD = (
     frozenset(
         {"createCustomer", "createWallet", "topUpWallet", "debitWallet", "modifyWallet", "terminateWallet"}

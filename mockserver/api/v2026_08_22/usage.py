@@ -805,4 +805,6 @@ HANDLERS: dict[str, Handler] = {
     "getCustomerUsageSummary": get_customer_usage_summary,
 }
 # Operations that add to what a world holds: refused (429) in a full world.
-GROWS_WORLD = frozenset({"createFeature", "createPlan", "createPrice", "createSubscription"})
+GROWS_WORLD = frozenset(
+    {"createFeature", "createPlan", "createPrice", "createSubscription", "ingestEvent", "ingestEventsBulk"}
+)
