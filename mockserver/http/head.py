@@ -20,7 +20,7 @@ MAX_HEAD_BYTES = MAX_URL_BYTES + MAX_HEADER_BYTES + 4 * 1024
 
 _NOT_TOKEN = re.compile(rb"[^!#$%&'*+.^_`|~0-9A-Za-z-]")
 _NOT_VISIBLE = re.compile(rb"[^!-~]")  # the request target: anything else must be percent-encoded
-_NOT_WORD = re.compile(rb"[\x00-\x20\x7f]")  # a word of the request line has no space or control
+_NOT_WORD = re.compile(rb"[ \t\n\r\f\v]")  # a word of the request line has no whitespace
 _NOT_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # tab and bytes from 0x80 are allowed
 _VERSIONS = (b"HTTP/1.0", b"HTTP/1.1")
 
