@@ -481,3 +481,18 @@ def test_a_204_has_no_content_length(served):
     status, headers, rest = parse(answer)
     assert (status, rest) == (204, b"")
     assert "content-length" not in headers
+
+
+def test_a_head_just_within_both_limits_is_served_even_in_small_pieces(served):
+    """A URL of nearly 8 KiB and headers of nearly 64 KiB, sent 1 KiB at a time (so the raw count
+    of a head still arriving sees all of it but the first piece), is served, not refused."""
+    _, address = served
+    path = b"/v1/wallets/w1?pad=" + b"p" * (MAX_URL_BYTES - 32)
+    head = b"GET %s HTTP/1.1\r\nHost: localhost\r\nx-api-key: k\r\nConnection: close\r\n" % path
+    room = MAX_HEADER_BYTES - 200  # what the headers above take, with the parser's 4 bytes a line
+    head += b"".join(b"X-Pad-%03d: %s\r\n" % (n, b"v" * 990) for n in range(room // 1004)) + b"\r\n"
+    with socket.create_connection(address, timeout=5) as sock:
+        for start in range(0, len(head), 1024):
+            sock.sendall(head[start : start + 1024])
+        status, _, _ = parse(read_to_end(sock))
+    assert status == 404

@@ -142,9 +142,14 @@ class _Connection(asyncio.Protocol):
 
     - Every refusal is JSON in the API version's error body, also for requests the HTTP parser
       refuses (bad request line, bad header, bad Content-Length or chunk), for a head past its
-      limits (414, 431), a missing Host on HTTP/1.1 (400) and an unknown method (501).
+      limits (414, 431; also while it is still arriving), a missing Host on HTTP/1.1 or two
+      Hosts (400) and an unknown method (501).
     - A connection that sends nothing closes after the idle timeout; a request whose head and
-      body are not in within the request timeout gets 408.
+      body are not in within the request timeout gets 408; a connection asked to close whose
+      client does not read what is left is aborted once the idle timeout passes.
+    - The answer's framing is the server's: the body's own length (none on 1xx, 204 and 304),
+      ``Connection: close`` when it closes, ``Connection: keep-alive`` to an HTTP/1.0 client
+      that asked to stay.
     - One request may end its connection unanswered (``environ[DROP_CONNECTION]``), for faults.
     """
 
