@@ -18,7 +18,7 @@ import pytest
 from jsonschema import Draft4Validator
 
 from mockserver import api as versions
-from mockserver.http.server import MAX_HEADER_BYTES, MAX_URL_BYTES, BackgroundServer
+from mockserver.http.server import CONTINUE, MAX_HEADER_BYTES, MAX_URL_BYTES, BackgroundServer
 
 from .support import Contract, Suite
 
@@ -141,6 +141,12 @@ GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: localhost\r\nx-api-key: k\r\n"
             "an HTTP/1.1 request needs a Host header",
         ),
         (
+            GET + b"Host: elsewhere.test\r\n\r\n",
+            400,
+            "Invalid HTTP request",
+            "the Host header is given more than once",
+        ),
+        (
             b"GET /v1/" + b"w" * MAX_URL_BYTES + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
             414,
             "Request URI too long",
@@ -169,6 +175,7 @@ GET = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: localhost\r\nx-api-key: k\r\n"
         "bad-chunk-size",
         "unknown-method",
         "http11-without-host",
+        "two-hosts",
         "url-too-long",
         "header-too-large",
         "too-many-headers",
@@ -410,3 +417,82 @@ def test_a_stop_lets_a_held_request_finish_and_then_takes_no_more(served):
         status, headers, _ = parse(read_to_end(sock))
         stopping.join()
     assert (status, headers["connection"]) == (404, "close")
+
+
+def test_a_header_name_with_an_underscore_is_dropped_not_read_as_its_dashed_twin(served):
+    """``X_Api_Key`` is not ``x-api-key`` (nor ``Content_Length`` the body's length): such names are
+    dropped, as Django's runserver, nginx and gunicorn do, so the request has no key at all."""
+    version, address = served
+    raw = b"GET /v1/wallets/w1 HTTP/1.1\r\nHost: localhost\r\nX_Api_Key: k\r\nConnection: close\r\n\r\n"
+    status, headers, body = parse(exchange(address, raw))
+    assert status == 401, body
+    contract(version).assert_conforms("GET", "/v1/wallets/w1", status, headers["content-type"], body)
+
+
+def test_http10_keep_alive_is_kept_and_said(served):
+    """HTTP/1.0 asking keep-alive gets ``Connection: keep-alive`` and a second answer on the same
+    connection; without asking, it gets ``Connection: close`` (see the test above)."""
+    _, address = served
+    with socket.create_connection(address, timeout=5) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /_mock/health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            status, headers, body = read_answers(sock, 1)[0]
+            assert (status, headers["connection"], json.loads(body)["status"]) == (200, "keep-alive", "ok")
+
+
+def test_http10_gets_no_100_continue(served):
+    """RFC 9110 10.1.1: Expect is ignored on HTTP/1.0, so its only answer is the final one."""
+    _, address = served
+    body = json.dumps({"external_id": "expecting-10", "name": "expecting-10"}).encode()
+    raw = request("POST", "/v1/customers", body, Expect="100-continue").replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+    answer = exchange(address, raw)
+    assert answer.startswith(b"HTTP/1.1 201 ") or answer.startswith(b"HTTP/1.1 200 "), answer[:100]
+    assert b"100 Continue" not in answer
+
+
+def test_a_pipelined_request_expecting_100_gets_it_after_the_answers_before_it(served):
+    """A request that waits for 100 Continue behind one held 300 ms gets it once the held answer
+    is out, then sends its body and is answered."""
+    _, address = served
+    body = json.dumps({"external_id": "expecting-late", "name": "expecting-late"}).encode()
+    second = request("POST", "/v1/customers", body, Expect="100-continue").removesuffix(body)
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(request("GET", "/v1/wallets/w1", X_Mock_Fault="latency=300ms") + second)
+        received = b""
+        while not received.endswith(CONTINUE):
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+        assert parse(received.removesuffix(CONTINUE))[0] == 404
+        sock.sendall(body)
+        status, _, answer = read_answers(sock, 1)[0]
+    assert status in (200, 201) and json.loads(answer)["external_id"] == "expecting-late"
+
+
+def test_a_204_has_no_content_length(served):
+    """deleteCustomer's 204: RFC 9110 8.6, a server sends no Content-Length with a 204."""
+    _, address = served
+    body = json.dumps({"external_id": "to-delete", "name": "to-delete"}).encode()
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(request("POST", "/v1/customers", body))
+        created = json.loads(read_answers(sock, 1)[0][2])
+        sock.sendall(request("DELETE", f"/v1/customers/{created['id']}", Connection="close"))
+        answer = read_to_end(sock)
+    status, headers, rest = parse(answer)
+    assert (status, rest) == (204, b"")
+    assert "content-length" not in headers
+
+
+def test_a_head_just_within_both_limits_is_served_even_in_small_pieces(served):
+    """A URL of nearly 8 KiB and headers of nearly 64 KiB, sent 1 KiB at a time (so the raw count
+    of a head still arriving sees all of it but the first piece), is served, not refused."""
+    _, address = served
+    path = b"/v1/wallets/w1?pad=" + b"p" * (MAX_URL_BYTES - 32)
+    head = b"GET %s HTTP/1.1\r\nHost: localhost\r\nx-api-key: k\r\nConnection: close\r\n" % path
+    room = MAX_HEADER_BYTES - 200  # what the headers above take, with the parser's 4 bytes a line
+    head += b"".join(b"X-Pad-%03d: %s\r\n" % (n, b"v" * 990) for n in range(room // 1004)) + b"\r\n"
+    with socket.create_connection(address, timeout=5) as sock:
+        for start in range(0, len(head), 1024):
+            sock.sendall(head[start : start + 1024])
+        status, _, _ = parse(read_to_end(sock))
+    assert status == 404

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, send_from_directory
 
@@ -19,6 +20,7 @@ from ..domain import errors, wallets
 from ..domain.clock import format_timestamp
 from ..domain.world import World, world_id
 from ..http import auth, jsonio
+from ..http.guard import UI_PATH
 from ..text import mask
 
 if TYPE_CHECKING:
@@ -38,16 +40,23 @@ def ui_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.get("")
     def page() -> Response:
-        response = Response(
-            render_template("ui.html", api_version=version.name, worlds=_worlds()),
-            content_type="text/html; charset=utf-8",
-        )
         token = request.args.get("admin_token")
-        if token:  # the gate let it in: keep it for the page's own calls, this site only
+        if token:
+            # The gate let it in: keep it in a cookie for the page's own calls (this site only),
+            # and send the browser to the page without it, so the token leaves the address bar,
+            # the history and any Referer.
+            rest = [(k, v) for k, v in request.args.items(multi=True) if k != "admin_token"]
+            response = Response(status=303)
+            response.headers["Location"] = UI_PATH + ("?" + urlencode(rest) if rest else "")
+            response.headers["Referrer-Policy"] = "no-referrer"
             response.set_cookie(
                 auth.ADMIN_TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/_mock"
             )
-        return response
+            return response
+        return Response(
+            render_template("ui.html", api_version=version.name, worlds=_worlds()),
+            content_type="text/html; charset=utf-8",
+        )
 
     @bp.get("/static/<name>")
     def static(name: str) -> Response:
