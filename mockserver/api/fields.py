@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -112,9 +112,50 @@ def contact_failures(body: dict[str, Any]) -> list[tuple[str, str]]:
     return failures
 
 
+# RFC 3339 as Go's time.Time reads it from JSON: a full date and time, an upper-case T, seconds,
+# any fraction, and Z or an offset of hours and minutes.
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,32}))?"
+    r"(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))"
+)
+
+
+def rfc3339(text: Any) -> datetime:
+    """A timestamp as upstream's JSON decoding reads one (strict RFC 3339), in UTC. Raises
+    ValueError when unreadable or outside the years 1 to 9999 in UTC, the dates the sandbox holds."""
+    found = _RFC3339.fullmatch(text) if isinstance(text, str) else None
+    if found is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    year, month, day, hour, minute, second, fraction, _zulu, sign, off_h, off_m = found.groups()
+    if int(off_h or 0) > 23 or int(off_m or 0) > 59:
+        raise ValueError("offset out of range")
+    offset = timedelta(hours=int(off_h or 0), minutes=int(off_m or 0))
+    micros = int((fraction or "").ljust(6, "0")[:6])
+    zone = timezone(-offset if sign == "-" else offset)
+    local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros, zone)
+    return in_range(local)
+
+
+def moment(text: Any) -> datetime:
+    """A timestamp as the sandbox has always read one (RFC 3339, or ISO 8601 with a T; naive is
+    UTC), in UTC. Raises ValueError when unreadable or outside the years 1 to 9999 in UTC."""
+    try:
+        return in_range(parse_timestamp(text))
+    except OverflowError:  # its UTC form is beyond year 9999 or before year 1
+        raise ValueError("timestamp outside the years 1 to 9999 in UTC") from None
+
+
+def in_range(moment: datetime) -> datetime:
+    """``moment`` in UTC; ValueError when its UTC form falls outside Python's years (1 to 9999)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp outside the years 1 to 9999 in UTC") from None
+
+
 def time_value(value: Any, name: str, message: str = "Invalid filter parameters") -> datetime:
     try:
-        return parse_timestamp(value)
+        return moment(value)
     except (ValueError, TypeError):
         raise errors.validation(
             message, f"{name} must be an RFC 3339 timestamp", **{name: str(value)}

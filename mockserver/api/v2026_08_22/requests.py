@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ...domain import customers, errors, money, wallets
-from ...domain.clock import UTC, format_timestamp, parse_timestamp
+from ...domain.clock import UTC, format_timestamp
 from ...domain.models import AlertLevel, AlertSettings, AutoTopup, ContactPerson, Wallet
 from ...domain.world import World
 from .. import fields
@@ -60,7 +60,7 @@ def timestamp(body: dict[str, Any], name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_timestamp(value)
+        return fields.moment(value)
     except ValueError:
         raise errors.validation(
             f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
