@@ -43,6 +43,8 @@ GO_NAMES = {
     "name": "Name",
     "contact": "Contact",
     "timezone": "Timezone",
+    "plan_id": "PlanID",
+    "currency": "Currency",
 }
 
 
@@ -96,6 +98,18 @@ def field_error(struct: str, failures: list[tuple[str, str]]) -> errors.ApiError
         )
     first = next(iter(details.values()))
     return errors.ApiError(400, "Request validation failed", first, details)
+
+
+def currency_failures(body: dict[str, Any], required: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Validator failures of ``required`` fields and of a ``currency`` that is required with a
+    length of 3 (``validate:"required,len=3"``; Go counts runes, as len() counts code points)."""
+    failures = [(name, "required") for name in required if not body.get(name)]
+    currency = body.get("currency")
+    if not currency:
+        failures.append(("currency", "required"))
+    elif len(currency) != 3:
+        failures.append(("currency", "len"))
+    return failures
 
 
 def contact_failures(body: dict[str, Any]) -> list[tuple[str, str]]:

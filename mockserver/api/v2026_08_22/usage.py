@@ -9,6 +9,7 @@ is what the schema cannot say.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,8 @@ from .requests import decimal, timestamp
 from .views import _owned, dec, page
 
 _t = format_timestamp
+MAX_UINT64 = 2**64 - 1
+MAX_INT64 = 2**63 - 1
 NEEDS_FIELD = ("SUM", "AVG", "MAX", "COUNT_UNIQUE", "LATEST", "SUM_WITH_MULTIPLIER", "WEIGHTED_SUM")
 
 
@@ -132,6 +135,8 @@ def new_meter(world: World, body: dict[str, Any], now: datetime) -> Meter:
 def new_feature(world: World, body: dict[str, Any]) -> tuple[Feature, Meter | None]:
     """A feature, and the meter it brings inline (not yet added: the feature may be refused)."""
     now = world.now()
+    if not body.get("name"):
+        raise errors.validation("Name is required", "name is required", field="name")
     meter_id = _text(body, "meter_id")
     metered = body["type"] == "metered"
     if metered:
@@ -155,13 +160,20 @@ def new_feature(world: World, body: dict[str, Any]) -> tuple[Feature, Meter | No
         created_at=now,
         updated_at=now,
         meter_id=(meter.id if meter else meter_id) if metered else "",
-        lookup_key=_text(body, "lookup_key"),
+        # upstream derives a key from the name when none is sent, so names clash as keys do
+        lookup_key=_text(body, "lookup_key") or _lookup_key_of(body["name"]),
         description=body.get("description") or "",
         unit_singular=_text(body, "unit_singular"),
         unit_plural=_text(body, "unit_plural"),
         metadata=_metadata(body),
     )
     return feature, meter
+
+
+def _lookup_key_of(name: str) -> str:
+    """A feature's key made from its name as upstream makes one: lower case, each run of other
+    characters than a-z and 0-9 an underscore, none at either end."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def new_plan(world: World, body: dict[str, Any]) -> Plan:
@@ -183,6 +195,9 @@ def new_plan(world: World, body: dict[str, Any]) -> Plan:
 def new_price(world: World, body: dict[str, Any]) -> Price:
     """A price, with upstream's checks in upstream's order (the first failure wins)."""
     now = world.now()
+    failures = fields.currency_failures(body)
+    if failures:
+        raise fields.field_error("CreatePriceRequest", failures)
     model, kind = body["billing_model"], body["type"]
     count = body.get("billing_period_count") or 0
     if count < 1:  # the document's default of 1 is not applied upstream
@@ -285,9 +300,28 @@ def _tiers(body: dict[str, Any]) -> list[Tier]:
         raise errors.validation(
             "Price tiers are required to set up tiered pricing", "tiers are required", field="tiers"
         )
+    for index, item in enumerate(raw):  # upstream checks every tier's amounts first
+        for name, words in (("unit_amount", "Unit amount"), ("flat_amount", "Flat amount")):
+            amount = decimal(item, name)
+            if amount is not None and amount < 0:
+                raise errors.validation(
+                    f"tiers at index {index} is invalid",
+                    f"{words.lower()} cannot be negative",
+                    tier_index=index,
+                    field_name="tiers",
+                    field=f"tiers[{index}].{name}",
+                    problem=f"{words} cannot be negative",
+                )
     tiers, below = [], 0
     for index, item in enumerate(raw):
         up_to = item.get("up_to")
+        if up_to is not None and not 0 <= up_to <= MAX_UINT64:  # Go reads up_to as a uint64
+            raise errors.validation(
+                "Invalid request format",
+                "up_to out of range",
+                field=f"tiers[{index}].up_to",
+                problem=f"must be between 0 and {MAX_UINT64}",
+            )
         last = index == len(raw) - 1
         if (up_to is None and not last) or (up_to is not None and up_to <= below):
             raise errors.validation(
@@ -327,6 +361,9 @@ def _customer_of(world: World, body: dict[str, Any]) -> Customer:
 
 
 def new_subscription(world: World, body: dict[str, Any]) -> usage.NewSubscription:
+    failures = fields.currency_failures(body, required=("plan_id",))  # validated before any lookup
+    if failures:
+        raise fields.field_error("CreateSubscriptionRequest", failures)
     customer = _customer_of(world, body)
     period = body["billing_period"]
     if period not in usage.SUBSCRIBABLE:
@@ -349,6 +386,17 @@ def new_subscription(world: World, body: dict[str, Any]) -> usage.NewSubscriptio
     start, end = timestamp(body, "start_date"), timestamp(body, "end_date")
     if start is not None and end is not None and end <= start:
         raise errors.validation("end_date must be after start_date", "invalid subscription", field="end_date")
+    anchor = timestamp(body, "billing_anchor")
+    for moment in (start or world.now(), anchor):
+        if moment is not None and not _period_fits(moment, period, count):
+            raise errors.validation(
+                "A billing period must end by 9999-12-31, the last date the sandbox holds",
+                "billing period out of range",
+                field="billing_period_count"
+                if count > 1
+                else ("start_date" if moment is start else "billing_anchor"),
+                billing_period_count=count,
+            )
     return usage.NewSubscription(
         customer_id=customer.id,
         plan_id=body["plan_id"],
@@ -358,10 +406,22 @@ def new_subscription(world: World, body: dict[str, Any]) -> usage.NewSubscriptio
         start_date=start,
         end_date=end,
         billing_cycle=body.get("billing_cycle") or "anniversary",
-        billing_anchor=timestamp(body, "billing_anchor"),
+        billing_anchor=anchor,
         lookup_key=_text(body, "lookup_key"),
         metadata=_metadata(body),
     )
+
+
+def _period_fits(moment: datetime, period: str, count: int) -> bool:
+    """Whether the period of ``count`` from ``moment`` ends on a date Python holds (year 9999 at most);
+    upstream (Go's time, int64) has room for far more."""
+    if count > MAX_INT64:
+        return False
+    try:
+        usage.boundary(moment, period, count, 1)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def decoded_event(body: dict[str, Any], where: str = "") -> datetime | None:
@@ -778,8 +838,17 @@ def query_subscription(world: World, params, body) -> Result:
 
 def get_subscriptions_for_customer(world: World, params, body) -> Result:
     """The customer's active and trialing subscriptions, unpaged; line items only when expanded."""
+    roots = (
+        {part.strip().split(".")[0] for part in params["expand"].split(",")}
+        if params.get("expand")
+        else set()
+    )
+    for name in sorted(roots - {"subscription_line_items", "entitlements"}):  # upstream's allowed roots
+        raise errors.validation(
+            "Field is not allowed to be expanded", "field not allowed to be expanded", field=name
+        )
     customer = customers.by_lookup_key(world, params["external_id"])
-    expanded = "subscription_line_items" in (params.get("expand") or "")
+    expanded = "subscription_line_items" in roots
     items = []
     for sub in usage.subscriptions_of(world, customer.id):
         if sub.status in charges.BILLED_STATUSES:
