@@ -76,6 +76,18 @@ def shown(number: Decimal) -> str:
     return plain or str(number)
 
 
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def int64(value: Any, name: str) -> Any:
+    """An integer field that upstream decodes into a Go int: beyond int64 the body does not decode."""
+    if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+        raise errors.validation(
+            "Invalid request format", f"{name} out of range", field=name, problem="must be within int64"
+        )
+    return value
+
+
 def yyyymmdd(value: int, name: str) -> datetime:
     """Midnight UTC of a YYYYMMDD day; out-of-range months and days roll over as Go's time.Date does."""
     year, month, day = value // 10000, value // 100 % 100, value % 100

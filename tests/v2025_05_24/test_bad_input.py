@@ -440,3 +440,12 @@ def test_a_search_filter_date_outside_the_years_1_to_9999_is_refused(seeded):
     for body in ({"end_time": "9999-12-31T23:00:00-05:00"}, {"filters": [condition]}):
         assert_refused(api.post("/v1/customers/search", body), 400, "Invalid filter parameters")
     assert snapshot(api, wallet["id"]) == before
+
+
+@pytest.mark.parametrize("priority", [2**63, -(2**63) - 1])
+def test_a_priority_beyond_int64_is_refused(seeded, priority):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    body = {**TOP_UP, "idempotency_key": "p", "priority": priority}
+    assert_refused(api.post(f"/v1/wallets/{wallet['id']}/top-up", body), 400, "Invalid request format")
+    assert snapshot(api, wallet["id"]) == before

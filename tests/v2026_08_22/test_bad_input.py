@@ -718,3 +718,31 @@ def test_an_expand_upstream_does_not_allow_is_refused(metered, expand):
         "/v1/customers/external/acme/subscriptions?expand=subscription_line_items.meters,entitlements"
     )
     assert ok.status == 200 and ok.json["items"][0]["line_items"]
+
+
+def test_a_plan_needs_a_name_in_the_validators_words(api):
+    reply = api.post("/v1/plans", {"name": ""})
+    assert_refused(reply, 400, "Request validation failed")
+    assert reply.json["details"] == {
+        "Name": "Key: 'CreatePlanRequest.Name' Error:Field validation for 'Name' failed on the 'required' tag"
+    }
+    assert api.post("/v1/plans", {"name": " "}).status == 201  # upstream's "required" takes blank text
+
+
+@pytest.mark.parametrize("priority", [2**63, -(2**63) - 1, 10**30])
+def test_a_priority_beyond_int64_is_refused_before_any_other_check(seeded, priority):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    body = {"credits_to_add": "-1", "transaction_reason": "PURCHASED_CREDIT_DIRECT", "priority": priority}
+    reply = api.post(f"/v1/wallets/{wallet['id']}/top-up", body)
+    assert_refused(reply, 400, "Invalid request format")
+    assert reply.json["details"] == {"field": "priority", "problem": "must be within int64"}
+    assert snapshot(api, wallet["id"]) == before
+    assert api.post(f"/v1/wallets/{wallet['id']}/top-up", {**TOP_UP, "priority": 2**63 - 1}).status == 200
+
+
+def test_a_price_billing_period_count_beyond_int64_is_refused(metered):
+    api, ids = metered
+    reply = api.post("/v1/prices", price_body(ids, billing_period_count=2**63, currency="x"))
+    assert_refused(reply, 400, "Invalid request format")
+    assert reply.json["details"]["field"] == "billing_period_count"

@@ -176,6 +176,7 @@ def replay(world: World, wallet_id: str, body: dict[str, Any]) -> Wallet | None:
 
 def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit:
     now = world.now()
+    fields.int64(body.get("priority"), "priority")  # decoded before any check
     key = body["idempotency_key"]
     credits = money.amount(bounded("credits_to_add", body.get("credits_to_add", 0)))
     if credits == 0 and body.get("amount"):

@@ -330,6 +330,7 @@ def _merged_auto_topup(current: AutoTopup | None, body: dict[str, Any]) -> AutoT
 def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit:
     """A TopUpWalletRequest: credits (or money at the top-up rate), reason, dates, bonus."""
     now = world.now()
+    fields.int64(body.get("priority"), "priority")  # decoded before any check
     credits = decimal(body, "credits_to_add", money.ZERO) or money.ZERO
     amount = decimal(body, "amount", money.ZERO) or money.ZERO
     if credits == 0 and amount != 0:

@@ -178,8 +178,8 @@ def _lookup_key_of(name: str) -> str:
 
 def new_plan(world: World, body: dict[str, Any]) -> Plan:
     now = world.now()
-    if not _text(body, "name"):
-        raise errors.validation("name is required", "invalid plan", field="name")
+    if not body.get("name"):  # validate:"required": blank text is a name
+        raise fields.field_error("CreatePlanRequest", [("name", "required")])
     return Plan(
         id=world.new_id("plan_", now),
         name=body["name"],
@@ -195,6 +195,7 @@ def new_plan(world: World, body: dict[str, Any]) -> Plan:
 def new_price(world: World, body: dict[str, Any]) -> Price:
     """A price, with upstream's checks in upstream's order (the first failure wins)."""
     now = world.now()
+    fields.int64(body.get("billing_period_count"), "billing_period_count")  # decoded before any check
     failures = fields.currency_failures(body)
     if failures:
         raise fields.field_error("CreatePriceRequest", failures)
