@@ -746,3 +746,20 @@ def test_a_price_billing_period_count_beyond_int64_is_refused(metered):
     reply = api.post("/v1/prices", price_body(ids, billing_period_count=2**63, currency="x"))
     assert_refused(reply, 400, "Invalid request format")
     assert reply.json["details"]["field"] == "billing_period_count"
+
+
+def test_a_cancel_request_is_validated_before_its_subscription_is_looked_up(metered):
+    api, ids = metered
+    before = usage_snapshot(api, ids)
+    for sub_id in ("subs_unknown", ids["subscription"]["id"]):
+        reply = api.post(f"/v1/subscriptions/{sub_id}/cancel", {"cancellation_type": "scheduled_date"})
+        assert_refused(
+            reply,
+            400,
+            "Provide a cancel_at date (past for backdated cancellation, future for scheduled cancellation)",
+        )
+    future = {"cancellation_type": "immediate", "cancel_at": "2027-01-01T00:00:00+01:00"}
+    reply = api.post("/v1/subscriptions/subs_unknown/cancel", future)
+    assert_refused(reply, 400, "Use cancellation_type 'scheduled_date' to schedule a future cancellation")
+    assert reply.json["details"]["cancel_at"] == "2026-12-31T23:00:00Z"
+    assert usage_snapshot(api, ids) == before

@@ -4,7 +4,8 @@ operations and the clock controls. Whatever is sent, no answer is a 500, and the
 answering afterwards: its real-time balance, its usage summary, its subscriptions, and a day more
 on its clock. On the memory store and on Redis; hypothesis draws the sequences.
 
-To run longer: ``FLEXPRICE_EDGE_EXAMPLES=500 python -m pytest tests/v2026_08_22/test_edge_values.py``.
+To run longer, with fresh draws: ``FLEXPRICE_EDGE_EXAMPLES=500 FLEXPRICE_EDGE_RANDOM=1 python -m pytest
+tests/v2026_08_22/test_edge_values.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ EXAMPLES = int(os.environ.get("FLEXPRICE_EDGE_EXAMPLES", "60"))
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=True,
+    derandomize=os.environ.get("FLEXPRICE_EDGE_RANDOM", "") in ("", "0"),
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -120,8 +121,43 @@ def actions(ids: dict[str, Any]) -> st.SearchStrategy[tuple[str, str, Any]]:
         st.lists(event, min_size=1, max_size=3).map(lambda es: ("POST", "/v1/events/bulk", {"events": es})),
         st.fixed_dictionaries(
             {"credits_to_add": numbers(), "transaction_reason": st.just("PURCHASED_CREDIT_DIRECT")},
-            optional={"expiry_date_utc": timestamps(), "priority": st.sampled_from(INT_EDGES)},
+            optional={
+                "expiry_date_utc": timestamps(),
+                "priority": st.sampled_from(INT_EDGES),
+                "effective_date": timestamps(),
+                "bonus_credits_to_add": numbers(),
+                "bonus_credits_expiry_date_utc": timestamps(),
+            },
         ).map(lambda b: ("POST", f"/v1/wallets/{wallet}/top-up", b)),
+        st.fixed_dictionaries(
+            {"customer_id": st.just(ids["customer"]["id"]), "currency": st.sampled_from(["eur", "gbp"])},
+            optional={
+                "initial_credits_to_load": numbers(),
+                "initial_credits_expiry_date_utc": timestamps(),
+                "initial_credits_to_load_expiry_date": st.sampled_from(INT_EDGES + [99991231, 10101]),
+                "conversion_rate": numbers(),
+            },
+        ).map(lambda b: ("POST", "/v1/wallets", b)),
+        st.fixed_dictionaries(
+            {
+                "alert_enabled": st.just(True),
+                "critical": st.fixed_dictionaries({"threshold": numbers(), "condition": st.just("below")}),
+            }
+        ).map(lambda a: ("PUT", f"/v1/wallets/{wallet}", {"alert_settings": a})),
+        st.fixed_dictionaries(
+            {
+                "filters": st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "field": st.just("created_at"),
+                            "operator": st.sampled_from(["gt", "lt", "eq"]),
+                            "value": st.fixed_dictionaries({"date": timestamps()}),
+                        }
+                    ),
+                    max_size=1,
+                )
+            }
+        ).map(lambda b: ("POST", "/v1/customers/search", b)),
         st.fixed_dictionaries(
             {"credits": numbers(), "transaction_reason": st.just("MANUAL_BALANCE_DEBIT")},
             optional={"idempotency_key": st.text(max_size=5)},

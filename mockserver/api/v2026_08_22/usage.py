@@ -776,26 +776,27 @@ CANCELLED = {
 
 
 def cancel_subscription(world: World, params, body) -> Result:
+    kind = body["cancellation_type"]
+    at = timestamp(body, "cancel_at")
+    if kind == "scheduled_date" and at is None:  # upstream validates before the lookup
+        raise errors.validation(
+            "Provide a cancel_at date (past for backdated cancellation, future for scheduled cancellation)",
+            "cancel_at is required for scheduled_date",
+            field="cancel_at",
+        )
+    if kind == "immediate" and at is not None and at > world.now():
+        raise errors.validation(
+            "Use cancellation_type 'scheduled_date' to schedule a future cancellation",
+            "cancel_at cannot be a future date for immediate cancellation",
+            field="cancel_at",
+            cancel_at=at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
     sub = world.subscriptions.get(params["id"])
     if sub is None:
         raise errors.not_found(
             "Subscription not found",
             "subscription not found",
             subscription_id=params["id"],
-        )
-    kind = body["cancellation_type"]
-    at = timestamp(body, "cancel_at")
-    if kind == "scheduled_date" and at is None:
-        raise errors.validation(
-            "cancel_at is required for a scheduled_date cancellation",
-            "cancel_at is required",
-            field="cancel_at",
-        )
-    if kind == "immediate" and at is not None and at > world.now():
-        raise errors.validation(
-            "Use cancellation_type 'scheduled_date' to schedule a future cancellation",
-            "cancel_at in the future",
-            field="cancel_at",
         )
     # The SDK sends the policy's right spelling; the document upstream publishes, its typo.
     policy = body.get("cancel_immediately_invoice_policy") or body.get("cancel_immediately_inovice_policy")
