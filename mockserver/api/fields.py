@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +43,8 @@ GO_NAMES = {
     "name": "Name",
     "contact": "Contact",
     "timezone": "Timezone",
+    "plan_id": "PlanID",
+    "currency": "Currency",
 }
 
 
@@ -74,6 +76,18 @@ def shown(number: Decimal) -> str:
     return plain or str(number)
 
 
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def int64(value: Any, name: str) -> Any:
+    """An integer field that upstream decodes into a Go int: beyond int64 the body does not decode."""
+    if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+        raise errors.validation(
+            "Invalid request format", f"{name} out of range", field=name, problem="must be within int64"
+        )
+    return value
+
+
 def yyyymmdd(value: int, name: str) -> datetime:
     """Midnight UTC of a YYYYMMDD day; out-of-range months and days roll over as Go's time.Date does."""
     year, month, day = value // 10000, value // 100 % 100, value % 100
@@ -98,6 +112,18 @@ def field_error(struct: str, failures: list[tuple[str, str]]) -> errors.ApiError
     return errors.ApiError(400, "Request validation failed", first, details)
 
 
+def currency_failures(body: dict[str, Any], required: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Validator failures of ``required`` fields and of a ``currency`` that is required with a
+    length of 3 (``validate:"required,len=3"``; Go counts runes, as len() counts code points)."""
+    failures = [(name, "required") for name in required if not body.get(name)]
+    currency = body.get("currency")
+    if not currency:
+        failures.append(("currency", "required"))
+    elif len(currency) != 3:
+        failures.append(("currency", "len"))
+    return failures
+
+
 def contact_failures(body: dict[str, Any]) -> list[tuple[str, str]]:
     """Validator failures of the e-mail and country fields, as (field, tag)."""
     failures = []
@@ -112,9 +138,50 @@ def contact_failures(body: dict[str, Any]) -> list[tuple[str, str]]:
     return failures
 
 
+# RFC 3339 as Go's time.Time reads it from JSON: a full date and time, an upper-case T, seconds,
+# any fraction, and Z or an offset of hours and minutes.
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,32}))?"
+    r"(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))"
+)
+
+
+def rfc3339(text: Any) -> datetime:
+    """A timestamp as upstream's JSON decoding reads one (strict RFC 3339), in UTC. Raises
+    ValueError when unreadable or outside the years 1 to 9999 in UTC, the dates the sandbox holds."""
+    found = _RFC3339.fullmatch(text) if isinstance(text, str) else None
+    if found is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    year, month, day, hour, minute, second, fraction, _zulu, sign, off_h, off_m = found.groups()
+    if int(off_h or 0) > 23 or int(off_m or 0) > 59:
+        raise ValueError("offset out of range")
+    offset = timedelta(hours=int(off_h or 0), minutes=int(off_m or 0))
+    micros = int((fraction or "").ljust(6, "0")[:6])
+    zone = timezone(-offset if sign == "-" else offset)
+    local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros, zone)
+    return in_range(local)
+
+
+def moment(text: Any) -> datetime:
+    """A timestamp as the sandbox has always read one (RFC 3339, or ISO 8601 with a T; naive is
+    UTC), in UTC. Raises ValueError when unreadable or outside the years 1 to 9999 in UTC."""
+    try:
+        return in_range(parse_timestamp(text))
+    except OverflowError:  # its UTC form is beyond year 9999 or before year 1
+        raise ValueError("timestamp outside the years 1 to 9999 in UTC") from None
+
+
+def in_range(moment: datetime) -> datetime:
+    """``moment`` in UTC; ValueError when its UTC form falls outside Python's years (1 to 9999)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp outside the years 1 to 9999 in UTC") from None
+
+
 def time_value(value: Any, name: str, message: str = "Invalid filter parameters") -> datetime:
     try:
-        return parse_timestamp(value)
+        return moment(value)
     except (ValueError, TypeError):
         raise errors.validation(
             message, f"{name} must be an RFC 3339 timestamp", **{name: str(value)}

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    InvalidOperation,
+)
 from typing import Any
 
 from . import money
@@ -21,6 +31,14 @@ BILLED_STATUSES = ("active", "trialing")
 # Line item charges are rounded to the currency's precision, half away from zero (upstream's
 # currency table: 2 places unless listed, and for currencies it does not know).
 NO_DECIMALS = frozenset({"jpy", "krw", "vnd", "clp"})
+# Upstream keeps each event's quantity for a meter in a Decimal(18, 8) column (meter_usage.qty_total,
+# the multiplier applied): a larger one cannot be stored. Ingestion refuses it; an event counted
+# later (deferred, or by a meter made after it) is held to the column's range here.
+MAX_QUANTITY = Decimal("9999999999.99999999")
+QUANTITY_PLACES = Decimal("1e-8")
+# Sums of bounded quantities times bounded prices stay far below this many digits; every step
+# that rounds gets a context this wide, so no product or sum of the world's values can trap.
+_WIDE = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 # ---- meters -------------------------------------------------------------------------------
@@ -54,6 +72,24 @@ def number_of(value: Any) -> Decimal | None:
     return None
 
 
+def event_quantity(meter: Meter, properties: dict[str, Any]) -> Decimal | None:
+    """What one event adds to the meter's quantity as upstream extracts it (the multiplier
+    applied, a negative as 0); None for the aggregations that count events or values."""
+    if meter.aggregation in ("COUNT", "COUNT_UNIQUE"):
+        return None
+    value = number_of(properties.get(meter.field_name)) or money.ZERO
+    if meter.aggregation == "SUM_WITH_MULTIPLIER":
+        value = _WIDE.multiply(value, meter.multiplier or money.ONE)
+    return max(value, money.ZERO)
+
+
+def stored_quantity(value: Decimal) -> Decimal:
+    """A quantity as the column keeps it: at most 8 places (truncated), within its range."""
+    if value.copy_abs() > MAX_QUANTITY:  # copy_abs: no context, so 1E+999999 cannot trap
+        return MAX_QUANTITY if value > 0 else -MAX_QUANTITY
+    return value.quantize(QUANTITY_PLACES, rounding=ROUND_DOWN, context=_WIDE)
+
+
 def passes(meter: Meter, properties: dict[str, Any]) -> bool:
     """Every filter holds: the property is present and one of the filter's values."""
     for key, values in meter.filters.items():
@@ -84,6 +120,7 @@ def record(item: LineItem, meter: Meter, properties: dict[str, Any], at: datetim
     raw = properties.get(meter.field_name)
     value = number_of(raw)  # missing or not a number: a row of 0, as upstream writes one
     value = max(value, money.ZERO) if value is not None else money.ZERO  # negative counts as 0
+    value = stored_quantity(value)
     item.count += 1
     item.total += value
     if item.maximum is None or value > item.maximum:
@@ -123,7 +160,7 @@ def reset(item: LineItem) -> None:
 
 def rounded(amount: Decimal, currency: str) -> Decimal:
     places = Decimal(1) if currency in NO_DECIMALS else Decimal("0.01")
-    return amount.quantize(places, rounding=ROUND_HALF_UP)
+    return amount.quantize(places, rounding=ROUND_HALF_UP, context=_WIDE)
 
 
 def cost(price: Price, units: Decimal) -> Decimal:

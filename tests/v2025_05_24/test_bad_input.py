@@ -405,3 +405,47 @@ def test_odd_ids_are_just_not_found(seeded, wallet_id):
     assert reply.status == 404 and reply.error["details"] == {"customer_id": wallet_id}
     assert api.get(f"/v1/customers/lookup/{path_id}").status == 404
     assert snapshot(api, wallet["id"]) == before
+
+
+# ---- dates out of range ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expiry", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
+def test_a_top_up_expiry_outside_the_years_1_to_9999_is_refused(seeded, expiry):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    body = {**TOP_UP, "idempotency_key": "far", "expiry_date_utc": expiry}
+    reply = api.post(f"/v1/wallets/{wallet['id']}/top-up", body)
+    assert_refused(reply, 400, "expiry_date_utc must be an RFC 3339 timestamp")
+    assert snapshot(api, wallet["id"]) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/wallets/{wallet}/transactions?start_time=0001-01-01T00:00:00%2B01:00",
+        "/v1/wallets/{wallet}/transactions?end_time=9999-12-31T23:00:00-05:00",
+        "/v1/customers?start_time=0001-01-01T00:00:00%2B01:00",
+    ],
+)
+def test_a_filter_date_outside_the_years_1_to_9999_is_refused(seeded, path):
+    api, _, wallet = seeded
+    assert_refused(api.get(path.format(wallet=wallet["id"])), 400, "Invalid filter parameters")
+
+
+def test_a_search_filter_date_outside_the_years_1_to_9999_is_refused(seeded):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    condition = {"field": "created_at", "operator": "gt", "value": {"date": "9999-12-31T23:00:00-05:00"}}
+    for body in ({"end_time": "9999-12-31T23:00:00-05:00"}, {"filters": [condition]}):
+        assert_refused(api.post("/v1/customers/search", body), 400, "Invalid filter parameters")
+    assert snapshot(api, wallet["id"]) == before
+
+
+@pytest.mark.parametrize("priority", [2**63, -(2**63) - 1])
+def test_a_priority_beyond_int64_is_refused(seeded, priority):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    body = {**TOP_UP, "idempotency_key": "p", "priority": priority}
+    assert_refused(api.post(f"/v1/wallets/{wallet['id']}/top-up", body), 400, "Invalid request format")
+    assert snapshot(api, wallet["id"]) == before

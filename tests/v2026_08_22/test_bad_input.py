@@ -15,7 +15,8 @@ import pytest
 
 from mockserver.http.validation import MAX_DEPTH
 
-from .conftest import Api, Reply, create_app, make_customer, make_wallet, new_key
+from .conftest import Api, Reply, advance, create_app, make_customer, make_wallet, new_key
+from .test_usage import setup
 
 TOP_UP = {"credits_to_add": "10", "transaction_reason": "PURCHASED_CREDIT_DIRECT"}
 
@@ -361,3 +362,404 @@ def test_odd_ids_are_just_not_found(seeded, wallet_id):
     assert reply.status == 404 and reply.json["details"] == {"customer_id": wallet_id}
     assert api.get(f"/v1/customers/external/{path_id}").status == 404
     assert snapshot(api, wallet["id"]) == before
+
+
+# ---- usage values: in range or refused ------------------------------------------------------------
+
+CALL = {"event_name": "api_call", "external_customer_id": "acme"}
+
+
+@pytest.fixture
+def metered(api):
+    """A usage set-up (a SUM meter on ``tokens``, a usage price of 0.5, a subscription, a prepaid
+    wallet) with one event of 4 tokens counted."""
+    ids = setup(api, {"type": "SUM", "field": "tokens"})
+    assert api.post("/v1/events", {**CALL, "properties": {"tokens": 4}}).status == 202
+    return api, ids
+
+
+def usage_snapshot(api: Api, ids: dict) -> tuple:
+    """What a refused usage request could have touched: the usage summary, the real-time balance,
+    the subscriptions, the features and the invoices."""
+    replies = (
+        api.get(f"/v1/customers/usage?customer_id={ids['customer']['id']}"),
+        api.get(f"/v1/wallets/{ids['wallet']['id']}/balance/real-time"),
+        api.post("/v1/subscriptions/search", {}),
+        api.get("/_mock/invoices"),
+    )
+    assert [r.status for r in replies] == [200] * 4, [r.json for r in replies]
+    return tuple(r.json for r in replies)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "",
+        "2026-09-01",
+        "2026-09-01T12:00:00",  # no offset
+        "2026-09-01 12:00:00Z",
+        "2026-09-01t12:00:00z",
+        "2026-09-01T12:00Z",
+        "2026-W36-2T12:00:00Z",
+        "2026-09-01T12:00:00+0100",
+        "2026-09-31T12:00:00Z",
+        "2026-09-01T12:00:00+24:00",
+        "0001-01-01T00:00:00+01:00",  # year 0 in UTC
+        "9999-12-31T23:59:59-00:01",  # year 10000 in UTC
+        "0000-01-01T00:00:00Z",
+        "２０２６-09-01T12:00:00Z",
+    ],
+)
+def test_an_event_timestamp_is_rfc_3339_within_the_years_1_to_9999_or_refused(metered, timestamp):
+    api, ids = metered
+    before = usage_snapshot(api, ids)
+    for path, body, field in (
+        ("/v1/events", {**CALL, "properties": {"tokens": 1}, "timestamp": timestamp}, "timestamp"),
+        ("/v1/events/bulk", {"events": [CALL, {**CALL, "timestamp": timestamp}]}, "events[1].timestamp"),
+    ):
+        reply = api.post(path, body)
+        assert_refused(reply, 400, "Invalid request payload")
+        assert reply.json["details"]["field"] == field
+    assert usage_snapshot(api, ids) == before
+
+
+def test_an_event_timestamp_with_an_offset_fraction_or_null_is_read(metered):
+    api, ids = metered
+    for timestamp in ("2026-09-01T13:30:00.123456789+01:30", "2026-09-01T12:00:00.5Z"):
+        assert (
+            api.post("/v1/events", {**CALL, "properties": {"tokens": 1}, "timestamp": timestamp}).status
+            == 202
+        )
+    assert Decimal(usage_snapshot(api, ids)[0]["features"][0]["current_usage"]) == 6
+
+
+@pytest.mark.parametrize(
+    "raw, message, problem",
+    [
+        ("1e30", "The quantity of meter 'API calls' must be at most 9999999999.99999999 per event", None),
+        ('"1e30"', "The quantity of meter 'API calls' must be at most 9999999999.99999999 per event", None),
+        (
+            '"9e999999"',
+            "The quantity of meter 'API calls' must be at most 9999999999.99999999 per event",
+            None,
+        ),
+        (
+            "10000000000",
+            "The quantity of meter 'API calls' must be at most 9999999999.99999999 per event",
+            None,
+        ),
+        ("1e400", "Invalid request payload", "is a number beyond float64's range"),
+        ("-1e400", "Invalid request payload", "is a number beyond float64's range"),
+        ("1" + "0" * 400, "Invalid request payload", "is a number beyond float64's range"),
+    ],
+)
+def test_an_event_quantity_beyond_upstreams_column_or_float64_is_refused(metered, raw, message, problem):
+    """Upstream keeps a meter's quantity per event in a Decimal(18, 8) column and reads JSON numbers
+    as float64: a value either cannot hold is refused, and the world keeps answering."""
+    api, ids = metered
+    before = usage_snapshot(api, ids)
+    single = send_raw(
+        api,
+        "POST",
+        "/v1/events",
+        '{"event_name": "api_call", "external_customer_id": "acme", "properties": {"tokens": ' + raw + "}}",
+    )
+    assert_refused(single, 400, message)
+    assert single.json["details"]["field"] == "properties.tokens"
+    if problem:
+        assert single.json["details"]["problem"] == problem
+    bulk = send_raw(
+        api,
+        "POST",
+        "/v1/events/bulk",
+        '{"events": [{"event_name": "api_call", '
+        '"external_customer_id": "acme"}, {"event_name": "api_call", "external_customer_id": '
+        '"acme", "properties": {"tokens": ' + raw + "}}]}",
+    )
+    assert_refused(bulk, 400, message)
+    assert bulk.json["details"]["field"] == "events[1].properties.tokens"
+    assert usage_snapshot(api, ids) == before
+    advance(api, "P40D")  # the period closes as before
+    after = usage_snapshot(api, ids)
+    assert Decimal(after[0]["features"][0]["current_usage"]) == 0
+
+
+def test_the_largest_quantity_and_the_tiniest_are_counted_and_the_world_still_closes_its_period(metered):
+    api, ids = metered
+    for tokens in ("9999999999.99999999", "1e-999999", "-5", "NaN", "Infinity", 9999999999):
+        reply = api.post("/v1/events", {**CALL, "properties": {"tokens": tokens}})
+        assert reply.status == 202, reply.json
+    usage = usage_snapshot(api, ids)[0]["features"][0]["current_usage"]
+    assert Decimal(usage) == Decimal("19999999998.99999999") + 4
+    advance(api, "P40D")
+    assert Decimal(usage_snapshot(api, ids)[0]["features"][0]["current_usage"]) == 0
+
+
+def test_a_quantity_of_a_meter_made_after_its_event_is_held_to_the_columns_range(api):
+    """An event dated ahead is counted when its period begins: by then a meter may count it that
+    did not exist when it came in; its quantity is kept within the column's range."""
+    ids = setup(api, {"type": "SUM", "field": "tokens"})
+    reply = api.post(
+        "/v1/events", {**CALL, "properties": {"big": "1e30"}, "timestamp": "2026-10-05T00:00:00Z"}
+    )
+    assert reply.status == 202
+    meter = {
+        "name": "Big",
+        "event_name": "api_call",
+        "aggregation": {"type": "SUM", "field": "big"},
+        "reset_usage": "BILLING_PERIOD",
+    }
+    assert api.post("/v1/features", {"name": "Big", "type": "metered", "meter": meter}).status == 201
+    advance(api, "P40D")
+    assert usage_snapshot(api, ids)[0]["features"]
+
+
+def subscribe_body(ids: dict, **changes) -> dict:
+    return {
+        "customer_id": ids["customer"]["id"],
+        "plan_id": ids["plan"]["id"],
+        "currency": "usd",
+        "billing_period": "MONTHLY",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    "changes, details",
+    [
+        (
+            {"plan_id": ""},
+            {
+                "PlanID": "Key: 'CreateSubscriptionRequest.PlanID' Error:Field validation for "
+                "'PlanID' failed on the 'required' tag"
+            },
+        ),
+        (
+            {"currency": ""},
+            {
+                "Currency": "Key: 'CreateSubscriptionRequest.Currency' Error:Field validation for "
+                "'Currency' failed on the 'required' tag"
+            },
+        ),
+        (
+            {"currency": "us", "customer_id": "cust_missing"},
+            {
+                "Currency": "Key: 'CreateSubscriptionRequest.Currency' Error:Field validation for "
+                "'Currency' failed on the 'len' tag"
+            },
+        ),
+    ],
+)
+def test_a_subscription_is_validated_before_its_plan_or_customer_is_looked_up(metered, changes, details):
+    api, ids = metered
+    before = usage_snapshot(api, ids)
+    reply = api.post("/v1/subscriptions", subscribe_body(ids, **changes))
+    assert_refused(reply, 400, "Request validation failed")
+    assert reply.json["details"] == details
+    assert usage_snapshot(api, ids) == before
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"start_date": "0001-01-01T00:00:00+01:00"}, "start_date"),
+        ({"end_date": "9999-12-31T23:59:59-01:00"}, "end_date"),
+        ({"billing_anchor": "0001-01-01T00:30:00+01:00"}, "billing_anchor"),
+        ({"start_date": "9999-12-15T00:00:00Z"}, "start_date"),
+        ({"billing_period_count": 10**12}, "billing_period_count"),
+        ({"billing_period_count": 2**63}, "billing_period_count"),
+        ({"billing_period": "ANNUAL", "billing_period_count": 8000}, "billing_period_count"),
+    ],
+)
+def test_subscription_dates_and_counts_out_of_range_are_refused(metered, changes, field):
+    api, ids = metered
+    before = usage_snapshot(api, ids)
+    reply = api.post("/v1/subscriptions", subscribe_body(ids, **changes))
+    assert reply.status == 400, reply.json
+    assert reply.json["code"] == "validation_error"
+    assert field in json.dumps(reply.json["details"])
+    assert usage_snapshot(api, ids) == before
+
+
+@pytest.mark.parametrize("cancel_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "soon"])
+def test_a_cancel_date_out_of_range_is_refused(metered, cancel_at):
+    api, ids = metered
+    before = usage_snapshot(api, ids)
+    body = {"cancellation_type": "scheduled_date", "cancel_at": cancel_at}
+    reply = api.post(f"/v1/subscriptions/{ids['subscription']['id']}/cancel", body)
+    assert_refused(reply, 400, "cancel_at must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z")
+    assert usage_snapshot(api, ids) == before
+
+
+@pytest.mark.parametrize(
+    "path, body, message",
+    [
+        (
+            "/v1/subscriptions/search",
+            {"active_at": "0001-01-01T00:00:00+01:00"},
+            "active_at must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
+        ),
+        ("/v1/customers/search", {"start_time": "0001-01-01T00:00:00+01:00"}, "Invalid filter parameters"),
+        (
+            "/v1/customers/search",
+            {
+                "filters": [
+                    {"field": "created_at", "operator": "gt", "value": {"date": "9999-12-31T23:00:00-05:00"}}
+                ]
+            },
+            "Invalid filter parameters",
+        ),
+        (
+            "/v1/wallets/transactions/search",
+            {"start_time": "9999-12-31T23:00:00-05:00"},
+            "start_time must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
+        ),
+    ],
+)
+def test_search_dates_out_of_range_are_refused(metered, path, body, message):
+    api, _ = metered
+    assert_refused(api.post(path, body), 400, message)
+
+
+@pytest.mark.parametrize("name", ["expiry_date_utc", "bonus_credits_expiry_date_utc", "effective_date"])
+def test_top_up_dates_out_of_range_are_refused(seeded, name):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    reply = api.post(f"/v1/wallets/{wallet['id']}/top-up", {**TOP_UP, name: "9999-12-31T23:00:00-05:00"})
+    assert_refused(reply, 400, f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z")
+    assert snapshot(api, wallet["id"]) == before
+
+
+def price_body(ids: dict, **changes) -> dict:
+    return {
+        "entity_type": "PLAN",
+        "entity_id": ids["plan"]["id"],
+        "currency": "usd",
+        "type": "USAGE",
+        "billing_model": "TIERED",
+        "billing_period": "MONTHLY",
+        "billing_period_count": 1,
+        "invoice_cadence": "ARREAR",
+        "price_unit_type": "FIAT",
+        "meter_id": ids["feature"]["meter_id"],
+        "tiers": [{"up_to": 10, "unit_amount": "1"}, {"unit_amount": "0.5"}],
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    "changes, message, details",
+    [
+        (
+            {"currency": "usdx"},
+            "Request validation failed",
+            {
+                "Currency": "Key: 'CreatePriceRequest.Currency' Error:Field validation for 'Currency' "
+                "failed on the 'len' tag"
+            },
+        ),
+        (
+            {"tiers": [{"up_to": 10, "unit_amount": "1"}, {"unit_amount": "-0.5"}]},
+            "tiers at index 1 is invalid",
+            None,
+        ),
+        (
+            {"tiers": [{"up_to": 10, "unit_amount": "1", "flat_amount": "-1"}, {"unit_amount": "1"}]},
+            "tiers at index 0 is invalid",
+            None,
+        ),
+        (
+            {"tiers": [{"up_to": 2**64, "unit_amount": "1"}, {"unit_amount": "1"}]},
+            "Invalid request format",
+            None,
+        ),
+    ],
+)
+def test_prices_follow_upstreams_checks(metered, changes, message, details):
+    api, ids = metered
+    before = api.get(f"/v1/plans/{ids['plan']['id']}").json
+    reply = api.post("/v1/prices", price_body(ids, **changes))
+    assert_refused(reply, 400, message)
+    if details:
+        assert reply.json["details"] == details
+    assert api.get(f"/v1/plans/{ids['plan']['id']}").json == before
+
+
+def test_the_largest_up_to_is_kept(metered):
+    api, ids = metered
+    reply = api.post(
+        "/v1/prices", price_body(ids, tiers=[{"up_to": 2**64 - 1, "unit_amount": "1"}, {"unit_amount": "1"}])
+    )
+    assert reply.status == 201, reply.json
+    assert reply.json["tiers"][0]["up_to"] == 2**64 - 1
+
+
+def test_a_feature_needs_a_name_and_its_lookup_key_comes_from_the_name(api):
+    assert_refused(api.post("/v1/features", {"name": "", "type": "boolean"}), 400, "Name is required")
+    first = api.post("/v1/features", {"name": "API Calls (v2)!", "type": "boolean"})
+    assert first.status == 201 and first.json["lookup_key"] == "api_calls_v2"
+    again = api.post("/v1/features", {"name": "api calls v2", "type": "boolean"})
+    assert refusal_of(again) == (409, "A feature with this lookup key already exists")
+    assert (
+        api.post("/v1/features", {"name": "api calls v2", "type": "boolean", "lookup_key": "k"}).status == 201
+    )
+
+
+def refusal_of(reply: Reply) -> tuple:
+    return reply.status, reply.json["message"]
+
+
+@pytest.mark.parametrize("expand", ["bogus", "subscription_line_items,plan", "subscription_line_items,"])
+def test_an_expand_upstream_does_not_allow_is_refused(metered, expand):
+    api, _ = metered
+    reply = api.get(f"/v1/customers/external/acme/subscriptions?expand={quote(expand)}")
+    assert_refused(reply, 400, "Field is not allowed to be expanded")
+    ok = api.get(
+        "/v1/customers/external/acme/subscriptions?expand=subscription_line_items.meters,entitlements"
+    )
+    assert ok.status == 200 and ok.json["items"][0]["line_items"]
+
+
+def test_a_plan_needs_a_name_in_the_validators_words(api):
+    reply = api.post("/v1/plans", {"name": ""})
+    assert_refused(reply, 400, "Request validation failed")
+    assert reply.json["details"] == {
+        "Name": "Key: 'CreatePlanRequest.Name' Error:Field validation for 'Name' failed on the 'required' tag"
+    }
+    assert api.post("/v1/plans", {"name": " "}).status == 201  # upstream's "required" takes blank text
+
+
+@pytest.mark.parametrize("priority", [2**63, -(2**63) - 1, 10**30])
+def test_a_priority_beyond_int64_is_refused_before_any_other_check(seeded, priority):
+    api, _, wallet = seeded
+    before = snapshot(api, wallet["id"])
+    body = {"credits_to_add": "-1", "transaction_reason": "PURCHASED_CREDIT_DIRECT", "priority": priority}
+    reply = api.post(f"/v1/wallets/{wallet['id']}/top-up", body)
+    assert_refused(reply, 400, "Invalid request format")
+    assert reply.json["details"] == {"field": "priority", "problem": "must be within int64"}
+    assert snapshot(api, wallet["id"]) == before
+    assert api.post(f"/v1/wallets/{wallet['id']}/top-up", {**TOP_UP, "priority": 2**63 - 1}).status == 200
+
+
+def test_a_price_billing_period_count_beyond_int64_is_refused(metered):
+    api, ids = metered
+    reply = api.post("/v1/prices", price_body(ids, billing_period_count=2**63, currency="x"))
+    assert_refused(reply, 400, "Invalid request format")
+    assert reply.json["details"]["field"] == "billing_period_count"
+
+
+def test_a_cancel_request_is_validated_before_its_subscription_is_looked_up(metered):
+    api, ids = metered
+    before = usage_snapshot(api, ids)
+    for sub_id in ("subs_unknown", ids["subscription"]["id"]):
+        reply = api.post(f"/v1/subscriptions/{sub_id}/cancel", {"cancellation_type": "scheduled_date"})
+        assert_refused(
+            reply,
+            400,
+            "Provide a cancel_at date (past for backdated cancellation, future for scheduled cancellation)",
+        )
+    future = {"cancellation_type": "immediate", "cancel_at": "2027-01-01T00:00:00+01:00"}
+    reply = api.post("/v1/subscriptions/subs_unknown/cancel", future)
+    assert_refused(reply, 400, "Use cancellation_type 'scheduled_date' to schedule a future cancellation")
+    assert reply.json["details"]["cancel_at"] == "2026-12-31T23:00:00Z"
+    assert usage_snapshot(api, ids) == before

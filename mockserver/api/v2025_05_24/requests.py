@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ...domain import customers, errors, money, wallets
-from ...domain.clock import format_timestamp, parse_timestamp
+from ...domain.clock import format_timestamp
 from ...domain.models import AutoTopup, Wallet
 from ...domain.world import World
 from .. import fields
@@ -176,6 +176,7 @@ def replay(world: World, wallet_id: str, body: dict[str, Any]) -> Wallet | None:
 
 def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit:
     now = world.now()
+    fields.int64(body.get("priority"), "priority")  # decoded before any check
     key = body["idempotency_key"]
     credits = money.amount(bounded("credits_to_add", body.get("credits_to_add", 0)))
     if credits == 0 and body.get("amount"):
@@ -184,7 +185,7 @@ def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit
     expiry = None
     if body.get("expiry_date_utc") is not None:
         try:
-            expiry = parse_timestamp(body["expiry_date_utc"])
+            expiry = fields.moment(body["expiry_date_utc"])
         except ValueError:
             raise errors.validation(
                 "expiry_date_utc must be an RFC 3339 timestamp",
@@ -231,7 +232,7 @@ def _time_param(query: dict[str, Any], name: str) -> datetime | None:
     if query.get(name) is None:
         return None
     try:
-        return parse_timestamp(query[name])
+        return fields.moment(query[name])
     except ValueError:
         raise errors.validation(
             "Invalid filter parameters", f"{name} must be an RFC 3339 timestamp", **{name: query[name]}

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ...domain import customers, errors, money, wallets
-from ...domain.clock import UTC, format_timestamp, parse_timestamp
+from ...domain.clock import UTC, format_timestamp
 from ...domain.models import AlertLevel, AlertSettings, AutoTopup, ContactPerson, Wallet
 from ...domain.world import World
 from .. import fields
@@ -60,7 +60,7 @@ def timestamp(body: dict[str, Any], name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_timestamp(value)
+        return fields.moment(value)
     except ValueError:
         raise errors.validation(
             f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
@@ -330,6 +330,7 @@ def _merged_auto_topup(current: AutoTopup | None, body: dict[str, Any]) -> AutoT
 def credit(world: World, wallet: Wallet, body: dict[str, Any]) -> wallets.Credit:
     """A TopUpWalletRequest: credits (or money at the top-up rate), reason, dates, bonus."""
     now = world.now()
+    fields.int64(body.get("priority"), "priority")  # decoded before any check
     credits = decimal(body, "credits_to_add", money.ZERO) or money.ZERO
     amount = decimal(body, "amount", money.ZERO) or money.ZERO
     if credits == 0 and amount != 0:

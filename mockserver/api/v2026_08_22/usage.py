@@ -8,19 +8,23 @@ is what the schema cannot say.
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from ...domain import charges, customers, errors, money, usage
-from ...domain.clock import format_timestamp, parse_timestamp
+from ...domain.clock import format_timestamp
 from ...domain.models import Bill, Customer, Feature, LineItem, Meter, Plan, Price, Subscription, Tier
 from ...domain.world import World
-from .. import Handler, Result
+from .. import Handler, Result, fields
 from .requests import decimal, timestamp
 from .views import _owned, dec, page
 
 _t = format_timestamp
+MAX_UINT64 = 2**64 - 1
+MAX_INT64 = 2**63 - 1
 NEEDS_FIELD = ("SUM", "AVG", "MAX", "COUNT_UNIQUE", "LATEST", "SUM_WITH_MULTIPLIER", "WEIGHTED_SUM")
 
 
@@ -131,6 +135,8 @@ def new_meter(world: World, body: dict[str, Any], now: datetime) -> Meter:
 def new_feature(world: World, body: dict[str, Any]) -> tuple[Feature, Meter | None]:
     """A feature, and the meter it brings inline (not yet added: the feature may be refused)."""
     now = world.now()
+    if not body.get("name"):
+        raise errors.validation("Name is required", "name is required", field="name")
     meter_id = _text(body, "meter_id")
     metered = body["type"] == "metered"
     if metered:
@@ -154,7 +160,8 @@ def new_feature(world: World, body: dict[str, Any]) -> tuple[Feature, Meter | No
         created_at=now,
         updated_at=now,
         meter_id=(meter.id if meter else meter_id) if metered else "",
-        lookup_key=_text(body, "lookup_key"),
+        # upstream derives a key from the name when none is sent, so names clash as keys do
+        lookup_key=_text(body, "lookup_key") or _lookup_key_of(body["name"]),
         description=body.get("description") or "",
         unit_singular=_text(body, "unit_singular"),
         unit_plural=_text(body, "unit_plural"),
@@ -163,10 +170,16 @@ def new_feature(world: World, body: dict[str, Any]) -> tuple[Feature, Meter | No
     return feature, meter
 
 
+def _lookup_key_of(name: str) -> str:
+    """A feature's key made from its name as upstream makes one: lower case, each run of other
+    characters than a-z and 0-9 an underscore, none at either end."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 def new_plan(world: World, body: dict[str, Any]) -> Plan:
     now = world.now()
-    if not _text(body, "name"):
-        raise errors.validation("name is required", "invalid plan", field="name")
+    if not body.get("name"):  # validate:"required": blank text is a name
+        raise fields.field_error("CreatePlanRequest", [("name", "required")])
     return Plan(
         id=world.new_id("plan_", now),
         name=body["name"],
@@ -182,6 +195,10 @@ def new_plan(world: World, body: dict[str, Any]) -> Plan:
 def new_price(world: World, body: dict[str, Any]) -> Price:
     """A price, with upstream's checks in upstream's order (the first failure wins)."""
     now = world.now()
+    fields.int64(body.get("billing_period_count"), "billing_period_count")  # decoded before any check
+    failures = fields.currency_failures(body)
+    if failures:
+        raise fields.field_error("CreatePriceRequest", failures)
     model, kind = body["billing_model"], body["type"]
     count = body.get("billing_period_count") or 0
     if count < 1:  # the document's default of 1 is not applied upstream
@@ -284,9 +301,28 @@ def _tiers(body: dict[str, Any]) -> list[Tier]:
         raise errors.validation(
             "Price tiers are required to set up tiered pricing", "tiers are required", field="tiers"
         )
+    for index, item in enumerate(raw):  # upstream checks every tier's amounts first
+        for name, words in (("unit_amount", "Unit amount"), ("flat_amount", "Flat amount")):
+            amount = decimal(item, name)
+            if amount is not None and amount < 0:
+                raise errors.validation(
+                    f"tiers at index {index} is invalid",
+                    f"{words.lower()} cannot be negative",
+                    tier_index=index,
+                    field_name="tiers",
+                    field=f"tiers[{index}].{name}",
+                    problem=f"{words} cannot be negative",
+                )
     tiers, below = [], 0
     for index, item in enumerate(raw):
         up_to = item.get("up_to")
+        if up_to is not None and not 0 <= up_to <= MAX_UINT64:  # Go reads up_to as a uint64
+            raise errors.validation(
+                "Invalid request format",
+                "up_to out of range",
+                field=f"tiers[{index}].up_to",
+                problem=f"must be between 0 and {MAX_UINT64}",
+            )
         last = index == len(raw) - 1
         if (up_to is None and not last) or (up_to is not None and up_to <= below):
             raise errors.validation(
@@ -326,6 +362,9 @@ def _customer_of(world: World, body: dict[str, Any]) -> Customer:
 
 
 def new_subscription(world: World, body: dict[str, Any]) -> usage.NewSubscription:
+    failures = fields.currency_failures(body, required=("plan_id",))  # validated before any lookup
+    if failures:
+        raise fields.field_error("CreateSubscriptionRequest", failures)
     customer = _customer_of(world, body)
     period = body["billing_period"]
     if period not in usage.SUBSCRIBABLE:
@@ -348,6 +387,17 @@ def new_subscription(world: World, body: dict[str, Any]) -> usage.NewSubscriptio
     start, end = timestamp(body, "start_date"), timestamp(body, "end_date")
     if start is not None and end is not None and end <= start:
         raise errors.validation("end_date must be after start_date", "invalid subscription", field="end_date")
+    anchor = timestamp(body, "billing_anchor")
+    for moment in (start or world.now(), anchor):
+        if moment is not None and not _period_fits(moment, period, count):
+            raise errors.validation(
+                "A billing period must end by 9999-12-31, the last date the sandbox holds",
+                "billing period out of range",
+                field="billing_period_count"
+                if count > 1
+                else ("start_date" if moment is start else "billing_anchor"),
+                billing_period_count=count,
+            )
     return usage.NewSubscription(
         customer_id=customer.id,
         plan_id=body["plan_id"],
@@ -357,13 +407,73 @@ def new_subscription(world: World, body: dict[str, Any]) -> usage.NewSubscriptio
         start_date=start,
         end_date=end,
         billing_cycle=body.get("billing_cycle") or "anniversary",
-        billing_anchor=timestamp(body, "billing_anchor"),
+        billing_anchor=anchor,
         lookup_key=_text(body, "lookup_key"),
         metadata=_metadata(body),
     )
 
 
-def new_event(world: World, body: dict[str, Any], now: datetime, where: str = "") -> usage.UsageEvent:
+def _period_fits(moment: datetime, period: str, count: int) -> bool:
+    """Whether the period of ``count`` from ``moment`` ends on a date Python holds (year 9999 at most);
+    upstream (Go's time, int64) has room for far more."""
+    if count > MAX_INT64:
+        return False
+    try:
+        usage.boundary(moment, period, count, 1)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def decoded_event(body: dict[str, Any], where: str = "") -> datetime | None:
+    """What upstream's JSON decoding of an event refuses, before any check of its fields: a
+    timestamp that is not RFC 3339 (Go's time.Time; "" included), a property number beyond
+    float64. Returns the event's time, None when it has none."""
+    moment = None
+    if body.get("timestamp") is not None:
+        try:
+            moment = fields.rfc3339(body["timestamp"])
+        except ValueError:
+            raise errors.validation(
+                "Invalid request payload",
+                "timestamp is not RFC 3339",
+                field=f"{where}timestamp",
+                problem="must be an RFC 3339 timestamp (2026-09-01T12:00:00Z) within the years 1 to 9999 UTC",
+            ) from None
+    path = _beyond_float64(body.get("properties") or {}, f"{where}properties")
+    if path is not None:
+        raise errors.validation(
+            "Invalid request payload",
+            "number out of range",
+            field=path,
+            problem="is a number beyond float64's range",
+        )
+    return moment
+
+
+def _beyond_float64(value: Any, path: str) -> str | None:
+    """The path of the first number in ``value`` that a float64 cannot hold, if any."""
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        try:
+            return path if math.isinf(float(value)) else None
+        except OverflowError:  # an int too large for a float
+            return path
+    else:
+        return None
+    for key, item in items:
+        found = _beyond_float64(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
+
+
+def new_event(
+    world: World, body: dict[str, Any], now: datetime, where: str = "", moment: datetime | None = None
+) -> usage.UsageEvent:
     """An event: a single one missing its name or customer is an unreadable payload upstream, an
     element of a bulk request fails its validation (the details name the field either way)."""
     for name in ("event_name", "external_customer_id"):
@@ -372,24 +482,33 @@ def new_event(world: World, body: dict[str, Any], now: datetime, where: str = ""
             raise errors.validation(
                 message, f"{name} is required", field=f"{where}{name}", problem="is required"
             )
-    moment = None
-    if body.get("timestamp"):
-        try:
-            moment = parse_timestamp(body["timestamp"])
-        except ValueError:
-            raise errors.validation(
-                "Invalid request payload",
-                "timestamp is not RFC 3339",
-                field=f"{where}timestamp",
-                problem="must be an RFC 3339 timestamp such as 2026-09-01T12:00:00Z",
-            ) from None
+    properties = dict(body.get("properties") or {})
+    name = body["event_name"].strip()
+    _quantities_fit(world, name, properties, where)
     return usage.UsageEvent(
-        event_name=body["event_name"].strip(),
+        event_name=name,
         external_customer_id=body["external_customer_id"],
         timestamp=moment or now,
-        properties=dict(body.get("properties") or {}),
+        properties=properties,
         event_id=_text(body, "event_id"),
     )
+
+
+def _quantities_fit(world: World, name: str, properties: dict[str, Any], where: str) -> None:
+    """Each quantity the event gives a meter fits the column upstream stores it in (400 otherwise:
+    upstream accepts the event and then cannot store its usage)."""
+    for meter in world.meters.values():
+        if meter.event_name != name or not charges.passes(meter, properties):
+            continue
+        quantity = charges.event_quantity(meter, properties)
+        if quantity is not None and quantity > charges.MAX_QUANTITY:
+            raise errors.validation(
+                f"The quantity of meter {meter.name!r} must be at most {charges.MAX_QUANTITY} per event",
+                "quantity out of range",
+                field=f"{where}properties.{meter.field_name}",
+                problem=f"gives a quantity above {charges.MAX_QUANTITY}",
+                meter_id=meter.id,
+            )
 
 
 # ---- views --------------------------------------------------------------------------------
@@ -605,13 +724,17 @@ def invoice(world: World, bill: Bill, draft: bool = False) -> dict[str, Any]:
 
 
 def ingest_event(world: World, params, body) -> Result:
-    (event_id,) = usage.ingest(world, [new_event(world, body, world.now())])
+    moment = decoded_event(body)
+    (event_id,) = usage.ingest(world, [new_event(world, body, world.now(), moment=moment)])
     return 202, {"message": "Event accepted for processing", "event_id": event_id}
 
 
 def ingest_events_bulk(world: World, params, body) -> Result:
     now = world.now()
-    events = [new_event(world, item, now, f"events[{i}].") for i, item in enumerate(body["events"])]
+    moments = [decoded_event(item, f"events[{i}].") for i, item in enumerate(body["events"])]
+    events = [
+        new_event(world, item, now, f"events[{i}].", moments[i]) for i, item in enumerate(body["events"])
+    ]
     usage.ingest(world, events)
     return 202, {"message": "Events accepted for processing"}
 
@@ -653,26 +776,27 @@ CANCELLED = {
 
 
 def cancel_subscription(world: World, params, body) -> Result:
+    kind = body["cancellation_type"]
+    at = timestamp(body, "cancel_at")
+    if kind == "scheduled_date" and at is None:  # upstream validates before the lookup
+        raise errors.validation(
+            "Provide a cancel_at date (past for backdated cancellation, future for scheduled cancellation)",
+            "cancel_at is required for scheduled_date",
+            field="cancel_at",
+        )
+    if kind == "immediate" and at is not None and at > world.now():
+        raise errors.validation(
+            "Use cancellation_type 'scheduled_date' to schedule a future cancellation",
+            "cancel_at cannot be a future date for immediate cancellation",
+            field="cancel_at",
+            cancel_at=at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
     sub = world.subscriptions.get(params["id"])
     if sub is None:
         raise errors.not_found(
             "Subscription not found",
             "subscription not found",
             subscription_id=params["id"],
-        )
-    kind = body["cancellation_type"]
-    at = timestamp(body, "cancel_at")
-    if kind == "scheduled_date" and at is None:
-        raise errors.validation(
-            "cancel_at is required for a scheduled_date cancellation",
-            "cancel_at is required",
-            field="cancel_at",
-        )
-    if kind == "immediate" and at is not None and at > world.now():
-        raise errors.validation(
-            "Use cancellation_type 'scheduled_date' to schedule a future cancellation",
-            "cancel_at in the future",
-            field="cancel_at",
         )
     # The SDK sends the policy's right spelling; the document upstream publishes, its typo.
     policy = body.get("cancel_immediately_invoice_policy") or body.get("cancel_immediately_inovice_policy")
@@ -716,8 +840,17 @@ def query_subscription(world: World, params, body) -> Result:
 
 def get_subscriptions_for_customer(world: World, params, body) -> Result:
     """The customer's active and trialing subscriptions, unpaged; line items only when expanded."""
+    roots = (
+        {part.strip().split(".")[0] for part in params["expand"].split(",")}
+        if params.get("expand")
+        else set()
+    )
+    for name in sorted(roots - {"subscription_line_items", "entitlements"}):  # upstream's allowed roots
+        raise errors.validation(
+            "Field is not allowed to be expanded", "field not allowed to be expanded", field=name
+        )
     customer = customers.by_lookup_key(world, params["external_id"])
-    expanded = "subscription_line_items" in (params.get("expand") or "")
+    expanded = "subscription_line_items" in roots
     items = []
     for sub in usage.subscriptions_of(world, customer.id):
         if sub.status in charges.BILLED_STATUSES:
