@@ -76,12 +76,6 @@ TIMESTAMPS = [
     "9999-12-31T23:59:59-01:00",
     "9999-12-31T23:59:59.999999+00:00",
 ]
-# Where the clock may be set by this test. The clock's own range is checked by the clock control;
-# what this test found there on 0.9.0 (two examples, not fixed here):
-#   PUT /_mock/clock {"now": "0001-01-01T00:00:00+01:00"} answers 500 (the UTC form is in year 0);
-#   PUT /_mock/clock {"now": "9999-12-31T23:59:59Z"}, then a period close fails in the background
-#   ("year 10000 is out of range") and the clock cannot advance a day.
-CLOCK_TIMESTAMPS = [t for t in TIMESTAMPS if not t.startswith(("0001-01-01T00:00:00+", "9998", "9999"))]
 DURATIONS = ["P1D", "PT1S", "P1M", "P1Y", "P40D", "PT0S", "P0D", 86400, 0.5]
 
 
@@ -104,7 +98,7 @@ def timestamps() -> st.SearchStrategy[str]:
 
 def clock_moments() -> st.SearchStrategy[str]:
     return st.datetimes(
-        min_value=datetime(1, 1, 2), max_value=datetime(9000, 1, 1), timezones=st.just(timezone.utc)
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 31), timezones=st.just(timezone.utc)
     ).map(lambda d: d.isoformat())
 
 
@@ -177,7 +171,7 @@ def actions(ids: dict[str, Any]) -> st.SearchStrategy[tuple[str, str, Any]]:
             lambda b: ("POST", "/v1/wallets/transactions/search", b)
         ),
         st.sampled_from(DURATIONS).map(lambda by: ("POST", "/_mock/clock/advance", {"by": by})),
-        st.one_of(st.sampled_from(CLOCK_TIMESTAMPS), clock_moments()).map(
+        st.one_of(st.sampled_from(TIMESTAMPS), clock_moments()).map(
             lambda now: ("PUT", "/_mock/clock", {"now": now, "frozen": True})
         ),
     )
