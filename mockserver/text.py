@@ -62,7 +62,7 @@ class PathGlob:
     match costs len(path) steps of a few integer operations whatever the pattern: a regular
     expression made from ``*****x`` backtracks for seconds on a 30-character path."""
 
-    __slots__ = ("_any", "_chars", "_end", "_literal", "_skip", "_stars", "pattern")
+    __slots__ = ("_any", "_chars", "_end", "_literal", "_prefix", "_skip", "_stars", "_suffix", "pattern")
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
@@ -79,6 +79,11 @@ class PathGlob:
                 tokens.extend(token)
         # Bit 0 is "nothing matched yet"; bit i is "the first i tokens matched".
         self._literal = None if any(t in ("*", "**", "?") for t in tokens) else pattern
+        # The text before the first wildcard and after the last: most paths are told apart by these
+        # alone, and the prefix need not be walked.
+        wild = [i for i, t in enumerate(tokens) if t in ("*", "**", "?")]
+        self._prefix = "".join(tokens[: wild[0]]) if wild else pattern
+        self._suffix = "".join(tokens[wild[-1] + 1 :]) if wild else ""
         self._chars: dict[str, int] = {}
         self._any = 0  # ``?``: one character other than /
         segment_stars = deep_stars = 0
@@ -98,10 +103,16 @@ class PathGlob:
     def match(self, path: str) -> bool:
         if self._literal is not None:
             return path == self._literal
+        prefix = self._prefix
+        if not path.startswith(prefix) or not path.endswith(self._suffix):
+            return False
+        if len(path) < len(prefix) + len(self._suffix):
+            return False
         chars, any_char, skip = self._chars, self._any, self._skip
         stay, stay_slash = self._stars
-        state = 1 | (2 & skip)
-        for char in path:
+        state = 1 << len(prefix)
+        state |= (state << 1) & skip
+        for char in path[len(prefix) :]:
             if char == "/":
                 state = ((state << 1) & chars.get(char, 0)) | (state & stay_slash)
             else:
