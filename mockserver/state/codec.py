@@ -91,6 +91,11 @@ class WalletConfig(TypedDict):
     ]
 
 
+# Objects that may hold keys beyond their declared ones, kept as they are (a 2025-05-24 wallet's
+# config takes any key besides allowed_price_types).
+OPEN: frozenset[type] = frozenset({WalletConfig})
+
+
 def _decimal_text(value: str) -> bool:
     try:
         _decimal(value, "")
@@ -305,14 +310,17 @@ def _typed_dict_reader(cls: type) -> Reader:
             kind = get_args(kind)[0]
         known[name] = (_reader(kind), name not in optional)
     names = ", ".join(known)
+    closed = cls not in OPEN
 
     def read(item: Any, where: str) -> Any:
         if not isinstance(item, dict):
             raise StateError(where, f"must be an object with {names}")
+        values = {}
         for name in item:
             if name not in known:
-                raise StateError(f"{where}.{_key(name)}", f"is not one of: {names}")
-        values = {}
+                if closed:
+                    raise StateError(f"{where}.{_key(name)}", f"is not one of: {names}")
+                values[name] = copy.deepcopy(item[name])
         for name, (field_reader, required) in known.items():
             if name not in item:
                 if required:
