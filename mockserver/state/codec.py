@@ -421,6 +421,25 @@ def _decimal(value: Any, where: str) -> Decimal:
     return number
 
 
+def check_numbers(value: Any, where: str) -> None:
+    """Every number in a JSON value (an event's properties), and every string that reads as one,
+    finite and below MAX_DECIMAL in size: what a meter may add up. Raises StateError."""
+    pending = [(value, where)]
+    while pending:
+        item, at = pending.pop()
+        if isinstance(item, dict):
+            pending.extend((v, f"{at}.{_key(k)}") for k, v in item.items())
+        elif isinstance(item, list):
+            pending.extend((v, f"{at}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, (int, float, Decimal, str)) and not isinstance(item, bool):
+            try:
+                number = Decimal(str(item)) if len(str(item)) <= MAX_DECIMAL_TEXT else None
+            except InvalidOperation:
+                continue  # a word, not a number: no meter adds it up
+            if number is None or not number.is_finite() or abs(number) >= MAX_DECIMAL:
+                raise StateError(at, f"must be a finite number below {MAX_DECIMAL:f} in size")
+
+
 def _timestamp(value: Any, where: str) -> datetime:
     _required(value, where, datetime)
     try:

@@ -491,6 +491,7 @@ def _check_schedule(value: Any, loaded: Loaded) -> None:
         _named(
             into.subscriptions, item.get("subscription_id") or "?", f"{where}.subscription_id", "subscription"
         )
+        codec.check_numbers(item["properties"], f"{where}.properties")
         into.deferred_events.append(
             {
                 "subscription_id": item["subscription_id"],

@@ -35,6 +35,14 @@ def _state_after_a_period(api: Api) -> dict[str, Any]:
     return document
 
 
+# usage dated in a later period, with a quantity no meter can add up
+LATER = {
+    "event_name": "api_call",
+    "properties": {"n": "1e999999", "plan": "pro"},
+    "timestamp": "2026-11-15T00:00:00Z",
+}
+
+
 @pytest.mark.parametrize(
     "mutate, field, problem",
     [
@@ -72,6 +80,13 @@ def _state_after_a_period(api: Api) -> dict[str, Any]:
             "must be at most 1000",
         ),
         (lambda d: d["clock"].update(now="9999-12-31T00:00:00Z"), "clock.now", "must be from"),
+        (
+            lambda d: d["usage_schedule"].update(
+                deferred_events=[{**LATER, "subscription_id": d["subscriptions"][0]["id"]}]
+            ),
+            "usage_schedule.deferred_events[0].properties.n",
+            "must be a finite number",
+        ),
     ],
 )
 def test_a_wrong_nested_value_is_a_400_naming_it_and_changes_nothing(api, mutate, field, problem):
