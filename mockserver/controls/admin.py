@@ -23,7 +23,7 @@ from ..domain.models import Bill, Invoice
 from ..domain.world import World, WorldKey
 from ..http import auth, jsonio, validation
 from ..state import journal, statefile
-from ..text import boolean, mask
+from ..text import boolean, glob_problem, mask
 from . import fixtures, timetravel
 from .requests import caller, caller_world, object_body, only_filters
 
@@ -113,6 +113,8 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
                 "invalid status filter",
                 status=status,
             )
+        if problem := glob_problem(request.args.get("path", "")):
+            raise errors.validation(f"query parameter path {problem}", "invalid path filter")
         limit = _positive_int("limit")
         book = store.journal(*caller())
         found = book.entries(request.args.get("method"), request.args.get("path"), status, limit)

@@ -12,6 +12,7 @@ from ..domain import errors
 from ..http import jsonio
 from ..state import journal
 from ..state.verification import ANY_BODY, Count, Pattern, unexpected, verify, verify_sequence
+from ..text import glob_problem
 from .requests import caller, json_object, object_body, only_filters
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ def _pattern(body: dict[str, Any], prefix: str) -> Pattern:
     path = body.get("path")
     if not isinstance(path, str) or not path.startswith("/"):
         raise _invalid(prefix + "path", "is required: a path glob such as /v1/wallets/*/top-up")
+    if problem := glob_problem(path):
+        raise _invalid(prefix + "path", problem)
     status = body.get("status")
     if status is not None:
         text = str(status) if isinstance(status, int) and not isinstance(status, bool) else status

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import yaml
 
 from ..draws import Draws
-from ..text import duration, glob_regex, mask, yaml_problem
+from ..text import PathGlob, duration, excerpt, glob_problem, mask, yaml_problem
 
 ACTIONS = ("status", "timeout", "reset", "empty", "malformed", "lost_response")
 MATCH_FIELDS = ("method", "path", "operation", "api_key")
@@ -220,11 +220,11 @@ class Rule:
     times: int | None = None
     matches: int = 0
     hits: int = 0
-    _path_regex: re.Pattern[str] | None = field(default=None, repr=False)
+    _path_glob: PathGlob | None = field(default=None, repr=False)
     _rng: Draws = field(default_factory=Draws, repr=False)
 
     def __post_init__(self):
-        self._path_regex = glob_regex(self.path) if self.path else None
+        self._path_glob = PathGlob(self.path) if self.path else None
         self._rng = Draws(self.seed)
 
     @property
@@ -244,7 +244,7 @@ class Rule:
             (self.api_key is None or self.api_key == api_key)
             and (self.methods is None or method.upper() in self.methods)
             and (self.operation is None or self.operation == operation)
-            and (self._path_regex is None or bool(self._path_regex.match(path)))
+            and (self._path_glob is None or self._path_glob.match(path))
         )
 
     def _scheduled(self, call: int) -> bool:
@@ -354,7 +354,9 @@ def parse_rule(
     if "path" in raw:
         path = _text(raw["path"], "path")
         if not path.startswith("/"):
-            raise FaultError("path", f"must start with '/', e.g. /v1/wallets/*/top-up, got {path!r}")
+            raise FaultError("path", f"must start with '/', e.g. /v1/wallets/*/top-up, got {excerpt(path)}")
+        if problem := glob_problem(path):
+            raise FaultError("path", problem)
         rule["path"] = path
     if "operation" in raw:
         operation = _text(raw["operation"], "operation")

@@ -16,12 +16,17 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 
 from ..domain.errors import ApiError
-from ..text import boolean, field_path
+from ..text import boolean, excerpt, field_path
 from .spec import CompiledSchema, Operation
 
 _INTEGER = re.compile(r"-?[0-9]{1,18}\Z")  # ASCII digits only, nothing around them
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_DEPTH = 32  # nesting of a request body; real ones need 4
+# An error answers in proportion to the mistake, not to what was sent: a value it shows is cut to
+# an excerpt, a field path to MAX_FIELD characters, and details list at most MAX_LISTED problems.
+MAX_ECHO = 100
+MAX_FIELD = 200
+MAX_LISTED = 20
 JSON_MEDIA_TYPE = "application/json"
 _TYPE_WORDS = {
     "string": "a string",
@@ -49,13 +54,28 @@ class _Problem(tuple):
 
 
 def _describe(error: ValidationError) -> tuple[str, str]:
-    """(field, problem) for a jsonschema error, in words a user reads."""
+    """(field, problem) for a jsonschema error, in words a user reads, never echoing more than an
+    excerpt of the value."""
+    field, problem = _worded(error)
+    if len(field) > MAX_FIELD:
+        field = f"{field[:MAX_FIELD]}… ({len(field)} characters)"
+    return field, problem
+
+
+def _worded(error: ValidationError) -> tuple[str, str]:
     field = field_path(error.absolute_path)
     keyword, value = error.validator, error.validator_value
     if keyword == "required":
         missing = re.match(r"'(.*)' is a required property", error.message)
         name = missing.group(1) if missing else str(value)
         return (f"{field}.{name}" if field else name), "is required"
+    if keyword == "maxItems":
+        count = len(error.instance) if isinstance(error.instance, list) else "more"
+        return field, f"must hold at most {value} items, not {count}"
+    if keyword == "minItems":
+        return field, f"must hold at least {value} item{'s' if value != 1 else ''}"
+    if keyword == "uniqueItems":
+        return field, "must not hold the same item twice"
     if keyword == "type":
         wanted = value if isinstance(value, str) else value[0]
         return field, f"must be {_TYPE_WORDS.get(wanted, wanted)}, not {_kind(error.instance)}"
@@ -69,12 +89,24 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return field, f"must be at most {value} characters long"
     if keyword == "minLength":
         return field, f"must be at least {value} characters long"
-    if keyword == "additionalProperties":
-        return field, error.message
     if keyword in ("oneOf", "anyOf") and _is_decimal(value):
-        shown = repr(error.instance) if isinstance(error.instance, str) else _kind(error.instance)
+        instance = error.instance
+        shown = excerpt(instance, MAX_ECHO) if isinstance(instance, str) else _kind(instance)
         return field, f'must be a decimal: a string such as "10.5" or a number, not {shown}'
-    return field, error.message
+    return field, _short(error.message, error.instance)
+
+
+def _short(message: str, instance: Any) -> str:
+    """jsonschema's message with the value it starts with (``[...] is too long``) cut to an
+    excerpt; any other long message cut."""
+    if len(message) <= 2 * MAX_ECHO:
+        return message
+    shown = repr(instance)
+    if message.startswith(shown):
+        message = excerpt(instance, MAX_ECHO) + message[len(shown) :]
+    if len(message) > 2 * MAX_ECHO:
+        message = f"{message[: 2 * MAX_ECHO]}… ({len(message)} characters)"
+    return message
 
 
 def _kind(instance: Any) -> str:
@@ -115,7 +147,7 @@ def _fail(problems: list[_Problem]) -> ApiError:
         400,
         problems[0].sentence(),
         f"request validation failed: {len(problems)} problem(s)",
-        {"errors": [p.as_dict() for p in problems]},
+        {"errors": [p.as_dict() for p in problems[:MAX_LISTED]]},
     )
 
 

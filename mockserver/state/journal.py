@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..domain.clock import format_timestamp
-from ..text import glob_regex  # the same path globs as fault rules
+from ..text import PathGlob  # the same path globs as fault rules
 
 BODY_LIMIT = 64 * 1024  # bytes of a request body kept per entry; the rest is cut
 
@@ -86,12 +86,12 @@ def select(
 ) -> list[Entry]:
     """The entries that pass the journal's filters, in the order given."""
     wanted_method = method.upper() if method else None
-    path_regex = glob_regex(path) if path else None
+    path_glob = PathGlob(path) if path else None
     found = []
     for entry in newest_first:
         if wanted_method and entry.method != wanted_method:
             continue
-        if path_regex and not path_regex.match(entry.path):
+        if path_glob and not path_glob.match(entry.path):
             continue
         if status and not status_matches(entry.status, status):
             continue

@@ -45,21 +45,16 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ..domain import alerts, money, policies, usage
-from ..domain.clock import Clock, clock_range, format_timestamp, in_range, parse_timestamp, utc_now
+from ..domain.clock import Clock, clock_range, format_timestamp, in_range, utc_now
 from ..domain.ids import IdGenerator, ulid_parts, ulid_text
 from ..domain.models import (
-    AlertLevel,
-    AlertSettings,
-    AutoTopup,
     Bill,
-    Consumption,
-    ContactPerson,
     Customer,
     Feature,
     Invoice,
@@ -68,20 +63,17 @@ from ..domain.models import (
     Plan,
     Price,
     Subscription,
-    Tier,
     TopUpRecord,
     Transaction,
     Wallet,
 )
 from ..domain.world import World
+from . import codec
+from .codec import StateError
 
 FORMAT = "flexprice-mock-state/5"
 READABLE = (FORMAT, "flexprice-mock-state/4", "flexprice-mock-state/3", "flexprice-mock-state/2")
 ALERT_STATES = ("ok", "info", "warning", "in_alarm")
-# Values that are records of their own, written as nested objects.
-NESTED = {
-    cls.__name__: cls for cls in (AutoTopup, AlertSettings, AlertLevel, ContactPerson, Consumption, Tier)
-}
 # A world's attributes that no section writes: indexes rebuilt from a section when it is put back
 # (attribute -> section), and what is not the world's state (the store names the world; events
 # raised are sent when their unit of work ends, so there are none between units of work; the
@@ -97,15 +89,6 @@ DERIVED = {
     "distinct_values": "line_items",  # counted again (World.object_count) once they are loaded
 }
 NOT_STATE = ("tenant_id", "environment_id", "events", "rules", "max_objects")
-
-
-class StateError(ValueError):
-    """A state document that cannot be imported: which field, and what is wrong with it."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(f"{field} {problem}")
-        self.field = field
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -185,13 +168,13 @@ def check_clock(value: Any, where: str = "clock") -> tuple[datetime, bool, datet
     for name in value:
         if name not in ("now", "frozen", "at"):
             raise StateError(f"{where}.{name}", "is not a clock field (expected: now, frozen, at)")
-    now = _load_value("datetime", value.get("now"), f"{where}.now")
-    if not in_range(now):  # a clock past it would make the world's own dates overflow
-        raise StateError(f"{where}.now", f"must be within {clock_range()}")
+    now = codec.load_value(datetime, value.get("now"), f"{where}.now")
     frozen = value.get("frozen", False)
     if not isinstance(frozen, bool):
         raise StateError(f"{where}.frozen", "must be true or false")
-    at = _load_value("datetime | None", value.get("at"), f"{where}.at")
+    at = codec.load_value(datetime | None, value.get("at"), f"{where}.at")
+    if not in_range(now):  # a clock past it would make the world's own dates overflow
+        raise StateError(f"{where}.now", f"must be within {clock_range()}, as the clock controls allow")
     return now, frozen, at
 
 
@@ -369,10 +352,10 @@ def _check_ongoing(value: Any, loaded: Loaded) -> None:
     for index, item in enumerate(_section(value, "ongoing_balances")):
         where = f"ongoing_balances[{index}]"
         wallet_id = _wallet_of(item, where, loaded)
-        try:
-            loaded.world.ongoing_published[wallet_id] = Decimal(str(item.get("published")))
-        except InvalidOperation:
-            raise StateError(f"{where}.published", "must be a decimal string") from None
+        published = item.get("published")
+        if not isinstance(published, str):
+            raise StateError(f"{where}.published", "must be a decimal string")
+        loaded.world.ongoing_published[wallet_id] = codec.load_value(Decimal, published, f"{where}.published")
 
 
 def _export_cached(world: World, out: Writer) -> list[Any]:
@@ -389,16 +372,18 @@ def _check_cached(value: Any, loaded: Loaded) -> None:
         for name in item:
             if name not in ("wallet_id", "balance", "computed_at"):
                 raise StateError(f"{where}.{name}", "is not a field of a cached balance")
-        balance = _load_value("Decimal", item.get("balance"), f"{where}.balance")
-        at = _load_value("datetime", item.get("computed_at"), f"{where}.computed_at")
+        balance = codec.load_value(Decimal, item.get("balance"), f"{where}.balance")
+        at = codec.load_value(datetime, item.get("computed_at"), f"{where}.computed_at")
         loaded.world.balance_cache[wallet_id] = (balance, at)
 
 
 # ---- usage: the catalog, subscriptions, their periods' usage and invoices, what is due ---------
 
 
-def _named(book: dict[str, Any], item_id: str, where: str, what: str) -> None:
-    if item_id and item_id not in book:
+def _named(book: dict[str, Any], item_id: str, where: str, what: str, required: bool = False) -> None:
+    """``item_id`` names a record of ``book`` (or is empty, where that is allowed: a fixed
+    price has no meter)."""
+    if (item_id or required) and item_id not in book:
         raise StateError(where, f"names no {what} of the document: {item_id!r}")
 
 
@@ -431,7 +416,7 @@ def _check_prices(value: Any, loaded: Loaded) -> None:
 def _check_line_items(value: Any, loaded: Loaded) -> None:
     _check_catalog("line_items", LineItem)(value, loaded)
     for index, item in enumerate(loaded.world.line_items.values()):
-        _named(loaded.world.prices, item.price_id, f"line_items[{index}].price_id", "price")
+        _named(loaded.world.prices, item.price_id, f"line_items[{index}].price_id", "price", required=True)
 
 
 def _check_subscriptions(value: Any, loaded: Loaded) -> None:
@@ -440,7 +425,7 @@ def _check_subscriptions(value: Any, loaded: Loaded) -> None:
     for index, sub in enumerate(into.subscriptions.values()):
         _named(into.customers, sub.customer_id, f"subscriptions[{index}].customer_id", "customer")
         for item_id in sub.line_items:
-            _named(into.line_items, item_id, f"subscriptions[{index}].line_items", "line item")
+            _named(into.line_items, item_id, f"subscriptions[{index}].line_items", "line item", required=True)
         into.subscriptions_by_customer.setdefault(sub.customer_id, []).append(sub.id)
 
 
@@ -483,17 +468,18 @@ def _check_schedule(value: Any, loaded: Loaded) -> None:
         if name not in ("alert_delay_seconds", "evaluations", "deferred_events", "event_ids"):
             raise StateError(f"usage_schedule.{name}", "is not a field of the usage schedule")
     into = loaded.world
-    delay = _decimal(value.get("alert_delay_seconds", "2"), "usage_schedule.alert_delay_seconds")
+    where = "usage_schedule.alert_delay_seconds"
+    delay = codec.load_value(Decimal, value.get("alert_delay_seconds", "2"), where)
     if not 0 <= delay <= 31536000:
-        raise StateError("usage_schedule.alert_delay_seconds", "must be 0 to a year's seconds")
+        raise StateError(where, "must be 0 to a year's seconds")
     into.alert_delay = timedelta(seconds=float(delay))
     for index, item in enumerate(_section(value.get("evaluations"), "usage_schedule.evaluations")):
         where = f"usage_schedule.evaluations[{index}]"
         if not isinstance(item, dict):
             raise StateError(where, "must be an object")
-        customer_id = _load_value("str", item.get("customer_id"), f"{where}.customer_id")
+        customer_id = codec.load_value(str, item.get("customer_id"), f"{where}.customer_id")
         _named(into.customers, customer_id, f"{where}.customer_id", "customer")
-        into.evaluations[customer_id] = _load_value("datetime", item.get("at"), f"{where}.at")
+        into.evaluations[customer_id] = codec.load_value(datetime, item.get("at"), f"{where}.at")
     for index, item in enumerate(_section(value.get("deferred_events"), "usage_schedule.deferred_events")):
         where = f"usage_schedule.deferred_events[{index}]"
         if not isinstance(item, dict) or not isinstance(item.get("properties"), dict):
@@ -503,12 +489,13 @@ def _check_schedule(value: Any, loaded: Loaded) -> None:
         _named(
             into.subscriptions, item.get("subscription_id") or "?", f"{where}.subscription_id", "subscription"
         )
+        codec.check_numbers(item["properties"], f"{where}.properties")
         into.deferred_events.append(
             {
                 "subscription_id": item["subscription_id"],
-                "event_name": _load_value("str", item.get("event_name"), f"{where}.event_name"),
+                "event_name": codec.load_value(str, item.get("event_name"), f"{where}.event_name"),
                 "properties": copy.deepcopy(item["properties"]),
-                "timestamp": _load_value("datetime", item.get("timestamp"), f"{where}.timestamp"),
+                "timestamp": codec.load_value(datetime, item.get("timestamp"), f"{where}.timestamp"),
             }
         )
     digests = _section(value.get("event_ids"), "usage_schedule.event_ids")
@@ -647,7 +634,7 @@ def load(document: Any, api_version: str) -> Loaded:
 
 def dump_record(record: Any) -> dict[str, Any]:
     """A customer, wallet, transaction or invoice as the state document writes it."""
-    return _dump(record)
+    return codec.dump(record)
 
 
 def dump_idempotency(key: str, record: TopUpRecord) -> dict[str, Any]:
@@ -655,48 +642,8 @@ def dump_idempotency(key: str, record: TopUpRecord) -> dict[str, Any]:
         "key": key,
         "wallet_id": record.wallet_id,
         "fingerprint": [list(pair) for pair in record.fingerprint],
-        "result": _dump(record.result),
+        "result": codec.dump(record.result),
     }
-
-
-def _dump(record: Any) -> dict[str, Any]:
-    """A record's fields as JSON values: decimals as strings, times in RFC 3339, nested records."""
-    plan = _PLANS.get(type(record)) or _plan(type(record))
-    out = {}
-    for name, convert in plan:
-        value = getattr(record, name)
-        out[name] = value if convert is None or value is None else convert(value)
-    return out
-
-
-# How each record type's fields are written, worked out once per type from its annotations.
-_PLANS: dict[type, list[tuple[str, Callable[[Any], Any] | None]]] = {}
-
-
-def _plan(cls: type) -> list[tuple[str, Callable[[Any], Any] | None]]:
-    plan = _PLANS[cls] = [(f.name, _converter(str(f.type))) for f in fields(cls)]
-    return plan
-
-
-def _converter(kind: str) -> Callable[[Any], Any] | None:
-    if kind.split("|")[0].strip() in NESTED:
-        return _dump
-    if kind.startswith("list["):
-        item = _converter(kind[5:-1])
-        return (lambda items: [item(x) for x in items]) if item else list
-    if kind.startswith("set["):
-        return sorted
-    if kind.startswith("Decimal"):
-        return str
-    if kind.startswith("datetime"):
-        return format_timestamp
-    if kind.startswith("dict"):
-        return _copy
-    return None
-
-
-def _copy(value: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(value) if value else {}
 
 
 # ---- checking values ----------------------------------------------------------------------
@@ -724,7 +671,7 @@ def _section(items: Any, name: str) -> list[Any]:
 def _records(items: Any, name: str, cls: type):
     for index, item in enumerate(_section(items, name)):
         where = f"{name}[{index}]"
-        yield where, _load(cls, item, where)
+        yield where, codec.load(cls, item, where)
 
 
 def _unique(seen, record_id: str, where: str) -> None:
@@ -741,84 +688,12 @@ def _parse_top_up(item: Any, where: str) -> tuple[str, TopUpRecord]:
                 f"{where}.{name}",
                 "is not a field of an idempotency record (key, wallet_id, fingerprint, result)",
             )
-    key = _load_value("str", item.get("key"), f"{where}.key")
-    wallet_id = _load_value("str", item.get("wallet_id"), f"{where}.wallet_id")
+    key = codec.load_value(str, item.get("key"), f"{where}.key")
+    wallet_id = codec.load_value(str, item.get("wallet_id"), f"{where}.wallet_id")
     pairs = item.get("fingerprint")
     if not isinstance(pairs, list) or not all(
         isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs
     ):
         raise StateError(f"{where}.fingerprint", "must be an array of [name, value] string pairs")
-    result = _load(Wallet, item.get("result"), f"{where}.result")
+    result = codec.load(Wallet, item.get("result"), f"{where}.result")
     return key, TopUpRecord(wallet_id, tuple(tuple(p) for p in pairs), result)
-
-
-def _load(cls: type, item: Any, where: str) -> Any:
-    if not isinstance(item, dict):
-        raise StateError(where, "must be an object")
-    known = {f.name: f for f in fields(cls)}
-    for name in item:
-        if name not in known:
-            raise StateError(f"{where}.{name}", f"is not a field of {cls.__name__.lower()}")
-    values = {}
-    for name, f in known.items():
-        if name not in item:
-            if f.default is MISSING and f.default_factory is MISSING:
-                raise StateError(f"{where}.{name}", "is required")
-            continue
-        values[name] = _load_value(str(f.type), item[name], f"{where}.{name}")
-    return cls(**values)
-
-
-def _load_value(kind: str, value: Any, where: str) -> Any:
-    optional = kind.endswith("| None")
-    if value is None:
-        if optional:
-            return None
-        raise StateError(where, "is required" if kind != "bool" else "must be true or false")
-    base = kind.split("|")[0].strip()
-    if base in NESTED:
-        return _load(NESTED[base], value, where)
-    if base.startswith(("list[", "set[")):
-        if not isinstance(value, list):
-            raise StateError(where, "must be an array")
-        inner = base[base.index("[") + 1 : -1]
-        items = [_load_value(inner, item, f"{where}[{i}]") for i, item in enumerate(value)]
-        return set(items) if base.startswith("set[") else items
-    if base == "str":
-        if not isinstance(value, str):
-            raise StateError(where, "must be a string")
-        return value
-    if base == "bool":
-        if not isinstance(value, bool):
-            raise StateError(where, "must be true or false")
-        return value
-    if base == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise StateError(where, "must be an integer")
-        return value
-    if base == "Decimal":
-        return _decimal(value, where)
-    if base == "datetime":
-        try:
-            return parse_timestamp(value)
-        except (ValueError, TypeError):
-            raise StateError(where, "must be an RFC 3339 timestamp") from None
-    if base.startswith("dict"):
-        if not isinstance(value, dict):
-            raise StateError(where, "must be an object")
-        if base == "dict[str, str]" and not all(isinstance(v, str) for v in value.values()):
-            raise StateError(where, "must map names to strings")
-        return copy.deepcopy(value)
-    return value
-
-
-def _decimal(value: Any, where: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise StateError(where, 'must be a decimal (a string such as "10.5", or a number)')
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise StateError(where, f"must be a decimal, not {value!r}") from None
-    if not number.is_finite():
-        raise StateError(where, "must be a finite decimal")
-    return number

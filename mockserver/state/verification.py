@@ -10,14 +10,13 @@ differs: those are the near misses a failed verification shows, nearest first.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..text import glob_regex
+from ..text import PathGlob
 from .journal import Entry, as_json, body_of, status_matches
 
 NEAR_MISSES = 3
@@ -34,10 +33,10 @@ class Pattern:
     query: dict[str, list[str]] | None = None
     body: Any = ANY_BODY  # a JSON value the body must contain
     status: str | None = None
-    path_regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    path_glob: PathGlob = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "path_regex", glob_regex(self.path))
+        object.__setattr__(self, "path_glob", PathGlob(self.path))
 
     def describe(self) -> str:
         """One line a person reads: ``POST /v1/wallets/*/top-up with body {...} answered 2xx``."""
@@ -95,7 +94,7 @@ def differences(pattern: Pattern, seen: _Seen) -> tuple[list[dict[str, Any]], fl
     if pattern.method is not None and entry.method != pattern.method:
         found.append(_difference("method", pattern.method, entry.method))
         distance += 1
-    if not pattern.path_regex.match(entry.path):
+    if not pattern.path_glob.match(entry.path):
         found.append(_difference("path", pattern.path, entry.path))
         distance += _path_distance(pattern.path, entry.path)
     if pattern.query:
@@ -249,7 +248,7 @@ def _path_distance(glob: str, path: str) -> float:
     wanted, actual = glob.strip("/").split("/"), path.strip("/").split("/")
     if "**" in glob or len(wanted) != len(actual):
         return 1.0
-    differing = sum(not glob_regex(w).match(a) for w, a in zip(wanted, actual, strict=True))
+    differing = sum(not PathGlob(w).match(a) for w, a in zip(wanted, actual, strict=True))
     return differing / len(wanted)
 
 

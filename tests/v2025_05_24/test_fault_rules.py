@@ -11,7 +11,7 @@ from mockserver.faults.rules import (
     parse_header,
     parse_prefer,
 )
-from mockserver.text import glob_regex
+from mockserver.text import PathGlob
 
 OPERATIONS = ("createWallet", "getWallet", "topUpWallet")
 TOP_UP = ("POST", "/v1/wallets/wallet_1/top-up", "topUpWallet", "key-a")
@@ -156,7 +156,7 @@ def test_holds_are_capped_by_the_sandbox():
     ],
 )
 def test_path_globs_match_by_segment(pattern, path, matches):
-    assert bool(glob_regex(pattern).match(path)) is matches
+    assert PathGlob(pattern).match(path) is matches
 
 
 def test_rules_match_on_method_path_operation_and_key():
