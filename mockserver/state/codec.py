@@ -39,9 +39,10 @@ INT64 = 2**63
 # usage total the API lets a world reach, and small enough for the exact arithmetic (60 digits).
 MAX_DECIMAL = Decimal("1e20")
 MAX_DECIMAL_TEXT = 100  # characters of a decimal written as a string
-# Periods in one billing period: what the API takes (int64; the domain ends a period that would
-# pass year 9999 at the end of time).
+# Periods in one billing period: what the API takes (the domain ends a period that would pass
+# year 9999 at the end of time).
 MAX_PERIOD_COUNT = INT64 - 1
+UINT64 = 2**64  # the widest integer the API takes (a tier's up_to)
 
 
 class StateError(ValueError):
@@ -401,7 +402,7 @@ def _integer(value: Any, where: str) -> int:
     _required(value, where, int)
     if isinstance(value, bool) or not isinstance(value, int):
         raise StateError(where, "must be an integer")
-    if not -INT64 <= value < INT64:
+    if not -INT64 <= value < UINT64:  # int64, or uint64 as a tier's up_to
         raise StateError(where, "must be a 64-bit integer")
     return value
 
