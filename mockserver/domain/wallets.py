@@ -16,11 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from . import alerts, charges, errors, ledger, money
+from .clock import later
 from .models import AlertSettings, AutoTopup, Bill, Invoice, TopUpRecord, Transaction, Wallet
 from .world import World
 
 ACTIVE, CLOSED = "active", "closed"
 COOLDOWN_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+LONGEST_PAUSE = timedelta.max.days * 86400  # seconds: a longer cooldown never ends either
 
 
 def _written(world: World, wallet: Wallet, txn: Transaction) -> None:
@@ -461,8 +463,9 @@ def auto_top_up(world: World, wallet: Wallet) -> list[TopUpResult]:
             if last.transaction_status == "pending":
                 break
             if rule.cooldown_value and rule.cooldown_unit:
-                pause = timedelta(seconds=rule.cooldown_value * COOLDOWN_UNITS[rule.cooldown_unit])
-                if now < last.created_at + pause:
+                seconds = rule.cooldown_value * COOLDOWN_UNITS[rule.cooldown_unit]
+                pause = timedelta(seconds=min(seconds, LONGEST_PAUSE))  # any int64 the API takes
+                if now < later(last.created_at, pause):
                     break
         key = world.new_id("wtxn_", now)
         result = top_up(

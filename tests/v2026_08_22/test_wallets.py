@@ -1862,6 +1862,23 @@ def test_a_cooldown_allows_one_auto_top_up_per_period(api):
     assert len(auto_rows(api, wallet["id"])) == 2
 
 
+@pytest.mark.parametrize("value", [10**12, 2**63 - 1])
+def test_a_cooldown_longer_than_time_itself_only_stops_the_next_auto_top_up(api, value):
+    rule = {
+        "enabled": True,
+        "threshold": "10",
+        "amount": "4",
+        "invoicing": False,
+        "cooldown": {"value": value, "unit": "day"},
+    }
+    wallet = make_wallet(api, "cust_a", auto_topup=rule, initial_credits_to_load="5")
+    assert wallet["credit_balance"] == "9"
+    assert debit(api, wallet["id"], "1").json["credit_balance"] == "8"  # the cooldown runs
+    advance(api, "P1000Y")
+    assert debit(api, wallet["id"], "1").json["credit_balance"] == "7"  # still
+    assert len(auto_rows(api, wallet["id"])) == 1
+
+
 def test_a_disabled_rule_or_a_put_triggers_nothing(api):
     rule = {"enabled": False, "threshold": "10", "amount": "4", "invoicing": False}
     wallet = make_wallet(api, "cust_a", auto_topup=rule, initial_credits_to_load="5")
