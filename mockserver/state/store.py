@@ -28,7 +28,7 @@ from ..domain.clock import format_timestamp
 from ..domain.world import Rules, World, WorldKey, in_scope
 from . import statefile
 from .errors import TooManyWorlds, UnitBroken
-from .journal import Journal
+from .journal import Entry, Journal
 from .protocol import Listener
 
 
@@ -78,6 +78,32 @@ class Slot:
         self.lock = threading.RLock()
         self.journal = Journal(journal_size)
         self.active_at: float = time.time()
+
+
+class Unopened:
+    """The journal of a world not made yet: empty, until a request is recorded in it."""
+
+    def __init__(self, size: int, opened: Callable[[], Journal]):
+        self.size = size
+        self._opened = opened
+
+    def record(self, entry: Entry) -> None:
+        self._opened().record(entry)
+
+    def clear(self) -> int:
+        return 0
+
+    def entries(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        return []
+
+    def __len__(self) -> int:
+        return 0
 
 
 class Store:
@@ -184,8 +210,13 @@ class Store:
         """Make sure the world exists (a new one is filled from the fixtures)."""
         self._slot(api_key, environment_id)
 
-    def journal(self, api_key: str, environment_id: str = "") -> Journal:
-        return self._slot(api_key, environment_id).journal
+    def journal(self, api_key: str, environment_id: str = "") -> Journal | Unopened:
+        """The world's journal; a world not made yet is made only once a request is recorded
+        in it (as on Redis), not by reading or verifying its empty journal."""
+        slot = self._slots.get((api_key, environment_id))
+        if slot is not None:
+            return slot.journal
+        return Unopened(self.journal_size, lambda: self._slot(api_key, environment_id).journal)
 
     def _ensure_room(self) -> None:
         if self.max_worlds is not None and len(self._slots) >= self.max_worlds:

@@ -307,3 +307,20 @@ def test_a_dead_receiver_under_a_frozen_clock_keeps_a_bounded_queue(flexprice, m
         assert (
             "not sent: the endpoint had more than 3 deliveries pending" in delivery["attempts"][-1]["error"]
         )
+
+
+def test_reading_or_verifying_a_journal_makes_no_world(store):
+    """A world is made by a request of its key, not by a control that reads its empty journal
+    (which would count it against --max-worlds)."""
+    app = create_app(validate_responses=True, log_requests=False, max_worlds=1)
+    try:
+        reader = client_of(app)
+        assert reader.post("/_mock/verify", {"method": "POST", "path": "/v1/customers"}).json["count"] == 0
+        assert reader.get("/_mock/journal").json["items"] == []
+        assert reader.get("/_mock/verify/unexpected").status == 200
+        assert reader.delete("/_mock/journal").json == {"cleared": 0}
+        assert make_customer(client_of(app), "the-one")["external_id"] == "the-one"  # room for it
+        status, code, message, _ = refusal(reader.post("/v1/customers", {"external_id": "b", "name": "B"}))
+        assert (status, code) == (429, "too_many_requests"), message  # the one world is taken
+    finally:
+        app.extensions["mockserver"].due.stop()
