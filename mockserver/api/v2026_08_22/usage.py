@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ...domain import charges, customers, errors, money, usage
-from ...domain.clock import format_timestamp
+from ...domain.clock import END_OF_TIME, format_timestamp
 from ...domain.models import Bill, Customer, Feature, LineItem, Meter, Plan, Price, Subscription, Tier
 from ...domain.world import World
 from .. import Handler, Result, fields
@@ -418,11 +418,7 @@ def _period_fits(moment: datetime, period: str, count: int) -> bool:
     upstream (Go's time, int64) has room for far more."""
     if count > MAX_INT64:
         return False
-    try:
-        usage.boundary(moment, period, count, 1)
-    except (ValueError, OverflowError):
-        return False
-    return True
+    return usage.boundary(moment, period, count, 1) < END_OF_TIME  # (the end of time: past 9999)
 
 
 def decoded_event(body: dict[str, Any], where: str = "") -> datetime | None:
