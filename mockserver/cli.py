@@ -144,6 +144,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "changed nothing (a bug in the sandbox gives 500)",
     )
     parser.add_argument(
+        "--min-fidelity",
+        choices=("modelled", "stored", "schema", "none"),
+        help="refuse (501 not_implemented) every operation answered below this level, e.g. modelled "
+        "so that no test passes on an answer without upstream's rules (default none: every "
+        "operation answers as it is bound)",
+    )
+    parser.add_argument(
         "--quiet", dest="log_requests", action="store_const", const=False, help="no log line per request"
     )
     return parser.parse_args(argv)

@@ -205,9 +205,11 @@ class SandboxControls:
         ...})`` or a dict of ``method``, ``path``, ``query``, ``body``, ``status``."""
         return self.control("POST", "/_mock/verify/sequence", {"requests": [_step(r) for r in requests]})
 
-    def unexpected(self) -> list[dict[str, Any]]:
-        """Requests that hit no route or were refused as invalid, newest first."""
-        return self.control("GET", "/_mock/verify/unexpected")["items"]
+    def unexpected(self, below: str | None = None) -> list[dict[str, Any]]:
+        """Requests that hit no route or were refused as invalid, newest first; with ``below``
+        (``"modelled"``, ``"stored"``, ``"schema"``), also those answered at a lower fidelity."""
+        query = f"?{urlencode({'below': below})}" if below is not None else ""
+        return self.control("GET", "/_mock/verify/unexpected" + query)["items"]
 
     def assert_called(
         self,
@@ -246,9 +248,11 @@ class SandboxControls:
             raise AssertionError(explain_sequence(answer))
         return answer
 
-    def assert_no_unexpected(self) -> None:
-        """Fail the test if this key sent a request that hit no route or was refused as invalid."""
-        found = self.unexpected()
+    def assert_no_unexpected(self, below: str | None = None) -> None:
+        """Fail the test if this key sent a request that hit no route or was refused as invalid;
+        with ``below="modelled"`` (or ``"stored"``, ``"schema"``), also one answered at a lower
+        fidelity than that, a 501 of an operation not modelled included."""
+        found = self.unexpected(below)
         if found:
             raise AssertionError(explain_unexpected(found))
 

@@ -9,10 +9,12 @@ from typing import Any
 
 from . import text
 from .api import DEFAULT as DEFAULT_API_VERSION
+from .api.fidelity import Fidelity
 from .text import FALSE_WORDS, TRUE_WORDS, boolean
 
 ENV_PREFIX = "FLEXPRICE_MOCK_"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+LEVELS = tuple(level.value for level in reversed(Fidelity))  # modelled first
 
 
 class ConfigError(ValueError):
@@ -51,6 +53,9 @@ class Settings:
     store: str = "memory"  # where worlds live: memory (this process), or redis://host:port/db (shared)
     redis_prefix: str = "flexprice-mock:"  # before every Redis key (the API version follows it)
     workers: int = 1  # processes serving one port (more than one needs the Redis store)
+    # Operations answered below this level (modelled > stored > schema > none) are refused with
+    # 501 instead, so a run can insist on upstream's rules (none: every operation answers as bound).
+    min_fidelity: str = Fidelity.NONE.value
 
     def __post_init__(self) -> None:
         for name, least in _AT_LEAST.items():
@@ -77,6 +82,10 @@ class Settings:
                 parse(getattr(self, name))
             except ValueError as exc:
                 raise ConfigError(f"{_named(name)}: {exc}") from None
+        if self.min_fidelity not in LEVELS:
+            raise ConfigError(
+                f"{_named('min_fidelity')} must be one of {', '.join(LEVELS)}, not {self.min_fidelity!r}"
+            )
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{_named('port')} must be a port number from 0 to 65535, not {self.port}")
 

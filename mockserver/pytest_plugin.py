@@ -8,13 +8,17 @@ Installed with the package (entry point ``pytest11``), it offers:
   ``.base_url``, ``.api_key``, ``.session`` (a ``requests.Session`` sending the key), and the
   controls: ``add_fault``, ``journal``, ``advance_clock``, ``set_clock``, ``load_fixture``,
   ``state``, ``load_state``, ``seed_ids``, ``reset``; and verification: ``assert_called``,
-  ``assert_sequence``, ``assert_no_unexpected`` (``verify``, ``verify_sequence``, ``unexpected``).
+  ``assert_sequence``, ``assert_no_unexpected`` (``verify``, ``verify_sequence``, ``unexpected``);
+  ``assert_no_unexpected(below="modelled")`` also fails on answers of a lower fidelity.
 - ``flexprice_sandbox`` (per test): the same handle as ``flexprice``, by the name that reads
   best in assertions.
 - ``flexprice_app`` (per test): the same controls in-process, over Flask's test client
   (``.client`` sends the key), for suites that do not want a socket.
 - ``flexprice_settings`` (session): the sandbox's ``Settings``; override it in a conftest to
   load fixtures or seed ids.
+
+``--flexprice-min-fidelity modelled`` (or the ``flexprice_min_fidelity`` ini setting) starts the
+session's sandbox refusing (501) every operation answered below that level.
 
 The key's world is reset when the test ends. Nothing is imported or started until a test asks
 for one of these fixtures, so installing the package costs other suites nothing.
@@ -84,6 +88,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "flexprice_api_version ini setting, FLEXPRICE_MOCK_API_VERSION, or the latest)",
     )
     parser.addini("flexprice_api_version", "Flexprice API version the session's sandbox serves")
+    group.addoption(
+        "--flexprice-min-fidelity",
+        default=None,
+        choices=("modelled", "stored", "schema", "none"),
+        help="the session's sandbox refuses (501) every operation answered below this level, so no "
+        "test passes on an answer without upstream's rules (default: the flexprice_min_fidelity "
+        "ini setting, FLEXPRICE_MOCK_MIN_FIDELITY, or none)",
+    )
+    parser.addini("flexprice_min_fidelity", "lowest fidelity the session's sandbox answers at")
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +108,19 @@ def flexprice_settings(pytestconfig: pytest.Config) -> Settings:
         or os.environ.get(ENV_PREFIX + "API_VERSION")
         or DEFAULT_API_VERSION
     )
+    least = (
+        pytestconfig.getoption("--flexprice-min-fidelity")
+        or pytestconfig.getini("flexprice_min_fidelity")
+        or os.environ.get(ENV_PREFIX + "MIN_FIDELITY")
+        or "none"
+    )
     return Settings(
-        host="127.0.0.1", port=0, log_requests=False, validate_responses=True, api_version=version
+        host="127.0.0.1",
+        port=0,
+        log_requests=False,
+        validate_responses=True,
+        api_version=version,
+        min_fidelity=least,
     )
 
 

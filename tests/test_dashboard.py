@@ -241,8 +241,11 @@ def test_the_journal_shows_a_request_made_after_the_page_opened(api, page):
     # a request the API could not take says why, as verification's unexpected list does
     assert api.post("/v1/customer", {"external_id": "x"}).status == 404
     rows = page.wait_rows("journal-table", lambda rows: rows[0][2] == "/v1/customer")
-    assert rows[0][1:4] == ["POST", "/v1/customer", "404"] and rows[0][5] == "unexpected: no route"
-    assert rows[1][5] == ""
+    assert rows[0][1:4] == ["POST", "/v1/customer", "404"] and rows[0][7] == "unexpected: no route"
+    assert rows[1][7] == ""
+    # each request names the operation that answered it and how faithfully; none for no route
+    assert rows[1][5:7] == ["getCustomer", "modelled"]
+    assert rows[0][5:7] == ["", ""]
 
     # the path opens the whole entry: its request id is the one the API answered with
     page.find("#journal-table tbody tr:nth-child(2) button").click()

@@ -16,6 +16,7 @@ from typing import Any
 from ..domain.errors import ApiError
 from ..domain.models import Event, Transaction, Wallet
 from ..domain.world import Rules, World
+from .fidelity import Binding, Fidelity
 
 Result = tuple[int, Any]
 Handler = Callable[[World, dict[str, Any], Any], Result]
@@ -41,6 +42,46 @@ class ApiVersion:
     webhook_events: tuple[str, ...] = ()
     webhook_payload: Callable[[World, Event], dict[str, Any]] | None = None
     rules: Rules = field(default_factory=Rules)  # where its server applies a domain rule its own way
+    # Operations without a handler of their own: the stored collections' table (read by
+    # ``conventions.bind``); those deliberately answered 501 until they are modelled (what moves
+    # money or changes an invoice or subscription: never a faked success); and those the document
+    # lists but upstream's server does not route (404, as upstream answers).
+    collections: Any = None
+    not_modelled: frozenset[str] = frozenset()
+    unrouted: frozenset[str] = frozenset()
+
+    def bind(self, op: Any) -> Binding | None:
+        """How ``op`` (an ``http.spec.Operation``) is answered: by its modelled handler, else as a
+        stored collection's, else 501 if not modelled on purpose, else from its document; None
+        for an operation upstream does not route."""
+        from . import conventions, shapes
+
+        operation_id = op.operation_id
+        if operation_id in self.unrouted:
+            return None
+        handler = self.handlers.get(operation_id)
+        if handler is not None:
+            return Binding(handler, Fidelity.MODELLED)
+        handler = conventions.bind(op, self.collections)
+        if handler is not None:
+            return Binding(handler, Fidelity.STORED)
+        if operation_id in self.not_modelled:
+            return Binding(_refusal(operation_id), Fidelity.NONE)
+        return Binding(shapes.bind(op), Fidelity.SCHEMA)
+
+
+def not_implemented(operation_id: str, reason: str | None = None) -> ApiError:
+    """Upstream's 501 ``not_implemented`` for ``operation_id``; ``reason`` replaces the message
+    (an operation refused below ``--min-fidelity``)."""
+    message = reason or f"{operation_id} is documented but not modelled by the sandbox"
+    return ApiError(501, message, f"{operation_id}: not implemented", {"operation": operation_id})
+
+
+def _refusal(operation_id: str) -> Handler:
+    def refuse(world: World, params: dict[str, Any], body: Any) -> Result:
+        raise not_implemented(operation_id)
+
+    return refuse
 
 
 def resolve(name: str) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
+from ..api.fidelity import Fidelity
 from ..domain import errors
 from ..http import jsonio
 from ..state import journal
@@ -68,9 +69,18 @@ def verify_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.get("/unexpected")
     def list_unexpected() -> Response:
-        only_filters("unexpected requests", ())
+        only_filters("unexpected requests", ("below",))
+        below = request.args.get("below")
+        levels: tuple[str, ...] = ()
+        if below is not None:
+            try:
+                least = Fidelity(below)
+            except ValueError:
+                problem = "must be a fidelity: modelled, stored, schema or none"
+                raise _invalid_filter("below", problem) from None
+            levels = tuple(level.value for level in Fidelity if level.rank < least.rank)
         entries, kept = history()
-        items = unexpected(entries)
+        items = unexpected(entries, below, levels)
         return jsonio.response(200, {"items": items, "count": len(items), **kept})
 
     return bp
@@ -135,6 +145,10 @@ def _count(value: Any) -> Count:
     if count.at_most is not None and count.at_most < count.at_least:
         raise _invalid("count", "at_most must not be less than at_least")
     return count
+
+
+def _invalid_filter(name: str, problem: str) -> errors.ApiError:
+    return errors.validation(f"query parameter {name} {problem}", f"invalid {name} filter", parameter=name)
 
 
 def _invalid(field: str, problem: str) -> errors.ApiError:

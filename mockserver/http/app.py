@@ -18,8 +18,9 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from .. import api
+from ..api.fidelity import Binding, Fidelity
 from ..config import Settings
-from ..controls import admin, fixtures, trigger
+from ..controls import admin, coverage, fixtures, trigger
 from ..controls import webhooks as webhook_controls
 from ..controls.faults import fault_blueprint
 from ..controls.verify import verify_blueprint
@@ -43,13 +44,15 @@ from ..webhooks.shared import SharedMailboxes
 from . import auth, jsonio, validation
 from . import faults as fault_http
 from .guard import Guard
-from .operations import OperationRouter, View
+from .operations import OperationRouter, View, check_reach
 from .spec import Operation, Spec
 from .store_errors import api_error as store_error
 
 log = logging.getLogger("mockserver")
 ADMIN_PREFIX = "/_mock/"
 HEALTH_PATH = "/_mock/health"
+OPERATION_HEADER = "X-Mock-Operation"
+FIDELITY_HEADER = "X-Mock-Fidelity"
 
 
 class Sandbox:
@@ -59,6 +62,17 @@ class Sandbox:
         self.settings = settings
         self.version = api.load(settings.api_version)
         self.spec = Spec.load(settings.spec or self.version.spec_path)
+        # Every documented operation bound once: modelled, stored, schema or none (501); those
+        # upstream does not route are left out (404) and listed by /_mock/coverage.
+        self.min_fidelity = Fidelity(settings.min_fidelity)
+        self.bindings: dict[str, Binding] = {}
+        self.unrouted: list[Operation] = []
+        for op in self.spec.operations:
+            binding = self.version.bind(op)
+            if binding is None:
+                self.unrouted.append(op)
+            else:
+                self.bindings[op.operation_id] = binding
         # Fixtures are read (and checked) once; every new world is filled from them.
         self.fixtures = fixtures.load(settings.fixtures, self.spec, self.version) if settings.fixtures else []
         setup = self._fill if self.fixtures else None
@@ -158,14 +172,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(admin.admin_blueprint(sandbox))
     app.register_blueprint(webhook_controls.webhook_blueprint(sandbox))
     app.register_blueprint(verify_blueprint(sandbox))
+    app.register_blueprint(coverage.coverage_blueprint(sandbox))
     app.register_blueprint(trigger.trigger_blueprint(sandbox))
     app.register_blueprint(ui_blueprint(sandbox))
 
-    handlers = sandbox.version.handlers
-    missing = [op.operation_id for op in sandbox.spec.operations if op.operation_id not in handlers]
-    if missing:
-        raise RuntimeError(f"no handler for operations: {', '.join(missing)}")
-    views = [(op, _operation_view(sandbox, op)) for op in sandbox.spec.operations]
+    bindings = sandbox.bindings
+    views = [
+        (op, _operation_view(sandbox, op, bindings[op.operation_id]))
+        for op in sandbox.spec.operations
+        if op.operation_id in bindings
+    ]
     for op, view in views:
         flask_view = _in_flask(view)
         app.add_url_rule(op.url_rule, endpoint=op.operation_id, view_func=flask_view, methods=[op.method])
@@ -194,7 +210,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         """After every request: the request id on the answer, the journal, the log line."""
         seen = vars(context)
         request_id = seen.get("request_id", "")
-        response.headers["X-Request-ID"] = request_id
+        headers = response.headers
+        headers["X-Request-ID"] = request_id
+        operation = seen.get("operation")
+        if operation is not None:  # whatever the answer (error, fault, 401, 501): who gave it
+            headers.add(OPERATION_HEADER, operation[0])
+            headers.add(FIDELITY_HEADER, operation[1])
         if req.path.startswith(api_prefix):
             _record(sandbox.store, req, seen, response)
         if settings.log_requests:
@@ -259,8 +280,23 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     # The hot path's way in: the API's operations straight from WSGI (see operations.py).
     router = OperationRouter(app.wsgi_app, views, settings.max_body_bytes, begin, finish, failure)
+    check_reach(views, router.match, _flask_match(app))
     app.wsgi_app = fault_http.ConnectionDrops(router)  # type: ignore[method-assign]
     return app
+
+
+def _flask_match(app: Flask) -> Callable[[str, str], str | None]:
+    """The endpoint Flask's routing gives a request (what it serves: HEAD, a body over the limit)."""
+    adapter = app.url_map.bind("localhost")
+
+    def match(method: str, path: str) -> str | None:
+        try:
+            endpoint, _ = adapter.match(path, method)
+        except HTTPException:
+            return None
+        return str(endpoint)
+
+    return match
 
 
 def _in_flask(view: View) -> Callable[..., Response]:
@@ -272,9 +308,24 @@ def _in_flask(view: View) -> Callable[..., Response]:
     return flask_view
 
 
-def _operation_view(sandbox: Sandbox, op: Operation) -> View:
+def _operation_view(sandbox: Sandbox, op: Operation, binding: Binding) -> View:
     version = sandbox.version
-    handler = version.handlers[op.operation_id]
+    handler = binding.handler
+    operation_id = op.operation_id
+    marks = (operation_id, binding.fidelity.value)
+    least = sandbox.min_fidelity
+    # An operation not modelled, or bound below --min-fidelity, is refused once its request is
+    # checked and before its world is touched (none made, nothing counted).
+    refusal: Callable[[], errors.ApiError] | None = None
+    if binding.fidelity is Fidelity.NONE:
+        refusal = partial(api.not_implemented, operation_id)
+    elif binding.fidelity.rank < least.rank:
+        refusal = partial(
+            api.not_implemented,
+            operation_id,
+            f"{operation_id} is answered at fidelity {binding.fidelity.value}, below the minimum "
+            f"{least.value} this sandbox was started with (--min-fidelity)",
+        )
     check_responses = sandbox.settings.validate_responses
     grows_world = op.operation_id in version.grows_world
     reading = op.method == "GET"
@@ -282,6 +333,7 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> View:
     store = sandbox.store
 
     def view(req: Request, context: Any, path_args: dict[str, str]) -> Response:
+        context.operation = marks
         headers = req.headers
         api_key = headers.get(auth.API_KEY_HEADER)
         if not api_key:
@@ -300,6 +352,8 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> View:
         try:
             params = validation.check_parameters(op, path_args, req.args, headers)
             body = validation.check_body(op, req.get_data, headers.get("Content-Type"))
+            if refusal is not None:
+                raise refusal()
             environment_id = headers.get(auth.ENVIRONMENT_HEADER, "")
             with store.session(api_key, environment_id, reading) as world:
                 if grows_world:
@@ -313,12 +367,12 @@ def _operation_view(sandbox: Sandbox, op: Operation) -> View:
         except StoreError as failure:
             answer = store_error(failure)
             status, payload = answer.status, version.error_body(answer)
-        if check_responses:
+        if check_responses and refusal is None:  # a 501 refusal is the sandbox's, not the document's
             _self_check(op, status, payload)
         response = jsonio.response(status, payload)
         return fault_http.after_handler(fault, response, req.environ) if fault is not None else response
 
-    view.__name__ = op.operation_id
+    view.__name__ = operation_id
     return view
 
 
@@ -386,6 +440,7 @@ def _record(store: WorldStore, req: Request, context: dict, response: Response) 
         auth.mask(api_key),
         context.get("fault"),
         context.get("unexpected"),
+        context.get("operation"),
     )
     try:
         book.record(entry)

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Response
 from werkzeug.wrappers import Request as WerkzeugRequest
 
-from .spec import Operation
+from .spec import Operation, SpecError
 
 # (request, context, path arguments) -> response: an operation's view (see app._operation_view).
 View = Callable[[Any, Any, dict[str, str]], Response]
@@ -103,6 +103,44 @@ class OperationRouter:
             return self.finish(req, context, response)
         except Exception as exc:
             return self.failure(exc, req, context)
+
+
+class RouteClash(SpecError):
+    """Two documented operations whose paths collide: one of them would never be reached."""
+
+
+def check_reach(
+    operations: Iterable[tuple[Operation, View]],
+    match: Callable[[str, str], tuple[View, dict[str, str]] | None],
+    flask_match: Callable[[str, str], str | None],
+) -> None:
+    """Every operation is reached by its own view, on both ways in: a request for a concrete
+    path of each (its parameters given sample values no literal segment can equal) must come to
+    that operation, else RouteClash naming both. A literal path wins over a template
+    (``/prices/units`` before ``/prices/{id}``), so only two templates of the same shape clash."""
+    ours = list(operations)
+    by_view = {id(view): op for op, view in ours}
+    for op, _ in ours:
+        # Each parameter's sample value is its own "{name}": no literal segment holds a brace.
+        path = op.base_path + op.path
+        found = match(op.method, path)
+        other = by_view.get(id(found[0])) if found is not None else None
+        if other is not op:
+            raise RouteClash(_clash(op, other))
+        endpoint = flask_match(op.method, path)
+        if endpoint != op.operation_id:
+            other = next((o for o, _ in ours if o.operation_id == endpoint), None)
+            raise RouteClash(_clash(op, other))
+
+
+def _clash(op: Operation, other: Operation | None) -> str:
+    named = f"{op.method} {op.base_path}{op.path} ({op.operation_id})"
+    if other is None:
+        return f"{named} is reached by no route"
+    return (
+        f"{named} is never reached: its requests go to {other.operation_id} "
+        f"({other.method} {other.base_path}{other.path}); the two paths collide"
+    )
 
 
 def _plain(response: Response) -> bool:

@@ -37,6 +37,10 @@ class Entry:
     # Why the API could not take the request as one of its operations (no route, refused as
     # invalid): what ``/_mock/verify/unexpected`` lists. None for every other answer.
     unexpected: str | None = None
+    # The documented operation that answered and how faithfully (modelled, stored, schema,
+    # none); None for a request that reached no operation.
+    operation_id: str | None = None
+    fidelity: str | None = None
 
 
 class Journal:
@@ -124,7 +128,9 @@ def new_entry(
     api_key: str,
     fault: Any,
     unexpected: str | None = None,
+    operation: tuple[str, str] | None = None,
 ) -> Entry:
+    operation_id, fidelity = operation if operation is not None else (None, None)
     return Entry(
         at,
         method,
@@ -138,6 +144,8 @@ def new_entry(
         api_key,
         fault,
         unexpected,
+        operation_id,
+        fidelity,
     )
 
 
@@ -154,6 +162,8 @@ def as_json(entry: Entry) -> dict[str, Any]:
         "request_id": entry.request_id,
         "api_key": entry.api_key,
         "fault": entry.fault,
+        "operation_id": entry.operation_id,
+        "fidelity": entry.fidelity,
     }
     if entry.unexpected is not None:
         body["unexpected"] = entry.unexpected

@@ -198,9 +198,20 @@ def _nearest(
     ]
 
 
-def unexpected(newest_first: Sequence[Entry]) -> list[dict[str, Any]]:
-    """Requests the API could not take as one of its operations: no route, or refused as invalid."""
-    return [_shown(e) for e in newest_first if e.unexpected is not None]
+def unexpected(
+    newest_first: Sequence[Entry], below: str | None = None, levels: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Requests the API could not take as one of its operations: no route, or refused as invalid;
+    and, when ``below`` names a fidelity, those answered at one of ``levels`` (the ones under it)."""
+    found = []
+    for entry in newest_first:
+        if entry.unexpected is not None:
+            found.append(_shown(entry))
+        elif below is not None and entry.fidelity in levels:
+            shown = _shown(entry)
+            shown["unexpected"] = f"{entry.operation_id} answered at fidelity {entry.fidelity}, below {below}"
+            found.append(shown)
+    return found
 
 
 # ---- comparing ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from ...domain.errors import ApiError
 from ...domain.world import Rules
 from .. import ApiVersion
-from . import views
+from . import coverage, views
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -31,4 +31,6 @@ VERSION = ApiVersion(
     show_transaction=lambda world, txn: views.transaction(txn),
     # Its invoiced top-ups are paid at once and it has no subscriptions: nothing waits.
     rules=Rules(pending_kinds=()),
+    not_modelled=coverage.NOT_MODELLED,
+    unrouted=coverage.UNROUTED,
 )

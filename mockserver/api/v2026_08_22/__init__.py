@@ -10,7 +10,7 @@ from typing import Any
 from ...domain.errors import ApiError
 from ...domain.world import Rules
 from .. import ApiVersion
-from . import views, webhooks
+from . import coverage, views, webhooks
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -34,4 +34,6 @@ VERSION = ApiVersion(
     webhook_payload=webhooks.payload,
     # The cloud now sends *.dropped for warning and info too (flexprice#2724, SDK 2.1.43's server).
     rules=Rules(dropped_states=frozenset({"in_alarm", "warning", "info"})),
+    not_modelled=coverage.NOT_MODELLED,
+    unrouted=coverage.UNROUTED,
 )

@@ -437,6 +437,8 @@ def _dump_entry(entry: journal.Entry) -> bytes:
             entry.api_key,
             entry.fault,
             entry.unexpected,
+            entry.operation_id,
+            entry.fidelity,
         ],
         separators=(",", ":"),
         default=str,
@@ -457,5 +459,6 @@ def _load_entry(raw: bytes) -> journal.Entry:
         request_id,
         api_key,
         fault,
-        rest[0] if rest else None,  # entries written before unexpected requests were marked
+        # Entries written before unexpected requests, then operations, were marked have less.
+        *(rest + [None, None, None])[:3],
     )

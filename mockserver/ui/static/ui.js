@@ -192,6 +192,8 @@ async function loadJournal(live) {
     open.addEventListener("click", () => showEntry(entry));
     path.appendChild(open);
     cell(row, entry.status, "number"); cell(row, entry.duration_ms, "number");
+    // The documented operation that answered and how faithfully (empty: no operation matched).
+    cell(row, entry.operation_id); cell(row, entry.fidelity);
     // A fault injected, or why the API could not take the request (what verification calls unexpected).
     const note = entry.fault ? entry.fault.kind || JSON.stringify(entry.fault) : entry.unexpected ? `unexpected: ${entry.unexpected}` : "";
     cell(row, note);

@@ -1,0 +1,71 @@
+"""Which of this version's documented operations have no handler of their own, and why.
+
+``NOT_MODELLED``: answered 501 ``not_implemented`` until they are modelled: everything that moves
+money or changes an invoice, a credit note or a subscription (a faked success there would let a
+test pass on what the cloud would refuse or do otherwise). An operation that gains a handler is
+modelled whether or not it is still listed here; take it off the list then.
+
+``UNROUTED``: listed in upstream's document but not routed by its server (``/v1`` doubled in the
+schedules' paths, ``/tenant/billing`` served as ``/tenants/billing``, ...): 404 as upstream answers.
+"""
+
+from __future__ import annotations
+
+INVOICES = frozenset(
+    {
+        "createInvoice",
+        "getInvoice",
+        "updateInvoice",
+        "queryInvoice",
+        "getInvoicePreview",
+        "finalizeInvoice",
+        "voidInvoice",
+        "updateInvoicePaymentStatus",
+        "attemptInvoicePayment",
+        "getInvoicePdf",
+        "recalculateInvoice",
+        "recalculateInvoiceV2",
+        "triggerInvoiceCommsWebhook",
+        "getCustomerInvoiceSummary",
+    }
+)
+PAYMENTS = frozenset(
+    {"createPayment", "listPayments", "getPayment", "updatePayment", "deletePayment", "processPayment"}
+)
+CREDIT_NOTES = frozenset({"createCreditNote", "processCreditNote", "voidCreditNote"})
+SUBSCRIPTION_CHANGES = frozenset(
+    {
+        "updateSubscription",
+        "activateSubscription",
+        "addSubscriptionAddon",
+        "removeSubscriptionAddon",
+        "previewSubscriptionChange",
+        "executeSubscriptionChange",
+        "previewSubscriptionPlanChangeV2",
+        "executeSubscriptionPlanChangeV2",
+        "previewSubscriptionModify",
+        "executeSubscriptionModify",
+        "createSubscriptionLineItem",
+        "updateSubscriptionLineItem",
+        "deleteSubscriptionLineItem",
+    }
+)
+# An environment's copy, API keys that would have to authenticate, a task run that would act.
+OTHERS = frozenset({"cloneEnvironment", "createApiKey", "deleteApiKey", "triggerScheduledTaskRun"})
+
+NOT_MODELLED = INVOICES | PAYMENTS | CREDIT_NOTES | SUBSCRIPTION_CHANGES | OTHERS
+
+UNROUTED = frozenset(
+    {
+        # Annotated with a leading /v1 under the /v1 server: /v1/v1/... is routed nowhere.
+        "listAllSubscriptionSchedules",
+        "getSubscriptionSchedule",
+        "cancelSubscriptionSchedule",
+        "listSubscriptionSchedules",
+        "getTenantBillingUsage",  # the route is /tenants/billing
+        "getTaskResult",  # no route
+        "getHuggingfaceInferenceData",  # the route is /events/huggingface-billing
+        "scheduleDraftFinalization",  # the routes are /subscriptions/temporal/...
+        "scheduleUpdateBillingPeriod",
+    }
+)
