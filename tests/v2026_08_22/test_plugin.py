@@ -361,6 +361,36 @@ def test_an_unknown_api_version_fails_the_tests_that_ask_for_the_sandbox(tmp_pat
     assert "unknown API version '2024-01-01' (known: 2025-05-24, 2026-08-22, latest)" in run.stdout
 
 
+MIN_FIDELITY = """
+import os
+
+def test_the_sandbox_refuses_below_the_minimum(flexprice, flexprice_settings):
+    least = os.environ["EXPECTED_MIN_FIDELITY"]
+    assert flexprice_settings.min_fidelity == least
+    listing = flexprice.session.get(flexprice.url + "/_mock/coverage").json()
+    assert listing["min_fidelity"] == least
+    reply = flexprice.session.get(flexprice.base_url + "/customers")
+    assert reply.status_code == 200
+    assert reply.headers["X-Mock-Operation"] == "listCustomers"
+    assert reply.headers["X-Mock-Fidelity"] == "modelled"
+    flexprice.assert_no_unexpected(below=least)
+"""
+
+
+@pytest.mark.parametrize(
+    "args, env, expected",
+    [
+        (("--flexprice-min-fidelity", "modelled"), {}, "modelled"),
+        ((), {"FLEXPRICE_MOCK_MIN_FIDELITY": "stored"}, "stored"),
+    ],
+    ids=["option", "environment"],
+)
+def test_the_min_fidelity_option_reaches_the_sandbox(tmp_path, args, env, expected):
+    run = run_suite(tmp_path, MIN_FIDELITY, *args, env={"EXPECTED_MIN_FIDELITY": expected, **env})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+
+
 def test_the_option_is_in_the_help(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "pytest", *OTHERS, "--help"],
@@ -370,6 +400,7 @@ def test_the_option_is_in_the_help(tmp_path):
         timeout=120,
     )
     assert "--flexprice-api-version" in run.stdout and "flexprice_api_version" in run.stdout
+    assert "--flexprice-min-fidelity" in run.stdout and "flexprice_min_fidelity" in run.stdout
 
 
 # ---- docs/controls.md shows the example -----------------------------------------------------
