@@ -90,19 +90,17 @@ def _segments(path: str) -> list[str]:
     return ["{}" if _PARAM.match(part) else part for part in parts]
 
 
-# Bases as segment tuples, longest first: the first match is the longest.
-_BASES = sorted(
-    ((tuple(_segments(base)), prefix) for base, prefix in PREFIXES.items()),
-    key=lambda item: -len(item[0]),
-)
+_BASES = {tuple(_segments(base)): prefix for base, prefix in PREFIXES.items()}
+_LONGEST = max(len(base) for base in _BASES)
 
 
 def prefix_for(path: str) -> str | None:
     """The prefix of the ids of the objects ``path`` (a document path such as
     ``/prices/units/{id}``, with or without ``/v1``) holds: the longest base it starts with
     wins; None where upstream gives those objects no prefixed id (roles, marketplace)."""
-    segments = _segments(path)
-    for base, prefix in _BASES:
-        if tuple(segments[: len(base)]) == base:
+    segments = tuple(_segments(path))
+    for length in range(min(len(segments), _LONGEST), 0, -1):
+        prefix = _BASES.get(segments[:length])
+        if prefix is not None:
             return prefix
     return None
