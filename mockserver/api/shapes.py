@@ -80,7 +80,10 @@ class Skeleton:
     def __init__(self, schema: dict[str, Any], prefix: str | None):
         self.schema = schema
         self.holes: Holes = []  # (path, kind, id prefix)
-        self.body = _build(schema, 0, (), self.holes, prefix or "")
+        body = _build(schema, 0, (), self.holes, prefix or "")
+        if body is _NOTHING:  # a schema nothing satisfies: the plainest body
+            body, self.holes = {}, []
+        self.body = body
         top = _object_branch(schema)
         self.properties: dict[str, Any] = top.get("properties", {}) if top else {}
         self.is_page = isinstance(self.body, dict) and _is_page(top or {})
@@ -344,19 +347,21 @@ def _object(
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or ())
     body: dict[str, Any] = {}
+    own: Holes = []  # the caller's only once this object has a value
     for name, sub in properties.items():
         if depth >= MAX_DEPTH and name not in required:
             continue
         if name == "id" and _plain_string(sub):
             body[name] = ""
-            holes.append(((*path, name), "id", prefix))
+            own.append(((*path, name), "id", prefix))
             continue
         inner = _nested_prefix(name) if isinstance(sub, dict) else ""
-        value = _build(sub, depth + 1, (*path, name), holes, inner)
+        value = _build(sub, depth + 1, (*path, name), own, inner)
         if value is not _NOTHING:
             body[name] = value
         elif name in required:
             return _NOTHING
+    holes.extend(own)
     return body
 
 
