@@ -42,9 +42,14 @@ def listing(sandbox: Sandbox) -> dict[str, Any]:
             "path": op.base_path + op.path,
             "operation_id": op.operation_id,
         }
+        published = op.raw.get("x-mock-published-path")
+        if published:  # upstream's document has it at a path its server does not route
+            line["published_path"] = op.base_path + published
         binding = sandbox.bindings.get(op.operation_id)
         if binding is None:
-            line.update(fidelity=None, routed=False, reason=UNROUTED_REASON)
+            why = op.raw.get("x-mock-unrouted")
+            reason = f"{UNROUTED_REASON} ({why})" if why else UNROUTED_REASON
+            line.update(fidelity=None, routed=False, reason=reason)
             counts["unrouted"] += 1
         else:
             line.update(fidelity=binding.fidelity.value, routed=True)

@@ -61,7 +61,7 @@ class Sandbox:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.version = api.load(settings.api_version)
-        self.spec = Spec.load(settings.spec or self.version.spec_path)
+        self.spec = Spec.load(settings.spec or self.version.served_spec_path)
         # Every documented operation bound once: modelled, stored, schema or none (501); those
         # upstream does not route are left out (404) and listed by /_mock/coverage.
         self.min_fidelity = Fidelity(settings.min_fidelity)

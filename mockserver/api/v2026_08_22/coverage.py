@@ -5,8 +5,9 @@ money or changes an invoice, a credit note or a subscription (a faked success th
 test pass on what the cloud would refuse or do otherwise). An operation that gains a handler is
 modelled whether or not it is still listed here; take it off the list then.
 
-``UNROUTED``: listed in upstream's document but not routed by its server (``/v1`` doubled in the
-schedules' paths, ``/tenant/billing`` served as ``/tenants/billing``, ...): 404 as upstream answers.
+``UNROUTED``: listed in upstream's document but routed nowhere by its server (the document marks
+them ``x-mock-unrouted``): 404 as upstream answers. The five it publishes at a wrong path (``/v1``
+doubled in the schedules' paths, ``/tenant/billing``) are served where upstream routes them.
 """
 
 from __future__ import annotations
@@ -57,15 +58,9 @@ NOT_MODELLED = INVOICES | PAYMENTS | CREDIT_NOTES | SUBSCRIPTION_CHANGES | OTHER
 
 UNROUTED = frozenset(
     {
-        # Annotated with a leading /v1 under the /v1 server: /v1/v1/... is routed nowhere.
-        "listAllSubscriptionSchedules",
-        "getSubscriptionSchedule",
-        "cancelSubscriptionSchedule",
-        "listSubscriptionSchedules",
-        "getTenantBillingUsage",  # the route is /tenants/billing
         "getTaskResult",  # no route
-        "getHuggingfaceInferenceData",  # the route is /events/huggingface-billing
-        "scheduleDraftFinalization",  # the routes are /subscriptions/temporal/...
+        "getHuggingfaceInferenceData",  # the route is /events/huggingface-billing, outside the API's
+        "scheduleDraftFinalization",  # the routes are /subscriptions/temporal/..., outside the API's
         "scheduleUpdateBillingPeriod",
     }
 )
