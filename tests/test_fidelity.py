@@ -73,13 +73,13 @@ def spec(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def app(spec):
+def small_app(spec):
     return create_app(spec=spec, validate_responses=True, log_requests=False)
 
 
 @pytest.fixture
-def client(app):
-    client = app.test_client()
+def client(small_app):
+    client = small_app.test_client()
     client.environ_base["HTTP_X_API_KEY"] = new_key()
     return client
 
@@ -116,12 +116,12 @@ def test_a_fault_injected_is_marked_too(client):
     assert marks(faulted) == ("getCustomer", "modelled")
 
 
-def test_an_operation_not_modelled_answers_501_after_checking_and_touches_nothing(app, client):
+def test_an_operation_not_modelled_answers_501_after_checking_and_touches_nothing(small_app, client):
     # its request is checked first: a bad body is the usual 400
     invalid = client.post("/v1/creditnotes", json={})
     assert invalid.status_code == 400
     assert marks(invalid) == ("createCreditNote", "none")
-    sandbox = app.extensions["mockserver"]
+    sandbox = small_app.extensions["mockserver"]
     worlds = sandbox.store.describe()["worlds"]
     refused = client.post("/v1/creditnotes", json={"invoice_id": "inv_1"})
     assert refused.status_code == 501
@@ -228,14 +228,37 @@ def test_coverage_lists_every_documented_operation(client):
     assert client.get("/_mock/coverage", headers={"Origin": "https://evil.example"}).status_code == 403
 
 
-def test_the_served_document_binds_every_operation_it_routes():
-    app = create_app(log_requests=False)
+@pytest.mark.parametrize("name", versions.VERSIONS)
+def test_each_served_document_binds_every_operation_it_routes(name):
+    app = create_app(api_version=name, log_requests=False)
     sandbox = app.extensions["mockserver"]
     listing = app.test_client().get("/_mock/coverage").get_json()
     documented = {op.operation_id for op in sandbox.spec.operations}
     assert {line["operation_id"] for line in listing["operations"]} == documented
-    routed = {line["operation_id"] for line in listing["operations"] if line["routed"]}
-    assert routed == documented - sandbox.version.unrouted
+    # what the version lists as unrouted is what its document marks so, and nothing else
+    marked = {op.operation_id for op in sandbox.spec.operations if "x-mock-unrouted" in op.raw}
+    assert sandbox.version.unrouted == marked
+    assert {line["operation_id"] for line in listing["operations"] if not line["routed"]} == marked
+    # every operation listed as not modelled is documented (a name gone stale would hide nothing)
+    assert sandbox.version.not_modelled <= documented
+    assert sum(listing["counts"].values()) == listing["total"] == len(documented)
+
+
+def test_the_served_document_refuses_a_credit_note_and_routes_published_paths_upstreams_way(api):
+    refused = api.post("/v1/creditnotes", {"invoice_id": "inv_1", "reason": "DUPLICATE"})
+    assert refused.status == 501
+    assert (refused.headers["X-Mock-Operation"], refused.headers["X-Mock-Fidelity"]) == (
+        "createCreditNote",
+        "none",
+    )
+    assert refused.json["message"] == "createCreditNote is documented but not modelled by the sandbox"
+    # a literal path is its own operation, not the template beside it
+    units = api.get("/v1/prices/units")
+    assert units.headers["X-Mock-Operation"] == "listPriceUnits"
+    # served where upstream routes it; its published path is upstream's 404
+    assert api.get("/v1/tenants/billing").headers["X-Mock-Operation"] == "getTenantBillingUsage"
+    assert api.get("/v1/tenant/billing").status == 404
+    assert api.post("/v1/tasks/scheduled/schedule-draft-finalization", {}).status == 404
 
 
 def test_the_journal_records_the_operation_and_its_fidelity(suite, store, spec):
@@ -253,8 +276,8 @@ def test_the_journal_records_the_operation_and_its_fidelity(suite, store, spec):
     ]
 
 
-def test_assert_no_unexpected_can_insist_on_a_fidelity(app):
-    handle = FlexpriceInProcess(app, new_key())
+def test_assert_no_unexpected_can_insist_on_a_fidelity(small_app):
+    handle = FlexpriceInProcess(small_app, new_key())
     made = handle.client.post("/v1/customers", json={"external_id": "acme", "name": "Acme"})
     assert made.status_code == 201
     handle.assert_no_unexpected(below="modelled")

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from flask import Flask, Request, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from .. import api
 from ..api.fidelity import Binding, Fidelity
@@ -186,6 +186,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         flask_view = _in_flask(view)
         app.add_url_rule(op.url_rule, endpoint=op.operation_id, view_func=flask_view, methods=[op.method])
     api_prefix = sandbox.spec.base_path + "/"
+    unrouted = {(op.method, op.base_path + op.path) for op in sandbox.unrouted if "{" not in op.path}
     guard = Guard.of(settings)
 
     def begin(req: Request, context: Any) -> Response | None:
@@ -237,6 +238,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         if isinstance(exc, HTTPException):
             # Unknown path (404), wrong method (405), body too large (413)
             code = exc.code or 500
+            if code == 405 and (req.method, req.path) in unrouted:
+                # documented, routed nowhere upstream: its 404, though another method has the path
+                code = 404
+                context.unexpected = _unexpected(NotFound())
             message = {404: "Route not found", 405: "Method not allowed", 413: "Request body too large"}
             text = message.get(code, exc.name)
             details: dict[str, Any] = {"method": req.method, "path": req.path}
