@@ -68,7 +68,9 @@ class ApiVersion:
             return Binding(handler, Fidelity.STORED)
         if operation_id in self.not_modelled:
             return Binding(_refusal(operation_id), Fidelity.NONE)
-        return Binding(shapes.bind(op), Fidelity.SCHEMA)
+        # Built on the first request: building reads the operation's answers, which the spec
+        # resolves only when used (resolving all of them would cost seconds at every start).
+        return Binding(_on_first_use(lambda: shapes.bind(op)), Fidelity.SCHEMA)
 
 
 def not_implemented(operation_id: str, reason: str | None = None) -> ApiError:
@@ -76,6 +78,19 @@ def not_implemented(operation_id: str, reason: str | None = None) -> ApiError:
     (an operation refused below ``--min-fidelity``)."""
     message = reason or f"{operation_id} is documented but not modelled by the sandbox"
     return ApiError(501, message, f"{operation_id}: not implemented", {"operation": operation_id})
+
+
+def _on_first_use(make: Callable[[], Handler]) -> Handler:
+    """A handler that is ``make()``'s, made when it is first called (two threads may both make
+    it: the same handler either way)."""
+    made: list[Handler] = []
+
+    def handle(world: World, params: dict[str, Any], body: Any) -> Result:
+        if not made:
+            made.append(make())
+        return made[0](world, params, body)
+
+    return handle
 
 
 def _refusal(operation_id: str) -> Handler:
