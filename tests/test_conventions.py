@@ -1,0 +1,219 @@
+"""The convention layer over upstream's 2026-08-22 document, before the sandbox's own document
+routes it: every stored collection of the version's table, created, read, searched, updated,
+archived, on a world of its own; each answer checked against the document's schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from jsonschema import Draft4Validator
+
+from mockserver.api import conventions
+from mockserver.api.v2026_08_22.collections import COLLECTIONS
+from mockserver.domain.errors import ApiError
+from mockserver.domain.models import Customer
+from mockserver.domain.world import World
+from mockserver.http.spec import _nullable
+
+UPSTREAM = Path("/work/shared/reference/flexprice-openapi-2026-08-22.json")
+pytestmark = pytest.mark.skipif(not UPSTREAM.exists(), reason="upstream's document is not here")
+
+
+@cache
+def document() -> dict[str, Any]:
+    return json.loads(UPSTREAM.read_text())
+
+
+def _resolve(node: Any, seen: tuple[str, ...] = ()) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if ref in seen:
+                return {}  # a cycle, cut
+            target: Any = document()
+            for part in ref[2:].split("/"):
+                target = target[part]
+            return _resolve(target, seen + (ref,))
+        return {k: _resolve(v, seen) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, seen) for v in node]
+    return node
+
+
+def _schema(part: dict[str, Any] | None) -> dict[str, Any] | None:
+    media = ((part or {}).get("content") or {}).get("application/json")
+    return _nullable(copy.deepcopy(_resolve(media["schema"]))) if media else None
+
+
+@cache
+def operations() -> dict[str, Any]:
+    """Every operation's method and path (schemas resolved on demand: ``operation``)."""
+    ops = {}
+    for path, item in document()["paths"].items():
+        for method, raw in item.items():
+            if method in ("get", "post", "put", "delete"):
+                name = raw.get("operationId") or f"{method} {path}"
+                ops[name] = SimpleNamespace(operation_id=name, method=method.upper(), path=path, raw=raw)
+    return ops
+
+
+@cache
+def operation(operation_id: str) -> Any:
+    op = operations()[operation_id]
+    return SimpleNamespace(
+        operation_id=operation_id,
+        method=op.method,
+        path=op.path,
+        responses={str(c): _schema(r) for c, r in op.raw["responses"].items()},
+        body_schema=_schema(op.raw.get("requestBody")),
+    )
+
+
+def call(world: World, operation_id: str, params: dict | None = None, body: Any = None) -> Any:
+    op = operation(operation_id)
+    handler = conventions.bind(op, COLLECTIONS)
+    assert handler is not None, operation_id
+    status, payload = handler(world, params or {}, body)
+    schema = op.responses[str(status)]
+    if schema is None:
+        assert payload is None
+    else:
+        errors = [e.message for e in Draft4Validator(schema).iter_errors(payload)]
+        assert not errors, (operation_id, errors, payload)
+    return status, payload
+
+
+def test_the_table_binds_every_stored_operation_and_nothing_else():
+    bound = {
+        op.operation_id: conventions.shape_of(op, COLLECTIONS)
+        for op in operations().values()
+        if conventions.shape_of(op, COLLECTIONS)
+    }
+    shapes = {name: (found[0], found[1].name) for name, found in bound.items()}
+    assert shapes["getPriceUnit"] == ("get", "price_units")  # not the prices' /prices/{id}
+    assert shapes["listPriceUnits"] == ("list", "price_units")
+    assert shapes["getCouponByCode"] == ("lookup", "coupons")
+    assert shapes["listCouponAssociations"] == ("list", "coupon_associations")
+    assert shapes["getCoupon"] == ("get", "coupons")
+    assert shapes["getAddonByLookupKey"] == ("lookup", "addons")
+    for unbound in (
+        "createCreditNote",
+        "processCreditNote",
+        "getUserInfo",
+        "updateUser",
+        "getActiveCostsheet",
+        "getDetailedCostAnalytics",
+        "triggerScheduledTaskRun",
+        "getAddonEntitlements",
+        "createInvoice",
+        "getPrice",
+    ):
+        assert unbound not in shapes
+    assert len(shapes) == 62, sorted(shapes)
+
+
+def test_a_coupon_goes_through_its_life():
+    world = World("tenant_1", "env_1", id_seed=1)
+    status, made = call(
+        world,
+        "createCoupon",
+        body={
+            "name": "Ten",
+            "type": "fixed",
+            "cadence": "once",
+            "amount_off": "10",
+            "coupon_code": "TEN",
+            "max_redemptions": 5,
+        },
+    )
+    assert status == 201 and made["id"].startswith("coupon_") and made["status"] == "published"
+    assert (made["tenant_id"], made["environment_id"], made["metadata"]) == ("tenant_1", "env_1", {})
+    assert made["max_redemptions"] == 5 and made["amount_off"] == "10"
+    call(
+        world,
+        "createCoupon",
+        body={"name": "Five", "type": "fixed", "cadence": "once", "coupon_code": "FIVE"},
+    )
+    assert call(world, "getCoupon", {"id": made["id"]})[1] == made
+    assert call(world, "getCouponByCode", {"code": "TEN"})[1] == made
+    _, found = call(world, "queryCoupon", body={"coupon_codes": ["TEN"]})
+    assert [c["id"] for c in found["items"]] == [made["id"]] and found["pagination"]["total"] == 1
+    _, found = call(
+        world,
+        "queryCoupon",
+        body={"filters": [{"field": "name", "operator": "contains", "value": {"string": "fiv"}}]},
+    )
+    assert [c["name"] for c in found["items"]] == ["Five"]
+    _, changed = call(world, "updateCoupon", {"id": made["id"]}, {"name": "Ten off"})
+    assert changed["name"] == "Ten off" and changed["amount_off"] == "10"
+    assert call(world, "deleteCoupon", {"id": made["id"]}) == (
+        200,
+        {"message": "Coupon deleted successfully"},
+    )
+    assert call(world, "getCoupon", {"id": made["id"]})[1]["status"] == "archived"
+    assert call(world, "queryCoupon", body={})[1]["pagination"]["total"] == 1
+    assert call(world, "queryCoupon", body={"status": "archived"})[1]["items"][0]["id"] == made["id"]
+    with pytest.raises(ApiError) as caught:
+        call(world, "getCouponByCode", {"code": "TEN"})  # archived: not found by its code
+    assert (caught.value.status, caught.value.message) == (404, "Coupon with code 'TEN' was not found")
+    assert world.object_count() == 2
+
+
+def test_a_reference_to_a_missing_object_is_a_404_and_keeps_nothing():
+    world = World("t", "e")
+    with pytest.raises(ApiError) as caught:
+        call(
+            world,
+            "createCreditGrant",
+            body={
+                "name": "g",
+                "scope": "PLAN",
+                "cadence": "ONETIME",
+                "credits": "5",
+                "plan_id": "plan_missing",
+            },
+        )
+    assert (caught.value.status, caught.value.message) == (404, "Plan with ID plan_missing was not found")
+    with pytest.raises(ApiError) as caught:
+        call(
+            world,
+            "createTaxAssociation",
+            body={"tax_rate_code": "VAT", "entity_type": "customer", "entity_id": "cust_1"},
+        )
+    assert caught.value.status == 404
+    assert world.records == {}
+    _, rate = call(world, "createTaxRate", body={"name": "VAT", "code": "VAT", "percentage_value": "20"})
+    world.customers["cust_1"] = object.__new__(Customer)
+    _, association = call(
+        world,
+        "createTaxAssociation",
+        body={"tax_rate_code": "VAT", "entity_type": "customer", "entity_id": "cust_1", "priority": 1},
+    )
+    assert association["tax_rate_id"] == rate["id"] and association["id"].startswith("ta_")
+    assert call(world, "listTaxAssociations", {"entity_id": "cust_1"})[1]["pagination"]["total"] == 1
+    assert call(world, "listTaxAssociations", {"entity_id": "cust_2"})[1]["pagination"]["total"] == 0
+
+
+def test_answers_wrapped_or_shaped_their_own_way():
+    world = World("t", "e")
+    status, made = call(world, "createCostsheet", body={"name": "Infra", "lookup_key": "infra"})
+    assert status == 201 and made["costsheet"]["id"].startswith("cost_")
+    cost_id = made["costsheet"]["id"]
+    assert call(world, "getCostsheet", {"id": cost_id})[1]["costsheet"]["name"] == "Infra"
+    assert call(world, "deleteCostsheet", {"id": cost_id})[1] == {
+        "id": cost_id,
+        "message": "costsheet deleted successfully",
+    }
+    status, user = call(world, "createUser", body={"type": "service_account", "roles": ["admin"]})
+    assert (
+        status == 201 and user["id"].startswith("user_") and set(user) <= {"id", "type", "roles", "metadata"}
+    )
+    assert call(world, "updateServiceAccount", {"id": user["id"]}, {"name": "bot"})[1]["name"] == "bot"
+    assert call(world, "deleteServiceAccount", {"id": user["id"]}) == (204, None)
+    assert call(world, "queryUser", body={})[1]["items"] == []
