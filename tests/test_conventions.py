@@ -15,7 +15,7 @@ import pytest
 from jsonschema import Draft4Validator
 
 from mockserver.api import conventions
-from mockserver.api.v2026_08_22.collections import COLLECTIONS
+from mockserver.api.v2026_08_22.collections import COLLECTIONS, GROWS_WORLD
 from mockserver.domain.errors import ApiError
 from mockserver.domain.models import Customer
 from mockserver.domain.world import World
@@ -116,6 +116,8 @@ def test_the_table_binds_every_stored_operation_and_nothing_else():
     ):
         assert unbound not in shapes
     assert len(shapes) == 62, sorted(shapes)
+    creates = {name for name, (shape, _) in shapes.items() if shape == "create"}
+    assert creates == GROWS_WORLD  # every stored create counts against the world's objects
 
 
 def test_a_coupon_goes_through_its_life():

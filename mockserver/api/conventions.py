@@ -44,6 +44,7 @@ class Ref:
     target: str
     by: str = "id"
     keep: str | None = None
+    missing: str = ""  # upstream's hint when none is found, {id} the key (else the target's)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Collection:
     shapes: frozenset[str] = frozenset(SHAPES)  # the shapes that are stored (the rest: not bound)
     deleted: str = ""  # a delete's message where the answer has one
     key_not_found: str = ""  # the hint for a lookup by key, {key} the key
+    # a field no two published objects share, and upstream's hint (409) when a create repeats it
+    unique: tuple[str, str] | None = None
 
 
 # The modelled books a reference may name (World attributes), with upstream's words when the
@@ -300,6 +303,10 @@ def _check_refs(
             continue
         item = find(world, ref.target, key, ref.by)
         if item is None:
+            if ref.missing:
+                raise errors.not_found(
+                    ref.missing.format(id=key), f"{ref.target} not found", **{ref.field: key}
+                )
             raise _missing(ref.target, key, collections)
         if ref.keep:
             found[ref.keep] = _value(item, "id")
@@ -333,6 +340,12 @@ def _create(op: Any, collection: Collection, key: str, collections: Any) -> Hand
     def handle(world: World, params: dict[str, Any], body: Any) -> tuple[int, Any]:
         body = plain(body or {})
         kept = _check_refs(world, collection, body, collections)
+        if collection.unique and body.get(collection.unique[0]):
+            name, hint = collection.unique
+            if find(world, collection.name, body[name], name) is not None:
+                raise errors.conflict(
+                    hint.format(value=body[name]), "ent: constraint failed", **{name: body[name]}
+                )
         now, stamp = _stamp(world)
         record = fit({name: value for name, value in body.items() if name in properties}, inner)
         record.update(kept)

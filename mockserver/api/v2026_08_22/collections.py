@@ -23,6 +23,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         keys={"code": "coupon_code"},
         key_not_found="Coupon with code '{key}' was not found",
         deleted="Coupon deleted successfully",
+        unique=("coupon_code", "A published coupon with this code already exists in this environment"),
     ),
     # made by subscriptions with coupons, which are not modelled yet: read only
     Collection(
@@ -39,6 +40,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         "taxrate_",
         "Taxrate with ID {id} was not found",
         "ent: tax rate not found",
+        unique=("code", "A taxrate with this code {value} already exists"),
     ),
     Collection(
         "tax_associations",
@@ -46,7 +48,15 @@ COLLECTIONS: tuple[Collection, ...] = (
         "ta_",
         "TaxAssociation with ID {id} was not found",
         "ent: tax association not found",
-        refs=(Ref("tax_rate_code", "tax_rates", by="code", keep="tax_rate_id"),),
+        refs=(
+            Ref(
+                "tax_rate_code",
+                "tax_rates",
+                by="code",
+                keep="tax_rate_id",
+                missing="Taxrate with code {id} was not found",
+            ),
+        ),
         entities=ENTITY_BOOKS,
     ),
     Collection(
@@ -58,6 +68,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         keys={"lookup": "lookup_key"},
         key_not_found="Addon with lookup key {key} was not found",
         deleted="addon deleted successfully",
+        unique=("lookup_key", "Addon with same lookup key already exists"),
     ),
     # the record only: a grant's top-ups of wallets are not modelled yet
     Collection(
@@ -101,6 +112,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         keys={"code": "code"},
         key_not_found="Price unit with code {key} was not found",
         deleted="Price unit deleted successfully",
+        unique=("code", "Price unit with this code already exists"),
     ),
     Collection(
         "costsheets",
@@ -132,6 +144,32 @@ COLLECTIONS: tuple[Collection, ...] = (
         "cs_",
         "checkout session {id} not found",
         "ent: checkout session not found",
-        refs=(Ref("customer_external_id", "customers", by="external_id", keep="customer_id"),),
+        refs=(
+            Ref(
+                "customer_external_id",
+                "customers",
+                by="external_id",
+                keep="customer_id",
+                missing="Customer with lookup key {id} was not found",
+            ),
+        ),
     ),
+)
+
+# The stored creates: each adds an object, so a full world refuses it (429, --max-objects-per-world).
+GROWS_WORLD = frozenset(
+    {
+        "createCoupon",
+        "createTaxRate",
+        "createTaxAssociation",
+        "createAddon",
+        "createCreditGrant",
+        "createGroup",
+        "createAlertSettings",
+        "createPriceUnit",
+        "createCostsheet",
+        "createScheduledTask",
+        "createUser",
+        "createCheckoutSession",
+    }
 )
