@@ -1,7 +1,7 @@
 """What a world holds survives its own state document, whatever was done to it: random sequences
 of operations (customers, wallets with expiring grants, direct and invoiced top-ups, bonuses,
 debits, invoices paid, failed or voided by hand or by the world's policies, clock moves,
-terminations, conversions to postpaid) on both API
+terminations, conversions to postpaid, stored objects made and archived) on both API
 versions and both stores; then export -> reset -> import -> export gives the same document, and
 the world answers the same afterwards.
 
@@ -57,6 +57,7 @@ STEPS = st.lists(
                 "advance",
                 "terminate",
                 "modify",
+                "stored",
             ]
         ),
         st.integers(min_value=0, max_value=50),
@@ -185,6 +186,10 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
             reply = api.post("/_mock/clock/advance", {"by": f"P{n * 40}D"})
         elif kind == "terminate":
             reply = api.post(f"/v1/wallets/{wallet}/terminate")
+        elif kind == "stored" and modern:  # a stored object (world.records), archived at times
+            reply = api.post("/v1/coupons", {"name": f"c{number}", "type": "fixed", "cadence": "once"})
+            if reply.status == 201 and n % 2:
+                reply = api.delete(f"/v1/coupons/{reply.json['id']}")
         elif kind == "modify" and modern:
             reply = api.post(f"/v1/wallets/{wallet}/modify", {"modification_type": "prepaid_to_postpaid"})
         else:

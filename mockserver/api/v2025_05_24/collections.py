@@ -1,0 +1,20 @@
+"""The collections 2025-05-24 stores by upstream's conventions (``api.conventions``): of what its
+document lists beyond the modelled operations, only credit grants have a collection's shape (the
+rest are the account's own: auth, environments, secrets, tasks, tenants, the caller)."""
+
+from __future__ import annotations
+
+from ..conventions import Collection, Ref
+
+COLLECTIONS: tuple[Collection, ...] = (
+    # the record only: a grant's top-ups of wallets are not modelled yet
+    Collection(
+        "credit_grants",
+        ("/creditgrants",),
+        "cg_",
+        "Credit grant not found",
+        "ent: credit grant not found",
+        refs=(Ref("plan_id", "plans"), Ref("subscription_id", "subscriptions")),
+        deleted="credit grant deleted successfully",
+    ),
+)
