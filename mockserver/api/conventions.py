@@ -361,7 +361,8 @@ def _create(op: Any, collection: Collection, key: str, collections: Any) -> Hand
             "updated_by": SYSTEM_USER,
             "metadata": record.get("metadata") or {},
         }
-        record.update({name: value for name, value in made.items() if name in properties})
+        # status and times are kept whatever the answer shows: searches filter and sort by them
+        record.update({name: value for name, value in made.items() if name in properties or name in _KEPT})
         record = {"id": object_id, **{k: v for k, v in record.items() if k != "id"}}
         world.records.setdefault(collection.name, {})[object_id] = record
         return status, _show(record, schema)
@@ -405,6 +406,7 @@ def _update(op: Any, collection: Collection, key: str, collections: Any) -> Hand
     return handle
 
 
+_KEPT = frozenset({"status", "created_at", "updated_at"})
 _OWN = frozenset({"id", "tenant_id", "environment_id", "status", "created_at", "created_by"})
 
 
