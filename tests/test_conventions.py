@@ -107,7 +107,6 @@ def test_the_table_binds_every_stored_operation_and_nothing_else():
         "processCreditNote",
         "getUserInfo",
         "updateUser",
-        "getActiveCostsheet",
         "getDetailedCostAnalytics",
         "triggerScheduledTaskRun",
         "getAddonEntitlements",
@@ -115,7 +114,8 @@ def test_the_table_binds_every_stored_operation_and_nothing_else():
         "getPrice",
     ):
         assert unbound not in shapes
-    assert len(shapes) == 62, sorted(shapes)
+    assert shapes["getActiveCostsheet"] == ("latest", "costsheets")
+    assert len(shapes) == 63, sorted(shapes)
     creates = {name for name, (shape, _) in shapes.items() if shape == "create"}
     assert creates == GROWS_WORLD  # every stored create counts against the world's objects
 
@@ -208,10 +208,14 @@ def test_answers_wrapped_or_shaped_their_own_way():
     assert status == 201 and made["costsheet"]["id"].startswith("cost_")
     cost_id = made["costsheet"]["id"]
     assert call(world, "getCostsheet", {"id": cost_id})[1]["costsheet"]["name"] == "Infra"
+    assert call(world, "getActiveCostsheet")[1]["id"] == cost_id  # the newest published one
     assert call(world, "deleteCostsheet", {"id": cost_id})[1] == {
         "id": cost_id,
         "message": "costsheet deleted successfully",
     }
+    with pytest.raises(ApiError) as caught:
+        call(world, "getActiveCostsheet")
+    assert (caught.value.status, caught.value.message) == (404, "No active costsheet found for this tenant")
     status, user = call(world, "createUser", body={"type": "service_account", "roles": ["admin"]})
     assert (
         status == 201 and user["id"].startswith("user_") and set(user) <= {"id", "type", "roles", "metadata"}

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..domain.world import World
     from . import Handler
 
-SHAPES = ("create", "get", "update", "delete", "search", "list", "lookup")
+SHAPES = ("create", "get", "update", "delete", "search", "list", "lookup", "latest")
 # Keys of a search or list that say how to page, sort or show, not what to find.
 NOT_FILTERS = frozenset({"limit", "offset", "order", "sort", "filters", "expand", "start_time", "end_time"})
 
@@ -65,6 +65,9 @@ class Collection:
     key_not_found: str = ""  # the hint for a lookup by key, {key} the key
     # a field no two published objects share, and upstream's hint (409) when a create repeats it
     unique: tuple[str, str] | None = None
+    # a path segment answering the newest published object (GET /costs/active), and upstream's
+    # hint and raw error when there is none
+    latest: tuple[str, str, str] | None = None
 
 
 # The modelled books a reference may name (World attributes), with upstream's words when the
@@ -123,6 +126,8 @@ def _shape(method: str, parts: list[str], collection: Collection) -> tuple[str |
         return "search", ""
     if param:
         return {"GET": "get", "PUT": "update", "DELETE": "delete"}.get(method), ""
+    if collection.latest and parts == [collection.latest[0]] and method == "GET":
+        return "latest", ""
     if len(parts) == 2 and parts[0] in collection.keys and parts[1].startswith("{") and method == "GET":
         return "lookup", collection.keys[parts[0]]
     return None, ""
@@ -447,7 +452,21 @@ def _search(op: Any, collection: Collection, key: str, collections: Any) -> Hand
     return handle
 
 
+def _latest(op: Any, collection: Collection, key: str, collections: Any) -> Handler:
+    status, schema = _success(op)
+    _, hint, internal = collection.latest or ("", "", "")
+
+    def handle(world: World, params: dict[str, Any], body: Any) -> tuple[int, Any]:
+        published = [r for r in world.records.get(collection.name, {}).values() if _matches(r, {})]
+        if not published:
+            raise errors.not_found(hint, internal)
+        return status, _show(_sorted(published, {})[0], schema)
+
+    return handle
+
+
 _HANDLERS: dict[str, Callable[[Any, Collection, str, Any], Handler]] = {
+    "latest": _latest,
     "create": _create,
     "get": _read,
     "lookup": _read,

@@ -121,6 +121,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         "No costsheet found with the provided ID",
         "costsheet not found",
         deleted="costsheet deleted successfully",
+        latest=("active", "No active costsheet found for this tenant", "no active costsheet found"),
     ),
     Collection(
         "scheduled_tasks",
