@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -223,3 +224,21 @@ def test_answers_wrapped_or_shaped_their_own_way():
     assert call(world, "updateServiceAccount", {"id": user["id"]}, {"name": "bot"})[1]["name"] == "bot"
     assert call(world, "deleteServiceAccount", {"id": user["id"]}) == (204, None)
     assert call(world, "queryUser", body={})[1]["items"] == []
+
+
+@pytest.mark.parametrize(
+    "rules, field",
+    [
+        ({"n": 2**64}, "rules.n"),
+        ({"x": Decimal("1e500")}, "rules.x"),
+        (json.loads("[" * 40 + "]" * 40), "rules"),
+    ],
+    ids=["integer past 64 bits", "number past a float", "too deep"],
+)
+def test_what_a_state_document_could_not_load_again_is_refused(rules, field):
+    world = World("t", "e")
+    body = {"name": "A", "type": "fixed", "cadence": "once", "rules": rules}
+    with pytest.raises(ApiError) as caught:
+        conventions.bind(operation("createCoupon"), COLLECTIONS)(world, {}, body)
+    assert caught.value.status == 400 and caught.value.details["field"].startswith(field)
+    assert world.records == {}

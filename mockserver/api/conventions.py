@@ -215,15 +215,30 @@ def _finite(value: Any) -> bool:
     return math.isfinite(value) if isinstance(value, (float, Decimal)) else True
 
 
-def plain(value: Any) -> Any:
-    """A JSON value as a record holds it: decimals (how bodies are read) as integers or floats,
-    as JSON reads them back from Redis."""
+# What a record may hold, as the state document takes it back (``state.codec.load_json``): a body
+# past these is refused, not kept in a shape that a world's own document could not load again.
+MAX_DEPTH = 32
+INT64 = 2**63
+
+
+def plain(value: Any, where: str = "", depth: int = 0) -> Any:
+    """A request's JSON value as a record holds it: decimals (how bodies are read) as integers or
+    floats, as JSON reads them back from Redis. Raises a 400 naming the field for an integer past
+    64 bits, a number past a float's range or nesting deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise errors.validation("Invalid request body", f"nested deeper than {MAX_DEPTH} levels", field=where)
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: plain(v, f"{where}.{k}" if where else k, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [plain(v) for v in value]
+        return [plain(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        if not value.is_finite() or abs(value.adjusted()) > 400:
+            raise errors.validation("Invalid request body", "must be a finite number", field=where)
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < 2**64:
+        raise errors.validation("Invalid request body", "must be a 64-bit integer", field=where)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise errors.validation("Invalid request body", "must be a finite number", field=where)
     return value
 
 
