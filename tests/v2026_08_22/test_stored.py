@@ -18,7 +18,8 @@ import pytest
 from mockserver.api.v2026_08_22.collections import COLLECTIONS
 
 from ..support import Api
-from .conftest import client_of, create_app, freeze, make_customer, make_wallet, refusal
+from .conftest import freeze, make_customer, make_wallet, refusal
+from .test_world_limits import _stop_the_sandboxes, world  # noqa: F401 (its sandboxes stopped here too)
 
 Context = dict[str, str]
 
@@ -317,8 +318,8 @@ def test_stored_objects_travel_with_the_state_document(api):
     assert target.get("/_mock/state").json["records"] == document["records"]
 
 
-def test_a_full_world_refuses_a_stored_create(store):
-    api = client_of(create_app(validate_responses=True, log_requests=False, max_objects_per_world=1))
+def test_a_full_world_refuses_a_stored_create():
+    api = world(limit=1)
     assert api.post("/v1/groups", {"name": "G", "entity_type": "price", "lookup_key": "g"}).status == 201
     before = api.get("/_mock/state").json["records"]
     status, code, _, details = refusal(
