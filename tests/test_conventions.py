@@ -190,6 +190,13 @@ def test_a_reference_to_a_missing_object_is_a_404_and_keeps_nothing():
             body={"tax_rate_code": "VAT", "entity_type": "customer", "entity_id": "cust_1"},
         )
     assert caught.value.status == 404
+    with pytest.raises(ApiError) as caught:
+        call(
+            world,
+            "createCreditGrant",
+            body={"name": "g", "scope": "SUBSCRIPTION", "cadence": "ONETIME", "credits": "5"},
+        )
+    assert (caught.value.status, caught.value.message) == (400, "Please provide a valid subscription ID")
     assert world.records == {}
     _, rate = call(world, "createTaxRate", body={"name": "VAT", "code": "VAT", "percentage_value": "20"})
     world.customers["cust_1"] = object.__new__(Customer)

@@ -68,6 +68,8 @@ class Collection:
     # a path segment answering the newest published object (GET /costs/active), and upstream's
     # hint and raw error when there is none
     latest: tuple[str, str, str] | None = None
+    # fields a create must give when another has a value: (field, value, required field, hint, raw)
+    requires: tuple[tuple[str, str, str, str, str], ...] = ()
 
 
 # The modelled books a reference may name (World attributes), with upstream's words when the
@@ -359,6 +361,9 @@ def _create(op: Any, collection: Collection, key: str, collections: Any) -> Hand
 
     def handle(world: World, params: dict[str, Any], body: Any) -> tuple[int, Any]:
         body = plain(body or {})
+        for name, value, needed, hint, internal in collection.requires:
+            if body.get(name) == value and not body.get(needed):
+                raise errors.validation(hint, internal, **{name: value})
         kept = _check_refs(world, collection, body, collections)
         if collection.unique and body.get(collection.unique[0]):
             name, hint = collection.unique

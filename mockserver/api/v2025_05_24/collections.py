@@ -6,6 +6,17 @@ from __future__ import annotations
 
 from ..conventions import Collection, Ref
 
+GRANT_SCOPES = tuple(
+    (
+        "scope",
+        scope.upper(),
+        f"{scope}_id",
+        f"Please provide a valid {scope} ID",
+        f"{scope}_id is required for {scope.upper()}-scoped grants",
+    )
+    for scope in ("plan", "subscription")
+)
+
 COLLECTIONS: tuple[Collection, ...] = (
     # the record only: a grant's top-ups of wallets are not modelled yet
     Collection(
@@ -16,5 +27,6 @@ COLLECTIONS: tuple[Collection, ...] = (
         "ent: credit grant not found",
         refs=(Ref("plan_id", "plans"), Ref("subscription_id", "subscriptions")),
         deleted="credit grant deleted successfully",
+        requires=GRANT_SCOPES,
     ),
 )

@@ -11,6 +11,16 @@ from __future__ import annotations
 from ..conventions import Collection, Ref
 
 READS = frozenset({"get", "list"})
+GRANT_SCOPES = tuple(
+    (
+        "scope",
+        scope.upper(),
+        f"{scope}_id",
+        f"Please provide a valid {scope} ID",
+        f"{scope}_id is required for {scope.upper()}-scoped grants",
+    )
+    for scope in ("plan", "subscription", "addon")
+)
 ENTITY_BOOKS = {"customer": "customers", "subscription": "subscriptions", "invoice": "invoices"}
 
 COLLECTIONS: tuple[Collection, ...] = (
@@ -79,6 +89,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         "ent: credit grant not found",
         refs=(Ref("plan_id", "plans"), Ref("subscription_id", "subscriptions"), Ref("addon_id", "addons")),
         deleted="credit grant deleted successfully",
+        requires=GRANT_SCOPES,
     ),
     # reads only: creating, finalizing and voiding one adjusts an invoice or a wallet
     Collection(
