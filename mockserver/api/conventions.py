@@ -265,6 +265,8 @@ def _object_schema(schema: dict[str, Any] | None) -> tuple[dict[str, Any], str |
 
 
 def _show(record: dict[str, Any], schema: dict[str, Any] | None) -> Any:
+    if schema is None:  # an answer documented without a body
+        return None
     inner, envelope = _object_schema(schema)
     shown = fit(record, inner)
     return {envelope: shown} if envelope else shown
