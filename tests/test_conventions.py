@@ -1,79 +1,38 @@
-"""The convention layer over upstream's 2026-08-22 document, before the sandbox's own document
-routes it: every stored collection of the version's table, created, read, searched, updated,
-archived, on a world of its own; each answer checked against the document's schema."""
+"""The convention layer over the 2026-08-22 document, handlers called on a world of their own:
+the operations the version's table binds, and the rules of creating, reading, searching,
+updating and archiving, each answer checked against the document's schema."""
 
 from __future__ import annotations
 
-import copy
 import json
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from jsonschema import Draft4Validator
 
+from mockserver import api as versions
 from mockserver.api import conventions
 from mockserver.api.v2026_08_22.collections import COLLECTIONS, GROWS_WORLD
 from mockserver.domain.errors import ApiError
 from mockserver.domain.models import Customer
 from mockserver.domain.world import World
-from mockserver.http.spec import _nullable
+from mockserver.http.spec import Spec
 
-UPSTREAM = Path("/work/shared/reference/flexprice-openapi-2026-08-22.json")
-pytestmark = pytest.mark.skipif(not UPSTREAM.exists(), reason="upstream's document is not here")
-
-
-@cache
-def document() -> dict[str, Any]:
-    return json.loads(UPSTREAM.read_text())
-
-
-def _resolve(node: Any, seen: tuple[str, ...] = ()) -> Any:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            if ref in seen:
-                return {}  # a cycle, cut
-            target: Any = document()
-            for part in ref[2:].split("/"):
-                target = target[part]
-            return _resolve(target, seen + (ref,))
-        return {k: _resolve(v, seen) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(v, seen) for v in node]
-    return node
-
-
-def _schema(part: dict[str, Any] | None) -> dict[str, Any] | None:
-    media = ((part or {}).get("content") or {}).get("application/json")
-    return _nullable(copy.deepcopy(_resolve(media["schema"]))) if media else None
+VERSION = versions.load("2026-08-22")
 
 
 @cache
+def spec() -> Spec:
+    return Spec.load(VERSION.served_spec_path)
+
+
 def operations() -> dict[str, Any]:
-    """Every operation's method and path (schemas resolved on demand: ``operation``)."""
-    ops = {}
-    for path, item in document()["paths"].items():
-        for method, raw in item.items():
-            if method in ("get", "post", "put", "delete"):
-                name = raw.get("operationId") or f"{method} {path}"
-                ops[name] = SimpleNamespace(operation_id=name, method=method.upper(), path=path, raw=raw)
-    return ops
+    return spec().by_id
 
 
-@cache
 def operation(operation_id: str) -> Any:
-    op = operations()[operation_id]
-    return SimpleNamespace(
-        operation_id=operation_id,
-        method=op.method,
-        path=op.path,
-        responses={str(c): _schema(r) for c, r in op.raw["responses"].items()},
-        body_schema=_schema(op.raw.get("requestBody")),
-    )
+    return spec().by_id[operation_id]
 
 
 def call(world: World, operation_id: str, params: dict | None = None, body: Any = None) -> Any:
@@ -81,11 +40,11 @@ def call(world: World, operation_id: str, params: dict | None = None, body: Any 
     handler = conventions.bind(op, COLLECTIONS)
     assert handler is not None, operation_id
     status, payload = handler(world, params or {}, body)
-    schema = op.responses[str(status)]
-    if schema is None:
+    validator = op.response_validator(status)
+    if validator is None:
         assert payload is None
     else:
-        errors = [e.message for e in Draft4Validator(schema).iter_errors(payload)]
+        errors = [e.message for e in validator.iter_errors(payload)]
         assert not errors, (operation_id, errors, payload)
     return status, payload
 

@@ -4,7 +4,7 @@ rest are the account's own: auth, environments, secrets, tasks, tenants, the cal
 
 from __future__ import annotations
 
-from ..conventions import Collection, Ref
+from ..conventions import Collection
 
 GRANT_SCOPES = tuple(
     (
@@ -25,8 +25,11 @@ COLLECTIONS: tuple[Collection, ...] = (
         "cg_",
         "Credit grant not found",
         "ent: credit grant not found",
-        refs=(Ref("plan_id", "plans"), Ref("subscription_id", "subscriptions")),
+        # no references checked: this version keeps no plans or subscriptions a grant could name
         deleted="credit grant deleted successfully",
         requires=GRANT_SCOPES,
     ),
 )
+
+# The stored creates: each adds an object, so a full world refuses it (429, --max-objects-per-world).
+GROWS_WORLD = frozenset({"createCreditGrant"})
