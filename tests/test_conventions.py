@@ -208,3 +208,15 @@ def test_what_a_state_document_could_not_load_again_is_refused(rules, field):
         conventions.bind(operation("createCoupon"), COLLECTIONS)(world, {}, body)
     assert caught.value.status == 400 and caught.value.details["field"].startswith(field)
     assert world.records == {}
+
+
+def test_a_filter_on_a_field_an_object_leaves_out_excludes_it():
+    world = World("t", "e")
+    call(world, "createCoupon", body={"name": "No code", "type": "fixed", "cadence": "once"})
+    _, coded = call(
+        world, "createCoupon", body={"name": "Coded", "type": "fixed", "cadence": "once", "coupon_code": "X"}
+    )
+    _, found = call(world, "queryCoupon", body={"coupon_codes": ["X"]})
+    assert [c["id"] for c in found["items"]] == [coded["id"]]
+    _, found = call(world, "queryCoupon", body={"coupon_ids": [coded["id"]], "limit": 1})
+    assert found["pagination"] == {"total": 1, "limit": 1, "offset": 0}
