@@ -4,6 +4,7 @@ updating and archiving, each answer checked against the document's schema."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from decimal import Decimal
 from functools import cache
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from mockserver import api as versions
-from mockserver.api import conventions
+from mockserver.api import conventions, prefixes
 from mockserver.api.v2026_08_22.collections import COLLECTIONS, GROWS_WORLD
 from mockserver.domain.errors import ApiError
 from mockserver.domain.models import Customer
@@ -220,3 +221,11 @@ def test_a_filter_on_a_field_an_object_leaves_out_excludes_it():
     assert [c["id"] for c in found["items"]] == [coded["id"]]
     _, found = call(world, "queryCoupon", body={"coupon_ids": [coded["id"]], "limit": 1})
     assert found["pagination"] == {"total": 1, "limit": 1, "offset": 0}
+
+
+@pytest.mark.parametrize("version", ["2026-08-22", "2025-05-24"])
+def test_the_tables_prefixes_are_upstreams(version):
+    table = importlib.import_module(f"mockserver.api.v{version.replace('-', '_')}.collections")
+    for collection in table.COLLECTIONS:
+        for base in collection.paths:
+            assert prefixes.prefix_for(base) == collection.prefix, base
