@@ -615,7 +615,7 @@ def test_the_state_document_says_which_version_wrote_it(api):
     populate(api)
     document = api.get("/_mock/state").json
     assert document["api_version"] == "2026-08-22"
-    assert document["format"] == "flexprice-mock-state/5"
+    assert document["format"] == "flexprice-mock-state/6"
     assert list(document) == [
         "format",
         "api_version",
@@ -637,6 +637,7 @@ def test_the_state_document_says_which_version_wrote_it(api):
         "line_items",
         "subscriptions",
         "bills",
+        "records",
         "policies",
         "usage_schedule",
     ]

@@ -9,7 +9,7 @@ from typing import Any
 from ...domain.errors import ApiError
 from ...domain.world import Rules
 from .. import ApiVersion
-from . import coverage, views
+from . import collections, coverage, views
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -25,13 +25,14 @@ VERSION = ApiVersion(
     spec_path=Path(__file__).with_name("openapi.yaml"),
     served_spec_path=Path(__file__).with_name("openapi.json"),
     handlers=HANDLERS,
-    grows_world=GROWS_WORLD,
+    grows_world=GROWS_WORLD | collections.GROWS_WORLD,
     error_body=error_body,
     unauthorized={"error": "Unauthorized"},
     show_wallet=lambda world, wallet: views.wallet(wallet),
     show_transaction=lambda world, txn: views.transaction(txn),
     # Its invoiced top-ups are paid at once and it has no subscriptions: nothing waits.
     rules=Rules(pending_kinds=()),
+    collections=collections.COLLECTIONS,
     not_modelled=coverage.NOT_MODELLED,
     unrouted=coverage.UNROUTED,
 )

@@ -10,7 +10,7 @@ from typing import Any
 from ...domain.errors import ApiError
 from ...domain.world import Rules
 from .. import ApiVersion
-from . import coverage, views, webhooks
+from . import collections, coverage, views, webhooks
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -26,7 +26,7 @@ VERSION = ApiVersion(
     spec_path=Path(__file__).with_name("openapi.yaml"),
     served_spec_path=Path(__file__).with_name("openapi.json"),
     handlers=HANDLERS,
-    grows_world=GROWS_WORLD,
+    grows_world=GROWS_WORLD | collections.GROWS_WORLD,
     error_body=error_body,
     unauthorized={"error": "Unauthorized"},
     show_wallet=views.wallet,
@@ -35,6 +35,7 @@ VERSION = ApiVersion(
     webhook_payload=webhooks.payload,
     # The cloud now sends *.dropped for warning and info too (flexprice#2724, SDK 2.1.43's server).
     rules=Rules(dropped_states=frozenset({"in_alarm", "warning", "info"})),
+    collections=collections.COLLECTIONS,
     not_modelled=coverage.NOT_MODELLED,
     unrouted=coverage.UNROUTED,
 )
