@@ -99,6 +99,8 @@ class World:
         self.subscriptions_by_customer: dict[str, list[str]] = {}
         self.line_items: dict[str, LineItem] = {}
         self.bills: dict[str, Bill] = {}  # subscription invoices, one per closed period
+        # Objects kept as the API shows them (JSON-ready), by collection then id (entitlements, ...).
+        self.records: dict[str, dict[str, dict[str, Any]]] = {}
         self.event_ids: set[int] = set()  # digests of the event ids clients gave (dedup)
         # dated past their period: counted later (only the properties their meters read)
         self.deferred_events: list[dict[str, Any]] = []
@@ -198,6 +200,7 @@ class World:
         self.subscriptions_by_customer.clear()
         self.line_items.clear()
         self.bills.clear()
+        self.records.clear()
         self.event_ids.clear()
         self.deferred_events.clear()
         self.distinct_values = None  # (a state document restored next brings its own)
