@@ -41,11 +41,9 @@ class FeatureQuery:
     created_from: datetime | None = None
     created_to: datetime | None = None
     descending: bool = True
-    offset: int = 0
-    limit: int = 50
 
 
-def search_features(world: World, query: FeatureQuery) -> tuple[list[Feature], int]:
+def search_features(world: World, query: FeatureQuery) -> list[Feature]:
     needle = query.name_contains.casefold()
     found = [
         f
@@ -59,7 +57,7 @@ def search_features(world: World, query: FeatureQuery) -> tuple[list[Feature], i
         and (query.created_to is None or f.created_at <= query.created_to)
     ]
     found.sort(key=lambda f: (f.created_at, f.id), reverse=query.descending)
-    return found[query.offset : query.offset + query.limit], len(found)
+    return found
 
 
 def update_feature(
@@ -159,11 +157,9 @@ class PlanQuery:
     created_from: datetime | None = None
     created_to: datetime | None = None
     descending: bool = True
-    offset: int = 0
-    limit: int = 50
 
 
-def search_plans(world: World, query: PlanQuery) -> tuple[list[Plan], int]:
+def search_plans(world: World, query: PlanQuery) -> list[Plan]:
     wanted = query.metadata or {}
     found = [
         p
@@ -176,7 +172,7 @@ def search_plans(world: World, query: PlanQuery) -> tuple[list[Plan], int]:
         and (query.created_to is None or p.created_at <= query.created_to)
     ]
     found.sort(key=lambda p: (p.created_at, p.id), reverse=query.descending)
-    return found[query.offset : query.offset + query.limit], len(found)
+    return found
 
 
 def update_plan(world: World, p: Plan, changes: dict[str, Any]) -> Plan:
@@ -317,11 +313,9 @@ class PriceQuery:
     created_from: datetime | None = None
     created_to: datetime | None = None
     descending: bool = True
-    offset: int = 0
-    limit: int = 50
 
 
-def search_prices(world: World, query: PriceQuery) -> tuple[list[Price], int]:
+def search_prices(world: World, query: PriceQuery) -> list[Price]:
     now = world.now()
     found = [
         p
@@ -337,7 +331,7 @@ def search_prices(world: World, query: PriceQuery) -> tuple[list[Price], int]:
         and (query.created_to is None or p.created_at <= query.created_to)
     ]
     found.sort(key=lambda p: (p.created_at, p.id), reverse=query.descending)
-    return found[query.offset : query.offset + query.limit], len(found)
+    return found
 
 
 def by_lookup_key(world: World, lookup_key: str) -> Price:

@@ -54,6 +54,7 @@ class NewEntitlement:
     parent_entitlement_id: str = ""
     start_date: datetime | None = None
     end_date: datetime | None = None
+    entity_field: str = "entity_id"  # the request's field that named the entity (or plan_id)
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -92,12 +93,10 @@ class EntitlementQuery:
     created_from: datetime | None = None
     created_to: datetime | None = None
     descending: bool = True
-    offset: int = 0
-    limit: int = 50
 
 
-def search(world: World, query: EntitlementQuery) -> tuple[list[dict[str, Any]], int]:
-    """One page of the entitlements that match, and how many match in all."""
+def search(world: World, query: EntitlementQuery) -> list[dict[str, Any]]:
+    """The entitlements that match, in the order asked."""
     start = format_timestamp(query.created_from) if query.created_from else None
     end = format_timestamp(query.created_to) if query.created_to else None
     found = [
@@ -113,7 +112,7 @@ def search(world: World, query: EntitlementQuery) -> tuple[list[dict[str, Any]],
         and (end is None or r["created_at"] <= end)
     ]
     found.sort(key=lambda r: (r["created_at"], r["id"]), reverse=query.descending)
-    return found[query.offset : query.offset + query.limit], len(found)
+    return found
 
 
 # ---- changing -----------------------------------------------------------------------------
@@ -152,7 +151,7 @@ def _check(world: World, new: NewEntitlement, index: int | None = None) -> None:
     where = f"items[{index}]." if bulk else ""
     what = _WHAT[new.entity_type]
     if not _entity_exists(world, new.entity_type, new.entity_id):
-        named = {f"{what}_id": new.entity_id, "field": f"{where}entity_id"}
+        named = {f"{what}_id": new.entity_id, "field": f"{where}{new.entity_field}"}
         if bulk:  # upstream checks a bulk request's entities first, as a validation error
             raise errors.validation(
                 f"{what.capitalize()} with ID {new.entity_id} not found", f"{what} not found", **named

@@ -182,7 +182,7 @@ def test_refusals_name_the_field(world: World, catalog: dict[str, Any]) -> None:
         "createEntitlement",
         body={"feature_id": calls["id"], "feature_type": "metered", "plan_id": "plan_x"},
     )
-    assert (error.status, error.message, error.details["field"]) == (404, "Plan not found", "entity_id")
+    assert (error.status, error.message, error.details["field"]) == (404, "Plan not found", "plan_id")
     error = refused(
         world,
         "createEntitlement",
@@ -201,6 +201,17 @@ def test_refusals_name_the_field(world: World, catalog: dict[str, Any]) -> None:
     error = refused(world, "createEntitlementsBulk", body={"items": items})
     assert error.status == 409
     assert len(world.records["entitlements"]) == 3  # nothing of a refused request kept
+
+
+def test_searches_apply_filters_and_sort(world: World, catalog: dict[str, Any]) -> None:
+    body = {"filters": [{"field": "feature_type", "operator": "eq", "value": {"string": "boolean"}}]}
+    found = call(world, "queryEntitlement", body=body)
+    assert [e["feature_id"] for e in found["items"]] == [catalog["sso"]["id"]]
+    assert found["pagination"] == {"total": 1, "limit": 50, "offset": 0}
+    found = call(world, "queryPlan", body={"sort": [{"field": "name", "direction": "asc"}]})
+    assert [p["name"] for p in found["items"]] == ["Extra", "Pro"]
+    error = refused(world, "queryFeature", body={"filters": [{"field": "meter", "value": {"string": "x"}}]})
+    assert (error.status, error.details["field"]) == (400, "meter")
 
 
 def test_catalog_deletes_archive_and_refuse_what_is_in_use(world: World, catalog: dict[str, Any]) -> None:

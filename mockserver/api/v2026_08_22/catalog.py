@@ -15,9 +15,25 @@ from ...domain.world import World
 from .. import Handler, Result, fields
 from .entitlements import entitlement_view
 from .requests import page_limits
+from .searching import refine
 from .usage import feature_view, new_feature, new_plan, new_price, plan_view, price_view
 from .views import dec, page
 
+# What ``filters`` and ``sort`` may name, besides created_at and updated_at.
+FEATURE_FIELDS = ("id", "name", "type", "lookup_key", "meter_id", "status", "description")
+PLAN_FIELDS = ("id", "name", "lookup_key", "status", "description")
+PRICE_FIELDS = (
+    "id",
+    "currency",
+    "type",
+    "billing_model",
+    "billing_period",
+    "entity_type",
+    "entity_id",
+    "meter_id",
+    "lookup_key",
+    "status",
+)
 _PRICE_CRITICAL = ("billing_model", "amount", "tier_mode", "tiers", "transform_quantity")
 _PRICE_UNIT_FIELDS = ("price_unit_amount", "price_unit_tiers")
 
@@ -73,12 +89,11 @@ def query_feature(world: World, params, body) -> Result:
         created_from=start,
         created_to=end,
         descending=body.get("order", "desc") != "asc",
-        offset=offset,
-        limit=limit,
     )
-    found, total = catalog.search_features(world, query)
+    found = refine(catalog.search_features(world, query), body, FEATURE_FIELDS, "features")
     with_meter = "meters" in _expand(body.get("expand"))
-    return 200, page([feature_view(world, f, with_meter=with_meter) for f in found], total, limit, offset)
+    items = [feature_view(world, f, with_meter=with_meter) for f in found[offset : offset + limit]]
+    return 200, page(items, len(found), limit, offset)
 
 
 def _meter_filters(body: dict[str, Any]) -> dict[str, list[str]] | None:
@@ -183,10 +198,9 @@ def query_plan(world: World, params, body) -> Result:
         created_from=start,
         created_to=end,
         descending=body.get("order", "desc") != "asc",
-        offset=offset,
-        limit=limit,
     )
-    found, total = catalog.search_plans(world, query)
+    found = refine(catalog.search_plans(world, query), body, PLAN_FIELDS, "plans")
+    total, found = len(found), found[offset : offset + limit]
     expand = _expand(body.get("expand"))
     now = world.now()
     items = []
@@ -268,7 +282,9 @@ def create_prices_bulk(world: World, params, body) -> Result:
     for index, item in enumerate(body["items"]):
         try:
             prices.append(new_price(world, item))
-        except errors.ApiError as error:  # upstream names the item, keeping the cause
+        except errors.ApiError as error:
+            if error.status != 400:  # (a plan or meter not found is upstream's own answer)
+                raise
             details = {**(error.details or {}), "index": index}
             if "field" in details:
                 details["field"] = f"items[{index}].{details['field']}"
@@ -298,11 +314,11 @@ def query_price(world: World, params, body) -> Result:
         created_from=start,
         created_to=end,
         descending=body.get("order", "desc") != "asc",
-        offset=offset,
-        limit=limit,
     )
-    found, total = catalog.search_prices(world, query)
-    return 200, page([price_view(world, p) for p in found], total, limit, offset)
+    found = refine(catalog.search_prices(world, query), body, PRICE_FIELDS, "prices")
+    return 200, page(
+        [price_view(world, p) for p in found[offset : offset + limit]], len(found), limit, offset
+    )
 
 
 def get_price_by_lookup_key(world: World, params, body) -> Result:

@@ -16,6 +16,7 @@ from ...domain.entitlements import Aggregated, NewEntitlement
 from ...domain.world import World
 from .. import Handler, Result, fields
 from .requests import page_limits, timestamp
+from .searching import refine
 from .usage import feature_view, plan_view, subscription_view
 from .views import dec, page
 
@@ -25,6 +26,17 @@ GRANT_FIELDS = (
     "grant_duration_unit",
     "grant_allocation_behavior",
     "grant_quota",
+)
+# What a search's ``filters`` and ``sort`` may name, besides created_at and updated_at.
+FIELDS = (
+    "id",
+    "entity_type",
+    "entity_id",
+    "feature_id",
+    "feature_type",
+    "is_enabled",
+    "usage_reset_period",
+    "status",
 )
 SOURCE_TYPES = {"PLAN": "plan", "ADDON": "addon", "SUBSCRIPTION": "subscription"}
 
@@ -93,8 +105,9 @@ def new_entitlement(body: dict[str, Any], where: str = "") -> NewEntitlement:
             field=f"{where}entity_id" if entity_type else f"{where}plan_id",
         )
     _no_grants(body, where)
+    named_by = "entity_id"
     if not (entity_type and entity_id):  # plan_id: the older way of naming a plan
-        entity_type, entity_id = "PLAN", plan_id
+        entity_type, entity_id, named_by = "PLAN", plan_id, "plan_id"
     return NewEntitlement(
         entity_type=entity_type,
         entity_id=entity_id,
@@ -109,6 +122,7 @@ def new_entitlement(body: dict[str, Any], where: str = "") -> NewEntitlement:
         parent_entitlement_id=body.get("parent_entitlement_id") or "",
         start_date=timestamp(body, "start_date"),
         end_date=timestamp(body, "end_date"),
+        entity_field=named_by,
     )
 
 
@@ -137,7 +151,6 @@ def _expand(value: Any) -> set[str]:
 
 
 def entitlement_query(body: dict[str, Any]) -> entitlements.EntitlementQuery:
-    limit, offset = page_limits(body, "Invalid filter parameters")
     start, end = body.get("start_time"), body.get("end_time")
     entity_ids = set(body.get("entity_ids") or ())
     entity_type = body.get("entity_type")
@@ -154,8 +167,6 @@ def entitlement_query(body: dict[str, Any]) -> entitlements.EntitlementQuery:
         created_from=fields.time_value(start, "start_time") if start is not None else None,
         created_to=fields.time_value(end, "end_time") if end is not None else None,
         descending=body.get("order", "desc") != "asc",
-        offset=offset,
-        limit=limit,
     )
 
 
@@ -284,10 +295,12 @@ def delete_entitlement(world: World, params, body) -> Result:
 
 
 def query_entitlement(world: World, params, body) -> Result:
+    limit, offset = page_limits(body, "Invalid filter parameters")
     query = entitlement_query(body)
-    found, total = entitlements.search(world, query)
+    found = refine(entitlements.search(world, query), body, FIELDS, "entitlements")
     expand = _expand(body.get("expand"))
-    return 200, page([entitlement_view(world, r, expand) for r in found], total, query.limit, query.offset)
+    items = [entitlement_view(world, r, expand) for r in found[offset : offset + limit]]
+    return 200, page(items, len(found), limit, offset)
 
 
 def get_plan_entitlements(world: World, params, body) -> Result:
