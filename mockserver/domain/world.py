@@ -37,7 +37,7 @@ ALERT_DELAY = timedelta(seconds=2)
 # What --max-objects-per-world counts (World.object_count), as the 429 past it names them.
 OBJECT_KINDS = (
     "customers, wallets, transactions, invoices, idempotency keys, features, meters, plans, "
-    "prices, subscriptions, line items, event ids, future-dated events and distinct values"
+    "prices, subscriptions, line items, event ids, future-dated events, distinct values and stored objects"
 )
 
 # A world is named by its API key and environment id ("" when none).
@@ -99,7 +99,8 @@ class World:
         self.subscriptions_by_customer: dict[str, list[str]] = {}
         self.line_items: dict[str, LineItem] = {}
         self.bills: dict[str, Bill] = {}  # subscription invoices, one per closed period
-        # Objects kept as the API shows them (JSON-ready), by collection then id (entitlements, ...).
+        # Objects kept as plain records (coupons, tax rates, entitlements...): collection -> id ->
+        # the object as JSON values (decimals as strings, timestamps in RFC 3339), one place for all.
         self.records: dict[str, dict[str, dict[str, Any]]] = {}
         self.event_ids: set[int] = set()  # digests of the event ids clients gave (dedup)
         # dated past their period: counted later (only the properties their meters read)
@@ -149,6 +150,7 @@ class World:
             + len(self.event_ids)
             + len(self.deferred_events)
             + self.distinct_values
+            + sum(len(collection) for collection in self.records.values())  # a few collections
         )
 
     def ensure_room(self, limit: int, adding: int = 1) -> None:
