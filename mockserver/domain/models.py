@@ -260,6 +260,8 @@ class Price:
     divide_by: int | None = None  # PACKAGE: units per package
     round: str = "up"  # PACKAGE: a partial package counts as one (up) or not at all (down)
     price_unit_type: str = "FIAT"
+    start_date: datetime | None = None  # a price made by an update starts when the old one ended
+    end_date: datetime | None = None  # terminated (DELETE, or replaced by an update) from then on
     display_name: str = ""
     lookup_key: str = ""
     description: str = ""

@@ -213,7 +213,12 @@ def subscribe(world: World, new: NewSubscription) -> Subscription:
     start = start.replace(microsecond=start.microsecond // 1000 * 1000)  # upstream keeps milliseconds
     currency = new.currency.lower()
     periodic = [
-        p for p in prices_of(world, new.plan_id) if p.billing_period in (new.billing_period, "ONETIME")
+        p
+        for p in prices_of(world, new.plan_id)
+        if p.billing_period in (new.billing_period, "ONETIME")
+        # a price ended (or not yet begun) when the subscription starts is not subscribed to
+        and (p.end_date is None or p.end_date > start)
+        and (p.start_date is None or p.start_date <= max(start, now))
     ]
     missing = {"entity_id": new.plan_id, "entity_type": "PLAN"}
     if not periodic:

@@ -30,8 +30,8 @@ PACKAGE = {"billing_model": "PACKAGE", "amount": "2"}
 
 
 def setup(api: Api, aggregation: dict[str, Any] | None = None, price: dict[str, Any] | None = None, **wallet):
-    """A customer (acme), a meter on api_call, a plan with one usage price, a monthly
-    subscription started at NOW, and a prepaid wallet; returns their ids."""
+    """A customer (acme), a meter on api_call, a plan with one usage price and the feature's
+    entitlement, a monthly subscription started at NOW, and a prepaid wallet; returns their ids."""
     freeze(api)
     customer = make_customer(api, "acme")
     meter = {
@@ -62,6 +62,10 @@ def setup(api: Api, aggregation: dict[str, Any] | None = None, price: dict[str, 
             **(price or {}),
         },
     )
+    # the feature's entitlement (no limit, reset with the billing period): what puts it, with its
+    # period's usage, in the customer's usage summary
+    entitlement = {"feature_id": feature["id"], "feature_type": "metered", "plan_id": plan["id"]}
+    created(api, "/v1/entitlements", {**entitlement, "usage_reset_period": "MONTHLY"})
     sub = created(
         api,
         "/v1/subscriptions",
@@ -159,6 +163,9 @@ def test_usage_lowers_the_balance_fires_the_alert_tops_up_and_the_period_close_d
         meter_id=feature.meter_id,
     )
     assert (price.amount, price.meter_id) == ("0.01", feature.meter_id)
+    fp.entitlements.create_entitlement(
+        feature_id=feature.id, feature_type="metered", plan_id=plan.id, usage_reset_period="MONTHLY"
+    )
     sub = fp.subscriptions.create_subscription(
         customer_id=customer.id, plan_id=plan.id, currency="usd", billing_period="MONTHLY"
     )

@@ -34,8 +34,8 @@ from .conftest import (
 from .test_usage import setup, usage_of
 from .test_webhooks import client_over, drain
 
-LIMIT = 12  # a usage set-up (customer, feature and meter, plan, price, subscription and its line
-# item, wallet and its credit) holds 9 objects: room for 3 more
+LIMIT = 13  # a usage set-up (customer, feature and meter, plan, price, entitlement, subscription
+# and its line item, wallet and its credit) holds 10 objects: room for 3 more
 NEXT_YEAR = "2027-09-01T12:00:00Z"
 
 

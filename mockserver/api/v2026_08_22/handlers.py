@@ -14,7 +14,7 @@ from ...domain import charges, customers, errors, wallets
 from ...domain.models import RETRY_EVENT, Wallet
 from ...domain.world import World
 from .. import Handler, Result, fields
-from . import requests, views
+from . import catalog, entitlements, requests, views
 from . import usage as usage_api
 
 # Operations that add to what a world holds (World.object_count): refused (429) in a full world.
@@ -23,6 +23,8 @@ GROWS_WORLD = (
         {"createCustomer", "createWallet", "topUpWallet", "debitWallet", "modifyWallet", "terminateWallet"}
     )
     | usage_api.GROWS_WORLD
+    | catalog.GROWS_WORLD
+    | entitlements.GROWS_WORLD
 )
 BREAKDOWN = ("credits_available_breakdown",)
 CACHE_TTL = timedelta(minutes=30)  # how long the cloud keeps a computed real-time balance
@@ -332,4 +334,6 @@ HANDLERS: dict[str, Handler] = {
     "getCustomerByLookupKey": get_customer_by_lookup_key,
     "retryWebhook": retry_webhook,
     **usage_api.HANDLERS,
+    **catalog.HANDLERS,
+    **entitlements.HANDLERS,
 }

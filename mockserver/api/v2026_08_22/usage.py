@@ -542,7 +542,7 @@ def feature_view(world: World, f: Feature, with_meter: bool = True) -> dict[str,
             body[name] = getattr(f, name)
     if with_meter and f.meter_id in world.meters:
         body["meter"] = meter_view(world, world.meters[f.meter_id])
-    return {**body, **_stamped(world, f.created_at, f.updated_at)}
+    return {**body, **_stamped(world, f.created_at, f.updated_at), "status": f.status}
 
 
 def price_view(world: World, p: Price) -> dict[str, Any]:
@@ -578,7 +578,10 @@ def price_view(world: World, p: Price) -> dict[str, Any]:
     for name in ("display_name", "lookup_key", "description"):
         if getattr(p, name):
             body[name] = getattr(p, name)
-    return {**body, **_stamped(world, p.created_at, p.updated_at)}
+    for name in ("start_date", "end_date"):
+        if getattr(p, name) is not None:
+            body[name] = _t(getattr(p, name))
+    return {**body, **_stamped(world, p.created_at, p.updated_at), "status": p.status}
 
 
 def _display(p: Price) -> str:
@@ -597,7 +600,7 @@ def plan_view(world: World, p: Plan) -> dict[str, Any]:
     }
     if p.lookup_key:
         body["lookup_key"] = p.lookup_key
-    return {**body, **_stamped(world, p.created_at, p.updated_at)}
+    return {**body, **_stamped(world, p.created_at, p.updated_at), "status": p.status}
 
 
 def line_item_view(world: World, sub: Subscription, item: LineItem) -> dict[str, Any]:
@@ -735,27 +738,6 @@ def ingest_events_bulk(world: World, params, body) -> Result:
     return 202, {"message": "Events accepted for processing"}
 
 
-def create_feature(world: World, params, body) -> Result:
-    feature = usage.add_feature(world, *new_feature(world, body))
-    return 201, feature_view(world, feature, with_meter=False)
-
-
-def create_plan(world: World, params, body) -> Result:
-    return 201, plan_view(world, usage.add_plan(world, new_plan(world, body)))
-
-
-def get_plan(world: World, params, body) -> Result:
-    return 200, plan_view(world, usage.plan(world, params["id"]))
-
-
-def create_price(world: World, params, body) -> Result:
-    return 201, price_view(world, usage.add_price(world, new_price(world, body)))
-
-
-def get_price(world: World, params, body) -> Result:
-    return 200, price_view(world, usage.price(world, params["id"]))
-
-
 def create_subscription(world: World, params, body) -> Result:
     return 201, subscription_view(world, usage.subscribe(world, new_subscription(world, body)))
 
@@ -857,83 +839,14 @@ def get_subscriptions_for_customer(world: World, params, body) -> Result:
     return 200, {"items": items, "pagination": {"total": 0, "limit": 0, "offset": 0}}
 
 
-def get_customer_usage_summary(world: World, params, body) -> Result:
-    """Per metered feature of the customer's active subscriptions: the current period's quantity."""
-    customer_id, lookup_key = params.get("customer_id"), params.get("customer_lookup_key")
-    if not customer_id and not lookup_key:
-        raise errors.validation(
-            "either customer_id or customer_lookup_key is required", "invalid request", field="customer_id"
-        )
-    customer = (
-        customers.get(world, customer_id) if customer_id else customers.by_lookup_key(world, lookup_key)
-    )
-    if customer_id and lookup_key and customer.external_id != lookup_key:
-        raise errors.validation(
-            "customer_id and customer_lookup_key name different customers",
-            "invalid request",
-            field="customer_lookup_key",
-        )
-    wanted = set(params.get("feature_ids") or ())
-    keys = set(params.get("feature_lookup_keys") or ())
-    subs = set(params.get("subscription_ids") or ())
-    features = []
-    period: dict[str, Any] | None = None
-    for feature in world.features.values():
-        if (
-            feature.type != "metered"
-            or (wanted and feature.id not in wanted)
-            or (keys and feature.lookup_key not in keys)
-        ):
-            continue
-        total, reset_at = money.ZERO, None
-        for sub in usage.subscriptions_of(world, customer.id):
-            if sub.status not in charges.BILLED_STATUSES or (subs and sub.id not in subs):
-                continue
-            for item, units, _ in usage.usage_of(world, sub):
-                if item.meter_id == feature.meter_id and item.price_type == "USAGE":
-                    total += units
-                    reset_at = sub.current_period_end
-            if period is None:
-                period = {
-                    "start_time": _t(sub.current_period_start),
-                    "end_time": _t(sub.current_period_end),
-                    "period": sub.billing_period,
-                }
-        summary: dict[str, Any] = {
-            "feature": feature_view(world, feature),
-            "current_usage": dec(total),
-            "total_limit": 0,
-            "usage_percent": "0",
-            "is_enabled": True,
-            "is_soft_limit": False,
-            "is_unlimited": True,
-            "sources": [],
-        }
-        if reset_at is not None:
-            summary["next_usage_reset_at"] = _t(reset_at)
-        features.append(summary)
-    body_out: dict[str, Any] = {"customer_id": customer.id, "features": features}
-    if period is not None:
-        body_out["period"] = period
-    return 200, body_out
-
-
 HANDLERS: dict[str, Handler] = {
     "ingestEvent": ingest_event,
     "ingestEventsBulk": ingest_events_bulk,
-    "createFeature": create_feature,
-    "createPlan": create_plan,
-    "getPlan": get_plan,
-    "createPrice": create_price,
-    "getPrice": get_price,
     "createSubscription": create_subscription,
     "getSubscription": get_subscription,
     "cancelSubscription": cancel_subscription,
     "querySubscription": query_subscription,
     "getSubscriptionsForCustomer": get_subscriptions_for_customer,
-    "getCustomerUsageSummary": get_customer_usage_summary,
 }
 # Operations that add to what a world holds: refused (429) in a full world.
-GROWS_WORLD = frozenset(
-    {"createFeature", "createPlan", "createPrice", "createSubscription", "ingestEvent", "ingestEventsBulk"}
-)
+GROWS_WORLD = frozenset({"createSubscription", "ingestEvent", "ingestEventsBulk"})
