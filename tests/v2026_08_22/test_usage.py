@@ -568,13 +568,18 @@ def test_the_state_document_keeps_the_usage_and_its_schedule(api: Api):
     assert usage_of(other, ids["customer"]["id"]) == 3  # e1 again is a duplicate; c is new
 
 
-def test_the_older_version_has_no_usage_routes(suite):
+def test_the_older_version_does_not_model_usage(suite):
+    """2025-05-24's document has events, but its sandbox keeps no usage: the answer says so."""
     from ..support import Suite
 
     older = Suite("2025-05-24")
     client = older.client_of(older.create_app(validate_responses=True, log_requests=False))
     reply = client.post("/v1/events", {"event_name": "api_call", "external_customer_id": "acme"})
-    assert reply.status == 404
+    assert (reply.status, reply.headers["X-Mock-Fidelity"], reply.headers["X-Mock-Operation"]) == (
+        202,
+        "schema",
+        "ingestEvent",
+    )
 
 
 # ---- fixtures declare the usage set-up ------------------------------------------------------
