@@ -18,29 +18,39 @@ from datetime import datetime
 from decimal import Decimal
 
 from . import errors, money, policies, wallets
-from .models import Bill, Invoice, Transaction
+from .models import Invoice, Transaction
 from .world import World
 
 OUTCOMES = policies.OUTCOMES
 
 
-def settle(world: World, invoice_id: str, outcome: str) -> tuple[Invoice | Bill, Transaction | None]:
-    """Pay, fail or void an invoice of either kind (a control call); returns it and the top-up's
-    credit transaction, or the refund a voided subscription invoice gave (None: none)."""
-    bill = world.bills.get(invoice_id)
-    if bill is not None:
-        return bill, settle_bill(world, bill, outcome)
-    return wallets.settle_invoice(world, invoice_id, outcome)
+def get(world: World, invoice_id: str) -> Invoice:
+    invoice = world.invoices.get(invoice_id)
+    if invoice is None:
+        raise errors.not_found(
+            f"Invoice {invoice_id} was not found", "invoice not found", invoice_id=invoice_id
+        )
+    return invoice
 
 
-def settle_bill(world: World, bill: Bill, outcome: str) -> Transaction | None:
-    """A subscription invoice's payment succeeds or fails, or it is voided."""
-    if bill.status != "FINALIZED":
+def settle(world: World, invoice_id: str, outcome: str) -> tuple[Invoice, Transaction | None]:
+    """Pay, fail or void an invoice: the one way every invoice settles. Returns it and the
+    top-up's credit transaction, or the refund a voided invoice gave (None: none)."""
+    invoice = get(world, invoice_id)
+    if invoice.top_up:
+        return wallets.settle_invoice(world, invoice_id, outcome)
+    return invoice, settle_bill(world, invoice, outcome)
+
+
+def settle_bill(world: World, bill: Invoice, outcome: str) -> Transaction | None:
+    """An invoice's payment succeeds or fails, or it is voided (a top-up's settles its credit:
+    ``wallets.settle_invoice``)."""
+    if bill.invoice_status != "FINALIZED":
         raise errors.invalid_operation(
-            f"Invoice {bill.id} is {bill.status.lower()}: nothing to settle",
+            f"Invoice {bill.id} is {bill.invoice_status.lower()}: nothing to settle",
             "invoice not finalized",
             invoice_id=bill.id,
-            invoice_status=bill.status,
+            invoice_status=bill.invoice_status,
         )
     payable = ("PENDING",) if outcome == "fail" else ("PENDING", "FAILED")  # a failed one may be paid
     if outcome != "void" and (bill.remaining <= 0 or bill.payment_status not in payable):
@@ -51,7 +61,7 @@ def settle_bill(world: World, bill: Bill, outcome: str) -> Transaction | None:
             payment_status=bill.payment_status,
         )
     now = world.now()
-    bill.settled_at = now
+    bill.settled_at = bill.updated_at = now
     if outcome == "pay":
         bill.amount_paid += bill.remaining
         bill.payment_status = "SUCCEEDED"
@@ -61,13 +71,13 @@ def settle_bill(world: World, bill: Bill, outcome: str) -> Transaction | None:
         bill.payment_status = "FAILED"
         world.emit("invoice.update.payment", bill.id)
         return None
-    bill.status = "VOIDED"
+    bill.invoice_status = "VOIDED"
     refund = _refund(world, bill)
     world.emit("invoice.update.voided", bill.id)
     return refund
 
 
-def _refund(world: World, bill: Bill) -> Transaction | None:
+def _refund(world: World, bill: Invoice) -> Transaction | None:
     """What was paid for a voided invoice goes back to a prepaid wallet of its currency (one is
     opened when the customer has none), as upstream refunds it."""
     funded = bill.amount_paid + bill.credits_applied
@@ -112,87 +122,83 @@ def _refund(world: World, bill: Bill) -> Transaction | None:
     return result.transaction
 
 
-def bill_due(world: World, bill: Bill) -> datetime | None:
+def bill_due(world: World, bill: Invoice) -> datetime | None:
     """When the world's policy settles what a subscription invoice owes (None: not by itself)."""
-    if bill.status != "FINALIZED" or bill.payment_status != "PENDING" or bill.remaining <= 0:
+    if not _waiting(bill) or bill.top_up or not bill.subscription_id:
         return None
     return world.policies["subscription_invoices"].due(bill.created_at)
 
 
-def settle_bill_by_policy(world: World, bill: Bill) -> None:
+def settle_bill_by_policy(world: World, bill: Invoice) -> None:
     outcome = world.policies["subscription_invoices"].outcome
     if outcome is not None and bill_due(world, bill) is not None:
         settle_bill(world, bill, outcome)
 
 
-def next_settlement(world: World) -> tuple[datetime, Invoice | Bill] | None:
-    """The pending thing a policy settles first, and when (None: nothing will settle by itself)."""
-    soonest: tuple[datetime, Invoice | Bill] | None = None
-    if world.policies["invoiced_top_ups"].outcome is not None:
+def next_settlement(world: World) -> tuple[datetime, Invoice] | None:
+    """The pending invoice a policy settles first, and when (None: nothing will settle by itself)."""
+    soonest: tuple[datetime, Invoice] | None = None
+    if any(world.policies[kind].outcome is not None for kind in policies.KINDS):
         for invoice in world.invoices.values():
-            due = wallets.pending_invoice_due(world, invoice)
+            due = _due(world, invoice)
             if due is not None and (soonest is None or due < soonest[0]):
                 soonest = (due, invoice)
-    if world.policies["subscription_invoices"].outcome is not None:
-        for bill in world.bills.values():
-            due = bill_due(world, bill)
-            if due is not None and (soonest is None or due < soonest[0]):
-                soonest = (due, bill)
     return soonest
 
 
 class Settlements:
     """What the world's policies settle, soonest first, over one catch-up: the pending invoices
-    are read once, then only those made since (invoices and bills are only ever added), so each
-    step does not read every invoice again."""
+    are read once, then only those made since (invoices are only ever added), so each step does
+    not read every invoice again."""
 
     def __init__(self, world: World):
         self.world = world
-        self._heap: list[tuple[datetime, int, Invoice | Bill]] = []
+        self._heap: list[tuple[datetime, int, Invoice]] = []
         self._order = itertools.count()
-        self._invoices = self._bills = 0  # how many of each were read
+        self._read = 0  # how many invoices were read
 
-    def first(self) -> tuple[datetime, Invoice | Bill] | None:
+    def first(self) -> tuple[datetime, Invoice] | None:
         self._read_new()
         while self._heap:
-            due, _, thing = self._heap[0]
-            if _waiting(thing):  # its time was read when it was: it never moves while it waits
-                return due, thing
+            due, _, invoice = self._heap[0]
+            if _waiting(invoice):  # its time was read when it was: it never moves while it waits
+                return due, invoice
             heapq.heappop(self._heap)  # settled since
         return None
 
     def _read_new(self) -> None:
         world = self.world
-        fresh = len(world.invoices) - self._invoices
-        if fresh > 0 and world.policies["invoiced_top_ups"].outcome is not None:
+        fresh = len(world.invoices) - self._read
+        if fresh > 0 and any(world.policies[kind].outcome is not None for kind in policies.KINDS):
             self._push(reversed(list(itertools.islice(reversed(world.invoices.values()), fresh))))
-        fresh_bills = len(world.bills) - self._bills
-        if fresh_bills > 0 and world.policies["subscription_invoices"].outcome is not None:
-            self._push(reversed(list(itertools.islice(reversed(world.bills.values()), fresh_bills))))
-        self._invoices, self._bills = len(world.invoices), len(world.bills)
+        self._read = len(world.invoices)
 
-    def _push(self, things: Iterable[Invoice | Bill]) -> None:
-        for thing in things:
-            due = _due(self.world, thing)
+    def _push(self, things: Iterable[Invoice]) -> None:
+        for invoice in things:
+            due = _due(self.world, invoice)
             if due is not None:
-                heapq.heappush(self._heap, (due, next(self._order), thing))
+                heapq.heappush(self._heap, (due, next(self._order), invoice))
 
 
-def _waiting(thing: Invoice | Bill) -> bool:
+def _waiting(invoice: Invoice) -> bool:
     """Still what a policy settles (bill_due and pending_invoice_due, without the policy)."""
-    if isinstance(thing, Bill):
-        return thing.status == "FINALIZED" and thing.payment_status == "PENDING" and thing.remaining > 0
-    return thing.status == "pending"
+    if invoice.top_up:
+        return invoice.top_up_status == "pending"
+    return (
+        invoice.invoice_status == "FINALIZED"
+        and invoice.payment_status == "PENDING"
+        and invoice.remaining > 0
+    )
 
 
-def _due(world: World, thing: Invoice | Bill) -> datetime | None:
-    if isinstance(thing, Bill):
-        return bill_due(world, thing)
-    return wallets.pending_invoice_due(world, thing)
+def _due(world: World, invoice: Invoice) -> datetime | None:
+    if invoice.top_up:
+        return wallets.pending_invoice_due(world, invoice)
+    return bill_due(world, invoice)
 
 
-def settle_by_policy(world: World, thing: Invoice | Bill) -> None:
-    if isinstance(thing, Bill):
-        settle_bill_by_policy(world, thing)
+def settle_by_policy(world: World, invoice: Invoice) -> None:
+    if invoice.top_up:
+        wallets.settle_by_policy(world, invoice)
     else:
-        wallets.settle_by_policy(world, thing)
+        settle_bill_by_policy(world, invoice)

@@ -23,7 +23,17 @@ from typing import Any
 
 from . import alerts, charges, errors, invoices, money, policies, wallets
 from .clock import END_OF_TIME, format_timestamp
-from .models import Bill, Feature, LineItem, Meter, Plan, Price, Subscription
+from .models import (
+    SUBSCRIPTION,
+    SUBSCRIPTION_CYCLE,
+    Feature,
+    Invoice,
+    LineItem,
+    Meter,
+    Plan,
+    Price,
+    Subscription,
+)
 from .world import World
 
 MONTHS = {"MONTHLY": 1, "QUARTERLY": 3, "HALF_YEARLY": 6, "ANNUAL": 12}
@@ -560,7 +570,7 @@ class Closings:
         return None
 
 
-def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime | None = None) -> Bill:
+def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime | None = None) -> Invoice:
     """Finalize the period's invoice (up to ``ends``, its end by default), let prepaid wallets pay
     its usage, start the next period (or end the subscription) with usage back at zero."""
     first = sub.current_period_start == sub.start_date
@@ -584,14 +594,16 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
             charges.reset(item)
         else:
             fixed_amount += charge
-    bill = Bill(
+    bill = Invoice(
         id=world.new_id("inv_", now),
-        subscription_id=sub.id,
         customer_id=sub.customer_id,
         currency=sub.currency,
+        created_at=now,
+        invoice_type=SUBSCRIPTION,
+        billing_reason=SUBSCRIPTION_CYCLE,
+        subscription_id=sub.id,
         period_start=sub.current_period_start,
         period_end=ends or sub.current_period_end,
-        created_at=now,
         usage_amount=usage_amount,
         fixed_amount=fixed_amount,
         lines=lines,
@@ -610,9 +622,9 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
             if sub.end_date is not None and sub.end_date < sub.current_period_end:
                 sub.current_period_end = sub.end_date
     sub.updated_at = now
-    world.bills[bill.id] = bill
+    world.invoices[bill.id] = bill
     if bill.total == 0:  # upstream skips an invoice with nothing to charge, and says nothing
-        bill.status = "SKIPPED"
+        bill.invoice_status = "SKIPPED"
     else:  # computed (a draft), then paid with credits and finalized, as upstream's events say
         world.emit("invoice.update", bill.id, {"draft": True})
         _pay_with_wallets(world, bill)
@@ -625,7 +637,7 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
     return bill  # (its callers reschedule once, after all their closes)
 
 
-def _pay_with_wallets(world: World, bill: Bill) -> None:
+def _pay_with_wallets(world: World, bill: Invoice) -> None:
     """Prepaid wallets in the invoice's currency pay its usage, highest balance first."""
     payers = [
         w

@@ -340,7 +340,7 @@ def test_a_fixture_with_a_bad_policy_is_refused_naming_it(api: Api):
 def test_policies_travel_with_the_state_document(api: Api):
     policies(api, {"invoiced_top_ups": {"after": "PT1H", "outcome": "fail"}})
     document = api.get("/_mock/state").json
-    assert document["format"] == "flexprice-mock-state/5"
+    assert document["format"] == "flexprice-mock-state/6"
     assert document["policies"] == {
         "invoiced_top_ups": {"after": "PT1H", "outcome": "fail"},
         "subscription_invoices": "manual",
