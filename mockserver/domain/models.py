@@ -296,6 +296,7 @@ class Subscription:
     cancel_at_period_end: bool = False
     lookup_key: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    parent_subscription_id: str = ""
 
 
 # What an invoice is for (upstream's invoice_type) and why it was made (its billing_reason).
@@ -339,6 +340,7 @@ class Invoice:
     due_date: datetime | None = None
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    recalculated_invoice_id: str = ""  # voided and made again as this invoice
 
     @property
     def top_up(self) -> bool:

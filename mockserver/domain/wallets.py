@@ -484,6 +484,34 @@ def pay_invoice(world: World, wallet: Wallet, bill: Invoice, amount: Decimal) ->
     return txn
 
 
+def pay_from_wallet(
+    world: World, wallet: Wallet, invoice: Invoice, amount: Decimal, payment_id: str
+) -> Transaction:
+    """A CREDITS payment of ``amount`` from a wallet towards an invoice: an INVOICE_PAYMENT debit
+    referring to the payment, written as upstream's payment processor writes it."""
+    now = world.now()
+    ledger.expire_due(world, wallet, now)
+    txn = ledger.debit(
+        world,
+        wallet,
+        money.divide(amount, wallet.conversion_rate),
+        "INVOICE_PAYMENT",
+        now,
+        reference_type="PAYMENT",
+        reference_id=payment_id,
+        description=f"Payment for invoice {invoice.id}",
+        metadata={
+            "payment_id": payment_id,
+            "invoice_id": invoice.id,
+            "payment_method": "CREDITS",
+            "wallet_type": wallet.wallet_type,
+        },
+        overdraft=True,
+    )
+    _written(world, wallet, txn)
+    return txn
+
+
 # ---- auto top-up ---------------------------------------------------------------------------
 
 AUTO_TOP_UP_DESCRIPTION = "Auto top-up triggered for low ongoing balance"

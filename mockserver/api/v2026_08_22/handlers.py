@@ -14,6 +14,7 @@ from ...domain import charges, customers, errors, wallets
 from ...domain.models import RETRY_EVENT, Wallet
 from ...domain.world import World
 from .. import Handler, Result, fields
+from . import invoices as invoices_api
 from . import requests, views
 from . import usage as usage_api
 
@@ -23,6 +24,7 @@ GROWS_WORLD = (
         {"createCustomer", "createWallet", "topUpWallet", "debitWallet", "modifyWallet", "terminateWallet"}
     )
     | usage_api.GROWS_WORLD
+    | invoices_api.GROWS_WORLD
 )
 BREAKDOWN = ("credits_available_breakdown",)
 CACHE_TTL = timedelta(minutes=30)  # how long the cloud keeps a computed real-time balance
@@ -332,4 +334,5 @@ HANDLERS: dict[str, Handler] = {
     "getCustomerByLookupKey": get_customer_by_lookup_key,
     "retryWebhook": retry_webhook,
     **usage_api.HANDLERS,
+    **invoices_api.HANDLERS,
 }

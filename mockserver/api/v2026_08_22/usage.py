@@ -657,6 +657,8 @@ def subscription_view(world: World, s: Subscription) -> dict[str, Any]:
             body[name] = _t(moment)
     if s.lookup_key:
         body["lookup_key"] = s.lookup_key
+    if s.parent_subscription_id:
+        body["parent_subscription_id"] = s.parent_subscription_id
     return {**body, **_stamped(world, s.created_at, s.updated_at)}
 
 
