@@ -523,4 +523,14 @@ HANDLERS: dict[str, Handler] = {
     "querySubscriptionLineItems": query_subscription_line_items,
 }
 # Operations that add to what a world holds: refused (429) in a full world.
-GROWS_WORLD = frozenset({"createInvoice", "recalculateInvoice", "attemptInvoicePayment"})
+# (what they may write: an invoice, a debit or refund, a wallet a refund opens, an auto top-up)
+GROWS_WORLD = frozenset(
+    {
+        "createInvoice",
+        "recalculateInvoice",
+        "attemptInvoicePayment",
+        "finalizeInvoice",
+        "voidInvoice",
+        "updateInvoicePaymentStatus",
+    }
+)
