@@ -31,7 +31,7 @@ def test_every_operation_routes_as_in_flask(app):
     # Every literal segment of the document too, so that a parameter holding another route's word
     # (GET /v1/customers/lookup/wallets: the lookup, not /customers/{id}/wallets) routes alike.
     words = {w for op in sandbox.spec.operations for w in op.path.split("/") if w and "{" not in w}
-    for op in sandbox.spec.operations:
+    for op in (op for op in sandbox.spec.operations if op.operation_id in sandbox.version.handlers):
         for sample in ("p1", "wallet_01ABC", "ключ", *sorted(words)):
             path = op.base_path + re.sub(r"\{[^}]+\}", sample, op.path)
             endpoint, args = flask_routes.match(path, op.method)

@@ -39,7 +39,8 @@ ALIASES = {"latest": LATEST}
 @dataclass(frozen=True)
 class ApiVersion:
     name: str
-    spec_path: Path
+    spec_path: Path  # the document, for people and tools
+    served_spec_path: Path  # the same, as JSON: what the server loads (tools/documents.py writes both)
     handlers: dict[str, Handler]
     grows_world: frozenset[str]  # operations refused (429) in a full world
     error_body: Callable[[ApiError], dict[str, Any]]

@@ -1,13 +1,15 @@
 """The OpenAPI document, loaded once: operations, their parameters and compiled schemas.
 
-An API version's document is the single source of its HTTP surface. Every ``$ref`` is inlined at load,
-and each operation gets validators compiled once, so a request pays only for validation.
+An API version's document is the single source of its HTTP surface. Each operation's ``$ref``s are
+inlined and its validators compiled once, on its first use, so a request pays only for validation.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,20 +69,85 @@ class Parameter:
         return (self.schema.get("items") or {}).get("type", "string")
 
 
-@dataclass
 class Operation:
-    operation_id: str
-    method: str  # upper case
-    path: str  # as in the spec, e.g. /wallets/{id}
-    base_path: str  # the server url, e.g. /v1
-    parameters: list[Parameter]
-    body_schema: dict[str, Any] | None
-    body_required: bool
-    responses: dict[str, dict[str, Any] | None]  # status -> JSON schema (None: no body)
-    body_validator: CompiledSchema | None = None
-    # Compiled on first use: only a sandbox that checks its own answers needs them, and the
-    # larger documents' answers (a subscription's) would cost a second of start-up each time.
-    response_validators: dict[str, CompiledSchema] = field(default_factory=dict)
+    """One documented operation. Its parameters, body and answers are resolved and compiled on
+    first use: a document of two hundred operations would otherwise cost seconds at every start,
+    for operations a run may never call."""
+
+    def __init__(
+        self,
+        operation_id: str,
+        method: str,
+        path: str,
+        base_path: str,
+        raw: dict[str, Any],
+        shared: list[Any],
+        root: dict[str, Any],
+    ):
+        self.operation_id = operation_id
+        self.method = method  # upper case
+        self.path = path  # as in the spec, e.g. /wallets/{id}
+        self.base_path = base_path  # the server url, e.g. /v1
+        self.raw = raw  # as written, $refs and all
+        self._shared = shared
+        self._root = root
+        self._lock = threading.Lock()
+        self._resolved = False
+        # Answers' validators: only a sandbox that checks its own answers needs them.
+        self.response_validators: dict[str, CompiledSchema] = {}
+
+    def _resolve(self) -> None:
+        with self._lock:
+            if self._resolved:
+                return
+            raw = self.raw
+            params = [
+                Parameter(
+                    p["name"],
+                    p["in"],
+                    bool(p.get("required")),
+                    _nullable(copy.deepcopy(p.get("schema") or {})),
+                    bool(p.get("explode", p.get("style", "form") == "form")),
+                )
+                for p in _resolve(self._shared + raw.get("parameters", []), self._root)
+            ]
+            body = _resolve(raw.get("requestBody"), self._root)
+            body_schema = _json_schema(body)
+            self._parameters = params
+            self._body_schema = body_schema
+            self._body_required = bool(body and body.get("required"))
+            self._body_validator = CompiledSchema(body_schema) if body_schema is not None else None
+            self._responses = {
+                str(code): _json_schema(_resolve(answer, self._root))
+                for code, answer in (raw.get("responses") or {}).items()
+            }
+            self._resolved = True
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        self._resolved or self._resolve()
+        return self._parameters
+
+    @property
+    def body_schema(self) -> dict[str, Any] | None:
+        self._resolved or self._resolve()
+        return self._body_schema
+
+    @property
+    def body_required(self) -> bool:
+        self._resolved or self._resolve()
+        return self._body_required
+
+    @property
+    def body_validator(self) -> CompiledSchema | None:
+        self._resolved or self._resolve()
+        return self._body_validator
+
+    @property
+    def responses(self) -> dict[str, dict[str, Any] | None]:
+        """Status -> JSON schema (None: no body)."""
+        self._resolved or self._resolve()
+        return self._responses
 
     @property
     def url_rule(self) -> str:
@@ -89,8 +156,9 @@ class Operation:
 
     def response_validator(self, status: int) -> CompiledSchema | None:
         """The schema of the answer with ``status``; None for one declared without a body."""
-        code = str(status) if str(status) in self.responses else "default"
-        schema = self.responses.get(code)
+        responses = self.responses
+        code = str(status) if str(status) in responses else "default"
+        schema = responses.get(code)
         if schema is None:
             return None
         validator = self.response_validators.get(code)
@@ -153,54 +221,46 @@ class Spec:
         self.document = document
         servers = document.get("servers") or [{"url": ""}]
         self.base_path = servers[0].get("url", "").rstrip("/")
-        resolved = _resolve(document.get("paths") or {}, document)
         self.operations: list[Operation] = []
-        for path, item in resolved.items():
+        for path, item in (document.get("paths") or {}).items():
             shared = item.get("parameters", [])
             for method in METHODS:
                 if method in item:
-                    self.operations.append(self._operation(path, method, item[method], shared))
+                    raw = item[method]
+                    if "operationId" not in raw:
+                        raise SpecError(f"{method.upper()} {path} has no operationId")
+                    self.operations.append(
+                        Operation(
+                            raw["operationId"], method.upper(), path, self.base_path, raw, shared, document
+                        )
+                    )
         self.by_id = {op.operation_id: op for op in self.operations}
-
-    def _operation(self, path: str, method: str, raw: dict[str, Any], shared: list) -> Operation:
-        if "operationId" not in raw:
-            raise SpecError(f"{method.upper()} {path} has no operationId")
-        params = [
-            Parameter(
-                p["name"],
-                p["in"],
-                bool(p.get("required")),
-                _nullable(copy.deepcopy(p.get("schema") or {})),
-                bool(p.get("explode", p.get("style", "form") == "form")),
-            )
-            for p in shared + raw.get("parameters", [])
-        ]
-        body = raw.get("requestBody")
-        body_schema = _json_schema(body)
-        responses = {str(code): _json_schema(r) for code, r in (raw.get("responses") or {}).items()}
-        op = Operation(
-            raw["operationId"],
-            method.upper(),
-            path,
-            self.base_path,
-            params,
-            body_schema,
-            bool(body and body.get("required")),
-            responses,
-        )
-        if body_schema is not None:
-            op.body_validator = CompiledSchema(body_schema)
-        return op
 
     @classmethod
     def load(cls, path: str | Path) -> Spec:
+        """The document at ``path``: JSON when it ends in ``.json`` (what a version's server loads:
+        parsed in milliseconds, where YAML takes most of a second), YAML otherwise. A document
+        already loaded by this process, unchanged since, is not read again (its operations are
+        never changed by their users, so apps in one process share them)."""
         path = Path(path)
         try:
-            document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+            stat = path.stat()
+            key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+            if key in _LOADED:
+                return _LOADED[key]
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise SpecError(f"cannot read spec {path}: {exc.strerror}") from None
+        try:
+            document = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"spec {path} is not valid JSON: {exc}") from None
         except yaml.YAMLError as exc:
             raise SpecError(f"spec {path} is not valid YAML: {yaml_problem(exc)}") from None
         if not isinstance(document, dict) or "paths" not in document:
             raise SpecError(f"spec {path} has no 'paths': is it an OpenAPI document?")
-        return cls(document, str(path))
+        spec = _LOADED[key] = cls(document, str(path))
+        return spec
+
+
+_LOADED: dict[tuple[str, int, int], Spec] = {}

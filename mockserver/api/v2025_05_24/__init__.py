@@ -23,6 +23,7 @@ def error_body(error: ApiError) -> dict[str, Any]:
 VERSION = ApiVersion(
     name="2025-05-24",
     spec_path=Path(__file__).with_name("openapi.yaml"),
+    served_spec_path=Path(__file__).with_name("openapi.json"),
     handlers=HANDLERS,
     grows_world=GROWS_WORLD,
     error_body=error_body,
