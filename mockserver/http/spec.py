@@ -96,7 +96,7 @@ class Operation:
         # Answers' validators: only a sandbox that checks its own answers needs them.
         self.response_validators: dict[str, CompiledSchema] = {}
 
-    def _resolve(self) -> None:
+    def _load(self) -> None:
         with self._lock:
             if self._resolved:
                 return
@@ -125,28 +125,33 @@ class Operation:
 
     @property
     def parameters(self) -> list[Parameter]:
-        self._resolved or self._resolve()
+        if not self._resolved:
+            self._load()
         return self._parameters
 
     @property
     def body_schema(self) -> dict[str, Any] | None:
-        self._resolved or self._resolve()
+        if not self._resolved:
+            self._load()
         return self._body_schema
 
     @property
     def body_required(self) -> bool:
-        self._resolved or self._resolve()
+        if not self._resolved:
+            self._load()
         return self._body_required
 
     @property
     def body_validator(self) -> CompiledSchema | None:
-        self._resolved or self._resolve()
+        if not self._resolved:
+            self._load()
         return self._body_validator
 
     @property
     def responses(self) -> dict[str, dict[str, Any] | None]:
         """Status -> JSON schema (None: no body)."""
-        self._resolved or self._resolve()
+        if not self._resolved:
+            self._load()
         return self._responses
 
     @property
