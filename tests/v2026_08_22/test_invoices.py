@@ -166,6 +166,8 @@ def test_voiding_refunds_what_was_paid_and_applied_and_happens_once(api: Api):
         "REFUNDED",
         "11",
     )
+    assert [i["id"] for i in search(api, {"voided_at_gte": "2026-10-01T12:00:00Z"})] == [invoice["id"]]
+    assert search(api, {"invoice_status": ["FINALIZED"]}) == []
     refund = ledger(api, ids["wallet"]["id"])[-1]
     assert (refund["transaction_reason"], refund["credit_amount"]) == ("INVOICE_VOID_REFUND", "11")
     assert refusal(api.post(f"/v1/invoices/{invoice['id']}/void"))[:3] == (
