@@ -121,16 +121,17 @@ class SandboxControls:
     def load_state(self, document: dict[str, Any]) -> dict[str, Any]:
         return self.control("PUT", "/_mock/state", document)
 
-    # invoices of top-ups paid later (PURCHASED_CREDIT_INVOICED)
+    # every invoice of the world: closed periods', top-ups' paid later, one-offs
     def invoices(self) -> list[dict[str, Any]]:
         return self.control("GET", "/_mock/invoices")["items"]
 
     def pay_invoice(self, invoice_id: str) -> dict[str, Any]:
-        """Settle an invoiced top-up as paid: its pending credit completes."""
+        """Settle an invoice as paid: a top-up's pending credit completes, a period's is paid."""
         return self.control("POST", f"/_mock/invoices/{invoice_id}/pay")
 
     def void_invoice(self, invoice_id: str) -> dict[str, Any]:
-        """Void an invoiced top-up: its pending credit fails and the balance stays."""
+        """Void an invoice: a top-up's pending credit fails and the balance stays; a period's
+        payments and credits go back to a prepaid wallet."""
         return self.control("POST", f"/_mock/invoices/{invoice_id}/void")
 
     def fail_invoice(self, invoice_id: str) -> dict[str, Any]:

@@ -19,6 +19,16 @@ from ..domain.world import Rules, World
 from .fidelity import Binding, Fidelity
 
 Result = tuple[int, Any]
+
+
+@dataclass(frozen=True)
+class Binary:
+    """An answer that is not JSON (an invoice's PDF): its bytes and their media type."""
+
+    data: bytes
+    mimetype: str
+
+
 Handler = Callable[[World, dict[str, Any], Any], Result]
 
 VERSIONS = ("2025-05-24", "2026-08-22")

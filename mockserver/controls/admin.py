@@ -19,7 +19,7 @@ from flask import Blueprint, Response, request
 from ..domain import errors, invoices, money, policies, usage
 from ..domain.clock import format_timestamp
 from ..domain.ids import IdGenerator
-from ..domain.models import Bill, Invoice
+from ..domain.models import WALLET_AUTO_TOPUP, Invoice
 from ..domain.world import World, WorldKey
 from ..http import auth, jsonio, validation
 from ..state import journal, statefile
@@ -187,9 +187,10 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
 
     @bp.get("/invoices")
     def list_invoices() -> Response:
-        """Invoices of top-ups paid later, then subscription invoices (one per closed period)."""
+        """Every invoice of the world, oldest first: top-ups', subscriptions' (one per closed
+        period) and one-offs, the same records the API's invoice operations read."""
         with world() as w:
-            items = [_invoice(i) for i in w.invoices.values()] + [_bill(b) for b in w.bills.values()]
+            items = [_invoice(i) for i in w.invoices.values()]
         return jsonio.response(200, {"items": items, "total": len(items)})
 
     # ---- usage: how soon usage is evaluated --------------------------------------------------
@@ -231,21 +232,12 @@ def admin_blueprint(sandbox: Sandbox) -> Blueprint:
             raise errors.not_found("Route not found", "404 route not found", path=request.path)
         with world() as w:
             invoice, txn = invoices.settle(w, invoice_id, outcome)
-            if isinstance(invoice, Bill):  # a subscription invoice (and the refund a void gave)
-                answer: dict[str, Any] = {"invoice": _bill(invoice)}
-                if txn is not None:
-                    answer["wallet_transaction"] = version.show_transaction(w, txn)
-                    answer["wallet"] = version.show_wallet(w, w.wallets[txn.wallet_id])
-                return jsonio.response(200, answer)
-            assert txn is not None
-            return jsonio.response(
-                200,
-                {
-                    "invoice": _invoice(invoice),
-                    "wallet_transaction": version.show_transaction(w, txn),
-                    "wallet": version.show_wallet(w, w.wallets[invoice.wallet_id]),
-                },
-            )
+            # with a top-up's credit, or the refund a void gave
+            answer: dict[str, Any] = {"invoice": _invoice(invoice)}
+            if txn is not None:
+                answer["wallet_transaction"] = version.show_transaction(w, txn)
+                answer["wallet"] = version.show_wallet(w, w.wallets[txn.wallet_id])
+            return jsonio.response(200, answer)
 
     # ---- policies: how pending things settle by themselves -----------------------------------
 
@@ -295,48 +287,46 @@ def _usage(w: World) -> dict[str, Any]:
     }
 
 
-def _bill(bill: Bill) -> dict[str, Any]:
-    def amount(value: Decimal) -> str:
-        return str(money.normalize(value))
-
-    return {
-        "id": bill.id,
-        "invoice_type": "SUBSCRIPTION",
-        "subscription_id": bill.subscription_id,
-        "customer_id": bill.customer_id,
-        "currency": bill.currency,
-        "invoice_status": bill.status,
-        "payment_status": bill.payment_status,
-        "period_start": format_timestamp(bill.period_start),
-        "period_end": format_timestamp(bill.period_end),
-        # upstream's fields: prepaid credits lower what is due, they are not a payment
-        "subtotal": amount(bill.total),
-        "total_prepaid_credits_applied": amount(bill.credits_applied),
-        "amount_due": amount(bill.due),
-        "amount_paid": amount(bill.amount_paid),
-        "amount_remaining": amount(bill.remaining),
-        "refunded_amount": amount(bill.refunded),
-        "line_items": bill.lines,
-        "created_at": format_timestamp(bill.created_at),
-        "settled_at": format_timestamp(bill.settled_at) if bill.settled_at else None,
-    }
+def _amount(value: Decimal) -> str:
+    return str(money.normalize(value))
 
 
 def _invoice(invoice: Invoice) -> dict[str, Any]:
-    return {
+    """Any invoice in upstream's field names, the same for every API version and wherever its
+    world is loaded (no tenant or environment), with how it settled; a top-up's also with its
+    wallet, credit and status as the wallet sees it."""
+    body: dict[str, Any] = {
         "id": invoice.id,
-        "wallet_id": invoice.wallet_id,
-        "wallet_transaction_id": invoice.transaction_id,
-        "amount": str(money.normalize(invoice.amount)),
+        "invoice_type": invoice.invoice_type,
+        "billing_reason": invoice.billing_reason,
+        "customer_id": invoice.customer_id,
+        "subscription_id": invoice.subscription_id,
         "currency": invoice.currency,
-        "status": invoice.status,
-        # as the cloud shows a purchase's invoice (a voided one's payment stays pending)
-        "invoice_status": "VOIDED" if invoice.status == "voided" else "FINALIZED",
-        "payment_status": {"paid": "SUCCEEDED", "failed": "FAILED"}.get(invoice.status, "PENDING"),
-        "auto_topup": invoice.auto_topup,
+        "invoice_status": invoice.invoice_status,
+        "payment_status": invoice.payment_status,
+        "period_start": format_timestamp(invoice.period_start) if invoice.period_start else None,
+        "period_end": format_timestamp(invoice.period_end) if invoice.period_end else None,
+        # upstream's fields: prepaid credits lower what is due, they are not a payment
+        "subtotal": _amount(invoice.total),
+        "total_prepaid_credits_applied": _amount(invoice.credits_applied),
+        "amount_due": _amount(invoice.due),
+        "amount_paid": _amount(invoice.amount_paid),
+        "amount_remaining": _amount(invoice.remaining),
+        "refunded_amount": _amount(invoice.refunded),
+        "line_items": invoice.lines,
+        "metadata": invoice.metadata,
         "created_at": format_timestamp(invoice.created_at),
         "settled_at": format_timestamp(invoice.settled_at) if invoice.settled_at else None,
     }
+    if invoice.top_up:  # its credit waits for it: pending, paid, failed or voided
+        body.update(
+            wallet_id=invoice.wallet_id,
+            wallet_transaction_id=invoice.transaction_id,
+            amount=_amount(invoice.total),
+            status=invoice.top_up_status,
+            auto_topup=invoice.billing_reason == WALLET_AUTO_TOPUP,
+        )
+    return body
 
 
 def _fixture_error(error: fixtures.FixtureError) -> errors.ApiError:

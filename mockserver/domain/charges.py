@@ -23,7 +23,7 @@ from decimal import (
 from typing import Any
 
 from . import money
-from .models import Bill, LineItem, Meter, Price, Subscription, Wallet
+from .models import SUBSCRIPTION, Invoice, LineItem, Meter, Price, Subscription, Wallet
 from .world import World
 
 # Subscriptions whose usage counts against a wallet (upstream: ListByCustomerID's statuses).
@@ -254,11 +254,15 @@ def pending(world: World, wallet: Wallet) -> Pending:
     return Pending(total, unpaid_usage)
 
 
-def unpaid_bills(world: World, customer_id: str, currency: str) -> list[Bill]:
+def unpaid_bills(world: World, customer_id: str, currency: str) -> list[Invoice]:
+    """The customer's subscription invoices in ``currency`` with something left to pay."""
     return [
         bill
-        for bill in world.bills.values()
-        if bill.customer_id == customer_id and bill.currency == currency and bill.remaining > 0
+        for bill in world.invoices.values()
+        if bill.invoice_type == SUBSCRIPTION
+        and bill.customer_id == customer_id
+        and bill.currency == currency
+        and bill.remaining > 0
     ]
 
 

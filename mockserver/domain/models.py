@@ -141,21 +141,6 @@ class Transaction:
 
 
 @dataclass(slots=True)
-class Invoice:
-    """The invoice of a top-up paid later: its credit waits, pending, until it is settled."""
-
-    id: str
-    wallet_id: str
-    transaction_id: str
-    amount: Decimal
-    currency: str
-    created_at: datetime
-    status: str = "pending"  # pending | paid | failed (its payment failed: still due) | voided
-    settled_at: datetime | None = None  # when it was paid, failed or voided
-    auto_topup: bool = False
-
-
-@dataclass(slots=True)
 class TopUpRecord:
     """What a top-up with an idempotency key did, so a retry can be answered (or refused)."""
 
@@ -313,29 +298,63 @@ class Subscription:
     cancel_at_period_end: bool = False
     lookup_key: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    parent_subscription_id: str = ""
+
+
+# What an invoice is for (upstream's invoice_type) and why it was made (its billing_reason).
+SUBSCRIPTION, ONE_OFF, CREDIT = "SUBSCRIPTION", "ONE_OFF", "CREDIT"
+SUBSCRIPTION_CYCLE, MANUAL, WALLET_AUTO_TOPUP = "SUBSCRIPTION_CYCLE", "MANUAL", "WALLET_AUTO_TOPUP"
 
 
 @dataclass(slots=True)
-class Bill:
-    """A subscription's invoice for one period, finalized when the period closes; prepaid
-    wallets pay its usage, the rest stays due."""
+class Invoice:
+    """Every invoice of a world, in one book: a subscription's for one period (finalized when the
+    period closes; prepaid wallets pay its usage, the rest stays due), a top-up's paid later (its
+    credit waits, pending, until it is settled: ``wallet_id`` and ``transaction_id`` name them) and
+    one-off invoices made by the API.
+
+    Amounts: ``usage_amount`` (what prepaid wallets may pay) plus ``fixed_amount`` is the subtotal;
+    ``credits_applied`` lowers what is due (upstream's total_prepaid_credits_applied),
+    ``amount_paid`` is what payments settled, ``refunded`` what a void gave back."""
 
     id: str
-    subscription_id: str
     customer_id: str
     currency: str
-    period_start: datetime
-    period_end: datetime
     created_at: datetime
-    usage_amount: Decimal
-    fixed_amount: Decimal
+    invoice_type: str  # SUBSCRIPTION | ONE_OFF | CREDIT
+    billing_reason: str = ""  # SUBSCRIPTION_CYCLE | MANUAL | WALLET_AUTO_TOPUP | "" (a top-up by hand)
+    invoice_status: str = "FINALIZED"  # DRAFT | FINALIZED | VOIDED | SKIPPED
+    payment_status: str = "PENDING"  # PENDING | SUCCEEDED | FAILED | REFUNDED
+    subscription_id: str = ""
+    wallet_id: str = ""  # a top-up's: the wallet and its pending credit
+    transaction_id: str = ""
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    usage_amount: Decimal = Decimal(0)
+    fixed_amount: Decimal = Decimal(0)
     lines: list[dict[str, Any]] = field(default_factory=list)  # price, quantity, amount per item
     credits_applied: Decimal = Decimal(0)  # what wallets paid (usage only)
-    status: str = "FINALIZED"  # FINALIZED | SKIPPED | VOIDED
-    payment_status: str = "PENDING"  # PENDING | SUCCEEDED | FAILED | REFUNDED
     amount_paid: Decimal = Decimal(0)  # paid otherwise than with credits (a settled payment)
     settled_at: datetime | None = None  # when its payment succeeded or failed, or it was voided
     refunded: Decimal = Decimal(0)  # given back to a wallet when it was voided
+    finalized_at: datetime | None = None  # None: at its creation (unless a DRAFT)
+    updated_at: datetime | None = None  # None: not changed since created_at
+    due_date: datetime | None = None
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    recalculated_invoice_id: str = ""  # voided and made again as this invoice
+
+    @property
+    def top_up(self) -> bool:
+        """A top-up's invoice: settling it completes or fails the wallet's pending credit."""
+        return bool(self.wallet_id)
+
+    @property
+    def top_up_status(self) -> str:
+        """A top-up's invoice as the wallet sees it: pending, paid, failed or voided."""
+        if self.invoice_status == "VOIDED":
+            return "voided"
+        return {"SUCCEEDED": "paid", "FAILED": "failed"}.get(self.payment_status, "pending")
 
     @property
     def total(self) -> Decimal:

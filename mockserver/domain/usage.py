@@ -23,7 +23,17 @@ from typing import Any
 
 from . import alerts, charges, errors, invoices, money, policies, wallets
 from .clock import END_OF_TIME, format_timestamp
-from .models import Bill, Feature, LineItem, Meter, Plan, Price, Subscription
+from .models import (
+    SUBSCRIPTION,
+    SUBSCRIPTION_CYCLE,
+    Feature,
+    Invoice,
+    LineItem,
+    Meter,
+    Plan,
+    Price,
+    Subscription,
+)
 from .world import World
 
 MONTHS = {"MONTHLY": 1, "QUARTERLY": 3, "HALF_YEARLY": 6, "ANNUAL": 12}
@@ -334,6 +344,46 @@ def cancel(
     return when
 
 
+def update(
+    world: World,
+    sub: Subscription,
+    status: str = "",
+    cancel_at: datetime | None = None,
+    cancel_at_period_end: bool = False,
+    parent_id: str | None = None,
+) -> None:
+    """Set a subscription's fields as upstream's UpdateSubscription does, nothing more: its status
+    (no invoice, no proration), a cancel date (its end date too; a current period past it is cut
+    there, as a scheduled cancellation's is), whether it cancels at the period end, its parent
+    (``parent_id``: None leaves it, "" clears it)."""
+    if parent_id:
+        if parent_id == sub.id:
+            raise errors.validation(
+                "parent_subscription_id must be a different subscription ID",
+                "subscription cannot be its own parent",
+                subscription_id=sub.id,
+            )
+        parent = subscription(world, parent_id)
+        if parent.status != "active":
+            raise errors.validation(
+                "The parent subscription must be active",
+                "parent subscription must be active",
+                parent_subscription_id=parent_id,
+                subscription_status=parent.status,
+            )
+    if parent_id is not None:
+        sub.parent_subscription_id = parent_id
+    if status:
+        sub.status = status
+    if cancel_at is not None:
+        sub.cancel_at = sub.end_date = cancel_at
+        if sub.current_period_start < cancel_at < sub.current_period_end:
+            sub.current_period_end = cancel_at
+    sub.cancel_at_period_end = cancel_at_period_end
+    sub.updated_at = world.now()
+    reschedule(world)
+
+
 # ---- events -------------------------------------------------------------------------------
 
 
@@ -565,9 +615,9 @@ class Closings:
         return None
 
 
-def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime | None = None) -> Bill:
-    """Finalize the period's invoice (up to ``ends``, its end by default), let prepaid wallets pay
-    its usage, start the next period (or end the subscription) with usage back at zero."""
+def period_lines(world: World, sub: Subscription) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
+    """The current period's invoice lines so far (each line item's quantity and charge), and its
+    usage and fixed amounts."""
     first = sub.current_period_start == sub.start_date
     lines, usage_amount, fixed_amount = [], money.ZERO, money.ZERO
     for item, units, charge in usage_of(world, sub):
@@ -586,17 +636,52 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
         )
         if item.price_type == "USAGE":
             usage_amount += charge
-            charges.reset(item)
         else:
             fixed_amount += charge
-    bill = Bill(
-        id=world.new_id("inv_", now),
-        subscription_id=sub.id,
+    return lines, usage_amount, fixed_amount
+
+
+def preview(world: World, sub: Subscription) -> Invoice:
+    """The invoice the subscription's current period would close with now: a DRAFT of its usage
+    so far and its fixed charges (upstream's invoice preview). Not kept: the world holds none of
+    it (its id is made from the subscription's, so a preview takes no id either)."""
+    lines, usage_amount, fixed_amount = period_lines(world, sub)
+    now = world.now()
+    return Invoice(
+        id=f"inv_preview_{sub.id}",
         customer_id=sub.customer_id,
         currency=sub.currency,
+        created_at=now,
+        invoice_type=SUBSCRIPTION,
+        billing_reason=SUBSCRIPTION_CYCLE,
+        invoice_status="DRAFT",
+        subscription_id=sub.id,
+        period_start=sub.current_period_start,
+        period_end=sub.current_period_end,
+        usage_amount=usage_amount,
+        fixed_amount=fixed_amount,
+        lines=lines,
+    )
+
+
+def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime | None = None) -> Invoice:
+    """Finalize the period's invoice (up to ``ends``, its end by default), let prepaid wallets pay
+    its usage, start the next period (or end the subscription) with usage back at zero."""
+    lines, usage_amount, fixed_amount = period_lines(world, sub)
+    for item_id in sub.line_items:
+        item = world.line_items[item_id]
+        if item.price_type == "USAGE":
+            charges.reset(item)
+    bill = Invoice(
+        id=world.new_id("inv_", now),
+        customer_id=sub.customer_id,
+        currency=sub.currency,
+        created_at=now,
+        invoice_type=SUBSCRIPTION,
+        billing_reason=SUBSCRIPTION_CYCLE,
+        subscription_id=sub.id,
         period_start=sub.current_period_start,
         period_end=ends or sub.current_period_end,
-        created_at=now,
         usage_amount=usage_amount,
         fixed_amount=fixed_amount,
         lines=lines,
@@ -615,12 +700,12 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
             if sub.end_date is not None and sub.end_date < sub.current_period_end:
                 sub.current_period_end = sub.end_date
     sub.updated_at = now
-    world.bills[bill.id] = bill
+    world.invoices[bill.id] = bill
     if bill.total == 0:  # upstream skips an invoice with nothing to charge, and says nothing
-        bill.status = "SKIPPED"
+        bill.invoice_status = "SKIPPED"
     else:  # computed (a draft), then paid with credits and finalized, as upstream's events say
         world.emit("invoice.update", bill.id, {"draft": True})
-        _pay_with_wallets(world, bill)
+        invoices.apply_prepaid(world, bill)
         if bill.remaining <= 0:
             bill.payment_status = "SUCCEEDED"
         world.emit("invoice.update.finalized", bill.id)
@@ -628,22 +713,6 @@ def _close_period(world: World, sub: Subscription, now: datetime, ends: datetime
             invoices.settle_bill_by_policy(world, bill)
     _replay_deferred(world, sub)
     return bill  # (its callers reschedule once, after all their closes)
-
-
-def _pay_with_wallets(world: World, bill: Bill) -> None:
-    """Prepaid wallets in the invoice's currency pay its usage, highest balance first."""
-    payers = [
-        w
-        for w in wallets.active_wallets_of(world, bill.customer_id)
-        if w.wallet_type == "PRE_PAID" and w.currency == bill.currency and w.balance > 0
-    ]
-    payers.sort(key=lambda w: w.balance, reverse=True)
-    for wallet in payers:
-        owed = bill.usage_remaining
-        if owed <= 0:
-            break
-        raw = min(owed, wallet.balance)
-        wallets.pay_invoice(world, wallet, bill, min(charges.rounded(raw, bill.currency), raw))
 
 
 def _replay_deferred(world: World, sub: Subscription) -> None:

@@ -17,7 +17,16 @@ from typing import Any
 
 from . import alerts, charges, errors, ledger, money
 from .clock import later
-from .models import AlertSettings, AutoTopup, Bill, Invoice, TopUpRecord, Transaction, Wallet
+from .models import (
+    ONE_OFF,
+    WALLET_AUTO_TOPUP,
+    AlertSettings,
+    AutoTopup,
+    Invoice,
+    TopUpRecord,
+    Transaction,
+    Wallet,
+)
 from .world import World
 
 ACTIVE, CLOSED = "active", "closed"
@@ -180,6 +189,7 @@ class Credit:
     bonus_credits: Decimal | None = None
     bonus_expiry: datetime | None = None
     effective_at: datetime | None = None  # the credits' created_at (not after now); None: now
+    billing_reason: str = ""  # an invoiced one's invoice: WALLET_AUTO_TOPUP from an auto top-up
 
 
 @dataclass(slots=True)
@@ -233,13 +243,40 @@ def top_up(world: World, wallet: Wallet, credit: Credit, fingerprint: tuple = ()
                 reference_id=reference_id,
                 parent_transaction_id=txn.id,
             )
+        # As upstream invoices a purchase: a ONE_OFF invoice of one line, what it bought in its
+        # metadata (an auto top-up's billing_reason WALLET_AUTO_TOPUP).
+        metadata = dict(credit.metadata)
+        if credit.description:
+            metadata["description"] = credit.description
+        metadata.update(
+            wallet_transaction_id=txn.id,
+            wallet_id=wallet.id,
+            credits_amount=money_text(credit.credits),
+            auto_completed="true" if paid_at_once else "false",
+        )
         invoice = Invoice(
             id=world.new_id("inv_", now),
-            wallet_id=wallet.id,
-            transaction_id=txn.id,
-            amount=txn.amount,
+            customer_id=wallet.customer_id,
             currency=wallet.currency,
             created_at=now,
+            invoice_type=ONE_OFF,
+            billing_reason=credit.billing_reason,
+            wallet_id=wallet.id,
+            transaction_id=txn.id,
+            fixed_amount=txn.amount,
+            due_date=now,
+            metadata=metadata,
+            lines=[
+                {
+                    "line_item_id": "",
+                    "price_id": "",
+                    "meter_id": "",
+                    "display_name": f"Purchase {money_text(credit.credits)} Credits",
+                    "price_type": "",
+                    "quantity": "1",
+                    "amount": money_text(txn.amount),
+                }
+            ],
         )
         world.invoices[invoice.id] = invoice
         # Both credits come with the invoice, which settles them.
@@ -312,12 +349,13 @@ def settle_invoice(world: World, invoice_id: str, outcome: str) -> tuple[Invoice
         raise errors.not_found(
             f"Invoice {invoice_id} was not found", "invoice not found", invoice_id=invoice_id
         )
-    if invoice.status not in ("pending", "failed") or invoice.status == _SETTLED_AS[outcome]:
+    status = invoice.top_up_status
+    if status not in ("pending", "failed") or status == _SETTLED_AS[outcome]:
         raise errors.invalid_operation(
-            f"Invoice {invoice_id} is already {invoice.status}",
+            f"Invoice {invoice_id} is already {status}",
             "invoice already settled",
             invoice_id=invoice_id,
-            status=invoice.status,
+            status=status,
         )
     wallet = world.wallets[invoice.wallet_id]
     txn = _settle(world, wallet, invoice, outcome)
@@ -332,6 +370,10 @@ PENDING_PAYMENT = "Purchased credits - pending payment"
 AUTO_COMPLETED = "Purchased credits - auto-completed"
 
 
+def money_text(value: Decimal) -> str:
+    return format(money.normalize(value), "f")
+
+
 def _settle(
     world: World, wallet: Wallet, invoice: Invoice, outcome: str, created: bool = False
 ) -> Transaction:
@@ -340,9 +382,14 @@ def _settle(
     now = world.now()
     txn = transaction(world, wallet.id, invoice.transaction_id)
     bonuses = [t for t in world.transactions[wallet.id] if t.parent_transaction_id == txn.id]
-    invoice.status, invoice.settled_at = _SETTLED_AS[outcome], now
-    if outcome == "fail":
+    invoice.settled_at = invoice.updated_at = now
+    if outcome == "pay":
+        invoice.payment_status, invoice.amount_paid = "SUCCEEDED", invoice.due
+    elif outcome == "fail":
+        invoice.payment_status = "FAILED"
         return txn  # the cloud leaves the purchase pending: a later payment may still succeed
+    else:  # as the cloud shows a voided purchase: its payment stays as it was
+        invoice.invoice_status = "VOIDED"
     for row in [txn, *bonuses]:
         if outcome == "pay":
             written = row.updated_at
@@ -359,7 +406,7 @@ def _settle(
 
 def pending_invoice_due(world: World, invoice: Invoice) -> datetime | None:
     """When the world's policy settles a top-up invoice by itself (None: not by itself)."""
-    if invoice.status != "pending":
+    if invoice.top_up_status != "pending":
         return None
     return world.policies["invoiced_top_ups"].due(invoice.created_at)
 
@@ -367,7 +414,7 @@ def pending_invoice_due(world: World, invoice: Invoice) -> datetime | None:
 def settle_by_policy(world: World, invoice: Invoice) -> None:
     """Settle a top-up invoice as the world's policy says (its time has come)."""
     outcome = world.policies["invoiced_top_ups"].outcome
-    if outcome is not None and invoice.status == "pending":
+    if outcome is not None and invoice.top_up_status == "pending":
         settle_invoice(world, invoice.id, outcome)
 
 
@@ -404,7 +451,7 @@ def debit(
     return txn
 
 
-def pay_invoice(world: World, wallet: Wallet, bill: Bill, amount: Decimal) -> Transaction:
+def pay_invoice(world: World, wallet: Wallet, bill: Invoice, amount: Decimal) -> Transaction:
     """A prepaid wallet pays ``amount`` of a subscription invoice's usage: a CREDIT_ADJUSTMENT
     debit, written as the cloud writes one (its description, metadata and key)."""
     now = world.now()
@@ -433,6 +480,34 @@ def pay_invoice(world: World, wallet: Wallet, bill: Bill, amount: Decimal) -> Tr
         overdraft=True,
     )
     bill.credits_applied += txn.amount
+    _written(world, wallet, txn)
+    return txn
+
+
+def pay_from_wallet(
+    world: World, wallet: Wallet, invoice: Invoice, amount: Decimal, payment_id: str
+) -> Transaction:
+    """A CREDITS payment of ``amount`` from a wallet towards an invoice: an INVOICE_PAYMENT debit
+    referring to the payment, written as upstream's payment processor writes it."""
+    now = world.now()
+    ledger.expire_due(world, wallet, now)
+    txn = ledger.debit(
+        world,
+        wallet,
+        money.divide(amount, wallet.conversion_rate),
+        "INVOICE_PAYMENT",
+        now,
+        reference_type="PAYMENT",
+        reference_id=payment_id,
+        description=f"Payment for invoice {invoice.id}",
+        metadata={
+            "payment_id": payment_id,
+            "invoice_id": invoice.id,
+            "payment_method": "CREDITS",
+            "wallet_type": wallet.wallet_type,
+        },
+        overdraft=True,
+    )
     _written(world, wallet, txn)
     return txn
 
@@ -478,10 +553,9 @@ def auto_top_up(world: World, wallet: Wallet) -> list[TopUpResult]:
                 idempotency_key=key,
                 description=AUTO_TOP_UP_DESCRIPTION,
                 metadata={"auto_topup": "true"},
+                billing_reason=WALLET_AUTO_TOPUP if rule.invoicing else "",
             ),
         )
-        if result.invoice is not None:
-            result.invoice.auto_topup = True
         done.append(result)
     return done
 

@@ -16,7 +16,6 @@ from . import errors, policies
 from .clock import Clock, millis
 from .ids import IdGenerator
 from .models import (
-    Bill,
     Customer,
     Event,
     Feature,
@@ -84,7 +83,7 @@ class World:
         self.top_ups: dict[str, TopUpRecord] = {}  # idempotency key -> first result
         self.transaction_keys: dict[str, str] = {}  # idempotency key -> transaction id
         self.next_expiry: dict[str, datetime] = {}  # wallet id -> soonest unexpired grant
-        self.invoices: dict[str, Invoice] = {}
+        self.invoices: dict[str, Invoice] = {}  # every invoice: subscriptions', top-ups', one-offs
         # wallet id -> (real-time balance, when it was computed): what "cached" balance reads see
         self.balance_cache: dict[str, tuple[Decimal, datetime]] = {}
         self.events: list[Event] = []  # raised, not yet sent
@@ -98,7 +97,6 @@ class World:
         self.subscriptions: dict[str, Subscription] = {}
         self.subscriptions_by_customer: dict[str, list[str]] = {}
         self.line_items: dict[str, LineItem] = {}
-        self.bills: dict[str, Bill] = {}  # subscription invoices, one per closed period
         # Objects kept as plain records (coupons, tax rates, entitlements...): collection -> id ->
         # the object as JSON values (decimals as strings, timestamps in RFC 3339), one place for all.
         self.records: dict[str, dict[str, dict[str, Any]]] = {}
@@ -139,7 +137,6 @@ class World:
             + len(self.wallets)
             + self.transaction_count
             + len(self.invoices)
-            + len(self.bills)
             + len(self.top_ups)
             + len(self.features)
             + len(self.meters)
@@ -201,7 +198,6 @@ class World:
             book.clear()
         self.subscriptions_by_customer.clear()
         self.line_items.clear()
-        self.bills.clear()
         self.records.clear()
         self.event_ids.clear()
         self.deferred_events.clear()

@@ -7,6 +7,8 @@ from typing import Any
 import simplejson
 from flask import Response
 
+from ..api import Binary
+
 JSON = "application/json"
 
 
@@ -21,4 +23,6 @@ def response(status: int, body: Any) -> Response:
     """An HTTP response carrying ``body`` as JSON; ``None`` is an empty body (204)."""
     if body is None:
         return Response(status=status)
+    if isinstance(body, Binary):
+        return Response(body.data, status=status, mimetype=body.mimetype)
     return Response(dumps(body), status=status, mimetype=JSON)

@@ -32,7 +32,17 @@ from typing import (
 
 from ..domain import money
 from ..domain.clock import format_timestamp, parse_timestamp
-from ..domain.models import AutoTopup, Bill, LineItem, Meter, Price, Subscription, Tier, Transaction, Wallet
+from ..domain.models import (
+    AutoTopup,
+    Invoice,
+    LineItem,
+    Meter,
+    Price,
+    Subscription,
+    Tier,
+    Transaction,
+    Wallet,
+)
 from ..text import excerpt
 
 INT64 = 2**63
@@ -111,8 +121,13 @@ def _decimal_text(value: str) -> bool:
 DECIMAL_TEXT = Annotated[str, Check("must be a decimal string", _decimal_text)]
 
 
-class BillLine(TypedDict):
-    """One line of a subscription invoice, as ``usage._close_period`` writes it."""
+class _LineId(TypedDict, total=False):
+    id: str  # a one-off line's own id (a period's line is its line item's)
+
+
+class InvoiceLine(_LineId):
+    """One line of an invoice, as ``usage._close_period`` writes it (a top-up's or a one-off's
+    names no line item, price or meter: "")."""
 
     line_item_id: str
     price_id: str
@@ -137,7 +152,12 @@ NARROWER: dict[tuple[type, str], Any] = {
     (AutoTopup, "threshold"): Annotated[Decimal, MONEY],
     (AutoTopup, "amount"): Annotated[Decimal, MONEY, NOT_NEGATIVE],
     (AutoTopup, "cooldown_value"): Annotated[int | None, NOT_NEGATIVE],
-    (Bill, "lines"): list[BillLine],
+    (Invoice, "lines"): list[InvoiceLine],
+    (Invoice, "invoice_type"): Annotated[str, _one_of("SUBSCRIPTION", "ONE_OFF", "CREDIT")],
+    (Invoice, "invoice_status"): Annotated[str, _one_of("DRAFT", "FINALIZED", "VOIDED", "SKIPPED")],
+    (Invoice, "payment_status"): Annotated[
+        str, _one_of("INITIATED", "PENDING", "PROCESSING", "SUCCEEDED", "OVERPAID", "FAILED", "REFUNDED")
+    ],
     (Price, "amount"): Annotated[Decimal, MONEY],
     (Price, "billing_period_count"): Annotated[int, _at_least(1), _at_most(MAX_PERIOD_COUNT)],
     (Subscription, "billing_period_count"): Annotated[int, _at_least(1), _at_most(MAX_PERIOD_COUNT)],

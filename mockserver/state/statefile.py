@@ -35,11 +35,13 @@ Format ``flexprice-mock-state/4``: ``/3`` plus the usage sections (meters, featu
 prices, line items with their period's running usage, subscriptions, their invoices, and the
 usage schedule: the alert delay, evaluations due, usage dated in a later period, the digests of
 event ids seen); ``/5`` adds the world's policies (how its pending invoices settle by
-themselves), and an older document loads with every policy manual; ``/6`` adds the stored
+themselves), and an older document loads with every policy manual; ``/6`` keeps every invoice
+in one section (``invoices``: subscriptions' invoices, top-ups' and one-offs; an older document's
+top-up invoices and ``bills``, its subscription invoices, load into it) and adds the stored
 objects (``records``: collection -> id -> the object as JSON values, as ``World.records`` holds
-them), and an older document loads with none; a ``/3`` document loads as a
-world without usage, and a ``/2`` document (no ``ids``, no ``cached_balances``, a clock without
-``at``: it is put at ``now``) still loads, and leaves the id generator as it was.
+them; an older document loads with none); a ``/3`` document loads as a world without usage, and
+a ``/2`` document (no ``ids``, no ``cached_balances``, a clock without ``at``: it is put at
+``now``) still loads, and leaves the id generator as it was.
 """
 
 from __future__ import annotations
@@ -47,16 +49,19 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from ..domain import alerts, money, policies, usage
 from ..domain.clock import Clock, clock_range, format_timestamp, in_range, utc_now
 from ..domain.ids import IdGenerator, ulid_parts, ulid_text
 from ..domain.models import (
-    Bill,
+    ONE_OFF,
+    SUBSCRIPTION,
+    SUBSCRIPTION_CYCLE,
+    WALLET_AUTO_TOPUP,
     Customer,
     Feature,
     Invoice,
@@ -113,6 +118,7 @@ class Loaded:
         self.world = World("", "")
         self.clock: tuple[datetime, bool, datetime | None] | None = None  # now, frozen, at
         self.ids: dict[str, Any] | None = None  # an IdGenerator snapshot
+        self.format: str | None = None  # the document's, when it says
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,7 @@ class Section:
     export: Callable[[World, Writer], Any]
     check: Callable[[Any, Loaded], None]
     restore: Callable[[World, Loaded], None]
+    written: bool = True  # False: read from older documents only
 
 
 def _nothing(world: World, loaded: Loaded) -> None:
@@ -139,6 +146,7 @@ def _check_format(value: Any, loaded: Loaded) -> None:
     if value is not None and value not in READABLE:
         older = " or ".join(repr(name) for name in READABLE[1:])
         raise StateError("format", f"must be {FORMAT!r} (or the older {older})")
+    loaded.format = value
 
 
 def _check_version(value: Any, loaded: Loaded) -> None:
@@ -302,11 +310,103 @@ def _restore_transactions(world: World, loaded: Loaded) -> None:
 
 def _check_invoices(value: Any, loaded: Loaded) -> None:
     into = loaded.world
-    for where, invoice in _records(value, "invoices", Invoice):
+    for index, item in enumerate(_section(value, "invoices")):
+        where = f"invoices[{index}]"
+        if _older(loaded, item):
+            invoice = _top_up_invoice(codec.load(LegacyTopUpInvoice, item, where), into)
+        else:
+            invoice = codec.load(Invoice, item, where)
         _unique(into.invoices, invoice.id, where)
-        if invoice.wallet_id not in into.wallets:
+        if invoice.wallet_id and invoice.wallet_id not in into.wallets:
             raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {invoice.wallet_id!r}")
+        _named(into.customers, invoice.customer_id, f"{where}.customer_id", "customer")
         into.invoices[invoice.id] = invoice
+
+
+def _older(loaded: Loaded, item: Any) -> bool:
+    """An invoice written before ``/6`` (a document without a format: one without invoice_type)."""
+    if loaded.format is not None:
+        return loaded.format != FORMAT
+    return isinstance(item, dict) and "invoice_type" not in item
+
+
+@dataclass(slots=True)
+class LegacyTopUpInvoice:
+    """A top-up's invoice as documents before ``/6`` wrote it."""
+
+    id: str
+    wallet_id: str
+    transaction_id: str
+    amount: Decimal
+    currency: str
+    created_at: datetime
+    status: str = "pending"  # pending | paid | failed | voided
+    settled_at: datetime | None = None
+    auto_topup: bool = False
+
+
+@dataclass(slots=True)
+class LegacyBill:
+    """A subscription's invoice for one period as documents before ``/6`` wrote it (``bills``)."""
+
+    id: str
+    subscription_id: str
+    customer_id: str
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    usage_amount: Decimal
+    fixed_amount: Decimal
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    credits_applied: Decimal = Decimal(0)
+    status: str = "FINALIZED"
+    payment_status: str = "PENDING"
+    amount_paid: Decimal = Decimal(0)
+    settled_at: datetime | None = None
+    refunded: Decimal = Decimal(0)
+
+
+_TOP_UP_STATUSES = ("pending", "paid", "failed", "voided")
+codec.NARROWER[(LegacyBill, "lines")] = list[codec.InvoiceLine]
+codec.NARROWER[(LegacyTopUpInvoice, "status")] = Annotated[
+    str, codec.Check("must be one of: pending, paid, failed, voided", lambda v: v in _TOP_UP_STATUSES)
+]
+
+
+def _top_up_invoice(old: LegacyTopUpInvoice, into: World) -> Invoice:
+    """An older document's top-up invoice as the one invoice model holds it (as a top-up of
+    today writes it, but for the metadata the older one did not keep)."""
+    wallet = into.wallets.get(old.wallet_id)
+    paid = old.status == "paid"
+    return Invoice(
+        id=old.id,
+        customer_id=wallet.customer_id if wallet is not None else "",
+        currency=old.currency,
+        created_at=old.created_at,
+        invoice_type=ONE_OFF,
+        billing_reason=WALLET_AUTO_TOPUP if old.auto_topup else "",
+        invoice_status="VOIDED" if old.status == "voided" else "FINALIZED",
+        payment_status={"paid": "SUCCEEDED", "failed": "FAILED"}.get(old.status, "PENDING"),
+        wallet_id=old.wallet_id,
+        transaction_id=old.transaction_id,
+        fixed_amount=old.amount,
+        amount_paid=old.amount if paid else Decimal(0),
+        settled_at=old.settled_at,
+        updated_at=old.settled_at,
+        due_date=old.created_at,
+        lines=[
+            {
+                "line_item_id": "",
+                "price_id": "",
+                "meter_id": "",
+                "display_name": "Purchase credits",
+                "price_type": "",
+                "quantity": "1",
+                "amount": str(money.normalize(old.amount)),
+            }
+        ],
+    )
 
 
 def _check_idempotency(value: Any, loaded: Loaded) -> None:
@@ -437,13 +537,40 @@ def _restore_subscriptions(world: World, loaded: Loaded) -> None:
 
 
 def _check_bills(value: Any, loaded: Loaded) -> None:
-    _check_catalog("bills", Bill)(value, loaded)
-    for index, bill in enumerate(loaded.world.bills.values()):
+    """The subscriptions the invoices name, then an older document's subscription invoices
+    (``bills``), into the one book of invoices."""
+    into = loaded.world
+    for index, invoice in enumerate(into.invoices.values()):
         _named(
-            loaded.world.subscriptions,
-            bill.subscription_id,
-            f"bills[{index}].subscription_id",
-            "subscription",
+            into.subscriptions, invoice.subscription_id, f"invoices[{index}].subscription_id", "subscription"
+        )
+    if value is not None and loaded.format == FORMAT:
+        raise StateError("bills", f"is not part of a {FORMAT!r} document: its invoices hold every invoice")
+    for where, bill in _records(value, "bills", LegacyBill):
+        _unique(into.invoices, bill.id, where)
+        _named(into.subscriptions, bill.subscription_id, f"{where}.subscription_id", "subscription")
+        if bill.status not in ("FINALIZED", "SKIPPED", "VOIDED"):
+            raise StateError(f"{where}.status", "must be one of: FINALIZED, SKIPPED, VOIDED")
+        into.invoices[bill.id] = Invoice(
+            id=bill.id,
+            customer_id=bill.customer_id,
+            currency=bill.currency,
+            created_at=bill.created_at,
+            invoice_type=SUBSCRIPTION,
+            billing_reason=SUBSCRIPTION_CYCLE,
+            invoice_status=bill.status,
+            payment_status=bill.payment_status,
+            subscription_id=bill.subscription_id,
+            period_start=bill.period_start,
+            period_end=bill.period_end,
+            usage_amount=bill.usage_amount,
+            fixed_amount=bill.fixed_amount,
+            lines=bill.lines,
+            credits_applied=bill.credits_applied,
+            amount_paid=bill.amount_paid,
+            settled_at=bill.settled_at,
+            updated_at=bill.settled_at,
+            refunded=bill.refunded,
         )
 
 
@@ -597,7 +724,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("line_items", ("line_items",), _each("line_items"), _check_line_items, _copy_into("line_items")),
     Section("subscriptions", ("subscriptions",), _each("subscriptions"), _check_subscriptions,
             _restore_subscriptions),
-    Section("bills", ("bills",), _each("bills"), _check_bills, _copy_into("bills")),
+    Section("bills", (), lambda world, out: None, _check_bills, _nothing, written=False),
     Section("records", ("records",), _export_records, _check_records, _restore_records),
     Section("policies", ("policies",), lambda world, out: policies.dump(world.policies), _check_policies,
             _restore_policies),
@@ -622,7 +749,7 @@ def export(
     ``record`` (customers, wallets, transactions, invoices) and ``idempotency`` may replace how
     each entry is written (the shared store reuses what it wrote for those that did not change)."""
     out = Writer(api_version, record or dump_record, idempotency or dump_idempotency)
-    return {section.name: section.export(world, out) for section in SECTIONS}
+    return {section.name: section.export(world, out) for section in SECTIONS if section.written}
 
 
 def restore(world: World, document: Any, api_version: str) -> None:

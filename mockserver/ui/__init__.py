@@ -135,12 +135,12 @@ def ui_blueprint(sandbox: Sandbox) -> Blueprint:
             invoices = [
                 {
                     "id": i.id,
-                    "amount": str(i.amount),
-                    "status": i.status,
+                    "amount": str(i.total),
+                    "status": i.top_up_status,
                     "created_at": format_timestamp(i.created_at),
                 }
                 for i in w.invoices.values()
-                if i.wallet_id == wallet.id and i.status == "pending"
+                if i.wallet_id == wallet.id and i.top_up_status == "pending"
             ]
             body = {
                 "wallet": version.show_wallet(w, wallet),

@@ -31,7 +31,7 @@ def _state_after_a_period(api: Api) -> dict[str, Any]:
     send(api, {"properties": {"n": 1, "plan": "pro"}})
     document = api.get("/_mock/state").json
     assert document["meters"][0]["filters"] == {"plan": ["pro"]}, ids
-    assert document["bills"] and document["wallets"][0]["auto_topup"]
+    assert document["invoices"][0]["invoice_type"] == "SUBSCRIPTION" and document["wallets"][0]["auto_topup"]
     return document
 
 
@@ -72,7 +72,11 @@ LATER = {
             "customers[0].created_at",
             "years 1 to 9999",
         ),
-        (lambda d: d["bills"][0]["lines"][0].update(amount="lots"), "bills[0].lines[0].amount", "decimal"),
+        (
+            lambda d: d["invoices"][0]["lines"][0].update(amount="lots"),
+            "invoices[0].lines[0].amount",
+            "decimal",
+        ),
         (lambda d: d["line_items"][0].update(count=-1), "line_items[0].count", "must be at least 0"),
         (
             lambda d: d["subscriptions"][0].update(billing_period_count=0),

@@ -12,31 +12,12 @@ doubled in the schedules' paths, ``/tenant/billing``) are served where upstream 
 
 from __future__ import annotations
 
-INVOICES = frozenset(
-    {
-        "createInvoice",
-        "getInvoice",
-        "updateInvoice",
-        "queryInvoice",
-        "getInvoicePreview",
-        "finalizeInvoice",
-        "voidInvoice",
-        "updateInvoicePaymentStatus",
-        "attemptInvoicePayment",
-        "getInvoicePdf",
-        "recalculateInvoice",
-        "recalculateInvoiceV2",
-        "triggerInvoiceCommsWebhook",
-        "getCustomerInvoiceSummary",
-    }
-)
 PAYMENTS = frozenset(
     {"createPayment", "listPayments", "getPayment", "updatePayment", "deletePayment", "processPayment"}
 )
 CREDIT_NOTES = frozenset({"createCreditNote", "processCreditNote", "voidCreditNote"})
 SUBSCRIPTION_CHANGES = frozenset(
     {
-        "updateSubscription",
         "activateSubscription",
         "addSubscriptionAddon",
         "removeSubscriptionAddon",
@@ -54,7 +35,7 @@ SUBSCRIPTION_CHANGES = frozenset(
 # An environment's copy, API keys that would have to authenticate, a task run that would act.
 OTHERS = frozenset({"cloneEnvironment", "createApiKey", "deleteApiKey", "triggerScheduledTaskRun"})
 
-NOT_MODELLED = INVOICES | PAYMENTS | CREDIT_NOTES | SUBSCRIPTION_CHANGES | OTHERS
+NOT_MODELLED = PAYMENTS | CREDIT_NOTES | SUBSCRIPTION_CHANGES | OTHERS
 
 UNROUTED = frozenset(
     {

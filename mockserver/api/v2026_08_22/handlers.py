@@ -15,6 +15,7 @@ from ...domain.models import RETRY_EVENT, Wallet
 from ...domain.world import World
 from .. import Handler, Result, fields
 from . import catalog, entitlements, requests, views
+from . import invoices as invoices_api
 from . import usage as usage_api
 
 # Operations that add to what a world holds (World.object_count): refused (429) in a full world.
@@ -25,6 +26,7 @@ GROWS_WORLD = (
     | usage_api.GROWS_WORLD
     | catalog.GROWS_WORLD
     | entitlements.GROWS_WORLD
+    | invoices_api.GROWS_WORLD
 )
 BREAKDOWN = ("credits_available_breakdown",)
 CACHE_TTL = timedelta(minutes=30)  # how long the cloud keeps a computed real-time balance
@@ -336,4 +338,5 @@ HANDLERS: dict[str, Handler] = {
     **usage_api.HANDLERS,
     **catalog.HANDLERS,
     **entitlements.HANDLERS,
+    **invoices_api.HANDLERS,
 }

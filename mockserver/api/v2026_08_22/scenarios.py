@@ -337,7 +337,7 @@ def transaction_created(run: Run) -> None:
 def transaction_updated(run: Run) -> None:
     answer = run.top_up(run.wallet(), run.value("credits", "10"), invoiced=True)
     run.made("invoice", answer["invoice_id"])
-    if run.world.invoices[answer["invoice_id"]].status in (
+    if run.world.invoices[answer["invoice_id"]].top_up_status in (
         "pending",
         "failed",
     ):  # a policy may have settled it
@@ -401,7 +401,7 @@ def invoice(run: Run) -> None:
     made = run.call("createSubscription", body, ("currency",))
     run.made("subscription", made["id"])
     usage.catch_up(run.world)  # what the next request would do: the period has ended
-    for bill in run.world.bills.values():
+    for bill in run.world.invoices.values():
         if bill.subscription_id == made["id"]:
             run.made("invoice", bill.id)
 
@@ -416,9 +416,9 @@ def invoice_settled(outcome: str) -> Callable[[Run], None]:
         made = [c["id"] for c in run.created if c["type"] == "invoice"]
         if not made:
             return
-        bill = run.world.bills[made[-1]]
+        bill = run.world.invoices[made[-1]]
         owes = bill.remaining > 0 and bill.payment_status == "PENDING"
-        if bill.status == "FINALIZED" and (outcome == "void" or owes):
+        if bill.invoice_status == "FINALIZED" and (outcome == "void" or owes):
             invoices.settle_bill(run.world, bill, outcome)
 
     return scenario

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...domain import charges, customers, errors, money, usage
 from ...domain.clock import END_OF_TIME, format_timestamp
-from ...domain.models import Bill, Customer, Feature, LineItem, Meter, Plan, Price, Subscription, Tier
+from ...domain.models import Customer, Feature, LineItem, Meter, Plan, Price, Subscription, Tier
 from ...domain.world import World
 from .. import Handler, Result, fields
 from .requests import decimal, timestamp
@@ -660,63 +660,9 @@ def subscription_view(world: World, s: Subscription) -> dict[str, Any]:
             body[name] = _t(moment)
     if s.lookup_key:
         body["lookup_key"] = s.lookup_key
+    if s.parent_subscription_id:
+        body["parent_subscription_id"] = s.parent_subscription_id
     return {**body, **_stamped(world, s.created_at, s.updated_at)}
-
-
-def invoice(world: World, bill: Bill, draft: bool = False) -> dict[str, Any]:
-    """A subscription period's invoice as an InvoiceResponse; ``draft``: as computed, before the
-    wallets paid it and it was finalized (what upstream's ``invoice.update`` shows)."""
-    paid = money.ZERO if draft else bill.credits_applied
-    lines = [
-        {
-            "id": line["line_item_id"],
-            "invoice_id": bill.id,
-            "customer_id": bill.customer_id,
-            "subscription_id": bill.subscription_id,
-            "subscription_line_item_id": line["line_item_id"],
-            "price_id": line["price_id"],
-            "price_type": line["price_type"],
-            "display_name": line["display_name"],
-            "amount": dec(Decimal(line["amount"])),
-            "quantity": dec(Decimal(line["quantity"])),
-            "currency": bill.currency,
-            "period_start": _t(bill.period_start),
-            "period_end": _t(bill.period_end),
-            **({"meter_id": line["meter_id"]} if line["meter_id"] else {}),
-            **_stamped(world, bill.created_at, bill.created_at),
-        }
-        for line in bill.lines
-    ]
-    body: dict[str, Any] = {
-        "id": bill.id,
-        "customer_id": bill.customer_id,
-        "subscription_id": bill.subscription_id,
-        "invoice_type": "SUBSCRIPTION",
-        "invoice_status": "DRAFT" if draft else bill.status,
-        "payment_status": "PENDING" if draft else bill.payment_status,
-        "billing_reason": "SUBSCRIPTION_CYCLE",
-        "currency": bill.currency,
-        "subtotal": dec(bill.total),
-        "total": dec(bill.total if draft else max(bill.total - bill.credits_applied, money.ZERO)),
-        "amount_due": dec(bill.total if draft else max(bill.total - bill.credits_applied, money.ZERO)),
-        "amount_paid": dec(money.ZERO if draft else bill.amount_paid),
-        "amount_remaining": dec(bill.total - paid - (money.ZERO if draft else bill.amount_paid)),
-        "total_prepaid_credits_applied": dec(paid),
-        "period_start": _t(bill.period_start),
-        "period_end": _t(bill.period_end),
-        "line_items": lines,
-        "metadata": {},
-        **_stamped(world, bill.created_at, bill.created_at),
-    }
-    if not draft:
-        body["finalized_at"] = _t(bill.created_at)
-        if bill.payment_status == "SUCCEEDED" and bill.settled_at is not None:
-            body["paid_at"] = _t(bill.settled_at)
-        if bill.status == "VOIDED" and bill.settled_at is not None:
-            body["voided_at"] = _t(bill.settled_at)
-        if bill.refunded:
-            body["refunded_amount"] = dec(bill.refunded)
-    return body
 
 
 # ---- handlers -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from ...domain.models import Customer, Event, Transaction, Wallet
 from ...domain.world import World
 from ..fields import ADDRESS_FIELDS
-from .usage import invoice
+from .invoices import invoice
 from .views import alert_settings, dec, sources
 
 EVENT_TYPES = (
@@ -95,7 +95,7 @@ def payload(world: World, event: Event) -> dict[str, Any]:
     name = event.name
     if name.startswith("invoice."):  # the whole invoice, as upstream's payload carries it
         draft = bool((event.data or {}).get("draft"))
-        return {"event_type": name, "invoice": invoice(world, world.bills[event.entity_id], draft=draft)}
+        return {"event_type": name, "invoice": invoice(world, world.invoices[event.entity_id], draft=draft)}
     if name.startswith("customer."):
         return {"event_type": name, "customer": _customer(world, world.customers[event.entity_id])}
     if name.startswith("wallet.transaction."):

@@ -311,7 +311,6 @@ def _fingerprint(world: World) -> tuple:
         tuple(world.balance_cache.items()),
         tuple(world.alert_states.items()),
         tuple(world.ongoing_published.items()),
-        len(world.bills),
         tuple(world.evaluations.items()),
     )
 
