@@ -1,7 +1,7 @@
 """What a world holds survives its own state document, whatever was done to it: random sequences
 of operations (customers, wallets with expiring grants, direct and invoiced top-ups, bonuses,
 debits, invoices paid, failed or voided by hand or by the world's policies, clock moves,
-terminations, conversions to postpaid) on both API
+terminations, conversions to postpaid, stored objects made and archived) on both API
 versions and both stores; then export -> reset -> import -> export gives the same document, and
 the world answers the same afterwards.
 
@@ -57,6 +57,7 @@ STEPS = st.lists(
                 "advance",
                 "terminate",
                 "modify",
+                "stored",
             ]
         ),
         st.integers(min_value=0, max_value=50),
@@ -185,6 +186,10 @@ def _drive(api: Api, version: str, steps: list[tuple[str, int]]) -> None:
             reply = api.post("/_mock/clock/advance", {"by": f"P{n * 40}D"})
         elif kind == "terminate":
             reply = api.post(f"/v1/wallets/{wallet}/terminate")
+        elif kind == "stored" and modern:  # a stored object (world.records), archived at times
+            reply = api.post("/v1/coupons", {"name": f"c{number}", "type": "fixed", "cadence": "once"})
+            if reply.status == 201 and n % 2:
+                reply = api.delete(f"/v1/coupons/{reply.json['id']}")
         elif kind == "modify" and modern:
             reply = api.post(f"/v1/wallets/{wallet}/modify", {"modification_type": "prepaid_to_postpaid"})
         else:
@@ -453,3 +458,77 @@ def test_a_bad_newer_field_is_a_400_naming_it(suite, section, field, value, prob
     details = body["error"]["details"] if "error" in body else body["details"]
     assert details["field"].startswith(f"{section}[0].{field}") and problem in details["problem"]
     assert api.get("/_mock/state").json == document  # nothing half-written
+
+
+RECORDS = {
+    "coupons": {
+        "coupon_01": {
+            "id": "coupon_01",
+            "name": "Ten off",
+            "amount_off": "10",
+            "rules": {"nested": [1, 2.5, None, True, {"deep": "x"}]},
+            "status": "archived",
+        }
+    },
+    "tax_rates": {"taxrate_01": {"id": "taxrate_01", "percentage_value": "7.5", "metadata": {}}},
+    "groups": {},
+}
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_stored_objects_travel_with_the_state_document(apps, suite, kind):
+    """``records`` (collection -> id -> object) goes out and comes back exactly (Redis keeps it
+    as the world's record), counts against the world's objects, and a reset clears it."""
+    app = apps[kind]
+    api = suite.client_of(app).as_key(new_key())
+    document = api.get("/_mock/state").json
+    assert document["format"] == statefile.FORMAT and document["records"] == {}
+    assert api.put("/_mock/state", {**document, "records": RECORDS}).status == 200
+    assert api.get("/_mock/state").json["records"] == RECORDS
+    with app.extensions["mockserver"].store.session(api.api_key) as world:
+        assert world.records == RECORDS
+        assert world.object_count() == 2
+    assert api.post("/_mock/reset").status == 200
+    assert api.get("/_mock/state").json["records"] == {}
+    older = {**document, "format": "flexprice-mock-state/5"}
+    del older["records"]
+    assert api.put("/_mock/state", older).status == 200  # an older document: no stored objects
+
+
+def test_a_snapshot_of_stored_objects_does_not_change_with_the_world():
+    world = World("t", "e")
+    world.records["coupons"] = {"coupon_1": {"id": "coupon_1", "metadata": {"a": "1"}}}
+    document = statefile.export(world, "2026-08-22")
+    world.records["coupons"]["coupon_1"]["metadata"]["a"] = "2"
+    assert document["records"]["coupons"]["coupon_1"]["metadata"] == {"a": "1"}
+    statefile.restore(world, document, "2026-08-22")
+    assert world.records["coupons"]["coupon_1"]["metadata"] == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    "records, field, problem",
+    [
+        ([], "records", "must be an object of collections"),
+        ({"coupons": []}, "records.coupons", "must be an object of objects by id"),
+        ({"coupons": {"coupon_1": "x"}}, "records.coupons.coupon_1", "must be an object"),
+        ({"coupons": {"coupon_1": {"id": "coupon_2"}}}, "records.coupons.coupon_1.id", "must be the id"),
+        ({"coupons": {"": {}}}, "records.coupons", "must key each object by its id"),
+        ({"coupons": {"c": {"n": 2**64}}}, "records.coupons.c.n", "must be a 64-bit integer"),
+    ],
+)
+def test_a_bad_stored_object_is_a_400_naming_it(suite, records, field, problem):
+    api = suite.client_of(suite.create_app(validate_responses=True, log_requests=False))
+    assert api.put("/_mock/clock", {"now": "2026-09-01T12:00:00Z", "frozen": True}).status == 200
+    document = api.get("/_mock/state").json
+    reply = api.put("/_mock/state", {**document, "records": records})
+    assert reply.status == 400
+    body = reply.json
+    details = body["error"]["details"] if "error" in body else body["details"]
+    assert (details["field"], problem in details["problem"]) == (field, True)
+    assert api.get("/_mock/state").json == document  # nothing half-written
+
+
+def test_a_stored_object_with_a_non_finite_number_is_refused():
+    with pytest.raises(statefile.StateError) as caught:
+        statefile.load({"records": {"c": {"c_1": {"rate": float("nan")}}}}, "2026-08-22")
+    assert caught.value.field == "records.c.c_1.rate"

@@ -36,7 +36,7 @@ ALERT_DELAY = timedelta(seconds=2)
 # What --max-objects-per-world counts (World.object_count), as the 429 past it names them.
 OBJECT_KINDS = (
     "customers, wallets, transactions, invoices, idempotency keys, features, meters, plans, "
-    "prices, subscriptions, line items, event ids, future-dated events and distinct values"
+    "prices, subscriptions, line items, event ids, future-dated events, distinct values and stored objects"
 )
 
 # A world is named by its API key and environment id ("" when none).
@@ -97,6 +97,9 @@ class World:
         self.subscriptions: dict[str, Subscription] = {}
         self.subscriptions_by_customer: dict[str, list[str]] = {}
         self.line_items: dict[str, LineItem] = {}
+        # Objects kept as plain records (coupons, tax rates, entitlements...): collection -> id ->
+        # the object as JSON values (decimals as strings, timestamps in RFC 3339), one place for all.
+        self.records: dict[str, dict[str, dict[str, Any]]] = {}
         self.event_ids: set[int] = set()  # digests of the event ids clients gave (dedup)
         # dated past their period: counted later (only the properties their meters read)
         self.deferred_events: list[dict[str, Any]] = []
@@ -144,6 +147,7 @@ class World:
             + len(self.event_ids)
             + len(self.deferred_events)
             + self.distinct_values
+            + sum(len(collection) for collection in self.records.values())  # a few collections
         )
 
     def ensure_room(self, limit: int, adding: int = 1) -> None:
@@ -194,6 +198,7 @@ class World:
             book.clear()
         self.subscriptions_by_customer.clear()
         self.line_items.clear()
+        self.records.clear()
         self.event_ids.clear()
         self.deferred_events.clear()
         self.distinct_values = None  # (a state document restored next brings its own)

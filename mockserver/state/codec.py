@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -461,6 +462,79 @@ def check_numbers(value: Any, where: str) -> None:
                 continue  # a word, not a number: no meter adds it up
             if number is None or not number.is_finite() or abs(number) >= MAX_DECIMAL:
                 raise StateError(at, f"must be a finite number below {MAX_DECIMAL:f} in size")
+
+
+# ---- stored objects: plain JSON values ---------------------------------------------------------
+
+# How deep a stored object may nest (a document's JSON is parsed already; this keeps a copy's
+# recursion far from Python's limit).
+MAX_JSON_DEPTH = 64
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of a JSON value (objects, arrays, strings, numbers, true, false, null): faster than
+    ``copy.deepcopy`` for the plain values stored objects are made of."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    return value
+
+
+def load_json(value: Any, where: str, depth: int = 0) -> Any:
+    """A JSON value as a stored object may hold it, copied: object keys are strings, numbers are
+    finite (a document may spell NaN), integers 64-bit, other numbers floats (what JSON numbers
+    read back as from Redis). Raises StateError naming the field."""
+    if depth > MAX_JSON_DEPTH:
+        raise StateError(where, f"nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, dict):
+        out = {}
+        for name, item in value.items():
+            if not isinstance(name, str):
+                raise StateError(where, "must have string keys")
+            out[name] = load_json(item, f"{where}.{_key(name)}", depth + 1)
+        return out
+    if isinstance(value, list):
+        return [load_json(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        if not -INT64 <= value < UINT64:
+            raise StateError(where, "must be a 64-bit integer")
+        return value
+    if isinstance(value, (float, Decimal)):
+        # a document read with decimals (PUT /_mock/state) holds what Redis's JSON reads as floats
+        if not math.isfinite(value):
+            raise StateError(where, "must be a finite number")
+        if isinstance(value, Decimal):
+            return load_json(int(value), where) if value == value.to_integral_value() else float(value)
+        return value
+    raise StateError(where, "must be a JSON value")
+
+
+def load_records(value: Any, where: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Stored objects by collection and id (``{"coupons": {"coupon_1": {...}}}``), each an
+    object whose ``id``, when it has one, is the id it is kept under. Raises StateError."""
+    if not isinstance(value, dict):
+        raise StateError(where, "must be an object of collections (each an object of objects by id)")
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, collection in value.items():
+        inner = f"{where}.{_key(name)}"
+        if not name:
+            raise StateError(where, "must name each collection (an empty name)")
+        if not isinstance(collection, dict):
+            raise StateError(inner, "must be an object of objects by id")
+        kept = out[name] = {}
+        for object_id, item in collection.items():
+            at = f"{inner}.{_key(object_id)}"
+            if not object_id:
+                raise StateError(inner, "must key each object by its id (an empty key)")
+            if not isinstance(item, dict):
+                raise StateError(at, "must be an object")
+            if "id" in item and item["id"] != object_id:
+                raise StateError(f"{at}.id", f"must be the id it is kept under ({_key(object_id)!r})")
+            kept[object_id] = load_json(item, at, 1)
+    return out
 
 
 def _timestamp(value: Any, where: str) -> datetime:

@@ -37,10 +37,11 @@ usage schedule: the alert delay, evaluations due, usage dated in a later period,
 event ids seen); ``/5`` adds the world's policies (how its pending invoices settle by
 themselves), and an older document loads with every policy manual; ``/6`` keeps every invoice
 in one section (``invoices``: subscriptions' invoices, top-ups' and one-offs), and an older
-document's top-up invoices and ``bills`` (its subscription invoices) load into it; a ``/3``
-document loads as a world without usage, and a ``/2`` document (no ``ids``, no
-``cached_balances``, a clock without ``at``: it is put at ``now``) still loads, and leaves the id
-generator as it was.
+document's top-up invoices and ``bills`` (its subscription invoices) load into it, and adds the
+stored objects (``records``: collection -> id -> the object as JSON values, as ``World.records``
+holds them; an older document loads with none); a ``/3`` document loads as a world without
+usage, and a ``/2`` document (no ``ids``, no ``cached_balances``, a clock without ``at``: it is
+put at ``now``) still loads, and leaves the id generator as it was.
 """
 
 from __future__ import annotations
@@ -78,13 +79,7 @@ from . import codec
 from .codec import StateError
 
 FORMAT = "flexprice-mock-state/6"
-READABLE = (
-    FORMAT,
-    "flexprice-mock-state/5",
-    "flexprice-mock-state/4",
-    "flexprice-mock-state/3",
-    "flexprice-mock-state/2",
-)
+READABLE = (FORMAT, *(f"flexprice-mock-state/{n}" for n in (5, 4, 3, 2)))
 ALERT_STATES = ("ok", "info", "warning", "in_alarm")
 # A world's attributes that no section writes: indexes rebuilt from a section when it is put back
 # (attribute -> section), and what is not the world's state (the store names the world; events
@@ -579,6 +574,20 @@ def _check_bills(value: Any, loaded: Loaded) -> None:
         )
 
 
+def _export_records(world: World, out: Writer) -> dict[str, Any]:
+    # copied: a snapshot must not change with the world it was taken of
+    return {name: codec.json_copy(collection) for name, collection in world.records.items()}
+
+
+def _check_records(value: Any, loaded: Loaded) -> None:
+    if value is not None:
+        loaded.world.records = codec.load_records(value, "records")
+
+
+def _restore_records(world: World, loaded: Loaded) -> None:
+    world.records.update(loaded.world.records)
+
+
 def _export_schedule(world: World, out: Writer) -> dict[str, Any]:
     return {
         # exact, as the document's other decimals: a string
@@ -716,6 +725,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("subscriptions", ("subscriptions",), _each("subscriptions"), _check_subscriptions,
             _restore_subscriptions),
     Section("bills", (), lambda world, out: None, _check_bills, _nothing, written=False),
+    Section("records", ("records",), _export_records, _check_records, _restore_records),
     Section("policies", ("policies",), lambda world, out: policies.dump(world.policies), _check_policies,
             _restore_policies),
     Section("usage_schedule", ("evaluations", "alert_delay", "deferred_events", "event_ids"),

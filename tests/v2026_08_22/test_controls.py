@@ -636,6 +636,7 @@ def test_the_state_document_says_which_version_wrote_it(api):
         "prices",
         "line_items",
         "subscriptions",
+        "records",
         "policies",
         "usage_schedule",
     ]

@@ -9,7 +9,7 @@ from typing import Any
 from ...domain.errors import ApiError
 from ...domain.world import Rules
 from .. import ApiVersion
-from . import views
+from . import collections, views
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -25,7 +25,7 @@ VERSION = ApiVersion(
     spec_path=Path(__file__).with_name("openapi.yaml"),
     served_spec_path=Path(__file__).with_name("openapi.json"),
     handlers=HANDLERS,
-    grows_world=GROWS_WORLD,
+    grows_world=GROWS_WORLD | collections.GROWS_WORLD,
     error_body=error_body,
     unauthorized={"error": "Unauthorized"},
     show_wallet=lambda world, wallet: views.wallet(wallet),

@@ -10,7 +10,7 @@ from typing import Any
 from ...domain.errors import ApiError
 from ...domain.world import Rules
 from .. import ApiVersion
-from . import views, webhooks
+from . import collections, views, webhooks
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -26,7 +26,7 @@ VERSION = ApiVersion(
     spec_path=Path(__file__).with_name("openapi.yaml"),
     served_spec_path=Path(__file__).with_name("openapi.json"),
     handlers=HANDLERS,
-    grows_world=GROWS_WORLD,
+    grows_world=GROWS_WORLD | collections.GROWS_WORLD,
     error_body=error_body,
     unauthorized={"error": "Unauthorized"},
     show_wallet=views.wallet,
