@@ -103,7 +103,17 @@ def invoice(world: World, inv: Invoice, draft: bool = False) -> dict[str, Any]:
 
 INVOICE_TYPES = (SUBSCRIPTION, ONE_OFF, CREDIT)
 DEFAULT_LIMIT = 50
-COMMUNICATION = "invoice.communication.triggered"  # upstream's default page (types.GetDefaultFilter)
+COMMUNICATION = "invoice.communication.triggered"
+QUERY_TIMES = (
+    "start_time",
+    "end_time",
+    "period_start_gte",
+    "period_start_lte",
+    "period_end_gte",
+    "period_end_lte",
+    "finalized_at_gte",
+    "voided_at_gte",
+)  # upstream's default page (types.GetDefaultFilter)
 
 
 def _text(body: dict[str, Any], name: str) -> str:
@@ -220,7 +230,11 @@ def _matches(world: World, inv: Invoice, body: dict[str, Any], customer_id: str)
         str(body["amount_remaining_gt"])
     ):
         return False
+    finalized = None if inv.invoice_status in ("DRAFT", "SKIPPED") else inv.finalized_at or inv.created_at
+    voided = inv.settled_at if inv.invoice_status == "VOIDED" else None
     bounds = (
+        ("finalized_at_gte", finalized, False),  # (SDK 2.1.43's newer filters)
+        ("voided_at_gte", voided, False),
         ("start_time", inv.created_at, False),
         ("end_time", inv.created_at, True),
         ("period_start_gte", inv.period_start, False),
@@ -254,9 +268,8 @@ def update_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
 
 
 def query_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
-    for name in ("start_time", "end_time", "period_start_gte", "period_start_lte", "period_end_gte"):
+    for name in QUERY_TIMES:
         timestamp(body, name)  # each checked before any is used
-    timestamp(body, "period_end_lte")
     customer_id = _text(body, "customer_id")
     external = _text(body, "external_customer_id")
     if external:
