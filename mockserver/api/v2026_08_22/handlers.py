@@ -15,6 +15,7 @@ from ...domain.models import RETRY_EVENT, Wallet
 from ...domain.world import World
 from .. import Handler, Result, fields
 from . import invoices as invoices_api
+from . import payments as payments_api
 from . import requests, views
 from . import usage as usage_api
 
@@ -25,6 +26,7 @@ GROWS_WORLD = (
     )
     | usage_api.GROWS_WORLD
     | invoices_api.GROWS_WORLD
+    | payments_api.GROWS_WORLD
 )
 BREAKDOWN = ("credits_available_breakdown",)
 CACHE_TTL = timedelta(minutes=30)  # how long the cloud keeps a computed real-time balance
@@ -335,4 +337,5 @@ HANDLERS: dict[str, Handler] = {
     "retryWebhook": retry_webhook,
     **usage_api.HANDLERS,
     **invoices_api.HANDLERS,
+    **payments_api.HANDLERS,
 }
