@@ -302,9 +302,7 @@ def find(world: World, target: str, key: str, by: str = "id") -> Any:
     """The object of book or collection ``target`` whose ``by`` is ``key`` (by another key than
     the id: a published one), or None."""
     book = _book(world, target)
-    if target == "invoices" and by == "id":
-        return book.get(key) or world.bills.get(key)
-    if by == "id":
+    if by == "id":  # (world.invoices holds every invoice, a period's too)
         return book.get(key)
     if target == "customers" and by == "external_id":
         found = world.customer_by_external_id.get(key)
