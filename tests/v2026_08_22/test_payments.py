@@ -283,6 +283,51 @@ def test_list_filters_get_update_delete_and_process(api: Api):
     )
 
 
+def test_a_pending_credits_payment_is_processed_only_with_the_balance(api: Api):
+    inv = invoice_of(api, "12.5")
+    postpaid = make_wallet(api, inv["customer_id"], wallet_type="POST_PAID", initial_credits_to_load="10")
+    # chosen for the payment, the wallet must hold enough; named, it is checked when processed
+    chosen = dict(amount="12.5", payment_method_type="CREDITS", currency="usd")
+    assert refusal(
+        api.post("/v1/payments", {"destination_type": "INVOICE", "destination_id": inv["id"], **chosen})
+    )[:3] == (400, "invalid_operation", "Customer does not have an active wallet with sufficient balance")
+    # recorded without processing: CREDITS start PENDING whatever is asked
+    made = pay(api, inv, **chosen, payment_method_id=postpaid["id"], process_payment=False)
+    assert (made["payment_status"], made["payment_method_id"]) == ("PENDING", postpaid["id"])
+    short = refusal(api.post(f"/v1/payments/{made['id']}/process"))
+    assert short[:3] == (400, "invalid_operation", "Wallet balance is less than payment amount")
+    assert api.get(f"/v1/payments/{made['id']}").json["payment_status"] == "PENDING"
+    assert wallet_of(api, postpaid["id"])["balance"] == "10"
+    top_up = api.post(
+        f"/v1/wallets/{postpaid['id']}/top-up",
+        {"credits_to_add": "5", "transaction_reason": "PURCHASED_CREDIT_DIRECT"},
+    )
+    assert top_up.status == 200, top_up.json
+    processed = api.post(f"/v1/payments/{made['id']}/process")
+    assert processed.status == 200, processed.json
+    assert processed.json["payment_status"] == "SUCCEEDED"
+    assert wallet_of(api, postpaid["id"])["balance"] == "2.5"
+    assert invoice(api, inv["id"])["payment_status"] == "SUCCEEDED"
+
+
+def test_paying_a_top_ups_invoice_completes_its_credits(api: Api):
+    customer = make_customer(api)
+    wallet = make_wallet(api, customer["id"])
+    top_up = api.post(
+        f"/v1/wallets/{wallet['id']}/top-up",
+        {"credits_to_add": "40", "transaction_reason": "PURCHASED_CREDIT_INVOICED"},
+    )
+    assert top_up.status == 200, top_up.json
+    inv = invoice(api, top_up.json["invoice_id"])
+    assert wallet_of(api, wallet["id"])["balance"] == "0"
+    pay(api, inv, amount="15")
+    assert wallet_of(api, wallet["id"])["balance"] == "0"  # partly paid: the credits still wait
+    pay(api, inv, amount="25")
+    assert wallet_of(api, wallet["id"])["balance"] == "40"
+    paid = invoice(api, inv["id"])
+    assert (paid["payment_status"], paid["amount_paid"]) == ("SUCCEEDED", "40")
+
+
 def test_the_official_sdk_creates_and_reads_a_payment(live_url: str, http: Api):
     inv = invoice_of(http, "30")
     with Flexprice(server_url=f"{live_url}/v1", api_key_auth=http.api_key, timeout_ms=10_000) as sdk:

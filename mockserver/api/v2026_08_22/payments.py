@@ -19,8 +19,9 @@ _t = format_timestamp
 DEFAULT_LIMIT = 50  # upstream's default page (types.GetDefaultFilter)
 
 
-def payment(world: World, p: payments.Payment, with_invoice: bool = False) -> dict[str, Any]:
-    """A payment as upstream's PaymentResponse (Go's omitempty fields only when set)."""
+def payment(world: World, p: payments.Payment) -> dict[str, Any]:
+    """A payment as upstream's PaymentResponse (Go's omitempty fields only when set; no
+    ``invoice_number``: the sandbox's invoices have none)."""
     body: dict[str, Any] = {
         "id": p.id,
         "idempotency_key": p.idempotency_key,
@@ -49,10 +50,6 @@ def payment(world: World, p: payments.Payment, with_invoice: bool = False) -> di
             body[name] = _t(moment)
     if p.error_message is not None:
         body["error_message"] = p.error_message
-    if with_invoice and p.destination_type == payments.INVOICE:
-        number = getattr(world.invoices.get(p.destination_id), "invoice_number", None)
-        if number:
-            body["invoice_number"] = number
     body.update(
         tenant_id=world.tenant_id,
         save_card_and_make_default=p.gateway_metadata.get("save_card_and_make_default") == "true",
@@ -175,12 +172,12 @@ def create_payment(world: World, params: dict[str, Any], body: Any) -> Result:
 def list_payments(world: World, params: dict[str, Any], body: Any) -> Result:
     wanted, limit, offset = payment_filter(params)
     found = payments.search(world, wanted)
-    items = [payment(world, p, with_invoice=True) for p in found[offset : offset + limit]]
+    items = [payment(world, p) for p in found[offset : offset + limit]]
     return 200, page(items, len(found), limit, offset)
 
 
 def get_payment(world: World, params: dict[str, Any], body: Any) -> Result:
-    return 200, payment(world, payments.get(world, params["id"]), with_invoice=True)
+    return 200, payment(world, payments.get(world, params["id"]))
 
 
 def update_payment(world: World, params: dict[str, Any], body: Any) -> Result:
