@@ -4,6 +4,7 @@ updating and archiving, each answer checked against the document's schema."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from decimal import Decimal
 from functools import cache
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from mockserver import api as versions
-from mockserver.api import conventions
+from mockserver.api import conventions, prefixes
 from mockserver.api.v2026_08_22.collections import COLLECTIONS, GROWS_WORLD
 from mockserver.domain.errors import ApiError
 from mockserver.domain.models import Customer
@@ -208,3 +209,23 @@ def test_what_a_state_document_could_not_load_again_is_refused(rules, field):
         conventions.bind(operation("createCoupon"), COLLECTIONS)(world, {}, body)
     assert caught.value.status == 400 and caught.value.details["field"].startswith(field)
     assert world.records == {}
+
+
+def test_a_filter_on_a_field_an_object_leaves_out_excludes_it():
+    world = World("t", "e")
+    call(world, "createCoupon", body={"name": "No code", "type": "fixed", "cadence": "once"})
+    _, coded = call(
+        world, "createCoupon", body={"name": "Coded", "type": "fixed", "cadence": "once", "coupon_code": "X"}
+    )
+    _, found = call(world, "queryCoupon", body={"coupon_codes": ["X"]})
+    assert [c["id"] for c in found["items"]] == [coded["id"]]
+    _, found = call(world, "queryCoupon", body={"coupon_ids": [coded["id"]], "limit": 1})
+    assert found["pagination"] == {"total": 1, "limit": 1, "offset": 0}
+
+
+@pytest.mark.parametrize("version", ["2026-08-22", "2025-05-24"])
+def test_the_tables_prefixes_are_upstreams(version):
+    table = importlib.import_module(f"mockserver.api.v{version.replace('-', '_')}.collections")
+    for collection in table.COLLECTIONS:
+        for base in collection.paths:
+            assert prefixes.prefix_for(base) == collection.prefix, base

@@ -459,12 +459,13 @@ def _delete(op: Any, collection: Collection, key: str, collections: Any) -> Hand
 def _search(op: Any, collection: Collection, key: str, collections: Any) -> Handler:
     status, schema = _success(op)
     item_schema = (((schema or {}).get("properties") or {}).get("items") or {}).get("items")
+    known = frozenset((item_schema or {}).get("properties") or ())
     from_query = op.method == "GET"
 
     def handle(world: World, params: dict[str, Any], body: Any) -> tuple[int, Any]:
         query = plain(dict(params) if from_query else (body or {}))
         limit, offset = _page(query)
-        found = [r for r in world.records.get(collection.name, {}).values() if _matches(r, query)]
+        found = [r for r in world.records.get(collection.name, {}).values() if _matches(r, query, known)]
         found = _sorted(found, query)
         items = [fit(r, item_schema) for r in found[offset : offset + limit]]
         return status, {"items": items, "pagination": {"total": len(found), "limit": limit, "offset": offset}}
@@ -511,10 +512,11 @@ def _page(query: dict[str, Any]) -> tuple[int, int]:
     return limit, offset
 
 
-def _matches(record: dict[str, Any], query: dict[str, Any]) -> bool:
+def _matches(record: dict[str, Any], query: dict[str, Any], known: frozenset[str] = frozenset()) -> bool:
     """Whether a record passes a search's common filters: ``X_ids`` (the field ``X_id``, or the
     record's own id), ``X_codes`` and ``lookup_keys``, ``status`` (published unless asked), any
-    other field asked by name, the created time range and ``filters[]``."""
+    other field asked by name, the created time range and ``filters[]``. ``known``: the fields
+    the collection's objects have (a filter on one a record leaves out excludes it)."""
     if record.get("status", "published") != (query.get("status") or "published"):
         return False
     for name, wanted in query.items():
@@ -522,17 +524,17 @@ def _matches(record: dict[str, Any], query: dict[str, Any]) -> bool:
             continue
         if isinstance(wanted, list):
             single = name[:-1] if name.endswith("s") else name
-            if single in record:
+            if single in known:
                 field_name = single  # entity_ids, coupon_codes, lookup_keys
             elif single.endswith("_id"):
                 field_name = "id"  # the collection's own ids (coupon_ids)
-            elif single.endswith("_code") and "code" in record:
+            elif single.endswith("_code") and "code" in known:
                 field_name = "code"
             else:
-                continue  # a filter on what the record does not hold
+                continue  # a filter on what the collection does not hold
             if record.get(field_name) not in wanted:
                 return False
-        elif name in record and not isinstance(wanted, dict) and record.get(name) != wanted:
+        elif name in known and not isinstance(wanted, dict) and record.get(name) != wanted:
             return False
     start, end = query.get("start_time"), query.get("end_time")
     if start or end:
