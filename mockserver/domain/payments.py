@@ -6,7 +6,8 @@ wallet, CARD, ACH, UPI, PAYMENT_LINK) and how much. Processing one (at creation 
 to, or later) runs it: an OFFLINE payment succeeds; a CREDITS payment debits its wallet
 (INVOICE_PAYMENT, reference PAYMENT); a succeeded payment of an invoice adds to what was paid for
 it, and the invoice is paid once nothing remains (a draft one is finalized then), as upstream's
-post-processing does. The sandbox has no payment gateway: processing a CARD, ACH, UPI or
+post-processing does; each step raises upstream's webhook event (payment.created, .pending,
+.success, .updated). The sandbox has no payment gateway: processing a CARD, ACH, UPI or
 PAYMENT_LINK payment is refused, and such a payment can only be recorded (``process`` false) and
 moved by hand (``update``).
 
@@ -292,6 +293,7 @@ def create(world: World, new: NewPayment) -> tuple[Payment, bool]:
         _check_processable(world, payment, invoice)
     payment.id = world.new_id(PREFIX, now)
     _save(world, payment)
+    world.emit("payment.created", payment.id)
     if new.process:
         _run(world, payment, invoice)
     return payment, True
@@ -431,6 +433,7 @@ def _run(world: World, payment: Payment, invoice: Invoice | None) -> None:
     made stays pending, as upstream leaves it until its gateway reports)."""
     now = world.now()
     payment.updated_at = now
+    world.emit("payment.pending", payment.id)  # upstream's, as processing starts
     if payment.payment_method_type == PAYMENT_LINK:
         payment.payment_status = PENDING
         _save(world, payment)
@@ -441,6 +444,7 @@ def _run(world: World, payment: Payment, invoice: Invoice | None) -> None:
         wallets.pay_from_wallet(world, wallet, invoice, payment.amount, payment.id)
     payment.payment_status, payment.succeeded_at = SUCCEEDED, now
     _save(world, payment)
+    world.emit("payment.success", payment.id)
     if invoice is not None:
         _paid_towards(world, invoice, payment.amount)
 
@@ -518,6 +522,7 @@ def update(world: World, payment_id: str, changes: Changes) -> Payment:
         payment.metadata = dict(changes.metadata)
     payment.updated_at = world.now()
     _save(world, payment)
+    world.emit("payment.updated", payment.id)
     return payment
 
 
