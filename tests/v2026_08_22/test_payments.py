@@ -7,12 +7,17 @@ against the document.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from flexprice import Flexprice
+
+from mockserver.pytest_plugin import WebhookReceiver
 
 from ..support import Api, ledger, make_customer, make_wallet, wallet_of
 from .conftest import refusal
+from .test_webhooks import Inbox, client_over
 
 
 def invoice_of(api: Api, amount: str = "30", external_id: str = "acme-1") -> dict[str, Any]:
@@ -326,6 +331,35 @@ def test_paying_a_top_ups_invoice_completes_its_credits(api: Api):
     assert wallet_of(api, wallet["id"])["balance"] == "40"
     paid = invoice(api, inv["id"])
     assert (paid["payment_status"], paid["amount_paid"]) == ("SUCCEEDED", "40")
+
+
+@pytest.fixture
+def hooked(flexprice) -> Iterator[tuple[Api, Inbox]]:
+    """The plugin's sandbox as the test's world, and what a receiver registered for it gets."""
+    receiver = WebhookReceiver(flexprice)
+    yield client_over(flexprice), Inbox(flexprice, receiver)
+    receiver.close()
+
+
+def test_a_payment_raises_upstreams_webhooks_in_order(hooked):
+    api, inbox = hooked
+    inv = invoice_of(api, "12.5")
+    postpaid = make_wallet(api, inv["customer_id"], wallet_type="POST_PAID", initial_credits_to_load="20")
+    inbox.take()
+    made = pay(api, inv, payment_method_type="CREDITS")
+    updated = api.put(f"/v1/payments/{made['id']}", {"metadata": {"k": "v"}})
+    assert updated.status == 200, updated.json
+    delivered = inbox.take()  # each checked against its schema
+    assert [e["event_type"] for e in delivered] == [
+        "payment.created",
+        "payment.pending",
+        "wallet.transaction.created",
+        "payment.success",
+        "payment.updated",
+    ]
+    success = delivered[3]["payment"]
+    assert (success["id"], success["payment_status"], success["amount"]) == (made["id"], "SUCCEEDED", "12.5")
+    assert delivered[2]["transaction"]["wallet_id"] == postpaid["id"]
 
 
 def test_the_official_sdk_creates_and_reads_a_payment(live_url: str, http: Api):
