@@ -115,6 +115,24 @@ def _read(record: dict[str, Any]) -> Payment:
     return Payment(**values)
 
 
+def problem(record: Any) -> str | None:
+    """What makes a stored payment record unreadable (a state document's), or None."""
+    if not isinstance(record, dict):
+        return "must be an object"
+    unknown = sorted(set(record) - set(Payment.__slots__))
+    if unknown:
+        return f"has fields a payment does not: {', '.join(unknown)}"
+    try:
+        p = _read(record)
+    except (TypeError, ValueError, ArithmeticError) as error:
+        return f"is not a payment: {error}"
+    if p.payment_status not in STATUSES or p.payment_method_type not in METHOD_TYPES:
+        return "has an unknown payment_status or payment_method_type"
+    if p.destination_type not in (INVOICE, CUSTOMER) or not p.amount.is_finite():
+        return "has an unknown destination_type or an amount that is not a number"
+    return None
+
+
 def _save(world: World, p: Payment) -> None:
     world.records.setdefault(COLLECTION, {})[p.id] = _record(p)
 

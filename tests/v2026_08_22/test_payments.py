@@ -16,7 +16,7 @@ from flexprice import Flexprice
 from mockserver.pytest_plugin import WebhookReceiver
 
 from ..support import Api, ledger, make_customer, make_wallet, wallet_of
-from .conftest import refusal
+from .conftest import new_key, refusal
 from .test_webhooks import Inbox, client_over
 
 
@@ -331,6 +331,23 @@ def test_paying_a_top_ups_invoice_completes_its_credits(api: Api):
     assert wallet_of(api, wallet["id"])["balance"] == "40"
     paid = invoice(api, inv["id"])
     assert (paid["payment_status"], paid["amount_paid"]) == ("SUCCEEDED", "40")
+
+
+def test_payments_travel_with_the_state_document_and_a_bad_one_is_refused(api: Api):
+    inv = invoice_of(api, "30")
+    made = pay(api, inv, amount="10")
+    document = api.get("/_mock/state").json
+    assert document["records"]["payments"][made["id"]]["amount"] == "10"
+    copy = api.as_key(new_key())
+    same = {**made, "tenant_id": None}  # (the tenant is the key's)
+    imported = copy.put("/_mock/state", document)
+    assert imported.status == 200, imported.json
+    assert {**copy.get(f"/v1/payments/{made['id']}").json, "tenant_id": None} == same
+    document["records"]["payments"][made["id"]]["amount"] = "ten"
+    refused = copy.put("/_mock/state", document)
+    assert refused.status == 400, refused.json
+    assert refused.json["details"]["field"] == f"records.payments.{made['id']}"
+    assert {**copy.get(f"/v1/payments/{made['id']}").json, "tenant_id": None} == same  # none of it loaded
 
 
 @pytest.fixture
