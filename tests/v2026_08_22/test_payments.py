@@ -391,5 +391,7 @@ def test_the_official_sdk_creates_and_reads_a_payment(live_url: str, http: Api):
         )
         assert (made.payment_status, made.amount) == ("SUCCEEDED", "30")
         read = sdk.payments.get_payment(id=made.id)
+        listed = sdk.payments.list_payments(destination_id=inv["id"], payment_ids=[made.id], limit=10)
+        assert [p.id for p in listed.items] == [made.id] and listed.pagination.total == 1
     assert (read.id, read.destination_id, read.payment_method_type) == (made.id, inv["id"], "OFFLINE")
     assert invoice(http, inv["id"])["payment_status"] == "SUCCEEDED"
