@@ -54,7 +54,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from ..domain import alerts, money, policies, usage
+from ..domain import alerts, money, payments, policies, usage
 from ..domain.clock import Clock, clock_range, format_timestamp, in_range, utc_now
 from ..domain.ids import IdGenerator, ulid_parts, ulid_text
 from ..domain.models import (
@@ -582,6 +582,10 @@ def _export_records(world: World, out: Writer) -> dict[str, Any]:
 def _check_records(value: Any, loaded: Loaded) -> None:
     if value is not None:
         loaded.world.records = codec.load_records(value, "records")
+        for key, record in loaded.world.records.get(payments.COLLECTION, {}).items():
+            wrong = payments.problem(record)  # modelled: read by its rules, so checked now
+            if wrong is not None:
+                raise StateError(f"records.{payments.COLLECTION}.{key}", wrong)
 
 
 def _restore_records(world: World, loaded: Loaded) -> None:

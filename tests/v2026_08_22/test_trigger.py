@@ -177,6 +177,25 @@ def invoice_voided(answer, event, api):
     assert event["invoice"]["invoice_status"] == "VOIDED"
 
 
+def payment_made(answer, event, api):
+    [payment] = api.get("/v1/payments").json["items"]
+    assert event["payment"]["id"] == payment["id"] == made(answer, "payment")
+    assert (payment["payment_status"], payment["payment_method_type"], payment["amount"]) == (
+        "SUCCEEDED",
+        "OFFLINE",
+        "10",
+    )
+    invoice = api.get(f"/v1/invoices/{made(answer, 'invoice')}").json
+    assert (invoice["payment_status"], invoice["amount_paid"]) == ("SUCCEEDED", "10")
+
+
+def payment_updated(answer, event, api):
+    payment_made(answer, event, api)
+    assert api.get(f"/v1/payments/{made(answer, 'payment')}").json["metadata"] == {
+        "source": "sandbox-trigger"
+    }
+
+
 STATE: dict[str, Callable[[dict, dict, Api], None]] = {
     "customer.created": customer_created,
     "customer.updated": customer_updated,
@@ -195,6 +214,10 @@ STATE: dict[str, Callable[[dict, dict, Api], None]] = {
     "invoice.update.finalized": invoice_closed,
     "invoice.update.payment": invoice_paid,
     "invoice.update.voided": invoice_voided,
+    "payment.created": payment_made,
+    "payment.pending": payment_made,
+    "payment.success": payment_made,
+    "payment.updated": payment_updated,
 }
 
 

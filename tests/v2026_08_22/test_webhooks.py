@@ -240,7 +240,7 @@ def own_sandbox():
 
 def test_the_document_has_a_schema_for_every_event_the_sandbox_sends():
     assert sorted(DOCUMENT["x-webhook-events"]) == sorted(EVENT_TYPES)
-    assert len(EVENT_TYPES) == 17
+    assert len(EVENT_TYPES) == 21
     # The schemas have teeth: a decimal as a JSON number, or a missing field, breaks them.
     wallet = {
         "id": "wallet_1",

@@ -12,9 +12,6 @@ doubled in the schedules' paths, ``/tenant/billing``) are served where upstream 
 
 from __future__ import annotations
 
-PAYMENTS = frozenset(
-    {"createPayment", "listPayments", "getPayment", "updatePayment", "deletePayment", "processPayment"}
-)
 CREDIT_NOTES = frozenset({"createCreditNote", "processCreditNote", "voidCreditNote"})
 SUBSCRIPTION_CHANGES = frozenset(
     {
@@ -35,7 +32,7 @@ SUBSCRIPTION_CHANGES = frozenset(
 # An environment's copy, API keys that would have to authenticate, a task run that would act.
 OTHERS = frozenset({"cloneEnvironment", "createApiKey", "deleteApiKey", "triggerScheduledTaskRun"})
 
-NOT_MODELLED = PAYMENTS | CREDIT_NOTES | SUBSCRIPTION_CHANGES | OTHERS
+NOT_MODELLED = CREDIT_NOTES | SUBSCRIPTION_CHANGES | OTHERS
 
 UNROUTED = frozenset(
     {

@@ -16,6 +16,7 @@ from ...domain.world import World
 from .. import Handler, Result, fields
 from . import catalog, entitlements, requests, views
 from . import invoices as invoices_api
+from . import payments as payments_api
 from . import usage as usage_api
 
 # Operations that add to what a world holds (World.object_count): refused (429) in a full world.
@@ -27,6 +28,7 @@ GROWS_WORLD = (
     | catalog.GROWS_WORLD
     | entitlements.GROWS_WORLD
     | invoices_api.GROWS_WORLD
+    | payments_api.GROWS_WORLD
 )
 BREAKDOWN = ("credits_available_breakdown",)
 CACHE_TTL = timedelta(minutes=30)  # how long the cloud keeps a computed real-time balance
@@ -339,4 +341,5 @@ HANDLERS: dict[str, Handler] = {
     **catalog.HANDLERS,
     **entitlements.HANDLERS,
     **invoices_api.HANDLERS,
+    **payments_api.HANDLERS,
 }

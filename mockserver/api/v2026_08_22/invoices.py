@@ -72,7 +72,7 @@ def invoice(world: World, inv: Invoice, draft: bool = False) -> dict[str, Any]:
         "total": dec(due),
         "amount_due": dec(due),
         "amount_paid": dec(paid),
-        "amount_remaining": dec(inv.total - credits - paid),
+        "amount_remaining": dec(max(inv.total - credits - paid, money.ZERO)),  # an overpayment: 0
         "total_prepaid_credits_applied": dec(credits),
         "line_items": [_line(world, inv, n, line) for n, line in enumerate(inv.lines)],
         "metadata": dict(inv.metadata),

@@ -424,6 +424,42 @@ def invoice_settled(outcome: str) -> Callable[[Run], None]:
     return scenario
 
 
+def payment(update: bool) -> Callable[[Run], None]:
+    """A one-off invoice of ``amount`` paid whole by an OFFLINE payment (payment.created, then
+    payment.pending and payment.success as it is processed); ``update``: its metadata is then
+    changed (payment.updated)."""
+
+    def scenario(run: Run) -> None:
+        customer = run.customer()
+        currency = str(run.value("currency", "usd")).lower()
+        amount = format(money.normalize(Decimal(run.value("amount", "10"))), "f")
+        line = {"amount": amount, "quantity": "1", "display_name": "Sandbox trigger payment"}
+        body = {
+            "customer_id": customer.id,
+            "currency": currency,
+            "amount_due": amount,
+            "subtotal": amount,
+            "total": amount,
+            "line_items": [line],
+        }
+        made = run.call("createInvoice", body, ("currency", "amount"))
+        run.made("invoice", made["id"])
+        body = {
+            "destination_type": "INVOICE",
+            "destination_id": made["id"],
+            "payment_method_type": "OFFLINE",
+            "amount": amount,
+            "currency": currency,
+            "idempotency_key": run.key(),
+        }
+        paid = run.call("createPayment", body, ("currency", "amount"))
+        run.made("payment", paid["id"])
+        if update:
+            run.call("updatePayment", {"metadata": {"source": "sandbox-trigger"}}, id=paid["id"])
+
+    return scenario
+
+
 @dataclass(frozen=True)
 class Scenario:
     run: Callable[[Run], None]
@@ -472,6 +508,10 @@ SCENARIOS: dict[str, Scenario] = {
         "the world's subscription_invoices policy settled the invoice another way as it was finalized",
     ),
     "invoice.update.voided": Scenario(invoice_settled("void"), (*CUSTOMER, "amount", "currency")),
+    "payment.created": Scenario(payment(update=False), (*CUSTOMER, "amount", "currency")),
+    "payment.pending": Scenario(payment(update=False), (*CUSTOMER, "amount", "currency")),
+    "payment.success": Scenario(payment(update=False), (*CUSTOMER, "amount", "currency")),
+    "payment.updated": Scenario(payment(update=True), (*CUSTOMER, "amount", "currency")),
 }
 
 

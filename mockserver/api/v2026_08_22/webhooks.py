@@ -1,11 +1,13 @@
 """Webhook payloads of version 2026-08-22, as the cloud sends them: flat
-``{"event_type", "<wallet|transaction|updated_transaction|customer|invoice>": {...}, "alert"?}``, each
+``{"event_type", "<wallet|transaction|updated_transaction|customer|invoice|payment>": {...}, "alert"?}``, each
 object a trimmed projection with decimals as strings, no envelope id or timestamp."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...domain import payments
+from ...domain.clock import format_timestamp
 from ...domain.models import Customer, Event, Transaction, Wallet
 from ...domain.world import World
 from ..fields import ADDRESS_FIELDS
@@ -30,6 +32,10 @@ EVENT_TYPES = (
     "invoice.update.finalized",
     "invoice.update.payment",
     "invoice.update.voided",
+    "payment.created",
+    "payment.pending",
+    "payment.success",
+    "payment.updated",
 )
 
 
@@ -90,12 +96,36 @@ def _customer(world: World, c: Customer) -> dict[str, Any]:
     return body
 
 
+def _payment(p: payments.Payment) -> dict[str, Any]:
+    """Upstream's webhook projection of a payment (webhook/dto/payment.go: Payment)."""
+    body: dict[str, Any] = {
+        "id": p.id,
+        "destination_type": p.destination_type,
+        "destination_id": p.destination_id,
+        "payment_method_type": p.payment_method_type,
+        "amount": dec(p.amount),
+        "currency": p.currency,
+        "payment_status": p.payment_status,
+    }
+    if p.payment_gateway is not None:
+        body["payment_gateway"] = p.payment_gateway
+    for name in ("succeeded_at", "failed_at", "refunded_at", "voided_at"):
+        moment = getattr(p, name)
+        if moment is not None:
+            body[name] = format_timestamp(moment)
+    if p.error_message is not None:
+        body["error_message"] = p.error_message
+    return body
+
+
 def payload(world: World, event: Event) -> dict[str, Any]:
     """The body of ``event``'s webhook, built from the world as it is now."""
     name = event.name
     if name.startswith("invoice."):  # the whole invoice, as upstream's payload carries it
         draft = bool((event.data or {}).get("draft"))
         return {"event_type": name, "invoice": invoice(world, world.invoices[event.entity_id], draft=draft)}
+    if name.startswith("payment."):  # the payment as it is when delivered, as upstream reads it
+        return {"event_type": name, "payment": _payment(payments.get(world, event.entity_id))}
     if name.startswith("customer."):
         return {"event_type": name, "customer": _customer(world, world.customers[event.entity_id])}
     if name.startswith("wallet.transaction."):
