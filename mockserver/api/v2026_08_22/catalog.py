@@ -13,11 +13,10 @@ from ...domain import catalog, entitlements, errors, usage
 from ...domain.models import Price
 from ...domain.world import World
 from .. import Handler, Result, fields
+from .common import dec, page, page_limits
 from .entitlements import entitlement_view
-from .requests import page_limits
 from .searching import refine
 from .usage import feature_view, new_feature, new_plan, new_price, plan_view, price_view
-from .views import dec, page
 
 # What ``filters`` and ``sort`` may name, besides created_at and updated_at.
 FEATURE_FIELDS = ("id", "name", "type", "lookup_key", "meter_id", "status", "description")

@@ -13,17 +13,16 @@ from ...domain.clock import format_timestamp
 from ...domain.models import CREDIT, ONE_OFF, SUBSCRIPTION, Invoice
 from ...domain.world import World
 from .. import Binary, Handler, Result
-from .requests import decimal, timestamp
+from .common import dec, decimal, owned, page, timestamp
+from .customers import customer_view
 from .usage import line_item_view, plan_view, subscription_view
-from .views import _owned, dec, page
-from .views import customer as customer_view
 
 _t = format_timestamp
 
 
 def _stamped(world: World, inv: Invoice) -> dict[str, Any]:
     return {
-        **_owned(world),
+        **owned(world),
         "created_at": _t(inv.created_at),
         "updated_at": _t(inv.updated_at or inv.created_at),
     }

@@ -19,8 +19,7 @@ from ...domain.clock import END_OF_TIME, format_timestamp
 from ...domain.models import Customer, Feature, LineItem, Meter, Plan, Price, Subscription, Tier
 from ...domain.world import World
 from .. import Handler, Result, fields
-from .requests import decimal, timestamp
-from .views import _owned, dec, page
+from .common import dec, decimal, owned, page, timestamp
 
 _t = format_timestamp
 MAX_UINT64 = 2**64 - 1
@@ -511,7 +510,7 @@ def _quantities_fit(world: World, name: str, properties: dict[str, Any], where: 
 
 
 def _stamped(world: World, created: datetime, updated: datetime) -> dict[str, Any]:
-    return {**_owned(world), "created_at": _t(created), "updated_at": _t(updated)}
+    return {**owned(world), "created_at": _t(created), "updated_at": _t(updated)}
 
 
 def meter_view(world: World, m: Meter) -> dict[str, Any]:
