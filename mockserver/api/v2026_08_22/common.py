@@ -10,11 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from ...domain import errors, money
+from ...domain.clock import format_timestamp
 from ...domain.models import SYSTEM_USER
 from ...domain.world import World
 from .. import fields
 
 ZERO = "0"
+_t = format_timestamp
 
 
 # ---- requests ----------------------------------------------------------------------------
@@ -71,6 +73,17 @@ def page_limits(query: dict[str, Any], message: str) -> tuple[int, int]:
     return limit, offset
 
 
+def trimmed(body: dict[str, Any], name: str) -> str:
+    """A text field without its surrounding spaces ("" when absent or not text)."""
+    value = body.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def metadata_of(value: Any) -> dict[str, str]:
+    """Metadata as upstream keeps it: text keys and values."""
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
 # ---- views -------------------------------------------------------------------------------
 
 
@@ -91,3 +104,7 @@ def owned(world: World) -> dict[str, Any]:
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
     return {"items": items, "pagination": {"total": total, "limit": limit, "offset": offset}}
+
+
+def stamped(world: World, created: datetime, updated: datetime) -> dict[str, Any]:
+    return {**owned(world), "created_at": _t(created), "updated_at": _t(updated)}

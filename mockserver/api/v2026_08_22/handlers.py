@@ -6,13 +6,14 @@ the request, runs the domain and shapes the answer, inside the world's unit of w
 from __future__ import annotations
 
 from .. import Handler
-from . import catalog, customers, entitlements, invoices, usage, wallets, webhooks
+from . import catalog, customers, entitlements, events, invoices, subscriptions, wallets, webhooks
 
 # Operations that add to what a world holds (World.object_count): refused (429) in a full world.
 GROWS_WORLD = (
     wallets.GROWS_WORLD
     | customers.GROWS_WORLD
-    | usage.GROWS_WORLD
+    | events.GROWS_WORLD
+    | subscriptions.GROWS_WORLD
     | catalog.GROWS_WORLD
     | entitlements.GROWS_WORLD
     | invoices.GROWS_WORLD
@@ -22,7 +23,8 @@ HANDLERS: dict[str, Handler] = {
     **wallets.HANDLERS,
     **customers.HANDLERS,
     **webhooks.HANDLERS,
-    **usage.HANDLERS,
+    **events.HANDLERS,
+    **subscriptions.HANDLERS,
     **catalog.HANDLERS,
     **entitlements.HANDLERS,
     **invoices.HANDLERS,
