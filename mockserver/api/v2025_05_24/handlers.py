@@ -8,7 +8,10 @@ holds its requests, handlers and views together.
 from __future__ import annotations
 
 from .. import Handler
-from . import customers, wallets
+from . import (
+    customers,
+    wallets,
+)
 
 # Operations that add to what a world holds (World.object_count): refused (429) in a full world.
 GROWS_WORLD = customers.GROWS_WORLD | wallets.GROWS_WORLD

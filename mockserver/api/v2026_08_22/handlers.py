@@ -6,7 +6,16 @@ the request, runs the domain and shapes the answer, inside the world's unit of w
 from __future__ import annotations
 
 from .. import Handler
-from . import catalog, customers, entitlements, events, invoices, subscriptions, wallets, webhooks
+from . import (
+    catalog,
+    customers,
+    entitlements,
+    events,
+    invoices,
+    subscriptions,
+    wallets,
+    webhooks,
+)
 
 # Operations that add to what a world holds (World.object_count): refused (429) in a full world.
 GROWS_WORLD = (
