@@ -9,7 +9,7 @@ from typing import Any
 from ...domain.errors import ApiError
 from ...domain.world import Rules
 from .. import ApiVersion
-from . import collections, coverage, views
+from . import collections, coverage, wallets
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -28,8 +28,8 @@ VERSION = ApiVersion(
     grows_world=GROWS_WORLD | collections.GROWS_WORLD,
     error_body=error_body,
     unauthorized={"error": "Unauthorized"},
-    show_wallet=lambda world, wallet: views.wallet(wallet),
-    show_transaction=lambda world, txn: views.transaction(txn),
+    show_wallet=lambda world, wallet: wallets.wallet_view(wallet),
+    show_transaction=lambda world, txn: wallets.transaction_view(txn),
     # Its invoiced top-ups are paid at once and it has no subscriptions: nothing waits.
     rules=Rules(pending_kinds=()),
     collections=collections.COLLECTIONS,

@@ -10,7 +10,7 @@ from typing import Any
 from ...domain.errors import ApiError
 from ...domain.world import Rules
 from .. import ApiVersion
-from . import collections, coverage, views, webhooks
+from . import collections, coverage, wallets, webhooks
 from .handlers import GROWS_WORLD, HANDLERS
 
 
@@ -29,8 +29,8 @@ VERSION = ApiVersion(
     grows_world=GROWS_WORLD | collections.GROWS_WORLD,
     error_body=error_body,
     unauthorized={"error": "Unauthorized"},
-    show_wallet=views.wallet,
-    show_transaction=views.transaction,
+    show_wallet=wallets.wallet_view,
+    show_transaction=wallets.transaction_view,
     webhook_events=webhooks.EVENT_TYPES,
     webhook_payload=webhooks.payload,
     # The cloud now sends *.dropped for warning and info too (flexprice#2724, SDK 2.1.43's server).

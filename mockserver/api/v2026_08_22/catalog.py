@@ -1,23 +1,25 @@
 """The catalog of version 2026-08-22: features, plans and prices created, read, searched, updated,
 deleted, cloned and synced, with upstream's checks and words (``service/feature.go``, ``plan.go``,
-``price.go``). Creation's checks and the shapes of these objects are shared with the usage
-operations (``usage.py``: a subscription's line items show prices and meters too).
+``price.go``): their requests, handlers and views. A feature's meter is created with it, here.
+Entitlements and invoices show these objects with this module's views.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from ...domain import catalog, entitlements, errors, usage
-from ...domain.models import Price
+from ...domain import catalog, entitlements, errors, money, usage
+from ...domain.clock import format_timestamp
+from ...domain.models import Feature, Meter, Plan, Price, Tier
 from ...domain.world import World
 from .. import Handler, Result, fields
-from .entitlements import entitlement_view
-from .requests import page_limits
+from .common import dec, decimal, metadata_of, page, page_limits, stamped, trimmed
 from .searching import refine
-from .usage import feature_view, new_feature, new_plan, new_price, plan_view, price_view
-from .views import dec, page
+
+_t = format_timestamp
+MAX_UINT64 = 2**64 - 1
 
 # What ``filters`` and ``sort`` may name, besides created_at and updated_at.
 FEATURE_FIELDS = ("id", "name", "type", "lookup_key", "meter_id", "status", "description")
@@ -54,16 +56,407 @@ def _set(body: dict[str, Any], name: str) -> frozenset[str] | None:
     return frozenset(body[name]) if body.get(name) else None
 
 
-def _metadata(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (value or {}).items()}
-
-
 def _unsupported(body: dict[str, Any], names: tuple[str, ...], what: str) -> None:
     for name in names:
         if body.get(name) not in (None, "", [], {}):
             raise errors.validation(
                 f"{what} {name} is not supported by the sandbox", f"{name} not supported", field=name
             )
+
+
+# ---- requests ----------------------------------------------------------------------------
+
+
+def new_meter(world: World, body: dict[str, Any], now: datetime) -> Meter:
+    """A feature's inline meter, with upstream's checks and words (``domain/meter``)."""
+    for name in ("name", "event_name", "reset_usage"):
+        if not trimmed(body, name):
+            raise errors.validation(
+                "Invalid request format", f"meter.{name} is required", field=f"meter.{name}"
+            )
+    aggregation = body.get("aggregation") or {}
+    kind = aggregation.get("type")
+    field_name = trimmed(aggregation, "field")
+    where = "meter.aggregation"
+    if not kind:
+        raise errors.validation(
+            "Please provide a valid aggregation type", "invalid aggregation type", field=where
+        )
+    if aggregation.get("expression"):  # CEL is not evaluated by the sandbox (see the README)
+        if kind not in ("SUM", "AVG", "MAX", "LATEST"):
+            raise errors.validation(
+                "Use SUM, AVG, MAX or LATEST when providing an expression",
+                "expression not allowed for aggregation type",
+                field=f"{where}.expression",
+            )
+        if field_name:
+            raise errors.validation(
+                "Provide either field or expression, not both", "field and expression", field=f"{where}.field"
+            )
+        raise errors.validation(
+            "Aggregation expressions are not supported by the sandbox: aggregate a field",
+            "expression not supported",
+            field=f"{where}.expression",
+        )
+    if kind != "COUNT" and not field_name:
+        raise errors.validation(
+            "Please specify a field or expression for this aggregation type",
+            "field or expression is required for aggregation type",
+            aggregation_type=kind,
+            field=f"{where}.field",
+        )
+    multiplier = decimal(aggregation, "multiplier")
+    if kind == "SUM_WITH_MULTIPLIER" and multiplier is None:
+        raise errors.validation(
+            "Please provide a multiplier value", "multiplier is required", field=f"{where}.multiplier"
+        )
+    if multiplier is not None and multiplier <= 0:
+        raise errors.validation(
+            "Multiplier must be greater than zero", "invalid multiplier", field=f"{where}.multiplier"
+        )
+    for name in ("bucket_size", "group_by"):
+        if aggregation.get(name):
+            raise errors.validation(
+                "Windowed aggregation (bucket_size, group_by) is not supported by the sandbox",
+                f"{name} not supported",
+                field=f"{where}.{name}",
+            )
+    if kind == "WEIGHTED_SUM":
+        raise errors.validation(
+            "WEIGHTED_SUM aggregation is not supported by the sandbox",
+            "aggregation not supported",
+            field=where,
+        )
+    filters: dict[str, list[str]] = {}
+    for index, item in enumerate(body.get("filters") or ()):
+        key = trimmed(item, "key")
+        values = [v for v in item.get("values") or () if isinstance(v, str) and v]
+        if not key:
+            raise errors.validation(
+                "Please provide a key for each filter",
+                "filter key is required",
+                field=f"meter.filters[{index}].key",
+            )
+        if not values:
+            raise errors.validation(
+                "Please provide at least one value for each filter",
+                "filter values are required",
+                field=f"meter.filters[{index}].values",
+            )
+        filters[key] = values
+    return Meter(
+        id=world.new_id("meter_", now),
+        name=body["name"],
+        event_name=body["event_name"].strip(),
+        aggregation=kind,
+        created_at=now,
+        updated_at=now,
+        field_name=field_name,
+        multiplier=multiplier,
+        filters=filters,
+        reset_usage=body["reset_usage"],
+    )
+
+
+def new_feature(world: World, body: dict[str, Any]) -> tuple[Feature, Meter | None]:
+    """A feature, and the meter it brings inline (not yet added: the feature may be refused)."""
+    now = world.now()
+    if not body.get("name"):
+        raise errors.validation("Name is required", "name is required", field="name")
+    meter_id = trimmed(body, "meter_id")
+    metered = body["type"] == "metered"
+    if metered:
+        if not meter_id and not body.get("meter"):
+            raise errors.validation(
+                "Please provide meter details to setup a metered feature",
+                "either meter_id or meter must be provided",
+                field="meter",
+            )
+        if meter_id:
+            usage.meter(world, meter_id)
+    if bool(trimmed(body, "unit_singular")) != bool(trimmed(body, "unit_plural")):
+        raise errors.validation(
+            "unit_singular and unit_plural must be set together", "invalid feature", field="unit_singular"
+        )
+    meter = new_meter(world, body["meter"], now) if metered and not meter_id else None
+    feature = Feature(
+        id=world.new_id("feat_", now),
+        name=body["name"],
+        type=body["type"],
+        created_at=now,
+        updated_at=now,
+        meter_id=(meter.id if meter else meter_id) if metered else "",
+        # upstream derives a key from the name when none is sent, so names clash as keys do
+        lookup_key=trimmed(body, "lookup_key") or _lookup_key_of(body["name"]),
+        description=body.get("description") or "",
+        unit_singular=trimmed(body, "unit_singular"),
+        unit_plural=trimmed(body, "unit_plural"),
+        metadata=metadata_of(body.get("metadata")),
+    )
+    return feature, meter
+
+
+def _lookup_key_of(name: str) -> str:
+    """A feature's key made from its name as upstream makes one: lower case, each run of other
+    characters than a-z and 0-9 an underscore, none at either end."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def new_plan(world: World, body: dict[str, Any]) -> Plan:
+    now = world.now()
+    if not body.get("name"):  # validate:"required": blank text is a name
+        raise fields.field_error("CreatePlanRequest", [("name", "required")])
+    return Plan(
+        id=world.new_id("plan_", now),
+        name=body["name"],
+        created_at=now,
+        updated_at=now,
+        lookup_key=trimmed(body, "lookup_key"),
+        description=body.get("description") or "",
+        display_order=body.get("display_order") or 0,
+        metadata=metadata_of(body.get("metadata")),
+    )
+
+
+def new_price(world: World, body: dict[str, Any]) -> Price:
+    """A price, with upstream's checks in upstream's order (the first failure wins)."""
+    now = world.now()
+    fields.int64(body.get("billing_period_count"), "billing_period_count")  # decoded before any check
+    failures = fields.currency_failures(body)
+    if failures:
+        raise fields.field_error("CreatePriceRequest", failures)
+    model, kind = body["billing_model"], body["type"]
+    count = body.get("billing_period_count") or 0
+    if count < 1:  # the document's default of 1 is not applied upstream
+        raise errors.validation(
+            "Billing period count must be greater than 0",
+            "billing period count must be greater than 0",
+            billing_period_count=count,
+        )
+    amount = decimal(body, "amount")
+    transform = body.get("transform_quantity")
+    divide_by = (transform or {}).get("divide_by")
+    tiers = _tiers(body) if model == "TIERED" else []
+    if model == "PACKAGE":
+        if transform is None:
+            raise errors.validation(
+                "Please provide the number of units to set up package pricing",
+                "transform_quantity is required for PACKAGE",
+                field="transform_quantity",
+            )
+        if not divide_by or divide_by < 1:
+            raise errors.validation(
+                "Transform quantity divide by must be greater than or equal to 1",
+                "invalid divide_by",
+                divide_by=divide_by or 0,
+            )
+    if model in ("PACKAGE", "FLAT_FEE") and amount is None:
+        words = "package" if model == "PACKAGE" else "flat fee"
+        raise errors.validation(
+            f"Amount is required to set up {words} pricing with fiat pricing units",
+            "amount is required",
+            field="amount",
+        )
+    meter_id = trimmed(body, "meter_id")
+    if kind == "USAGE" and not meter_id:
+        raise errors.validation(
+            "Please select a metered feature to set up usage pricing",
+            "meter_id is required",
+            field="meter_id",
+        )
+    if kind == "USAGE" and body.get("min_quantity") is not None:
+        raise errors.validation(
+            "min_quantity cannot be set for usage pricing", "min_quantity not allowed", field="min_quantity"
+        )
+    if body["entity_type"] == "PLAN" and body["entity_id"] not in world.plans:
+        raise errors.not_found(
+            "The specified plan does not exist", "plan not found", plan_id=body["entity_id"]
+        )
+    if amount is not None and amount < 0:
+        raise errors.validation(
+            "Please provide a non-negative amount value", "negative amount", field="amount"
+        )
+    if kind == "USAGE" and body["invoice_cadence"] == "ADVANCE":
+        raise errors.validation(
+            "Please use ARREAR invoice cadence for USAGE price type",
+            "invalid invoice cadence",
+            field="invoice_cadence",
+        )
+    if kind == "USAGE" and meter_id not in world.meters:
+        raise errors.not_found(
+            "Meter not found", "meter not found", meter_id=meter_id, tenant_id=world.tenant_id
+        )
+    if body.get("price_unit_type") == "CUSTOM":
+        raise errors.validation(
+            "Custom price units are not supported by the sandbox",
+            "price unit not supported",
+            field="price_unit_type",
+        )
+    display_name = trimmed(body, "display_name")
+    if not display_name:  # upstream: the meter's name for a usage price, the plan's for a fixed one
+        named = world.meters.get(meter_id) if kind == "USAGE" else world.plans.get(body["entity_id"])
+        display_name = named.name if named is not None else ""
+    return Price(
+        id=world.new_id("price_", now),
+        entity_type=body["entity_type"],
+        entity_id=body["entity_id"],
+        currency=body["currency"].strip().lower(),
+        type=kind,
+        billing_model=model,
+        billing_period=body["billing_period"],
+        billing_period_count=count,
+        invoice_cadence=body["invoice_cadence"],
+        created_at=now,
+        updated_at=now,
+        amount=amount or money.ZERO,
+        meter_id=meter_id if kind == "USAGE" else "",
+        tier_mode=(body.get("tier_mode") or "VOLUME") if model == "TIERED" else "",
+        tiers=tiers,
+        divide_by=divide_by if model == "PACKAGE" else None,
+        round=(transform or {}).get("round") or "up",
+        display_name=display_name,
+        lookup_key=trimmed(body, "lookup_key"),
+        description=body.get("description") or "",
+        metadata=metadata_of(body.get("metadata")),
+    )
+
+
+def _tiers(body: dict[str, Any]) -> list[Tier]:
+    raw = body.get("tiers") or []
+    if not raw:
+        raise errors.validation(
+            "Price tiers are required to set up tiered pricing", "tiers are required", field="tiers"
+        )
+    for index, item in enumerate(raw):  # upstream checks every tier's amounts first
+        for name, words in (("unit_amount", "Unit amount"), ("flat_amount", "Flat amount")):
+            amount = decimal(item, name)
+            if amount is not None and amount < 0:
+                raise errors.validation(
+                    f"tiers at index {index} is invalid",
+                    f"{words.lower()} cannot be negative",
+                    tier_index=index,
+                    field_name="tiers",
+                    field=f"tiers[{index}].{name}",
+                    problem=f"{words} cannot be negative",
+                )
+    tiers, below = [], 0
+    for index, item in enumerate(raw):
+        up_to = item.get("up_to")
+        if up_to is not None and not 0 <= up_to <= MAX_UINT64:  # Go reads up_to as a uint64
+            raise errors.validation(
+                "Invalid request format",
+                "up_to out of range",
+                field=f"tiers[{index}].up_to",
+                problem=f"must be between 0 and {MAX_UINT64}",
+            )
+        last = index == len(raw) - 1
+        if (up_to is None and not last) or (up_to is not None and up_to <= below):
+            raise errors.validation(
+                "each tier's up_to must be greater than the one before; only the last tier may omit it",
+                "invalid price",
+                field=f"tiers[{index}].up_to",
+            )
+        tiers.append(
+            Tier(
+                unit_amount=decimal(item, "unit_amount", money.ZERO) or money.ZERO,
+                flat_amount=decimal(item, "flat_amount", money.ZERO) or money.ZERO,
+                up_to=up_to,
+            )
+        )
+        below = up_to or below
+    return tiers
+
+
+# ---- views -------------------------------------------------------------------------------
+
+
+def meter_view(world: World, m: Meter) -> dict[str, Any]:
+    aggregation: dict[str, Any] = {"type": m.aggregation}
+    if m.field_name:
+        aggregation["field"] = m.field_name
+    if m.multiplier is not None:
+        aggregation["multiplier"] = dec(m.multiplier)
+    return {
+        "id": m.id,
+        "name": m.name,
+        "event_name": m.event_name,
+        "aggregation": aggregation,
+        "filters": [{"key": k, "values": v} for k, v in m.filters.items()],
+        "reset_usage": m.reset_usage,
+        "status": m.status,
+        "tenant_id": world.tenant_id,
+        "created_at": _t(m.created_at),
+        "updated_at": _t(m.updated_at),
+    }
+
+
+def feature_view(world: World, f: Feature, with_meter: bool = True) -> dict[str, Any]:
+    """A feature; the create answer names its meter (meter_id) without embedding it, as upstream's."""
+    body: dict[str, Any] = {"id": f.id, "name": f.name, "type": f.type, "metadata": f.metadata}
+    for name in ("lookup_key", "description", "unit_singular", "unit_plural", "meter_id"):
+        if getattr(f, name):
+            body[name] = getattr(f, name)
+    if with_meter and f.meter_id in world.meters:
+        body["meter"] = meter_view(world, world.meters[f.meter_id])
+    return {**body, **stamped(world, f.created_at, f.updated_at), "status": f.status}
+
+
+def price_view(world: World, p: Price) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": p.id,
+        "amount": dec(p.amount),
+        "display_amount": _display(p),
+        "currency": p.currency,
+        "type": p.type,
+        "billing_model": p.billing_model,
+        "billing_period": p.billing_period,
+        "billing_period_count": p.billing_period_count,
+        "billing_cadence": "RECURRING",  # upstream writes it so for every price
+        "invoice_cadence": p.invoice_cadence,
+        "entity_type": p.entity_type,
+        "entity_id": p.entity_id,
+        "price_unit_type": p.price_unit_type,
+        "metadata": p.metadata,
+        "min_quantity": None,
+    }
+    if p.meter_id:
+        body["meter_id"] = p.meter_id
+        if p.meter_id in world.meters:
+            body["meter"] = meter_view(world, world.meters[p.meter_id])
+    if p.billing_model == "TIERED":
+        body["tier_mode"] = p.tier_mode
+        body["tiers"] = [
+            {"up_to": t.up_to, "unit_amount": dec(t.unit_amount), "flat_amount": dec(t.flat_amount)}
+            for t in p.tiers
+        ]
+    if p.divide_by is not None:
+        body["transform_quantity"] = {"divide_by": p.divide_by, "round": p.round}
+    for name in ("display_name", "lookup_key", "description"):
+        if getattr(p, name):
+            body[name] = getattr(p, name)
+    for name in ("start_date", "end_date"):
+        if getattr(p, name) is not None:
+            body[name] = _t(getattr(p, name))
+    return {**body, **stamped(world, p.created_at, p.updated_at), "status": p.status}
+
+
+def _display(p: Price) -> str:
+    symbol = {"usd": "$", "eur": "€", "gbp": "£", "inr": "₹"}.get(p.currency, p.currency.upper() + " ")
+    return f"{symbol}{dec(p.amount)}"
+
+
+def plan_view(world: World, p: Plan) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "display_order": p.display_order,
+        "metadata": p.metadata,
+        "prices": [price_view(world, price) for price in usage.prices_of(world, p.id)],
+    }
+    if p.lookup_key:
+        body["lookup_key"] = p.lookup_key
+    return {**body, **stamped(world, p.created_at, p.updated_at), "status": p.status}
 
 
 # ---- features ------------------------------------------------------------------------------
@@ -127,7 +520,7 @@ def update_feature(world: World, params, body) -> Result:
         if body.get(name) is not None:
             changes[name] = body[name]
     if body.get("metadata") is not None:
-        changes["metadata"] = _metadata(body["metadata"])
+        changes["metadata"] = metadata_of(body["metadata"])
     feature = catalog.feature(world, params["id"])
     return 200, feature_view(
         world, catalog.update_feature(world, feature, changes, filters), with_meter=False
@@ -161,7 +554,7 @@ def clone_feature(world: World, params, body) -> Result:
     name, lookup_key = _clone_names(body, "feature")
     source = catalog.feature(world, params["id"])
     made = catalog.clone_feature(
-        world, source, name, lookup_key, body.get("description"), _metadata(body.get("metadata"))
+        world, source, name, lookup_key, body.get("description"), metadata_of(body.get("metadata"))
     )
     return 201, feature_view(world, made, with_meter=False)
 
@@ -174,6 +567,9 @@ def create_plan(world: World, params, body) -> Result:
 
 
 def _plan_entitlements(world: World, plan_id: str, expand: set[str]) -> list[dict[str, Any]]:
+    # Imported here: entitlements show features and plans with this module's views.
+    from .entitlements import entitlement_view
+
     return [entitlement_view(world, r, expand) for r in entitlements.of_entity(world, "PLAN", plan_id)]
 
 
@@ -193,7 +589,7 @@ def query_plan(world: World, params, body) -> Result:
     query = catalog.PlanQuery(
         ids=_set(body, "plan_ids"),
         lookup_key=body.get("lookup_key") or "",
-        metadata=_metadata(body.get("metadata")) or None,
+        metadata=metadata_of(body.get("metadata")) or None,
         status=body.get("status") or "published",
         created_from=start,
         created_to=end,
@@ -224,7 +620,7 @@ def update_plan(world: World, params, body) -> Result:
         if body.get(name) is not None:
             changes[name] = body[name]
     if body.get("metadata") is not None:
-        changes["metadata"] = _metadata(body["metadata"])
+        changes["metadata"] = metadata_of(body["metadata"])
     plan = usage.plan(world, params["id"])
     return 200, plan_view(world, catalog.update_plan(world, plan, changes))
 
@@ -244,7 +640,7 @@ def clone_plan(world: World, params, body) -> Result:
         lookup_key,
         body.get("description"),
         body.get("display_order"),
-        _metadata(body.get("metadata")),
+        metadata_of(body.get("metadata")),
     )
     view = plan_view(world, made)
     found = _plan_entitlements(world, made.id, set())
@@ -404,7 +800,7 @@ def update_price(world: World, params, body) -> Result:
         if body.get(name):
             changes[name] = body[name]
     if body.get("metadata") is not None:
-        changes["metadata"] = _metadata(body["metadata"])
+        changes["metadata"] = metadata_of(body["metadata"])
     return 200, price_view(world, catalog.update_price(world, old, changes))
 
 

@@ -15,10 +15,10 @@ from ...domain import customers, entitlements, errors, usage
 from ...domain.entitlements import Aggregated, NewEntitlement
 from ...domain.world import World
 from .. import Handler, Result, fields
-from .requests import page_limits, timestamp
+from .catalog import feature_view, plan_view
+from .common import dec, page, page_limits, timestamp
 from .searching import refine
-from .usage import feature_view, plan_view, subscription_view
-from .views import dec, page
+from .subscriptions import subscription_view
 
 GRANT_FIELDS = (
     "grant_measure",

@@ -13,17 +13,17 @@ from ...domain.clock import format_timestamp
 from ...domain.models import CREDIT, ONE_OFF, SUBSCRIPTION, Invoice
 from ...domain.world import World
 from .. import Binary, Handler, Result
-from .requests import decimal, timestamp
-from .usage import line_item_view, plan_view, subscription_view
-from .views import _owned, dec, page
-from .views import customer as customer_view
+from .catalog import plan_view
+from .common import dec, decimal, metadata_of, owned, page, timestamp, trimmed
+from .customers import customer_view
+from .subscriptions import line_item_view, subscription_view
 
 _t = format_timestamp
 
 
 def _stamped(world: World, inv: Invoice) -> dict[str, Any]:
     return {
-        **_owned(world),
+        **owned(world),
         "created_at": _t(inv.created_at),
         "updated_at": _t(inv.updated_at or inv.created_at),
     }
@@ -116,15 +116,6 @@ QUERY_TIMES = (
 )  # upstream's default page (types.GetDefaultFilter)
 
 
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _metadata(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (value or {}).items()}
-
-
 def _amount(body: dict[str, Any], name: str, where: str = "") -> Decimal | None:
     try:
         return decimal(body, name)
@@ -136,14 +127,14 @@ def _amount(body: dict[str, Any], name: str, where: str = "") -> Decimal | None:
 
 def new_invoice(body: dict[str, Any]) -> invoices.NewInvoice:
     """A createInvoice body read, with upstream's checks (CreateInvoiceRequest.Validate)."""
-    currency = _text(body, "currency")
+    currency = trimmed(body, "currency")
     if len(currency) != 3 or not currency.isalpha():
         raise errors.validation(
             "invalid currency code: currency must be a 3-letter ISO code",
             "invalid currency",
             currency=body.get("currency"),
         )
-    customer_id = _text(body, "customer_id")
+    customer_id = trimmed(body, "customer_id")
     if not customer_id:
         raise errors.validation("customer_id is required", "customer_id is required", field="customer_id")
     amounts = {name: _amount(body, name) for name in ("amount_due", "subtotal", "total", "amount_paid")}
@@ -176,11 +167,11 @@ def new_invoice(body: dict[str, Any]) -> invoices.NewInvoice:
             invoices.NewLine(
                 amount=amount,
                 quantity=quantity,
-                display_name=_text(item, "display_name"),
-                price_id=_text(item, "price_id"),
-                price_type=_text(item, "price_type"),
-                meter_id=_text(item, "meter_id"),
-                line_item_id=_text(item, "subscription_line_item_id"),
+                display_name=trimmed(item, "display_name"),
+                price_id=trimmed(item, "price_id"),
+                price_type=trimmed(item, "price_type"),
+                meter_id=trimmed(item, "meter_id"),
+                line_item_id=trimmed(item, "subscription_line_item_id"),
             )
         )
     amount_due = amounts["amount_due"]
@@ -194,12 +185,12 @@ def new_invoice(body: dict[str, Any]) -> invoices.NewInvoice:
         invoice_status=body.get("invoice_status") or "",
         payment_status=body.get("payment_status") or "PENDING",
         amount_paid=amounts["amount_paid"],
-        subscription_id=_text(body, "subscription_id"),
+        subscription_id=trimmed(body, "subscription_id"),
         period_start=timestamp(body, "period_start"),
         period_end=timestamp(body, "period_end"),
         due_date=timestamp(body, "due_date"),
-        description=_text(body, "description"),
-        metadata=_metadata(body.get("metadata")),
+        description=trimmed(body, "description"),
+        metadata=metadata_of(body.get("metadata")),
         lines=tuple(lines),
     )
 
@@ -263,15 +254,15 @@ def get_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
 def update_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
     found = invoices.lookup(world, params["id"])
     due_date = timestamp(body, "due_date")
-    invoices.update(world, found, due_date, _metadata(body["metadata"]) if "metadata" in body else None)
+    invoices.update(world, found, due_date, metadata_of(body["metadata"]) if "metadata" in body else None)
     return 200, invoice(world, found)
 
 
 def query_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
     for name in QUERY_TIMES:
         timestamp(body, name)  # each checked before any is used
-    customer_id = _text(body, "customer_id")
-    external = _text(body, "external_customer_id")
+    customer_id = trimmed(body, "customer_id")
+    external = trimmed(body, "external_customer_id")
     if external:
         customer_id = customers.by_lookup_key(world, external).id
     matching = [i for i in world.invoices.values() if _matches(world, i, body, customer_id)]
@@ -287,7 +278,7 @@ def query_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
 def get_invoice_preview(world: World, params: dict[str, Any], body: Any) -> Result:
     for name in ("period_start", "period_end"):
         timestamp(body, name)  # the sandbox previews the current period
-    sub = usage.subscription(world, _text(body, "subscription_id"))
+    sub = usage.subscription(world, trimmed(body, "subscription_id"))
     draft = usage.preview(world, sub)
     if body.get("hide_zero_charges_line_items"):
         draft.lines = [line for line in draft.lines if Decimal(line["amount"]) != 0]
@@ -302,7 +293,7 @@ def finalize_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
 def void_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
     found = invoices.lookup(world, params["id"])
     metadata = body.get("metadata") if isinstance(body, dict) else None
-    invoices.void(world, found, _metadata(metadata) if metadata else None)
+    invoices.void(world, found, metadata_of(metadata) if metadata else None)
     return 200, {"message": "invoice voided successfully"}
 
 
@@ -394,7 +385,7 @@ def get_subscription_usage(world: World, params: dict[str, Any], body: Any) -> R
     """The current period's usage charges of a subscription (upstream's GetUsageBySubscription:
     its USAGE line items with a meter; amounts as JSON numbers)."""
     start, end = timestamp(body, "start_time"), timestamp(body, "end_time")
-    sub = usage.subscription(world, _text(body, "subscription_id"))
+    sub = usage.subscription(world, trimmed(body, "subscription_id"))
     found = []
     total = money.ZERO
     for item, units, charge in usage.usage_of(world, sub):

@@ -12,8 +12,7 @@ from ...domain.clock import format_timestamp
 from ...domain.models import SYSTEM_USER
 from ...domain.world import World
 from .. import Handler, Result
-from .requests import decimal, timestamp
-from .views import dec, page
+from .common import dec, decimal, page, timestamp
 
 _t = format_timestamp
 DEFAULT_LIMIT = 50  # upstream's default page (types.GetDefaultFilter)

@@ -1,18 +1,21 @@
-"""Webhook payloads of version 2026-08-22, as the cloud sends them: flat
+"""Webhooks of version 2026-08-22: the payloads, as the cloud sends them: flat
 ``{"event_type", "<wallet|transaction|updated_transaction|customer|invoice|payment>": {...}, "alert"?}``, each
-object a trimmed projection with decimals as strings, no envelope id or timestamp."""
+object a trimmed projection with decimals as strings, no envelope id or timestamp; and the
+operation asking for a system event's webhooks again."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...domain import payments
+from ...domain import errors, payments
 from ...domain.clock import format_timestamp
-from ...domain.models import Customer, Event, Transaction, Wallet
+from ...domain.models import RETRY_EVENT, Customer, Event, Transaction, Wallet
 from ...domain.world import World
+from .. import Handler, Result
 from ..fields import ADDRESS_FIELDS
+from .common import dec
 from .invoices import invoice
-from .views import alert_settings, dec, sources
+from .wallets import alert_settings_view, sources
 
 EVENT_TYPES = (
     "wallet.created",
@@ -154,6 +157,23 @@ def payload(world: World, event: Event) -> dict[str, Any]:
             "current_balance": balance,
             "credit_balance": balance,
             "alert_type": alert["alert_type"],
-            "alert_settings": alert_settings(alert["settings"]),
+            "alert_settings": alert_settings_view(alert["settings"]),
         }
     return body
+
+
+def retry_webhook(world: World, params, body) -> Result:
+    """Ask for a system event's webhooks again: the request is itself an event, which the outbox
+    acts on once this unit of work is kept (the cloud re-sends at once and answers 202)."""
+    event_id = body["system_event_id"]
+    if not event_id:
+        raise errors.validation("Invalid request format", "system_event_id is required")
+    world.emit(RETRY_EVENT, event_id)
+    return 202, {
+        "success": True,
+        "message": "Webhook delivery completed for the system event",
+        "system_event_id": event_id,
+    }
+
+
+HANDLERS: dict[str, Handler] = {"retryWebhook": retry_webhook}

@@ -1,7 +1,11 @@
-"""Requests of version 2025-05-24 read into domain values, with that server's checks and words.
+"""Wallets in version 2025-05-24: their requests (with that server's checks and words), handlers
+and views (WalletResponse, the real-time balance, transactions).
 
-The body has already passed the document's schema; what is checked here is what the schema
+A body has already passed the document's schema; what is checked here is what the schema
 cannot say (empty strings, ranges, dates in the future), in the order the cloud checked it.
+Decimals stay ``Decimal`` in the views, trimmed to their shortest form; the JSON encoder writes
+them as exact JSON numbers. Transactions leave empty optional fields out, as the cloud's
+``omitempty`` does.
 """
 
 from __future__ import annotations
@@ -11,11 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ...domain import customers, errors, money, wallets
+from ...domain import errors, money, wallets
 from ...domain.clock import format_timestamp
-from ...domain.models import AutoTopup, Wallet
+from ...domain.models import SYSTEM_USER, AutoTopup, Transaction, Wallet
 from ...domain.world import World
-from .. import fields
+from .. import Handler, Result, fields
+from .common import page
+
+# Operations that add to what a world holds (World.object_count): refused (429) in a full world.
+GROWS_WORLD = frozenset({"createWallet", "topUpWallet", "terminateWallet"})
 
 # Shared by every wallet created without a config (configs are replaced, never changed in place).
 DEFAULT_CONFIG = {"allowed_price_types": ["ALL"]}
@@ -275,45 +283,160 @@ def transaction_query(wallet_id: str, query: dict[str, Any]) -> wallets.Transact
     return filters if query.get("status") in (None, "published") else None
 
 
-# ---- customers -----------------------------------------------------------------------------
+# ---- views ---------------------------------------------------------------------------------
 
 
-def _check_customer(struct: str, body: dict[str, Any], creating: bool) -> None:
-    if (creating or "external_id" in body) and not body.get("external_id"):
-        raise fields.field_error(struct, [("external_id", "required")])
-    if (creating or "name" in body) and not body.get("name"):
-        # The cloud's database refuses an empty name (as a 500); the sandbox says why.
-        raise errors.validation("Customer name is required", "name must not be empty", name="is required")
-    failures = fields.contact_failures(body)
-    if failures:
-        raise fields.field_error(struct, failures[:1])
+_n = money.normalize
+_t = format_timestamp
 
 
-def new_customer(body: dict[str, Any]) -> dict[str, Any]:
-    _check_customer("CreateCustomerRequest", body, creating=True)
-    values = {name: body.get(name, "") for name in fields.TEXT_FIELDS}
-    values["metadata"] = dict(body.get("metadata") or {})
-    return values
+_NO_AUTO_TOPUP = AutoTopup(False, money.ZERO, money.ZERO)
 
 
-def customer_changes(body: dict[str, Any]) -> dict[str, Any]:
-    _check_customer("UpdateCustomerRequest", body, creating=False)
-    return {name: body[name] for name in fields.TEXT_FIELDS + ("metadata",) if name in body}
+def wallet_view(w: Wallet) -> dict[str, Any]:
+    auto_topup = w.auto_topup or _NO_AUTO_TOPUP
+    # Every field of the seed page's response is always present (name, description and metadata
+    # included, even when empty), so clients generated from it find what they expect.
+    return {
+        "id": w.id,
+        "customer_id": w.customer_id,
+        "name": w.name,
+        "currency": w.currency,
+        "description": w.description,
+        "balance": _n(w.balance),
+        "credit_balance": _n(w.credit_balance),
+        "wallet_status": w.wallet_status,
+        "metadata": w.metadata,
+        "auto_topup_trigger": "balance_below_threshold" if auto_topup.enabled else "disabled",
+        "auto_topup_min_balance": _n(auto_topup.threshold),
+        "auto_topup_amount": _n(auto_topup.amount),
+        "wallet_type": w.wallet_type,
+        "config": w.config,
+        "conversion_rate": _n(w.conversion_rate),
+        "created_at": _t(w.created_at),
+        "updated_at": _t(w.updated_at),
+    }
 
 
-def customer_query(query: dict[str, Any]) -> customers.CustomerQuery:
-    """A CustomerFilter (query string or search body)."""
-    start, end = query.get("start_time"), query.get("end_time")
-    return customers.CustomerQuery(
-        ids=frozenset(query["customer_ids"]) if query.get("customer_ids") else None,
-        external_ids=frozenset([query["external_id"]]) if query.get("external_id") else None,
-        email=query.get("email") or None,
-        status=query.get("status"),
-        created_from=fields.time_value(start, "start_time") if start else None,
-        created_to=fields.time_value(end, "end_time") if end else None,
-        conditions=tuple(fields.customer_condition(c) for c in query.get("filters") or ()),
-        sort=tuple((rule.get("field"), rule.get("direction") == "desc") for rule in query.get("sort") or ()),
-        descending=query.get("order", "desc") == "desc",
-        offset=query.get("offset", 0),
-        limit=query.get("limit", 50),
+def wallet_balance_view(world: World, w: Wallet, now: datetime) -> dict[str, Any]:
+    """The real-time balance: with no invoices or usage in the sandbox, it is the balance itself."""
+    body = wallet_view(w)
+    body.update(
+        environment_id=world.environment_id,
+        tenant_id=world.tenant_id,
+        status="published",
+        created_by=SYSTEM_USER,
+        updated_by=SYSTEM_USER,
     )
+    if w.wallet_status != "active":
+        body.update(
+            real_time_balance=money.ZERO,
+            real_time_credit_balance=money.ZERO,
+            balance_updated_at=_t(w.updated_at),
+        )
+        return body
+    body.update(
+        real_time_balance=_n(w.balance),
+        real_time_credit_balance=_n(money.divide(w.balance, w.conversion_rate)),
+        balance_updated_at=_t(now),
+        unpaid_invoice_amount=money.ZERO,
+        current_period_usage=money.ZERO,
+    )
+    return body
+
+
+def transaction_view(t: Transaction) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": t.id,
+        "wallet_id": t.wallet_id,
+        "type": t.type,
+        "amount": _n(t.amount),
+        "credit_amount": _n(t.credit_amount),
+        "credit_balance_before": _n(t.credit_balance_before),
+        "credit_balance_after": _n(t.credit_balance_after),
+        "transaction_status": t.transaction_status,
+    }
+    if t.expiry_date is not None:
+        body["expiry_date"] = _t(t.expiry_date)
+    if t.priority is not None:
+        body["priority"] = t.priority
+    body["credits_available"] = _n(t.credits_available)
+    for name in ("transaction_reason", "reference_type", "reference_id", "description"):
+        value = getattr(t, name)
+        if value:
+            body[name] = value
+    if t.metadata:
+        body["metadata"] = t.metadata
+    body["created_at"] = body["updated_at"] = _t(t.created_at)
+    return body
+
+
+# ---- handlers ------------------------------------------------------------------------------
+
+
+def create_wallet(world: World, params, body) -> Result:
+    return 200, wallet_view(wallets.create(world, new_wallet(world, body)))
+
+
+def get_wallet(world: World, params, body) -> Result:
+    return 200, wallet_view(wallets.get(world, params["id"]))
+
+
+def update_wallet(world: World, params, body) -> Result:
+    wallet, changes = wallet_changes(world, params["id"], body)
+    return 200, wallet_view(wallets.update(world, wallet, changes))
+
+
+def top_up_wallet(world: World, params, body) -> Result:
+    """Credit a wallet. A retry with the same idempotency key gets the first result back."""
+    wallet = world.wallets.get(params["id"])
+    if wallet is None:
+        raise errors.not_found("Wallet not found")
+    earlier = replay(world, wallet.id, body)
+    if earlier is not None:
+        return 200, wallet_view(earlier)
+    to_add = credit(world, wallet, body)
+    return 200, wallet_view(wallets.top_up(world, wallet, to_add, fingerprint(body)).wallet)
+
+
+def terminate_wallet(world: World, params, body) -> Result:
+    return 200, wallet_view(wallets.terminate(world, wallets.get(world, params["id"])))
+
+
+def get_wallet_balance(world: World, params, body) -> Result:
+    return 200, wallet_balance_view(world, wallets.get(world, params["id"]), world.now())
+
+
+def list_wallet_transactions(world: World, params, body) -> Result:
+    wallet = wallets.get(world, params["id"])
+    query = transaction_query(wallet.id, params)
+    found, total = wallets.transactions(world, query) if query is not None else ([], 0)
+    return 200, page(
+        [transaction_view(t) for t in found], total, params.get("limit", 50), params.get("offset", 0)
+    )
+
+
+def list_customer_wallets(world: World, params, body) -> Result:
+    return 200, [wallet_view(w) for w in wallets.active_wallets_of(world, params["id"])]
+
+
+def get_customer_wallets(world: World, params, body) -> Result:
+    customer = fields.customer_by_id_or_lookup_key(world, params)
+    found = wallets.active_wallets_of(world, customer.id)
+    if params.get("include_real_time_balance"):
+        now = world.now()
+        return 200, [wallet_balance_view(world, w, now) for w in found]
+    return 200, [wallet_view(w) for w in found]
+
+
+HANDLERS: dict[str, Handler] = {
+    "createWallet": create_wallet,
+    "getWallet": get_wallet,
+    "updateWallet": update_wallet,
+    "topUpWallet": top_up_wallet,
+    "terminateWallet": terminate_wallet,
+    "getWalletBalance": get_wallet_balance,
+    "listWalletTransactions": list_wallet_transactions,
+    "listCustomerWallets": list_customer_wallets,
+    "getCustomerWallets": get_customer_wallets,
+}

@@ -1,25 +1,29 @@
-"""Requests of version 2026-08-22 read into domain values, with that server's checks, their
-order and its words (``internal/api/dto`` and the wallet and customer services upstream).
+"""Wallets in version 2026-08-22: their requests, read into domain values with that server's
+checks, their order and its words (``internal/api/dto`` and the wallet service upstream), their
+handlers and their views.
 
 The body has already passed the document's schema (types, enums, lengths); what is checked
-here is what the schema cannot say. Decimals arrive as strings or numbers.
+here is what the schema cannot say. After an operation that writes a completed credit or debit,
+the wallet's auto top-up is evaluated, as the cloud does after every wallet operation.
 """
 
 from __future__ import annotations
 
 import hashlib
-import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-from ...domain import customers, errors, money, wallets
+from ...domain import charges, customers, errors, money, wallets
 from ...domain.clock import UTC, format_timestamp
-from ...domain.models import AlertLevel, AlertSettings, AutoTopup, ContactPerson, Wallet
+from ...domain.models import AlertLevel, AlertSettings, AutoTopup, Transaction, Wallet
 from ...domain.world import World
-from .. import fields
+from .. import Handler, Result, fields
+from .common import ZERO, dec, decimal, expand, owned, page, page_limits, timestamp
+from .customers import customer_view
 
+# Operations that add to what a world holds (World.object_count): refused (429) in a full world.
+GROWS_WORLD = frozenset({"createWallet", "topUpWallet", "debitWallet", "modifyWallet", "terminateWallet"})
 TOP_UP_REASONS = (
     "FREE_CREDIT_GRANT",
     "SUBSCRIPTION_CREDIT_GRANT",
@@ -30,43 +34,12 @@ TOP_UP_REASONS = (
 )
 CONFIGS = {"PRE_PAID": {"allowed_price_types": ["USAGE"]}, "POST_PAID": {"allowed_price_types": ["ALL"]}}
 NAMES = {"PRE_PAID": "Prepaid Wallet - ", "POST_PAID": "Postpaid Wallet - "}
-CUSTOMER_TEXT = fields.TEXT_FIELDS + ("timezone", "contact")
-CONTACT_PERSON_TEXT = ("last_name", "salutation", "designation", "department", "email", "mobile", "id")
+BREAKDOWN = ("credits_available_breakdown",)
+CACHE_TTL = timedelta(minutes=30)  # how long the cloud keeps a computed real-time balance
+_t = format_timestamp
 
 
-# ---- values --------------------------------------------------------------------------------
-
-
-def decimal(
-    body: dict[str, Any], name: str, default: Decimal | None = None, limit: Decimal = money.MAX_AMOUNT
-) -> Decimal | None:
-    """A decimal field sent as a string ("10.5") or a number, within what the ledger holds."""
-    value = body.get(name)
-    if value is None:
-        return default
-    try:
-        number = Decimal(value) if isinstance(value, str) else money.to_decimal(value)
-    except ArithmeticError:
-        number = None
-    if number is None or not number.is_finite():
-        raise errors.validation(
-            f'{name} must be a decimal such as "10.5"', "invalid decimal", **{name: str(value)}
-        )
-    return fields.within(name, number, limit)
-
-
-def timestamp(body: dict[str, Any], name: str) -> datetime | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    try:
-        return fields.moment(value)
-    except ValueError:
-        raise errors.validation(
-            f"{name} must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z",
-            f"invalid {name}",
-            **{name: value},
-        ) from None
+# ---- requests ----------------------------------------------------------------------------
 
 
 def _future(
@@ -90,9 +63,6 @@ def _second(moment: datetime) -> str:
 
 def _yyyymmdd(value: int) -> datetime:
     return fields.yyyymmdd(value, "initial_credits_to_load_expiry_date")
-
-
-# ---- wallets -------------------------------------------------------------------------------
 
 
 def auto_topup(body: dict[str, Any]) -> AutoTopup:
@@ -446,25 +416,6 @@ def debit(body: dict[str, Any]) -> tuple[Decimal, str]:
     return credits, reason
 
 
-def expand(value: str | None, allowed: tuple[str, ...]) -> set[str]:
-    """An ``expand`` list; a field that may not be expanded is a 400."""
-    asked = {part.strip() for part in (value or "").split(",") if part.strip()}
-    for name in sorted(asked):
-        if name not in allowed:
-            raise errors.validation("Field is not allowed to be expanded", "invalid expand", field=name)
-    return asked
-
-
-def page_limits(query: dict[str, Any], message: str) -> tuple[int, int]:
-    """(limit, offset) of a list: limit 1..1000 (0 means 50), offset 0 or more."""
-    limit, offset = query.get("limit") or 50, query.get("offset") or 0
-    if not 1 <= limit <= 1000:
-        raise errors.validation(message, "invalid limit", limit="must be between 1 and 1000")
-    if offset < 0:
-        raise errors.validation(message, "invalid offset", offset="must be non-negative")
-    return limit, offset
-
-
 def transaction_query(query: dict[str, Any], wallet_ids: tuple[str, ...] | None) -> wallets.TransactionQuery:
     """A WalletTransactionFilter (query string or search body)."""
     limit, offset = page_limits(query, "Invalid filter")
@@ -510,131 +461,368 @@ def transaction_query(query: dict[str, Any], wallet_ids: tuple[str, ...] | None)
     )
 
 
-# ---- customers -----------------------------------------------------------------------------
+# ---- views -------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+def auto_topup_view(rule: AutoTopup) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "enabled": rule.enabled,
+        "threshold": dec(rule.threshold),
+        "amount": dec(rule.amount),
+        "invoicing": rule.invoicing,
+    }
+    if rule.cooldown_value:
+        body["cooldown"] = {"value": rule.cooldown_value, "unit": rule.cooldown_unit}
+    return body
 
 
-def _customer_failures(body: dict[str, Any], creating: bool) -> list[tuple[str, str]]:
-    failures = []
-    for name in ("external_id", "name"):
-        if (creating or name in body) and not body.get(name):
-            failures.append((name, "required"))
-    failures.extend(fields.contact_failures(body))
-    if body.get("timezone") and body["timezone"] not in _timezones():
-        failures.append(("timezone", "timezone"))
-    return failures
+def _level_view(level: AlertLevel | None) -> dict[str, Any] | None:
+    return None if level is None else {"threshold": dec(level.threshold), "condition": level.condition}
 
 
-def new_customer(body: dict[str, Any]) -> dict[str, Any]:
-    """A CreateCustomerRequest as the customer's fields (timezone UTC unless given)."""
-    failures = _customer_failures(body, creating=True)
-    if failures:
-        raise fields.field_error("CreateCustomerRequest", failures)
-    values = {name: body.get(name) or "" for name in CUSTOMER_TEXT}
-    values["timezone"] = body.get("timezone") or "UTC"
-    values["metadata"] = dict(body.get("metadata") or {})
-    values.update(_billing_fields(body))
-    return values
+def alert_settings_view(settings: AlertSettings) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "critical": _level_view(settings.critical),
+        "warning": _level_view(settings.warning),
+        "info": _level_view(settings.info),
+        "alert_enabled": settings.alert_enabled,
+    }
+    if settings.threshold_type:  # only once given (SDK 2.1.43's field)
+        body["alert_threshold_type"] = settings.threshold_type
+    return body
 
 
-def customer_changes(body: dict[str, Any]) -> dict[str, Any]:
-    failures = _customer_failures(body, creating=False)
-    if failures:
-        raise fields.field_error("UpdateCustomerRequest", failures)
-    changes = {name: body[name] for name in CUSTOMER_TEXT if body.get(name) is not None}
-    if body.get("metadata") is not None:
-        changes["metadata"] = dict(body["metadata"])
-    changes.update(_billing_fields(body))
-    return changes
+def wallet_view(world: World, w: Wallet) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": w.id,
+        "customer_id": w.customer_id,
+        "currency": w.currency,
+        "balance": dec(w.balance),
+        "credit_balance": dec(w.credit_balance),
+        "wallet_status": w.wallet_status,
+        "name": w.name,
+        "description": w.description,
+        "metadata": w.metadata,
+        "wallet_type": w.wallet_type,
+        "config": w.config,
+        "conversion_rate": dec(w.conversion_rate),
+        "topup_conversion_rate": dec(w.topup_conversion_rate),
+        "alert_state": w.alert_state,
+    }
+    if w.auto_topup is not None:
+        body["auto_topup"] = auto_topup_view(w.auto_topup)
+    settings = w.alert_settings
+    # The cloud leaves alert settings out until one of their levels is set.
+    if settings is not None and (settings.critical or settings.warning or settings.info):
+        body["alert_settings"] = alert_settings_view(settings)
+    body.update(owned(world))
+    body["created_at"], body["updated_at"] = _t(w.created_at), _t(w.updated_at)
+    return body
 
 
-def _billing_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """billing_currency ("" clears it), tax_treatment and contact_persons (the list replaces the
-    customer's), as far as the body gives them; checked after the validator's fields."""
-    values: dict[str, Any] = {}
-    currency = body.get("billing_currency")
-    if currency is not None:
-        if currency and len(currency) != 3:
-            raise errors.validation(
-                "Billing currency must be 3 characters long",
-                "invalid billing currency code",
-                billing_currency=currency,
+def breakdown(world: World, w: Wallet) -> dict[str, str]:
+    """What is left of the wallet's credits, by origin: purchased or free."""
+    purchased = free = money.ZERO
+    for t in world.transactions.get(w.id, ()):
+        if t.type != "credit" or t.transaction_status != "completed":
+            continue
+        if t.transaction_reason.startswith("PURCHASED_CREDIT_"):
+            purchased += t.credits_available
+        elif t.transaction_reason in ("FREE_CREDIT_GRANT", "SUBSCRIPTION_CREDIT_GRANT"):
+            free += t.credits_available
+    return {"purchased": dec(purchased), "free": dec(free)}
+
+
+def wallet_balance_view(
+    world: World,
+    w: Wallet,
+    *,
+    real_time: bool = True,
+    balance: Decimal | None = None,
+    owed: charges.Pending | None = None,
+    cached: bool = False,
+    expand: bool = False,
+) -> dict[str, Any]:
+    """A WalletBalanceResponse: the real-time balance is the balance less what the current
+    periods' usage and unpaid invoices owe (``owed``, worked out when not given), or ``balance``,
+    the one remembered, for a cached read; a closed wallet shows zeros."""
+    body = wallet_view(world, w)
+    if real_time:
+        if w.wallet_status != "active":
+            body.update(real_time_balance=ZERO, real_time_credit_balance=ZERO, current_period_usage=ZERO)
+        else:
+            if balance is not None:
+                owed = charges.NOTHING
+            elif owed is None:
+                owed = charges.pending(world, w)
+            value = w.balance - owed.total if balance is None else balance
+            body.update(
+                real_time_balance=dec(value),
+                real_time_credit_balance=dec(money.divide(value, w.conversion_rate)),
+                current_period_usage=dec(owed.total),
             )
-        values["billing_currency"] = currency.lower()  # stored lower case, as wallets' currencies
-    if body.get("tax_treatment") is not None:
-        values["tax_treatment"] = body["tax_treatment"]
-    if body.get("contact_persons") is not None:
-        values["contact_persons"] = _contact_persons(body["contact_persons"])
-    return values
+            if not cached:
+                body["unpaid_invoices_amount"] = dec(owed.unpaid_usage)
+        body["balance_updated_at"] = _t(w.updated_at)
+        if expand:
+            body["credits_available_breakdown"] = breakdown(world, w)
+    body["is_cached_fallback"] = cached
+    return body
 
 
-def _contact_persons(items: list[dict[str, Any]]) -> list[ContactPerson]:
-    """Contact persons: a first name each, a valid e-mail when given, ids (when given) unique,
-    at most one primary."""
-    persons, ids, primary = [], set(), None
-    for index, item in enumerate(items):
-        where = f"contact_persons[{index}]"
-        if not item.get("first_name"):
-            raise errors.validation(
-                "Contact person first name is required", "first_name is required", field=f"{where}.first_name"
-            )
-        if item.get("email") and not fields.EMAIL.match(item["email"]):
-            raise errors.validation(
-                "Please provide a valid email for the contact person",
-                "invalid contact person email",
-                field=f"{where}.email",
-                email=item["email"],
-            )
-        if item.get("id"):
-            if item["id"] in ids:
-                raise errors.validation(
-                    "Contact person ids must be unique", "duplicate contact person id", field=f"{where}.id"
-                )
-            ids.add(item["id"])
-        if item.get("is_primary"):
-            if primary is not None:
-                raise errors.validation(
-                    "At most one contact person can be primary",
-                    "more than one primary contact person",
-                    field=f"{where}.is_primary",
-                    primary=primary,
-                )
-            primary = where
-        text = {name: item.get(name) or "" for name in CONTACT_PERSON_TEXT}
-        persons.append(
-            ContactPerson(first_name=item["first_name"], is_primary=bool(item.get("is_primary")), **text)
+def transaction_view(world: World, t: Transaction) -> dict[str, Any]:
+    w = world.wallets.get(t.wallet_id)
+    body: dict[str, Any] = {
+        "id": t.id,
+        "wallet_id": t.wallet_id,
+        "customer_id": w.customer_id if w else "",
+        "type": t.type,
+        "amount": dec(t.amount),
+        "credit_amount": dec(t.credit_amount),
+        "credit_balance_before": dec(t.credit_balance_before),
+        "credit_balance_after": dec(t.credit_balance_after),
+        "transaction_status": t.transaction_status,
+        "reference_type": t.reference_type,
+        "reference_id": t.reference_id,
+        "description": t.description,
+        "metadata": t.metadata,
+        "expiry_date": _t(t.expiry_date) if t.expiry_date else None,
+        "credits_available": dec(t.credits_available),
+        "transaction_reason": t.transaction_reason,
+        "priority": t.priority,
+        "currency": w.currency if w else "",
+    }
+    if t.parent_transaction_id:
+        body["parent_transaction_id"] = t.parent_transaction_id
+    if t.type == "debit" and t.conversion_rate is not None:
+        body["conversion_rate"] = dec(t.conversion_rate)
+    if t.type == "credit" and t.topup_conversion_rate is not None:
+        body["topup_conversion_rate"] = dec(t.topup_conversion_rate)
+    body.update(sources(t))
+    body["idempotency_key"] = t.idempotency_key
+    body.update(owned(world))
+    body["created_at"] = _t(t.created_at)
+    body["updated_at"] = _t(t.updated_at or t.created_at)
+    return body
+
+
+def sources(t: Transaction) -> dict[str, Any]:
+    """Where a transaction's credits came from or went: the invoice it was written with, what a
+    debit drew from each credit. Left out when there is none (SDK 2.1.43's fields)."""
+    body: dict[str, Any] = {}
+    if t.source_type:
+        body.update(source_type=t.source_type, source_id=t.source_id)
+    if t.consumption_breakdown:
+        body["consumption_breakdown"] = [
+            {"credit_transaction_id": c.credit_transaction_id, "credits": dec(c.credits)}
+            for c in t.consumption_breakdown
+        ]
+    return body
+
+
+# ---- handlers ----------------------------------------------------------------------------
+
+
+def _wallet(world: World, wallet: Wallet) -> dict[str, Any]:
+    return wallet_view(world, wallet)
+
+
+def _breakdown(world: World, wallet: Wallet, expanded: set[str]) -> dict[str, Any]:
+    body = wallet_view(world, wallet)
+    if expanded:
+        body["credits_available_breakdown"] = breakdown(world, wallet)
+    return body
+
+
+def create_wallet(world: World, params, body) -> Result:
+    new = new_wallet(world, body)
+    wallet = wallets.create(world, new)
+    if new.initial_credits > 0:  # only a written credit makes the cloud evaluate auto top-up
+        wallets.auto_top_up(world, wallet)
+    return 200, _wallet(world, wallet)
+
+
+def _wallet_list(world: World, query: dict[str, Any]) -> Result:
+    # The cloud ignores limit, offset and order here, and always reports a first page of 50.
+    page_limits(query, "An unexpected error occurred")
+    expanded = expand(query.get("expand"), BREAKDOWN)
+    found = wallets.all_wallets(world, query.get("wallet_ids"), query.get("status"))
+    return 200, page([_breakdown(world, w, expanded) for w in found], len(found), 50, 0)
+
+
+def list_wallets(world: World, params, body) -> Result:
+    return _wallet_list(world, params)
+
+
+def query_wallet(world: World, params, body) -> Result:
+    return _wallet_list(world, body)
+
+
+def get_wallet(world: World, params, body) -> Result:
+    return 200, _wallet(world, wallets.get(world, params["id"]))
+
+
+def update_wallet(world: World, params, body) -> Result:
+    wallet = wallets.get(world, params["id"])
+    return 200, _wallet(world, wallets.update(world, wallet, wallet_changes(wallet, body)))
+
+
+def top_up_wallet(world: World, params, body) -> Result:
+    wallet = world.wallets.get(params["id"])
+    if wallet is None:
+        raise errors.not_found("Wallet not found", "ent: wallet not found")
+    to_add = credit(world, wallet, body)
+    unused_key(world, wallet, to_add.idempotency_key, "credit", to_add.credits)
+    result = wallets.top_up(world, wallet, to_add)
+    if result.transaction.transaction_status == "completed":  # direct, or an invoice paid at once
+        wallets.auto_top_up(world, wallet)
+    answer: dict[str, Any] = {"wallet_transaction": transaction_view(world, result.transaction)}
+    if result.invoice is not None:
+        answer["invoice_id"] = result.invoice.id
+    answer["wallet"] = _wallet(world, wallet)
+    return 200, answer
+
+
+def debit_wallet(world: World, params, body) -> Result:
+    credits, reason = debit(body)
+    wallet = wallets.get(world, params["id"])
+    if wallet.wallet_status != wallets.ACTIVE:
+        raise errors.invalid_operation(
+            "Wallet is not active",
+            "wallet is not active",
+            wallet_id=wallet.id,
+            wallet_status=wallet.wallet_status,
         )
-    return persons
-
-
-def customer_query(query: dict[str, Any]) -> customers.CustomerQuery:
-    """A CustomerFilter (query string or search body); published customers unless a status is asked."""
-    limit, offset = page_limits(query, "Invalid filter parameters")
-    external_ids = set(query.get("external_ids") or ())
-    if query.get("external_id"):
-        external_ids.add(query["external_id"])
-    if query.get("email") and not fields.EMAIL.match(query["email"]):
-        raise errors.validation("Please provide a valid email", "invalid email", email=query["email"])
-    start, end = query.get("start_time"), query.get("end_time")
-    conditions = [fields.customer_condition(c) for c in query.get("filters") or ()]
-    wanted = dict(query.get("metadata") or {})
-    if wanted:  # JSON containment, as the cloud filters metadata
-        conditions.append(lambda c: all(c.metadata.get(k) == v for k, v in wanted.items()))
-    return customers.CustomerQuery(
-        ids=frozenset(query["customer_ids"]) if query.get("customer_ids") else None,
-        external_ids=frozenset(external_ids) if external_ids else None,
-        email=query.get("email") or None,
-        status=query.get("status") or "published",
-        # "" is no timestamp (refused, as in the transaction filter), not "no filter"
-        created_from=fields.time_value(start, "start_time") if start is not None else None,
-        created_to=fields.time_value(end, "end_time") if end is not None else None,
-        conditions=tuple(conditions),
-        sort=tuple((rule.get("field"), rule.get("direction") == "desc") for rule in query.get("sort") or ()),
-        descending=query.get("order", "desc") == "desc",
-        offset=offset,
-        limit=limit,
+    key = body["idempotency_key"]
+    unused_key(world, wallet, key, "debit", credits)
+    wallets.debit(
+        world,
+        wallet,
+        credits,
+        reason,
+        idempotency_key=key,
+        description=body.get("description", ""),
+        metadata=body.get("metadata"),
     )
+    wallets.auto_top_up(world, wallet)
+    return 200, _wallet(world, wallet)
+
+
+def modify_wallet(world: World, params, body) -> Result:
+    if body.get("modification_type") != "prepaid_to_postpaid":
+        raise errors.validation(
+            "Invalid wallet modification request",
+            "unknown modification_type",
+            modification_type=body.get("modification_type"),
+        )
+    original = wallets.get(world, params["id"])
+    new = wallets.convert_to_postpaid(world, original, transfer_key)
+    wallets.auto_top_up(world, new)
+    return 200, {"original_wallet": _wallet(world, original), "new_wallet": _wallet(world, new)}
+
+
+def terminate_wallet(world: World, params, body) -> Result:
+    return 200, _wallet(world, wallets.terminate(world, wallets.get(world, params["id"])))
+
+
+def _max_live(params: dict[str, Any]) -> int | None:
+    """The ``x-max-live`` header: seconds, used only when it is a positive integer."""
+    raw = (params.get("x-max-live") or "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def _balance(
+    world: World, wallet: Wallet, expanded: set[str], from_cache: bool, max_live: int | None = None
+) -> dict[str, Any]:
+    """The real-time balance: computed now (and remembered), or, when a cached read is asked
+    for, the one computed last if it is young enough."""
+    now = world.now()
+    show = bool(expanded)
+    if wallet.wallet_status != wallets.ACTIVE or wallet.wallet_type == "POST_PAID":
+        return wallet_balance_view(world, wallet, expand=show)
+    if from_cache:
+        cached = world.balance_cache.get(wallet.id)
+        limit = CACHE_TTL if max_live is None else min(CACHE_TTL, timedelta(seconds=max_live))
+        if cached is not None and now - cached[1] <= limit:
+            return wallet_balance_view(world, wallet, balance=cached[0], cached=True, expand=show)
+    owed = charges.pending(world, wallet)  # once: what is remembered and what is shown
+    world.balance_cache[wallet.id] = (wallet.balance - owed.total, now)
+    return wallet_balance_view(world, wallet, owed=owed, expand=show)
+
+
+def get_wallet_balance(world: World, params, body) -> Result:
+    expanded = expand(params.get("expand"), BREAKDOWN)
+    wallet = wallets.get(world, params["id"])
+    return 200, _balance(world, wallet, expanded, bool(params.get("from_cache")))
+
+
+def get_wallet_balance_cached(world: World, params, body) -> Result:
+    expanded = expand(params.get("expand"), BREAKDOWN)
+    wallet = wallets.get(world, params["id"])
+    return 200, _balance(world, wallet, expanded, True, _max_live(params))
+
+
+def _transaction_page(
+    world: World, query: dict[str, Any], wallet_ids: tuple[str, ...] | None, expanded: set[str]
+) -> Result:
+    filters = transaction_query(query, wallet_ids)
+    found, total = wallets.transactions(world, filters)
+    items = []
+    for txn in found:
+        item = transaction_view(world, txn)
+        wallet = world.wallets[txn.wallet_id]
+        if "wallet" in expanded:
+            item["wallet"] = wallet_view(world, wallet)
+        customer = world.customers.get(wallet.customer_id)
+        if "customer" in expanded and customer is not None and customer.status == "published":
+            item["customer"] = customer_view(world, customer)
+        items.append(item)
+    # As in the cloud, the page's offset is the offset of the next page.
+    return 200, page(items, total, filters.limit, filters.offset + filters.limit)
+
+
+def get_wallet_transactions(world: World, params, body) -> Result:
+    # An unknown wallet has no transactions (200, empty), as in the cloud; expand is ignored here.
+    return _transaction_page(world, params, (params["id"],), set())
+
+
+def query_wallet_transaction(world: World, params, body) -> Result:
+    asked = ",".join(filter(None, (params.get("expand"), body.get("expand"))))
+    expanded = expand(asked, ("customer", "created_by_user", "wallet"))
+    wallet_ids = (body["id"],) if body.get("id") else None
+    return _transaction_page(world, body, wallet_ids, expanded)
+
+
+def get_wallets_by_customer_id(world: World, params, body) -> Result:
+    expanded = expand(params.get("expand"), BREAKDOWN)
+    return 200, [_breakdown(world, w, expanded) for w in wallets.active_wallets_of(world, params["id"])]
+
+
+def get_customer_wallets(world: World, params, body) -> Result:
+    customer = fields.customer_by_id_or_lookup_key(world, params)
+    expanded = expand(params.get("expand"), BREAKDOWN)
+    found = wallets.active_wallets_of(world, customer.id)
+    if not params.get("include_real_time_balance"):
+        return 200, [wallet_balance_view(world, w, real_time=False) for w in found]
+    return 200, [
+        _balance(world, w, expanded, bool(params.get("from_cache")), _max_live(params)) for w in found
+    ]
+
+
+HANDLERS: dict[str, Handler] = {
+    "createWallet": create_wallet,
+    "listWallets": list_wallets,
+    "queryWallet": query_wallet,
+    "getWallet": get_wallet,
+    "updateWallet": update_wallet,
+    "topUpWallet": top_up_wallet,
+    "debitWallet": debit_wallet,
+    "modifyWallet": modify_wallet,
+    "terminateWallet": terminate_wallet,
+    "getWalletBalance": get_wallet_balance,
+    "getWalletBalanceCached": get_wallet_balance_cached,
+    "getWalletTransactions": get_wallet_transactions,
+    "queryWalletTransaction": query_wallet_transaction,
+    "getWalletsByCustomerId": get_wallets_by_customer_id,
+    "getCustomerWallets": get_customer_wallets,
+}
