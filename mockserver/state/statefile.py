@@ -319,7 +319,8 @@ def _check_invoices(value: Any, loaded: Loaded) -> None:
         _unique(into.invoices, invoice.id, where)
         if invoice.wallet_id and invoice.wallet_id not in into.wallets:
             raise StateError(f"{where}.wallet_id", f"names no wallet of the document: {invoice.wallet_id!r}")
-        _named(into.customers, invoice.customer_id, f"{where}.customer_id", "customer")
+        if not invoice.wallet_id:  # a top-up's is its wallet's customer, which may be only an id
+            _named(into.customers, invoice.customer_id, f"{where}.customer_id", "customer")
         into.invoices[invoice.id] = invoice
 
 

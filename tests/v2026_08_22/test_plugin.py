@@ -374,14 +374,14 @@ def test_the_sandbox_refuses_below_the_minimum(flexprice, flexprice_settings):
     assert reply.headers["X-Mock-Operation"] == "listCustomers"
     assert reply.headers["X-Mock-Fidelity"] == "modelled"
     flexprice.assert_no_unexpected(below=least)
-    # price units are answered from the document (schema): refused below the minimum
-    refused = flexprice.session.get(flexprice.base_url + "/prices/units")
+    # RBAC roles are answered from the document (schema): refused below the minimum
+    refused = flexprice.session.get(flexprice.base_url + "/rbac/roles")
     assert refused.status_code == 501 and refused.json()["code"] == "not_implemented"
     assert refused.headers["X-Mock-Fidelity"] == "schema"
     try:
         flexprice.assert_no_unexpected(below=least)
     except AssertionError as failed:
-        assert "GET /v1/prices/units -> 501" in str(failed)
+        assert "GET /v1/rbac/roles -> 501" in str(failed)
     else:
         raise AssertionError("a refused answer below the minimum passed")
 """
