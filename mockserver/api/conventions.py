@@ -551,63 +551,8 @@ def _matches(record: dict[str, Any], query: dict[str, Any], known: frozenset[str
 
 
 def _condition(cond: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
-    """One entry of ``filters[]`` (types.FilterCondition): field, operator, and the value under
-    the key of its kind."""
-    name, operator = cond.get("field"), cond.get("operator") or "eq"
-    value = next((v for v in (cond.get("value") or {}).values() if v is not None), None)
-    if not isinstance(name, str) or not name or value is None:
-        raise errors.validation("Invalid filter", "a filter needs a field and a value", field=name)
-    if operator in ("before", "after") or cond.get("data_type") == "date":
-        moment = fields.time_value(value, name, "Invalid filter")
-
-        def when(record: dict[str, Any]) -> datetime | None:
-            text = record.get(name)
-            try:
-                return fields.moment(text) if isinstance(text, str) else None
-            except (ValueError, TypeError):
-                return None
-
-        dated: dict[str, Callable[[datetime], bool]] = {
-            "before": lambda a: a < moment,
-            "lt": lambda a: a < moment,
-            "after": lambda a: a > moment,
-            "gt": lambda a: a > moment,
-            "gte": lambda a: a >= moment,
-            "eq": lambda a: a == moment,
-        }
-        if operator not in dated:
-            raise errors.validation(
-                "Invalid filter", f"operator {operator!r} does not apply to dates", field=name
-            )
-        test_date = dated[operator]
-        return lambda r: (lambda a: a is not None and test_date(a))(when(r))
-    options = {_text(v) for v in value} if isinstance(value, list) else {_text(value)}
-    text = _text(value)
-    numeric = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
-    def compare(a: Any, b: str) -> int:
-        if numeric:
-            try:
-                x, y = Decimal(str(a)), Decimal(b)
-                return (x > y) - (x < y)
-            except ArithmeticError:
-                return -2
-        return (a > b) - (a < b)
-
-    tests: dict[str, Callable[[Any], bool]] = {
-        "eq": lambda a: _text(a) == text,
-        "contains": lambda a: text.lower() in _text(a).lower(),
-        "not_contains": lambda a: text.lower() not in _text(a).lower(),
-        "in": lambda a: _text(a) in options,
-        "not_in": lambda a: _text(a) not in options,
-        "gt": lambda a: compare(_text(a), text) == 1,
-        "lt": lambda a: compare(_text(a), text) == -1,
-        "gte": lambda a: compare(_text(a), text) in (0, 1),
-    }
-    if operator not in tests:
-        raise errors.validation("Invalid filter", f"operator {operator!r} does not apply", field=name)
-    test = tests[operator]
-    return lambda r: r.get(name) is not None and test(r.get(name))
+    """One entry of ``filters[]``, on any field the record has."""
+    return fields.filter_condition(cond, dict.get)
 
 
 def _text(value: Any) -> str:

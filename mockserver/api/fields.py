@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain import customers, errors, money
-from ..domain.clock import UTC, parse_timestamp
+from ..domain.clock import UTC, format_timestamp, parse_timestamp
 from ..domain.models import Customer
 from ..domain.world import World
 
@@ -189,44 +189,99 @@ def time_value(value: Any, name: str, message: str = "Invalid filter parameters"
 
 
 def customer_condition(cond: dict[str, Any]) -> Callable[[Customer], bool]:
-    """One entry of a customer search's ``filters``: field, operator and a value under the key
-    of its kind."""
-    field, operator = cond.get("field"), cond.get("operator", "eq")
-    if field not in TEXT_FIELDS + ("id", "status", "created_at", "updated_at"):
-        raise errors.validation("Invalid filter", f"cannot filter customers by {field!r}", field=field)
+    """One entry of a customer search's ``filters``."""
+    allowed = TEXT_FIELDS + ("id", "status", "created_at", "updated_at")
+    return filter_condition(cond, getattr, allowed, "customers")
+
+
+TIMES = ("created_at", "updated_at")
+# Upstream's operators (types.FilterCondition), on text and numbers, and on dates.
+_ON_TEXT: dict[str, Callable[[int], bool]] = {
+    "eq": lambda order: order == 0,
+    "gt": lambda order: order == 1,
+    "lt": lambda order: order == -1,
+    "gte": lambda order: order in (0, 1),
+}
+_ON_DATES = {"before": "lt", "after": "gt", "eq": "eq", "lt": "lt", "gt": "gt", "gte": "gte"}
+
+
+def filter_condition(
+    cond: dict[str, Any],
+    read: Callable[[Any, str], Any],
+    allowed: tuple[str, ...] | None = None,
+    what: str = "objects",
+) -> Callable[[Any], bool]:
+    """One entry of a search's ``filters`` (upstream's ``types.FilterCondition``): a field, an
+    operator and a value under the key of its kind. ``read(item, field)`` gives an item's value
+    (a datetime, RFC 3339 text, text, a number or a boolean; None: the item does not have it and
+    never passes); ``allowed``: the fields the search may filter on (None: any). A date
+    (``created_at``, ``updated_at``, ``before``/``after``, ``data_type: date``) compares as a time,
+    a number as a number, the rest as text as the API shows it."""
+    name, operator = cond.get("field"), cond.get("operator") or "eq"
+    if not isinstance(name, str) or not name or (allowed is not None and name not in allowed):
+        raise errors.validation("Invalid filter", f"cannot filter {what} by {name!r}", field=name)
     value = next((v for v in (cond.get("value") or {}).values() if v is not None), None)
     if value is None:
-        raise errors.validation("Invalid filter", f"filter on {field!r} has no value", field=field)
-    tests: dict[str, Callable[[Any], bool]]
-    if field in ("created_at", "updated_at"):
-        moment = time_value(value, field)
-        tests = {
-            "before": lambda a: a < moment,
-            "lt": lambda a: a < moment,
-            "after": lambda a: a > moment,
-            "gt": lambda a: a > moment,
-            "eq": lambda a: a == moment,
-        }
-    else:
-        options = {str(v) for v in value} if isinstance(value, list) else {str(value)}
-        text = str(value)
-        tests = {
-            "eq": lambda a: a == text,
-            "contains": lambda a: text.lower() in a.lower(),
-            "in": lambda a: a in options,
-            "not_in": lambda a: a not in options,
-            "gt": lambda a: a > text,
-            "lt": lambda a: a < text,
-        }
+        raise errors.validation("Invalid filter", f"filter on {name!r} has no value", field=name)
+    refused = errors.validation(
+        "Invalid filter", f"operator {operator!r} does not apply to {name!r}", field=name, operator=operator
+    )
+    if name in TIMES or operator in ("before", "after") or cond.get("data_type") == "date":
+        if operator not in _ON_DATES:
+            raise refused
+        when, order = time_value(value, name, "Invalid filter"), _ON_TEXT[_ON_DATES[operator]]
+
+        def dated(item: Any) -> bool:
+            found = read(item, name)
+            try:
+                found = moment(found) if isinstance(found, str) else found
+            except (ValueError, TypeError):
+                return False
+            return isinstance(found, datetime) and order((found > when) - (found < when))
+
+        return dated
+    text = _filter_text(value)
+    options = {_filter_text(v) for v in value} if isinstance(value, list) else {text}
+    numeric = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+    tests: dict[str, Callable[[str], bool]] = {
+        "contains": lambda a: text.lower() in a.lower(),
+        "not_contains": lambda a: text.lower() not in a.lower(),
+        "in": lambda a: a in options,
+        "not_in": lambda a: a not in options,
+    }
+    if operator in _ON_TEXT:
+        order = _ON_TEXT[operator]
+
+        def compare(a: str) -> bool:
+            if numeric:
+                try:
+                    x, y = Decimal(a), Decimal(text)
+                except ArithmeticError:
+                    return False
+                return order((x > y) - (x < y))
+            return order((a > text) - (a < text))
+
+        tests[operator] = compare
     if operator not in tests:
-        raise errors.validation(
-            "Invalid filter",
-            f"operator {operator!r} does not apply to {field!r}",
-            field=field,
-            operator=operator,
-        )
+        raise refused
     test = tests[operator]
-    return lambda c: test(getattr(c, field))
+
+    def passes(item: Any) -> bool:
+        found = read(item, name)
+        return found is not None and test(_filter_text(found))
+
+    return passes
+
+
+def _filter_text(value: Any) -> str:
+    """A value as the API shows it: booleans lower case, numbers trimmed, times in RFC 3339."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        return shown(Decimal(str(value)))
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    return value if isinstance(value, str) else str(value)
 
 
 def positive_credits_and_reason(credits: Decimal, reason: str, allowed: tuple[str, ...]) -> None:
