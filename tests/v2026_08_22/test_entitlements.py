@@ -164,10 +164,9 @@ def fp(live_url: str, http: Api) -> Iterator[Flexprice]:
         yield sdk
 
 
-def test_the_sdk_creates_a_metered_entitlement_and_reads_the_customers_entitlements(
-    fp: Flexprice, http: Api
-) -> None:
-    freeze(http)
+def metered_plan(fp: Flexprice, amount: str) -> tuple[Any, Any, Any]:
+    """Through the SDK: a metered feature counting ``call`` events, a plan charging ``amount``
+    a call monthly in arrears, and an entitlement of 1,000 calls a month on it."""
     meter = {
         "name": "Calls",
         "event_name": "call",
@@ -182,14 +181,14 @@ def test_the_sdk_creates_a_metered_entitlement_and_reads_the_customers_entitleme
         currency="usd",
         type_="USAGE",
         billing_model="FLAT_FEE",
-        amount="1",
+        amount=amount,
         billing_period="MONTHLY",
         billing_period_count=1,
         invoice_cadence="ARREAR",
         price_unit_type="FIAT",
         meter_id=feature.meter_id,
     )
-    made = fp.entitlements.create_entitlement(
+    entitlement = fp.entitlements.create_entitlement(
         feature_id=feature.id,
         feature_type="metered",
         entity_type="PLAN",
@@ -197,6 +196,14 @@ def test_the_sdk_creates_a_metered_entitlement_and_reads_the_customers_entitleme
         usage_limit=1000,
         usage_reset_period="MONTHLY",
     )
+    return feature, plan, entitlement
+
+
+def test_the_sdk_creates_a_metered_entitlement_and_reads_the_customers_entitlements(
+    fp: Flexprice, http: Api
+) -> None:
+    freeze(http)
+    feature, plan, made = metered_plan(fp, amount="1")
     assert (made.plan_id, made.usage_limit, made.is_enabled) == (plan.id, 1000, True)
     customer = fp.customers.create_customer(external_id="acme", name="Acme")
     fp.subscriptions.create_subscription(

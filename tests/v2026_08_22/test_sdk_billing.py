@@ -14,6 +14,7 @@ from flexprice import Flexprice
 
 from ..support import Api
 from .conftest import advance, freeze
+from .test_entitlements import metered_plan
 
 
 @pytest.fixture
@@ -24,35 +25,7 @@ def fp(live_url: str, http: Api) -> Iterator[Flexprice]:
 
 def test_an_apps_billing_flow_through_the_sdk_is_all_modelled(fp: Flexprice, http: Api) -> None:
     freeze(http)
-    meter = {
-        "name": "Calls",
-        "event_name": "call",
-        "aggregation": {"type": "COUNT"},
-        "reset_usage": "BILLING_PERIOD",
-    }
-    feature = fp.features.create_feature(name="Calls", type_="metered", meter=meter)
-    plan = fp.plans.create_plan(name="Pro")
-    fp.prices.create_price(
-        entity_type="PLAN",
-        entity_id=plan.id,
-        currency="usd",
-        type_="USAGE",
-        billing_model="FLAT_FEE",
-        amount="2",
-        billing_period="MONTHLY",
-        billing_period_count=1,
-        invoice_cadence="ARREAR",
-        price_unit_type="FIAT",
-        meter_id=feature.meter_id,
-    )
-    fp.entitlements.create_entitlement(
-        feature_id=feature.id,
-        feature_type="metered",
-        entity_type="PLAN",
-        entity_id=plan.id,
-        usage_limit=1000,
-        usage_reset_period="MONTHLY",
-    )
+    feature, plan, _ = metered_plan(fp, amount="2")
     customer = fp.customers.create_customer(external_id="acme", name="Acme")
     subscription = fp.subscriptions.create_subscription(
         customer_id=customer.id, plan_id=plan.id, currency="usd", billing_period="MONTHLY"
