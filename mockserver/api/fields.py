@@ -229,7 +229,7 @@ def filter_condition(
     if name in TIMES or operator in ("before", "after") or cond.get("data_type") == "date":
         if operator not in _ON_DATES:
             raise refused
-        when, order = time_value(value, name, "Invalid filter"), _ON_TEXT[_ON_DATES[operator]]
+        when, order = time_value(value, name), _ON_TEXT[_ON_DATES[operator]]
 
         def dated(item: Any) -> bool:
             found = read(item, name)
