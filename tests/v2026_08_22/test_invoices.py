@@ -381,3 +381,20 @@ def test_update_and_recalculate_a_closed_periods_invoice(api: Api):
         "validation_error",
         "Invoice can only be updated when in draft or finalized status",
     )
+
+
+def test_search_applies_upstreams_filters_and_sort(api: Api):
+    customer = api.post("/v1/customers", {"external_id": "sorted", "name": "Sorted"}).json
+    for amount in ("4", "10", "9"):
+        body = {"customer_id": customer["id"], "currency": "usd", "amount_due": amount}
+        assert api.post("/v1/invoices", {**body, "subtotal": amount, "total": amount}).status == 201
+    over_five = {"field": "amount_due", "operator": "gt", "value": {"number": 5}}
+    found = api.post(
+        "/v1/invoices/search",
+        {"filters": [over_five], "sort": [{"field": "amount_due", "direction": "desc"}], "limit": 1},
+    ).json
+    assert ([i["amount_due"] for i in found["items"]], found["pagination"]["total"]) == (["10"], 2)
+    ascending = search(api, {"sort": [{"field": "amount_due", "direction": "asc"}]})
+    assert [i["amount_due"] for i in ascending] == ["4", "9", "10"]  # as amounts, not as text
+    unknown = api.post("/v1/invoices/search", {"filters": [{**over_five, "field": "secret"}]})
+    assert refusal(unknown)[:3] == (400, "validation_error", "Invalid filter")

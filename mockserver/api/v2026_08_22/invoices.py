@@ -13,6 +13,7 @@ from ...domain.clock import format_timestamp
 from ...domain.models import CREDIT, ONE_OFF, SUBSCRIPTION, Invoice
 from ...domain.world import World
 from .. import Binary, Handler, Result
+from . import searching
 from .catalog import plan_view
 from .common import dec, decimal, metadata_of, owned, page, timestamp, trimmed
 from .customers import customer_view
@@ -103,6 +104,25 @@ def invoice(world: World, inv: Invoice, draft: bool = False) -> dict[str, Any]:
 
 INVOICE_TYPES = (SUBSCRIPTION, ONE_OFF, CREDIT)
 DEFAULT_LIMIT = 50
+# What an invoice search's filters[] and sort[] may name (fields of the invoice as shown).
+FILTERABLE = (
+    "id",
+    "invoice_type",
+    "invoice_status",
+    "payment_status",
+    "billing_reason",
+    "currency",
+    "customer_id",
+    "subscription_id",
+    "amount_due",
+    "amount_paid",
+    "amount_remaining",
+    "subtotal",
+    "total",
+    "period_start",
+    "period_end",
+    "finalized_at",
+)
 COMMUNICATION = "invoice.communication.triggered"
 QUERY_TIMES = (
     "start_time",
@@ -268,11 +288,15 @@ def query_invoice(world: World, params: dict[str, Any], body: Any) -> Result:
     matching = [i for i in world.invoices.values() if _matches(world, i, body, customer_id)]
     matching.sort(key=lambda i: (i.created_at, i.id), reverse=body.get("order", "desc") != "asc")
     limit, offset = body.get("limit") or DEFAULT_LIMIT, body.get("offset") or 0
-    items = [invoice(world, i) for i in matching[offset : offset + limit]]
+    if body.get("filters") or body.get("sort"):  # upstream's filters[] and sort[], on what is shown
+        shown = searching.refine([invoice(world, i) for i in matching], body, FILTERABLE, "invoices")
+        items, total = shown[offset : offset + limit], len(shown)
+    else:
+        items, total = [invoice(world, i) for i in matching[offset : offset + limit]], len(matching)
     if body.get("skip_line_items"):
         for item in items:
             item.pop("line_items", None)
-    return 200, page(items, len(matching), limit, offset)
+    return 200, page(items, total, limit, offset)
 
 
 def get_invoice_preview(world: World, params: dict[str, Any], body: Any) -> Result:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ...domain import errors
@@ -29,6 +30,18 @@ def _value(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
+def _order(value: Any) -> tuple[bool, int, Decimal | str]:
+    """A sort key: unset last, numbers (amounts are shown as text) by value, the rest as text."""
+    if value is None:
+        return True, 1, ""
+    text = str(value)
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return False, 1, text
+    return (False, 0, number) if number.is_finite() else (False, 1, text)
+
+
 def refine(items: list[Any], body: dict[str, Any], allowed: tuple[str, ...], what: str) -> list[Any]:
     """Keep the items every ``filters`` entry passes, then order them by ``sort`` (each rule a
     field and a direction; the search's own order breaks ties). Checked whole before any use."""
@@ -41,7 +54,5 @@ def refine(items: list[Any], body: dict[str, Any], allowed: tuple[str, ...], wha
         rules.append((name, rule.get("direction") == "desc"))
     kept = [item for item in items if all(test(item) for test in tests)]
     for name, descending in reversed(rules):  # stable sorts, the first rule last
-        kept.sort(
-            key=lambda item: (_read(item, name) is None, str(_read(item, name) or "")), reverse=descending
-        )
+        kept.sort(key=lambda item: _order(_read(item, name)), reverse=descending)
     return kept
