@@ -73,13 +73,17 @@ def _newest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def of_entity(world: World, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
     """An entity's published entitlements, newest first (upstream's ListByEntity)."""
-    return _newest_first(
-        [
-            r
-            for r in book(world).values()
-            if r["entity_type"] == entity_type and r["entity_id"] == entity_id and r["status"] == "published"
-        ]
-    )
+    return by_entity(world).get((entity_type, entity_id), [])
+
+
+def by_entity(world: World) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every published entitlement by (entity type, entity id), newest first: one pass over the
+    book, so a read of many entities costs the book once, not once per entity."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in book(world).values():
+        if r["status"] == "published":
+            grouped.setdefault((r["entity_type"], r["entity_id"]), []).append(r)
+    return {key: _newest_first(records) for key, records in grouped.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,14 +174,17 @@ def _check(world: World, new: NewEntitlement, index: int | None = None) -> None:
         )
 
 
-def _duplicate(world: World, new: NewEntitlement) -> bool:
-    return any(
-        r["entity_type"] == new.entity_type
-        and r["entity_id"] == new.entity_id
-        and r["feature_id"] == new.feature_id
-        and r["status"] == "published"
+def _published_keys(world: World) -> set[tuple[str, str, str]]:
+    """(entity type, entity id, feature id) of every published entitlement."""
+    return {
+        (r["entity_type"], r["entity_id"], r["feature_id"])
         for r in book(world).values()
-    )
+        if r["status"] == "published"
+    }
+
+
+def _duplicate(world: World, new: NewEntitlement) -> bool:
+    return (new.entity_type, new.entity_id, new.feature_id) in _published_keys(world)
 
 
 def _record(world: World, new: NewEntitlement, now: datetime) -> dict[str, Any]:
@@ -243,9 +250,10 @@ def create_many(world: World, news: list[NewEntitlement]) -> list[dict[str, Any]
     for index, new in enumerate(news):
         _check(world, new, index)
     seen: set[tuple[str, str, str]] = set()
+    held = _published_keys(world)  # once, not once per item
     for new in news:
         key = (new.entity_type, new.entity_id, new.feature_id)
-        if key in seen or _duplicate(world, new):
+        if key in seen or key in held:
             raise errors.conflict(
                 "An entitlement with the same entity and feature already exists; duplicate "
                 "(entity_id, feature_id) in request or in database",
@@ -299,14 +307,18 @@ def _in_force(record: dict[str, Any], now: datetime) -> bool:
     return (start is None or parse_timestamp(start) <= now) and (end is None or parse_timestamp(end) > now)
 
 
-def for_subscription(world: World, sub: Subscription) -> list[dict[str, Any]]:
+def for_subscription(
+    world: World, sub: Subscription, grouped: dict[tuple[str, str], list[dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
     """The plan's published entitlements, then the subscription's own ones in force; an own one
     naming a plan entitlement as its parent replaces it (upstream's filterOverriddenEntitlements).
-    Addons cannot be attached to a subscription in the sandbox, so none of theirs come in."""
+    Addons cannot be attached to a subscription in the sandbox, so none of theirs come in.
+    ``grouped``: ``by_entity(world)``, when the caller reads several subscriptions."""
+    grouped = by_entity(world) if grouped is None else grouped
     now = world.now()
-    own = [r for r in of_entity(world, "SUBSCRIPTION", sub.id) if _in_force(r, now)]
+    own = [r for r in grouped.get(("SUBSCRIPTION", sub.id), []) if _in_force(r, now)]
     replaced = {r["parent_entitlement_id"] for r in own if r.get("parent_entitlement_id")}
-    plan = [r for r in of_entity(world, "PLAN", sub.plan_id) if r["id"] not in replaced]
+    plan = [r for r in grouped.get(("PLAN", sub.plan_id), []) if r["id"] not in replaced]
     return plan + own
 
 
@@ -378,10 +390,11 @@ def of_customer(
 ) -> tuple[list[Subscription], list[Aggregated]]:
     """The subscriptions that count and the customer's features (upstream's GetCustomerEntitlements)."""
     subs = customer_subscriptions(world, customer_id, subscription_ids)
+    grouped = by_entity(world)
     granted = [
         (sub.id, record)
         for sub in subs
-        for record in for_subscription(world, sub)
+        for record in for_subscription(world, sub, grouped)
         if feature_ids is None or record["feature_id"] in feature_ids
     ]
     return subs, aggregate(world, granted)
