@@ -226,6 +226,7 @@ def test_coverage_lists_every_documented_operation(client):
     assert gone.status_code == 404 and gone.get_json()["message"] == "Route not found"
     # a control like the others: refused from another site's page
     assert client.get("/_mock/coverage", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.get("/_mock/coverage", headers={"Host": "evil.example"}).status_code == 403
 
 
 @pytest.mark.parametrize("name", versions.VERSIONS)
